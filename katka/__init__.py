@@ -1,0 +1,3 @@
+"""katka: a single-process, durable event-streaming broker that speaks the Apache Kafka protocol."""
+
+__version__ = "0.1.0"

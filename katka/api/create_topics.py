@@ -1,0 +1,85 @@
+"""CreateTopics (key 19), v2-7: validate_only, configs, TOPIC_ALREADY_EXISTS,
+INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR (only 1, or -1 for
+the default, exists on one node), INVALID_CONFIG. v5+ returns the resulting configs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+from katka.api.describe_configs import topic_config_entries
+from katka.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 19
+VERSIONS = range(2, 8)
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    results = []
+    seen: set[str] = set()
+    for topic in request.topics:
+        error, message = ErrorCode.none, None
+        partitions = topic.num_partitions
+        configs: dict[str, str] = {}
+        topic_id = None
+        try:
+            if topic.name in seen:
+                raise KafkaError(ErrorCode.invalid_request, f"Duplicate topic name {topic.name}")
+            seen.add(topic.name)
+            if topic.assignments:
+                if topic.num_partitions != -1 or topic.replication_factor != -1:
+                    raise KafkaError(
+                        ErrorCode.invalid_request,
+                        "Both numPartitions or replicationFactor and replicasAssignments were set.",
+                    )
+                partitions = len(topic.assignments)
+                if any(list(a.broker_ids) != [broker.node_id] for a in topic.assignments):
+                    raise KafkaError(ErrorCode.invalid_replica_assignment, "Only broker 1 exists")
+            if partitions == -1:
+                partitions = broker.config.get_int("num.partitions")
+            if topic.replication_factor not in (-1, 1) and not topic.assignments:
+                raise KafkaError(
+                    ErrorCode.invalid_replication_factor,
+                    f"Unable to replicate the partition {topic.replication_factor} time(s): "
+                    "The target replication factor of "
+                    f"{topic.replication_factor} cannot be reached because only 1 broker(s) are registered.",
+                )
+            requested = {c.name: c.value for c in topic.configs}
+            configs = broker.topics.validate_new_topic(topic.name, partitions, requested)
+            if not request.validate_only:
+                topic_id = broker.topics.create_topic(topic.name, partitions, configs).topic_id
+        except KafkaError as exc:
+            error, message = exc.code, exc.message
+        ok = error == ErrorCode.none
+        results.append(
+            make(
+                m.CreatableTopicResult,
+                name=topic.name,
+                topic_id=topic_id,
+                error_code=error,
+                error_message=message,
+                topic_config_error_code=ErrorCode.none,
+                num_partitions=partitions if ok else -1,
+                replication_factor=1 if ok else -1,
+                configs=tuple(
+                    make(
+                        m.CreatableTopicConfigs,
+                        name=e.name,
+                        value=e.value,
+                        read_only=e.read_only,
+                        config_source=e.source,
+                        is_sensitive=False,
+                    )
+                    for e in topic_config_entries(broker, configs)
+                )
+                if ok
+                else None,
+            )
+        )
+    return make(m.CreateTopicsResponse, throttle_time=ZERO, topics=tuple(results))

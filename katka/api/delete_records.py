@@ -1,0 +1,44 @@
+"""DeleteRecords (key 21), v0-2: move the log start offset; -1 means the high watermark."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+from katka.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 21
+VERSIONS = range(0, 3)
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    topics = []
+    for topic in request.topics:
+        partitions = []
+        for requested in topic.partitions:
+            error, low_watermark = ErrorCode.none, -1
+            try:
+                partition_log = broker.topics.get_log(topic.name, requested.partition_index)
+                offset = requested.offset
+                if offset == -1:
+                    offset = partition_log.high_watermark
+                if offset < 0:
+                    raise KafkaError(ErrorCode.offset_out_of_range)
+                low_watermark = partition_log.delete_records_before(offset)
+            except KafkaError as exc:
+                error = exc.code
+            partitions.append(
+                make(
+                    m.DeleteRecordsPartitionResult,
+                    partition_index=requested.partition_index,
+                    low_watermark=low_watermark,
+                    error_code=error,
+                )
+            )
+        topics.append(make(m.DeleteRecordsTopicResult, name=topic.name, partitions=tuple(partitions)))
+    return make(m.DeleteRecordsResponse, throttle_time=ZERO, topics=tuple(topics))

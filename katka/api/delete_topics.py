@@ -1,0 +1,51 @@
+"""DeleteTopics (key 20), v1-6 (v6 names topics by name or by id)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+from katka.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 20
+VERSIONS = range(1, 7)
+ZERO_UUID = uuid.UUID(int=0)
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    if ctx.api_version >= 6:
+        targets = [(t.name, t.topic_id) for t in request.topics]
+    else:
+        targets = [(name, None) for name in request.topic_names]
+    results = []
+    for name, topic_id in targets:
+        error, message = ErrorCode.none, None
+        try:
+            if not broker.config.get_bool("delete.topic.enable"):
+                raise KafkaError(ErrorCode.topic_deletion_disabled, "Topic deletion is disabled.")
+            if name is None and topic_id not in (None, ZERO_UUID):
+                found = broker.topics.catalog.by_id(topic_id)
+                if found is None:
+                    raise KafkaError(ErrorCode.unknown_topic_id, f"Topic id {topic_id} does not exist")
+                name = found.name
+            if name is None:
+                raise KafkaError(ErrorCode.invalid_request, "Neither topic name nor id was given")
+            topic_id = broker.topics.delete_topic(name).topic_id
+        except KafkaError as exc:
+            error, message = exc.code, exc.message
+        results.append(
+            make(
+                m.DeletableTopicResult,
+                name=name,
+                topic_id=topic_id or ZERO_UUID,
+                error_code=error,
+                error_message=message,
+            )
+        )
+    return make(m.DeleteTopicsResponse, throttle_time=ZERO, responses=tuple(results))

@@ -1,0 +1,45 @@
+"""DescribeCluster (key 60), v0-1: one broker, which is also the controller."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+from katka.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 60
+VERSIONS = range(0, 2)
+BROKERS_ENDPOINT = 1
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT)
+    if endpoint_type != BROKERS_ENDPOINT:
+        return make(
+            m.DescribeClusterResponse,
+            throttle_time=ZERO,
+            error_code=ErrorCode.unsupported_endpoint_type,
+            error_message="katka has no controller listener",
+            endpoint_type=endpoint_type,
+            cluster_id=broker.cluster_id,
+            controller_id=-1,
+            brokers=(),
+            cluster_authorized_operations=-(2**31),
+        )
+    endpoint = broker.advertised_endpoint
+    return make(
+        m.DescribeClusterResponse,
+        throttle_time=ZERO,
+        error_code=ErrorCode.none,
+        error_message=None,
+        endpoint_type=BROKERS_ENDPOINT,
+        cluster_id=broker.cluster_id,
+        controller_id=broker.node_id,
+        brokers=(make(m.DescribeClusterBroker, broker_id=broker.node_id, host=endpoint.host, port=endpoint.port, rack=None),),
+        cluster_authorized_operations=-(2**31),
+    )

@@ -1,0 +1,126 @@
+"""DescribeConfigs (key 32), v1-4, for topics (resource type 2) and this broker (4).
+
+Each entry says where its value comes from (topic override, dynamic or static broker config,
+default) and, when asked, its synonyms in Kafka's order: the topic value, then the broker one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigSource, ConfigType
+from katka.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 32
+VERSIONS = range(1, 5)
+TOPIC_RESOURCE = 2
+BROKER_RESOURCE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigEntry:
+    name: str
+    value: str | None
+    source: int
+    read_only: bool
+    type: ConfigType
+    synonyms: tuple[tuple[str, str | None, int], ...]
+
+
+def topic_config_entries(broker: Broker, overrides: Mapping[str, str]) -> list[ConfigEntry]:
+    entries = []
+    for name, (type_, synonym, _default) in sorted(TOPIC_CONFIGS.items()):
+        value, source = broker.config.topic_config_value(name, overrides)
+        synonyms: list[tuple[str, str | None, int]] = []
+        if name in overrides:
+            synonyms.append((name, overrides[name], ConfigSource.TOPIC_CONFIG))
+        if synonym is not None:
+            synonyms.append((synonym, broker.config.get(synonym), broker.config.source(synonym)))
+        entries.append(ConfigEntry(name, value, source, False, type_, tuple(synonyms)))
+    return entries
+
+
+def broker_config_entries(broker: Broker) -> list[ConfigEntry]:
+    entries = []
+    for name, definition in sorted(BROKER_CONFIGS.items()):
+        source = broker.config.source(name)
+        entries.append(
+            ConfigEntry(
+                name,
+                broker.config.get(name),
+                source,
+                definition.read_only,
+                definition.type,
+                ((name, broker.config.get(name), source),),
+            )
+        )
+    return entries
+
+
+def validate_broker_resource(broker: Broker, resource_name: str) -> None:
+    if resource_name not in ("", str(broker.node_id)):
+        raise KafkaError(ErrorCode.invalid_request, f"Unknown broker {resource_name}")
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    results = []
+    for resource in request.resources:
+        error, message, entries = ErrorCode.none, None, []
+        try:
+            if resource.resource_type == TOPIC_RESOURCE:
+                info = broker.topics.catalog.get(resource.resource_name)
+                if info is None:
+                    raise KafkaError(
+                        ErrorCode.unknown_topic_or_partition,
+                        f"Topic {resource.resource_name} does not exist",
+                    )
+                entries = topic_config_entries(broker, info.configs)
+            elif resource.resource_type == BROKER_RESOURCE:
+                validate_broker_resource(broker, resource.resource_name)
+                entries = broker_config_entries(broker)
+            else:
+                raise KafkaError(
+                    ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}"
+                )
+            if resource.configuration_keys is not None:
+                wanted = set(resource.configuration_keys)
+                entries = [e for e in entries if e.name in wanted]
+        except KafkaError as exc:
+            error, message = exc.code, exc.message
+        configs = tuple(
+            make(
+                m.DescribeConfigsResourceResult,
+                name=e.name,
+                value=e.value,
+                read_only=e.read_only,
+                config_source=e.source,
+                is_sensitive=False,
+                synonyms=tuple(
+                    make(m.DescribeConfigsSynonym, name=n, value=v, source=s) for n, v, s in e.synonyms
+                )
+                if request.include_synonyms
+                else (),
+                config_type=int(e.type),
+                documentation=None,
+            )
+            for e in entries
+        )
+        results.append(
+            make(
+                m.DescribeConfigsResult,
+                error_code=error,
+                error_message=message,
+                resource_type=resource.resource_type,
+                resource_name=resource.resource_name,
+                configs=configs,
+            )
+        )
+    return make(m.DescribeConfigsResponse, throttle_time=ZERO, results=tuple(results))

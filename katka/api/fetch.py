@@ -1,0 +1,119 @@
+"""Fetch (key 1), v4-12.
+
+Returns stored batch bytes as they are: the client skips records before its fetch offset
+inside the first batch. Never past the high watermark (on one node, with no transactions,
+the last stable offset equals it, so both isolation levels read the same). Long poll: when
+fewer than min_bytes are available the reply is parked until an append or max_wait_ms.
+The first batch of the first non-empty partition is returned whole even above the byte
+limits (KIP-74). Fetch sessions (KIP-227) are not created: session id 0 keeps clients on
+full fetches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, millis, response_module
+from katka.api.context import RequestContext
+from katka.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 1
+VERSIONS = range(4, 13)
+LEADER_EPOCH = 0
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    if request.session_id != 0 or request.session_epoch > 0:
+        m = response_module(ctx)
+        return make(
+            m.FetchResponse,
+            throttle_time=ZERO,
+            error_code=ErrorCode.fetch_session_id_not_found,
+            session_id=0,
+            responses=(),
+        )
+    response, total_bytes, has_error = _read(ctx, request, broker)
+    max_wait_ms = millis(request.max_wait)
+    if has_error or total_bytes >= request.min_bytes or max_wait_ms <= 0:
+        return response
+    return _long_poll(ctx, request, broker, max_wait_ms)
+
+
+async def _long_poll(ctx: RequestContext, request: Any, broker: Broker, max_wait_ms: int) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_wait_ms / 1000
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        await broker.appends.wait(remaining)
+        response, total_bytes, has_error = _read(ctx, request, broker)
+        if has_error or total_bytes >= request.min_bytes:
+            return response
+    return _read(ctx, request, broker)[0]
+
+
+def _read(ctx: RequestContext, request: Any, broker: Broker) -> tuple[Any, int, bool]:
+    m = response_module(ctx)
+    remaining_bytes = request.max_bytes if request.max_bytes > 0 else 2**31 - 1
+    total_bytes = 0
+    has_error = False
+    topic_responses = []
+    for fetch_topic in request.topics:
+        partition_responses = []
+        for fetch_partition in fetch_topic.partitions:
+            error = ErrorCode.none
+            records = b""
+            high_watermark = -1
+            log_start_offset = -1
+            try:
+                partition_log = broker.topics.get_log(fetch_topic.topic, fetch_partition.partition)
+                epoch = getattr(fetch_partition, "current_leader_epoch", -1)
+                if epoch > LEADER_EPOCH:
+                    raise KafkaError(ErrorCode.unknown_leader_epoch)
+                high_watermark = partition_log.high_watermark
+                log_start_offset = partition_log.log_start_offset
+                max_bytes = min(fetch_partition.partition_max_bytes, remaining_bytes)
+                if max_bytes > 0 or total_bytes == 0:
+                    records = partition_log.read(
+                        fetch_partition.fetch_offset,
+                        max_bytes,
+                        high_watermark,
+                        min_one_batch=total_bytes == 0,
+                    )
+            except KafkaError as exc:
+                error = exc.code
+                has_error = True
+            except OSError:
+                error = ErrorCode.kafka_storage_error
+                has_error = True
+            total_bytes += len(records)
+            remaining_bytes -= len(records)
+            partition_responses.append(
+                make(
+                    m.PartitionData,
+                    partition_index=fetch_partition.partition,
+                    error_code=error,
+                    high_watermark=high_watermark,
+                    last_stable_offset=high_watermark,
+                    log_start_offset=log_start_offset,
+                    aborted_transactions=None,
+                    preferred_read_replica=-1,
+                    records=records,
+                )
+            )
+        topic_responses.append(
+            make(m.FetchableTopicResponse, topic=fetch_topic.topic, partitions=tuple(partition_responses))
+        )
+    response = make(
+        m.FetchResponse,
+        throttle_time=ZERO,
+        error_code=ErrorCode.none,
+        session_id=0,
+        responses=tuple(topic_responses),
+    )
+    return response, total_bytes, has_error

@@ -1,0 +1,101 @@
+"""Metadata (key 3), v0-12.
+
+Topics are auto-created only here, as in Kafka: when `auto.create.topics.enable` is on and the
+request allows it (v4+ flag; always for v0-3), with `num.partitions` partitions. Every partition
+is led by this broker with leader epoch 0.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+from katka.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 3
+VERSIONS = range(0, 13)
+LEADER_EPOCH = 0
+UNKNOWN_AUTHORIZED_OPERATIONS = -(2**31)
+ZERO_UUID = uuid.UUID(int=0)
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    topics = broker.topics
+    allow_auto_create = getattr(request, "allow_auto_topic_creation", True) and broker.config.get_bool(
+        "auto.create.topics.enable"
+    )
+    if request.topics is None or (ctx.api_version == 0 and not request.topics):
+        names = [info.name for info in topics.catalog]
+    else:
+        names = []
+        for requested in request.topics:
+            name = requested.name
+            if name is None and getattr(requested, "topic_id", None) not in (None, ZERO_UUID):
+                found = topics.catalog.by_id(requested.topic_id)
+                name = found.name if found else None
+            if name is not None:
+                names.append(name)
+    results = []
+    for name in names:
+        info = topics.catalog.get(name)
+        error = ErrorCode.none
+        if info is None and allow_auto_create:
+            try:
+                info = topics.create_topic(name, broker.config.get_int("num.partitions"), {})
+            except KafkaError as exc:
+                error = exc.code
+        elif info is None:
+            error = ErrorCode.unknown_topic_or_partition
+        if info is None:
+            results.append(
+                make(
+                    m.MetadataResponseTopic,
+                    error_code=error,
+                    name=name,
+                    topic_id=ZERO_UUID,
+                    is_internal=False,
+                    partitions=(),
+                    topic_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+                )
+            )
+            continue
+        partitions = tuple(
+            make(
+                m.MetadataResponsePartition,
+                error_code=ErrorCode.none,
+                partition_index=p,
+                leader_id=broker.node_id,
+                leader_epoch=LEADER_EPOCH,
+                replica_nodes=(broker.node_id,),
+                isr_nodes=(broker.node_id,),
+                offline_replicas=(),
+            )
+            for p in range(info.partitions)
+        )
+        results.append(
+            make(
+                m.MetadataResponseTopic,
+                error_code=ErrorCode.none,
+                name=info.name,
+                topic_id=info.topic_id,
+                is_internal=info.internal,
+                partitions=partitions,
+                topic_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+            )
+        )
+    endpoint = broker.advertised_endpoint
+    return make(
+        m.MetadataResponse,
+        throttle_time=ZERO,
+        brokers=(make(m.MetadataResponseBroker, node_id=broker.node_id, host=endpoint.host, port=endpoint.port, rack=None),),
+        cluster_id=broker.cluster_id,
+        controller_id=broker.node_id,
+        topics=tuple(results),
+        cluster_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+    )

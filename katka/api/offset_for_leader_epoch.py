@@ -1,0 +1,46 @@
+"""OffsetForLeaderEpoch (key 23), v2-4: every partition has had one leader epoch, 0, so
+its end offset is the log end offset; older epochs than 0 do not exist (KIP-320 clients use
+this to validate their position after a metadata change)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+from katka.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 23
+VERSIONS = range(2, 5)
+LEADER_EPOCH = 0
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    topics = []
+    for topic in request.topics:
+        partitions = []
+        for requested in topic.partitions:
+            error, epoch, end_offset = ErrorCode.none, -1, -1
+            try:
+                partition_log = broker.topics.get_log(topic.topic, requested.partition)
+                if requested.current_leader_epoch > LEADER_EPOCH:
+                    raise KafkaError(ErrorCode.unknown_leader_epoch)
+                if requested.leader_epoch >= LEADER_EPOCH:
+                    epoch, end_offset = LEADER_EPOCH, partition_log.log_end_offset
+            except KafkaError as exc:
+                error = exc.code
+            partitions.append(
+                make(
+                    m.EpochEndOffset,
+                    error_code=error,
+                    partition=requested.partition,
+                    leader_epoch=epoch,
+                    end_offset=end_offset,
+                )
+            )
+        topics.append(make(m.OffsetForLeaderTopicResult, topic=topic.topic, partitions=tuple(partitions)))
+    return make(m.OffsetForLeaderEpochResponse, throttle_time=ZERO, topics=tuple(topics))

@@ -1,0 +1,98 @@
+"""Produce (key 0), v3-11.
+
+Each partition's batches are validated (header, CRC, counts, size), then appended; the
+bytes are in the OS before the reply, so an acknowledged record survives `kill -9` of the
+broker. acks=0 gets no reply at all (Kafka closes nothing, it just stays silent). With
+`--fsync always` or a due flush policy the reply waits for a group-committed fsync.
+Transactional batches are refused: katka does not implement transactions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, datetime_ms, make, response_module
+from katka.api.context import RequestContext
+from katka.errors import ErrorCode, KafkaError
+from katka.protocol.batches import validate_produce_records
+from katka.storage.base import PartitionLog
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 0
+VERSIONS = range(3, 12)
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    acks = request.acks
+    now_ms = broker.clock.now_ms()
+    appended: list[PartitionLog] = []
+    topic_responses = []
+    for topic_data in request.topic_data:
+        partition_responses = []
+        for partition_data in topic_data.partition_data:
+            error = ErrorCode.none
+            message = None
+            base_offset = -1
+            log_append_time_ms = -1
+            log_start_offset = -1
+            try:
+                if acks not in (-1, 0, 1):
+                    raise KafkaError(ErrorCode.invalid_required_acks, "acks must be -1, 0 or 1")
+                partition_log = broker.topics.get_log(topic_data.name, partition_data.index)
+                if partition_data.records is None:
+                    raise KafkaError(ErrorCode.invalid_record, "null record set")
+                headers = validate_produce_records(
+                    partition_data.records, partition_log.config.max_message_bytes
+                )
+                if any(header.is_transactional for header in headers):
+                    raise KafkaError(
+                        ErrorCode.transactional_id_authorization_failed,
+                        "katka does not support transactions",
+                    )
+                info = partition_log.append(partition_data.records, headers, now_ms)
+                appended.append(partition_log)
+                base_offset = info.base_offset
+                log_append_time_ms = info.log_append_time_ms
+                log_start_offset = info.log_start_offset
+            except KafkaError as exc:
+                error = exc.code
+                message = exc.message
+            except OSError as exc:
+                error = ErrorCode.kafka_storage_error
+                message = f"storage error: {exc.strerror or exc}"
+            partition_responses.append(
+                make(
+                    m.PartitionProduceResponse,
+                    index=partition_data.index,
+                    error_code=error,
+                    base_offset=base_offset,
+                    log_append_time=datetime_ms(log_append_time_ms),
+                    log_start_offset=log_start_offset,
+                    record_errors=(),
+                    error_message=message,
+                )
+            )
+        topic_responses.append(
+            make(m.TopicProduceResponse, name=topic_data.name, partition_responses=tuple(partition_responses))
+        )
+    if appended:
+        broker.after_append()
+    response = make(m.ProduceResponse, responses=tuple(topic_responses), throttle_time=ZERO)
+    if acks == 0:
+        return None
+    if appended and (broker.fsync_always or _flush_due(appended, broker)):
+        return _after_flush(broker, appended, response)
+    return response
+
+
+def _flush_due(logs: list[PartitionLog], broker: Broker) -> bool:
+    now_ms = broker.clock.now_ms()
+    return any(partition_log.needs_flush(now_ms) for partition_log in logs)
+
+
+async def _after_flush(broker: Broker, logs: list[PartitionLog], response: Any) -> Any:
+    await broker.make_durable(logs)
+    return response

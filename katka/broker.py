@@ -1,0 +1,247 @@
+"""Composition root: builds config, clock, storage, catalog, coordinator and server.
+
+The only module that knows every concrete class. `Broker.start()` opens (and recovers) the
+logs, replays the coordinator's log and starts listening; `Broker.stop()` flushes, closes
+files and marks the shutdown clean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from katka import api
+from katka.clock import Clock, SystemClock
+from katka.config import BrokerConfig
+from katka.flusher import GroupCommitFlusher
+from katka.metadata.catalog import CATALOG_FILE, TopicCatalog, write_atomically
+from katka.metadata.topics import TopicManager
+from katka.producer_ids import ProducerIdManager
+from katka.server.connection import Connection
+from katka.server.dispatch import Dispatcher, build_registry
+from katka.storage.base import PartitionLog, StorageEngine
+
+log = logging.getLogger("katka.broker")
+
+CLUSTER_ID_FILE = "cluster-id"
+DYNAMIC_CONFIG_FILE = "broker-dynamic-configs.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, value: str) -> Endpoint:
+        if "://" in value:
+            value = value.split("://", 1)[1]
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"expected HOST:PORT, got {value!r}")
+        return cls(host.strip("[]"), int(port))
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class AppendNotifier:
+    """Wakes parked fetches when any partition grows (they re-check their own partitions)."""
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def notify(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait(self, timeout_s: float) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout_s)
+        except asyncio.TimeoutError:
+            pass
+
+
+class Broker:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        data_dir: Path | None,
+        listen: Endpoint,
+        advertised: Endpoint | None = None,
+        clock: Clock | None = None,
+        storage: StorageEngine | None = None,
+    ) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.listen = listen
+        self.advertised = advertised
+        self.clock: Clock = clock or SystemClock()
+        self.node_id = config.get_int("node.id")
+        self._storage_override = storage
+        self.started_monotonic = time.monotonic()
+        self.fsync_always = config.get("katka.fsync") == "always"
+        self.flusher = GroupCommitFlusher()
+        self.appends = AppendNotifier()
+        self.cluster_id = ""
+        self.topics: TopicManager
+        self.producer_ids: ProducerIdManager
+        self._server: asyncio.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._connections: set[asyncio.Task[None]] = set()
+        self.dispatcher = Dispatcher(build_registry(api.ALL), self)
+
+    # --- life cycle -------------------------------------------------------------------
+    def open(self) -> None:
+        """Open storage and metadata; recovery happens here."""
+        if self._storage_override is not None:
+            storage = self._storage_override
+            catalog = TopicCatalog(None)
+            self.cluster_id = _new_cluster_id()
+            self.producer_ids = ProducerIdManager(None)
+        else:
+            from katka.storage.disk.engine import DiskStorageEngine
+
+            assert self.data_dir is not None
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            storage = DiskStorageEngine(self.data_dir)
+            catalog = TopicCatalog(self.data_dir / CATALOG_FILE)
+            self.cluster_id = _load_cluster_id(self.data_dir)
+            self.producer_ids = ProducerIdManager(self.data_dir / "producer-ids.json")
+            dynamic_path = self.data_dir / DYNAMIC_CONFIG_FILE
+            if dynamic_path.exists():
+                for name, value in json.loads(dynamic_path.read_text()).items():
+                    self.config.set_dynamic(name, value)
+        self.storage = storage
+        self.topics = TopicManager(catalog, storage, self.config)
+        self.topics.open_all()
+
+    async def start(self) -> None:
+        self.open()
+        self._server = await asyncio.start_server(
+            self._on_connection, self.listen.host, self.listen.port, reuse_address=True, backlog=1024
+        )
+        sockets = self._server.sockets or []
+        if self.listen.port == 0 and sockets:
+            self.listen = Endpoint(self.listen.host, sockets[0].getsockname()[1])
+        self._tasks.append(asyncio.create_task(self._housekeeping()))
+
+    @property
+    def advertised_endpoint(self) -> Endpoint:
+        return self.advertised or self.listen
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._connections, return_exceptions=True)
+        self.storage.close()
+        log.info("shut down cleanly")
+
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = Connection(
+            reader,
+            writer,
+            self.dispatcher,
+            max_frame_bytes=self.config.get_int("socket.request.max.bytes"),
+            max_queued_requests=self.config.get_int("queued.max.requests"),
+        )
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await connection.run()
+        finally:
+            self._connections.discard(task)
+
+    # --- domain helpers used by handlers ----------------------------------------------
+    def after_append(self) -> None:
+        self.appends.notify()
+
+    async def make_durable(self, logs: list[PartitionLog]) -> None:
+        """Honour the flush policy before an acks=1/all reply: group-committed fsync when
+        `--fsync always`, else fsync only the logs whose flush.messages/flush.ms is due."""
+        if self.fsync_always:
+            await self.flusher.flush(logs)
+            return
+        now_ms = self.clock.now_ms()
+        due = [partition_log for partition_log in logs if partition_log.needs_flush(now_ms)]
+        if due:
+            await self.flusher.flush(due)
+
+    def set_dynamic_configs(self, values: dict[str, str], validate_only: bool = False) -> None:
+        """Replace the dynamic broker configs (IncrementalAlterConfigs); persisted like Kafka's."""
+        check = BrokerConfig()
+        for name, value in values.items():
+            check.set_dynamic(name, value)
+        if validate_only:
+            return
+        for name in self.config.dynamic:
+            if name not in values:
+                self.config.delete_dynamic(name)
+        for name, value in values.items():
+            self.config.set_dynamic(name, value)
+        if self.data_dir is not None:
+            write_atomically(self.data_dir / DYNAMIC_CONFIG_FILE, json.dumps(values).encode())
+        self.topics.refresh_log_configs()
+
+    async def _housekeeping(self) -> None:
+        """Periodic work: time-based segment roll, flush.ms, retention."""
+        retention_every_ms = self.config.get_int("log.retention.check.interval.ms")
+        flush_every_ms = self.config.get_int("log.flush.scheduler.interval.ms")
+        last_retention = self.clock.monotonic_ms()
+        while True:
+            await asyncio.sleep(min(flush_every_ms, retention_every_ms, 1000) / 1000)
+            now_ms = self.clock.now_ms()
+            logs = self.topics.logs()
+            for partition_log in logs:
+                try:
+                    partition_log.maybe_roll(now_ms)
+                except Exception:
+                    log.exception("segment roll failed for %s-%d", partition_log.topic, partition_log.partition)
+            due = [partition_log for partition_log in logs if partition_log.needs_flush(now_ms)]
+            if due:
+                try:
+                    await self.flusher.flush(due)
+                except Exception:
+                    log.exception("scheduled flush failed")
+            if self.clock.monotonic_ms() - last_retention >= retention_every_ms:
+                last_retention = self.clock.monotonic_ms()
+                self.enforce_retention()
+
+    def enforce_retention(self) -> int:
+        freed = 0
+        now_ms = self.clock.now_ms()
+        for partition_log in self.topics.logs():
+            try:
+                freed += partition_log.enforce_retention(now_ms)
+            except Exception:
+                log.exception("retention failed for %s-%d", partition_log.topic, partition_log.partition)
+        return freed
+
+
+def _new_cluster_id() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _load_cluster_id(data_dir: Path) -> str:
+    path = data_dir / CLUSTER_ID_FILE
+    if path.exists():
+        return path.read_text().strip()
+    cluster_id = _new_cluster_id()
+    write_atomically(path, cluster_id.encode())
+    return cluster_id

@@ -1,0 +1,145 @@
+"""Topics and their partition logs: create, delete, grow, configure, look up.
+
+The catalog says what exists; the storage engine holds the bytes. Every change goes to the
+catalog first for creation (so a crash leaves at worst an empty topic) and last for deletion
+(so a crash leaves at worst a topic whose logs are gone and are recreated empty).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from katka.config import BrokerConfig, validate_topic_configs
+from katka.errors import ErrorCode, KafkaError
+from katka.metadata.catalog import TopicCatalog, TopicInfo, validate_topic_name
+from katka.storage.base import PartitionLog, StorageEngine
+
+log = logging.getLogger("katka.metadata")
+
+MAX_PARTITIONS = 100_000
+
+
+class TopicManager:
+    def __init__(self, catalog: TopicCatalog, storage: StorageEngine, config: BrokerConfig) -> None:
+        self.catalog = catalog
+        self.storage = storage
+        self.config = config
+        self._logs: dict[tuple[str, int], PartitionLog] = {}
+        self.on_topics_changed: list[Callable[[], None]] = []
+
+    def open_all(self) -> None:
+        """Open the log of every partition in the catalog (recovering them as needed)."""
+        for info in self.catalog:
+            log_config = self.config.log_config(info.configs)
+            for partition in range(info.partitions):
+                self._logs[(info.name, partition)] = self.storage.open_log(
+                    info.name, partition, log_config
+                )
+        known = {(t.name, p) for t in self.catalog for p in range(t.partitions)}
+        for topic, partition in self.storage.existing_logs():
+            if (topic, partition) not in known:
+                log.warning("deleting log %s-%d: its topic is not in the catalog", topic, partition)
+                self.storage.delete_log(topic, partition)
+
+    def get_log(self, topic: str, partition: int) -> PartitionLog:
+        found = self._logs.get((topic, partition))
+        if found is None:
+            raise KafkaError(
+                ErrorCode.unknown_topic_or_partition,
+                f"This server does not host this topic-partition: {topic}-{partition}",
+            )
+        return found
+
+    def logs(self) -> list[PartitionLog]:
+        return list(self._logs.values())
+
+    def partition_exists(self, topic: str, partition: int) -> bool:
+        return (topic, partition) in self._logs
+
+    def validate_new_topic(self, name: str, partitions: int, configs: Mapping[str, str | None]) -> dict[str, str]:
+        validate_topic_name(name)
+        if name in self.catalog:
+            raise KafkaError(ErrorCode.topic_already_exists, f"Topic '{name}' already exists.")
+        if partitions <= 0 or partitions > MAX_PARTITIONS:
+            raise KafkaError(
+                ErrorCode.invalid_partitions, "Number of partitions must be larger than 0."
+            )
+        return validate_topic_configs(configs)
+
+    def create_topic(
+        self, name: str, partitions: int, configs: Mapping[str, str | None], internal: bool = False
+    ) -> TopicInfo:
+        checked = self.validate_new_topic(name, partitions, configs)
+        info = self.catalog.create(name, partitions, checked, internal)
+        log_config = self.config.log_config(checked)
+        for partition in range(partitions):
+            self._logs[(name, partition)] = self.storage.open_log(name, partition, log_config)
+        log.info("created topic %s with %d partitions %s", name, partitions, checked or "")
+        self._changed()
+        return info
+
+    def delete_topic(self, name: str) -> TopicInfo:
+        info = self.catalog.get(name)
+        if info is None:
+            raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {name} does not exist")
+        if info.internal:
+            raise KafkaError(ErrorCode.topic_deletion_disabled, "Internal topics cannot be deleted")
+        for partition in range(info.partitions):
+            partition_log = self._logs.pop((name, partition), None)
+            if partition_log is not None:
+                partition_log.close()
+            self.storage.delete_log(name, partition)
+        self.catalog.delete(name)
+        log.info("deleted topic %s", name)
+        self._changed()
+        return info
+
+    def validate_partition_increase(self, name: str, count: int) -> TopicInfo:
+        info = self.catalog.get(name)
+        if info is None or info.internal:
+            raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {name} does not exist")
+        if count < info.partitions:
+            raise KafkaError(
+                ErrorCode.invalid_partitions,
+                f"Topic currently has {info.partitions} partitions, which is higher than the "
+                f"requested {count}.",
+            )
+        if count == info.partitions:
+            raise KafkaError(
+                ErrorCode.invalid_partitions, f"Topic already has {info.partitions} partitions."
+            )
+        if count > MAX_PARTITIONS:
+            raise KafkaError(ErrorCode.invalid_partitions, "Too many partitions")
+        return info
+
+    def create_partitions(self, name: str, count: int) -> None:
+        info = self.validate_partition_increase(name, count)
+        log_config = self.config.log_config(info.configs)
+        for partition in range(info.partitions, count):
+            self._logs[(name, partition)] = self.storage.open_log(name, partition, log_config)
+        self.catalog.set_partitions(name, count)
+        self._changed()
+
+    def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> None:
+        info = self.catalog.get(name)
+        if info is None:
+            raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {name} does not exist")
+        checked = validate_topic_configs(configs)
+        self.catalog.set_configs(name, checked)
+        self.refresh_log_configs(name)
+
+    def refresh_log_configs(self, name: str | None = None) -> None:
+        """Push effective configs to open logs after a topic or broker config change."""
+        for info in self.catalog:
+            if name is not None and info.name != name:
+                continue
+            log_config = self.config.log_config(info.configs)
+            for partition in range(info.partitions):
+                partition_log = self._logs.get((info.name, partition))
+                if partition_log is not None:
+                    partition_log.config = log_config
+
+    def _changed(self) -> None:
+        for callback in self.on_topics_changed:
+            callback()

@@ -1,0 +1,133 @@
+"""The only user of kio.serial: request decoding and response encoding, header versions included.
+
+The fixed part of every request header (api key, api version, correlation id) is read before
+the schema is chosen, so an unknown key or version can still be answered or refused by
+correlation id.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from kio.index import load_request_schema, load_response_schema
+from kio.schema.index import api_key_map
+from kio.serial import entity_reader, entity_writer
+from kio.static.protocol import Entity
+
+API_VERSIONS_KEY = 18
+_FIXED_HEADER = struct.Struct(">hhi")
+_I16 = struct.Struct(">h")
+_I32 = struct.Struct(">i")
+
+
+class DecodeError(Exception):
+    """The request bytes do not match the schema of the api key and version they claim."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHeader:
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FixedHeader:
+    api_key: int
+    api_version: int
+    correlation_id: int
+
+
+def read_fixed_header(frame: bytes) -> FixedHeader:
+    if len(frame) < _FIXED_HEADER.size:
+        raise DecodeError("frame shorter than a request header")
+    return FixedHeader(*_FIXED_HEADER.unpack_from(frame, 0))
+
+
+def has_schema(api_key: int, api_version: int) -> bool:
+    try:
+        load_request_schema(api_key, api_version)
+    except Exception:
+        return False
+    return True
+
+
+@cache
+def _request_reader(api_key: int, api_version: int) -> tuple[Callable[..., Any], bool]:
+    schema = load_request_schema(api_key, api_version)
+    flexible_header = schema.__header_schema__.__version__ >= 2
+    return entity_reader(schema), flexible_header
+
+
+@cache
+def _response_writer(api_key: int, api_version: int) -> tuple[Callable[..., Any], bool]:
+    schema = load_response_schema(api_key, api_version)
+    flexible_header = schema.__header_schema__.__version__ >= 1
+    return entity_writer(schema), flexible_header
+
+
+def _read_unsigned_varint(frame: bytes, position: int) -> tuple[int, int]:
+    value = 0
+    shift = 0
+    while True:
+        if position >= len(frame) or shift > 28:
+            raise DecodeError("bad varint in request header")
+        byte = frame[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, position
+        shift += 7
+
+
+def _skip_tagged_fields(frame: bytes, position: int) -> int:
+    count, position = _read_unsigned_varint(frame, position)
+    for _ in range(count):
+        _tag, position = _read_unsigned_varint(frame, position)
+        size, position = _read_unsigned_varint(frame, position)
+        position += size
+        if position > len(frame):
+            raise DecodeError("tagged field runs past the end of the request header")
+    return position
+
+
+def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Entity]:
+    """Decode the header and body of a request whose api key and version have a kio schema."""
+    reader, flexible_header = _request_reader(fixed.api_key, fixed.api_version)
+    position = _FIXED_HEADER.size
+    if len(frame) < position + 2:
+        raise DecodeError("truncated client id")
+    (client_id_length,) = _I16.unpack_from(frame, position)
+    position += 2
+    client_id: str | None = None
+    if client_id_length >= 0:
+        end = position + client_id_length
+        if end > len(frame):
+            raise DecodeError("truncated client id")
+        client_id = frame[position:end].decode("utf-8", errors="replace")
+        position = end
+    if flexible_header:
+        position = _skip_tagged_fields(frame, position)
+    try:
+        body, size = reader(frame, position)
+    except Exception as error:  # kio raises several types for malformed input
+        raise DecodeError(f"cannot decode {api_key_map.get(fixed.api_key)} v{fixed.api_version}: {error!r}") from error
+    header = RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id, client_id)
+    return header, body
+
+
+def encode_response(api_key: int, api_version: int, correlation_id: int, response: Entity) -> bytes:
+    """The frame payload: response header (v0 or v1 as the schema says) followed by the body."""
+    writer, flexible_header = _response_writer(api_key, api_version)
+    buffer = io.BytesIO()
+    buffer.write(_I32.pack(correlation_id))
+    if flexible_header:
+        buffer.write(b"\x00")  # no tagged fields in the response header
+    writer(buffer, response)
+    return buffer.getvalue()

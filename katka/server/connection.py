@@ -1,0 +1,137 @@
+"""One client connection: a read loop and a FIFO writer.
+
+Kafka clients pipeline requests and match responses by order as much as by correlation id, so
+responses leave in request order even when one is parked (a JoinGroup waiting for the
+rebalance, a Fetch long poll). The read loop keeps decoding while a reply is parked, up to
+`queued.max.requests` outstanding replies; then it stops reading, which pushes back on the
+client through TCP. The writer awaits `drain()`, so a client that does not read its socket
+stops the loop from buffering more than the transport's high-water mark plus one reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from katka.protocol.framing import FrameDecoder, FrameError, encode_frame
+
+if TYPE_CHECKING:
+    from katka.server.dispatch import Dispatcher
+
+log = logging.getLogger("katka.server")
+
+READ_CHUNK = 256 * 1024
+WRITE_HIGH_WATER = 4 * 1024 * 1024
+
+
+class CloseConnection(Exception):
+    """Raised by dispatch when Kafka would close the connection instead of answering."""
+
+
+Reply = bytes | Awaitable[bytes | None] | None
+
+
+class Connection:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        dispatcher: Dispatcher,
+        max_frame_bytes: int,
+        max_queued_requests: int,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.dispatcher = dispatcher
+        self.decoder = FrameDecoder(max_frame_bytes)
+        self.max_queued_requests = max_queued_requests
+        peer = writer.get_extra_info("peername")
+        self.client_host = peer[0] if peer else "unknown"
+        self.client_port = peer[1] if peer else 0
+        self._replies: deque[Reply] = deque()
+        self._reply_ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._closing = False
+        transport = writer.transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+
+    async def run(self) -> None:
+        writer_task = asyncio.create_task(self._write_loop())
+        try:
+            await self._read_loop()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except FrameError as error:
+            log.info("closing connection from %s: %s", self.client_host, error)
+        except CloseConnection as error:
+            log.info("closing connection from %s: %s", self.client_host, error)
+        except Exception:
+            log.exception("unexpected error on connection from %s", self.client_host)
+        finally:
+            self._closing = True
+            self._reply_ready.set()
+            try:
+                await asyncio.wait_for(writer_task, timeout=30)
+            except (asyncio.TimeoutError, Exception):
+                writer_task.cancel()
+            self._abandon_parked()
+            self.writer.close()
+            try:
+                await self.writer.wait_closed()
+            except Exception:
+                pass
+
+    async def _read_loop(self) -> None:
+        while True:
+            data = await self.reader.read(READ_CHUNK)
+            if not data:
+                return
+            self.decoder.receive_data(data)
+            while (frame := self.decoder.next_frame()) is not None:
+                reply = self.dispatcher.dispatch(frame, self)
+                if reply is None:
+                    continue
+                self._replies.append(reply)
+                self._reply_ready.set()
+                if len(self._replies) >= self.max_queued_requests:
+                    self._room.clear()
+                    await self._room.wait()
+
+    async def _write_loop(self) -> None:
+        while True:
+            while not self._replies:
+                if self._closing:
+                    return
+                self._reply_ready.clear()
+                await self._reply_ready.wait()
+            reply = self._replies[0]
+            if not isinstance(reply, bytes):
+                try:
+                    reply = await reply
+                except CloseConnection as error:
+                    log.info("closing connection from %s: %s", self.client_host, error)
+                    self._closing = True
+                    self.writer.transport.abort()
+                    return
+                except Exception:
+                    log.exception("handler failed; closing connection from %s", self.client_host)
+                    self.writer.transport.abort()
+                    return
+            self._replies.popleft()
+            if not self._room.is_set() and len(self._replies) < self.max_queued_requests:
+                self._room.set()
+            if reply is None:
+                continue
+            self.writer.write(encode_frame(reply))
+            if self.writer.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                await self.writer.drain()
+
+    def _abandon_parked(self) -> None:
+        for reply in self._replies:
+            if isinstance(reply, asyncio.Future | asyncio.Task) and not reply.done():
+                reply.cancel()
+        self._replies.clear()

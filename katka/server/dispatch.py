@@ -1,0 +1,119 @@
+"""api key -> handler, the version check, and the one place a handler's result becomes bytes.
+
+What Kafka does with requests it cannot serve, and so do we:
+- ApiVersions at a version above ours: a v0 response with UNSUPPORTED_VERSION and our ranges
+  (KIP-511), so the client can downgrade.
+- any other unknown api key or unsupported version, or bytes that do not decode: close the
+  connection (Kafka's SocketServer does the same; there is no valid response schema to use).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.api_versions.v0.response import ApiVersion as ApiVersionV0
+from kio.schema.api_versions.v0.response import ApiVersionsResponse as ApiVersionsResponseV0
+from kio.schema.errors import ErrorCode
+from kio.static.primitive import i16
+
+from katka.api.context import RequestContext
+from katka.protocol.codec import (
+    API_VERSIONS_KEY,
+    DecodeError,
+    decode_request,
+    encode_response,
+    read_fixed_header,
+)
+from katka.server.connection import CloseConnection
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+    from katka.server.connection import Connection, Reply
+
+log = logging.getLogger("katka.server")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiHandler:
+    api_key: int
+    min_version: int
+    max_version: int
+    handle: Callable[..., Any]
+
+
+def build_registry(modules: list[ModuleType]) -> dict[int, ApiHandler]:
+    registry: dict[int, ApiHandler] = {}
+    for module in modules:
+        versions: range = module.VERSIONS
+        handle = module.handle
+        registry[module.API_KEY] = ApiHandler(
+            module.API_KEY,
+            versions.start,
+            versions.stop - 1,
+            handle,
+        )
+    return registry
+
+
+class Dispatcher:
+    def __init__(self, registry: dict[int, ApiHandler], broker: Broker) -> None:
+        self.registry = registry
+        self.broker = broker
+
+    def dispatch(self, frame: bytes, connection: Connection) -> Reply:
+        try:
+            fixed = read_fixed_header(frame)
+        except DecodeError as error:
+            raise CloseConnection(str(error)) from None
+        handler = self.registry.get(fixed.api_key)
+        if handler is None:
+            raise CloseConnection(f"unknown api key {fixed.api_key}")
+        if not handler.min_version <= fixed.api_version <= handler.max_version:
+            if fixed.api_key == API_VERSIONS_KEY:
+                return self._unsupported_api_versions(fixed.correlation_id)
+            raise CloseConnection(
+                f"unsupported version {fixed.api_version} of api key {fixed.api_key}"
+            )
+        try:
+            header, request = decode_request(frame, fixed)
+        except DecodeError as error:
+            raise CloseConnection(str(error)) from None
+        context = RequestContext(
+            api_key=fixed.api_key,
+            api_version=fixed.api_version,
+            correlation_id=fixed.correlation_id,
+            client_id=header.client_id or "",
+            client_host=connection.client_host,
+        )
+        response = handler.handle(context, request, self.broker)
+        if inspect.isawaitable(response):
+            # A parked reply (long poll, rebalance, fsync): the connection keeps its place.
+            return asyncio.ensure_future(self._complete(context, response))
+        if response is None:
+            return None
+        return encode_response(fixed.api_key, fixed.api_version, fixed.correlation_id, response)
+
+    async def _complete(self, context: RequestContext, pending: Awaitable[Any]) -> bytes | None:
+        response = await pending
+        if response is None:
+            return None
+        return encode_response(context.api_key, context.api_version, context.correlation_id, response)
+
+    def _unsupported_api_versions(self, correlation_id: int) -> bytes:
+        response = ApiVersionsResponseV0(
+            error_code=ErrorCode.unsupported_version,
+            api_keys=tuple(
+                ApiVersionV0(
+                    api_key=i16(h.api_key), min_version=i16(h.min_version), max_version=i16(h.max_version)
+                )
+                for h in sorted(self.registry.values(), key=lambda h: h.api_key)
+            ),
+        )
+        return encode_response(API_VERSIONS_KEY, 0, correlation_id, response)
+

@@ -1,0 +1,44 @@
+"""Running a broker: in the foreground for `katka serve`, or on a background thread for
+`katka.embedded()`. Both install uvloop when it is available."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+from katka.broker import Broker
+
+log = logging.getLogger("katka.broker")
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # not on Linux
+        return asyncio.new_event_loop()
+
+
+async def serve_until_signalled(broker: Broker, on_ready: Callable[[Broker, float], None]) -> None:
+    started = time.perf_counter()
+    await broker.start()
+    on_ready(broker, time.perf_counter() - started)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await broker.stop()
+
+
+def serve_forever(broker: Broker, on_ready: Callable[[Broker, float], None]) -> None:
+    loop = new_event_loop()
+    try:
+        loop.run_until_complete(serve_until_signalled(broker, on_ready))
+    finally:
+        loop.close()

@@ -1,0 +1,149 @@
+"""The narrow contract between the broker and its partition logs.
+
+Every engine (memory for tests, disk for real use) implements `StorageEngine` and
+`PartitionLog`; one contract test suite (tests/storage/test_contract.py) runs against all of
+them. A partition log stores v2 record batches exactly as received, with only the base offset
+assigned, so a fetch returns stored bytes without re-encoding.
+
+On a single node the high watermark equals the log end offset once an append returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from katka.protocol.batches import BatchHeader
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """The topic configs a partition log obeys (Kafka's names in comments)."""
+
+    segment_bytes: int = 1024 * 1024 * 1024  # segment.bytes
+    segment_ms: int = 7 * 24 * 3600 * 1000  # segment.ms
+    index_interval_bytes: int = 4096  # index.interval.bytes
+    segment_index_bytes: int = 10 * 1024 * 1024  # segment.index.bytes
+    retention_ms: int = 7 * 24 * 3600 * 1000  # retention.ms (-1: unlimited)
+    retention_bytes: int = -1  # retention.bytes (-1: unlimited)
+    max_message_bytes: int = 1024 * 1024 + 12  # max.message.bytes
+    log_append_time: bool = False  # message.timestamp.type == LogAppendTime
+    flush_messages: int = 2**63 - 1  # flush.messages
+    flush_ms: int = 2**63 - 1  # flush.ms
+    file_delete_delay_ms: int = 60000  # file.delete.delay.ms (engines may delete at once)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendInfo:
+    """What a Produce response needs about one append (or a recognised duplicate)."""
+
+    base_offset: int
+    last_offset: int
+    log_append_time_ms: int  # -1 unless the topic uses LogAppendTime
+    log_start_offset: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampOffset:
+    offset: int
+    timestamp_ms: int
+
+
+class PartitionLog(Protocol):
+    topic: str
+    partition: int
+    config: LogConfig
+
+    @property
+    def log_start_offset(self) -> int: ...
+
+    @property
+    def log_end_offset(self) -> int: ...
+
+    @property
+    def high_watermark(self) -> int: ...
+
+    @property
+    def size_bytes(self) -> int: ...
+
+    def append(
+        self, records: bytes | bytearray | memoryview, headers: Sequence[BatchHeader], now_ms: int
+    ) -> AppendInfo:
+        """Append validated batches (headers from `validate_produce_records`).
+
+        Assigns offsets, applies LogAppendTime when configured, checks idempotent producer
+        sequences (raises KafkaError OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH,
+        returns the original offsets with duplicate=True for a retried batch), rolls segments
+        by segment.bytes / segment.ms, and has written the bytes to the OS before returning.
+        """
+        ...
+
+    def read(self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool) -> bytes:
+        """Bytes of whole batches starting with the batch that contains `fetch_offset`.
+
+        Stops before any batch whose base offset is >= `max_offset` (the high watermark or the
+        last stable offset) and before exceeding `max_bytes`, except that the first batch is
+        returned whole when `min_one_batch` (KIP-74). Raises KafkaError OFFSET_OUT_OF_RANGE when
+        fetch_offset < log_start_offset or > log_end_offset. Raises KafkaError CORRUPT_MESSAGE
+        when a stored batch fails its CRC check.
+        """
+        ...
+
+    def offset_for_timestamp(self, timestamp_ms: int) -> TimestampOffset | None:
+        """The first offset whose record timestamp is >= timestamp_ms, or None if none is."""
+        ...
+
+    def max_timestamp(self) -> TimestampOffset | None:
+        """The offset and timestamp of the record with the largest timestamp (ListOffsets -3)."""
+        ...
+
+    def oldest_timestamp_at(self, offset: int) -> int | None:
+        """Timestamp of the record at `offset` (for lag-in-time views); None past the end."""
+        ...
+
+    def delete_records_before(self, offset: int) -> int:
+        """Move the log start offset to `offset` (DeleteRecords); returns the new log start.
+
+        Raises KafkaError OFFSET_OUT_OF_RANGE when offset > high watermark. Segments wholly
+        below the new log start are deleted.
+        """
+        ...
+
+    def enforce_retention(self, now_ms: int) -> int:
+        """Delete closed segments past retention.ms / retention.bytes; returns bytes freed."""
+        ...
+
+    def maybe_roll(self, now_ms: int) -> None:
+        """Roll the active segment when segment.ms has passed (appends also roll by size)."""
+        ...
+
+    def flush(self) -> None:
+        """fsync everything appended so far."""
+        ...
+
+    def needs_flush(self, now_ms: int) -> bool:
+        """True when flush.messages or flush.ms says an fsync is due."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class StorageEngine(Protocol):
+    def open_log(self, topic: str, partition: int, config: LogConfig) -> PartitionLog:
+        """Create the partition log, or load and recover it if it exists."""
+        ...
+
+    def delete_log(self, topic: str, partition: int) -> None: ...
+
+    def existing_logs(self) -> list[tuple[str, int]]: ...
+
+    @property
+    def recovered_cleanly(self) -> bool:
+        """False when the previous run did not shut down cleanly (recovery scanned the tails)."""
+        ...
+
+    def close(self) -> None:
+        """Flush and close every log, then mark the shutdown clean."""
+        ...
