@@ -318,4 +318,3 @@ def iter_batches(buffer: bytes | bytearray | memoryview) -> list[tuple[BatchHead
 def decode_records(buffer: bytes | bytearray | memoryview) -> list[Record]:
     """Every record of every whole batch in `buffer`, control batches included."""
     return [record for _, batch in iter_batches(buffer) for record in decode_batch(batch)]
-

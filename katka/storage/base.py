@@ -80,7 +80,9 @@ class PartitionLog(Protocol):
         """
         ...
 
-    def read(self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool) -> bytes:
+    def read(
+        self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
+    ) -> bytes:
         """Bytes of whole batches starting with the batch that contains `fetch_offset`.
 
         Stops before any batch whose base offset is >= `max_offset` (the high watermark or the

@@ -1,0 +1,228 @@
+"""A partition log on disk: a directory of segments plus two small files (Kafka's LocalLog).
+
+Theory of operation: `{dir}/partition.checkpoint` holds "log_start_offset recovery_point".
+The recovery point is the offset below which everything is fsynced: it advances when a rolled
+segment is flushed (at roll, as Kafka does) and on `flush()`. After an unclean shutdown only
+the segments at or after the recovery point are scanned batch by batch with CRC (a torn or
+corrupt tail is truncated and everything after it dropped); older segments are trusted and a
+garbled byte there surfaces as CORRUPT_MESSAGE when read. After a clean shutdown nothing is
+scanned but the headers after the active segment's last index entry.
+
+`{dir}/producer.snapshot` (JSON) holds the idempotent producer state at the offset where it
+was taken (clean shutdown); start-up loads it lazily and replays the batch headers after it,
+or the whole log when there is no usable snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from katka.storage.base import LogConfig
+from katka.storage.disk.segment import LogSegment
+from katka.storage.producer_state import ProducerStateManager
+from katka.storage.segmented import Segment, SegmentedLog
+
+logger = logging.getLogger("katka.storage")
+
+CHECKPOINT_FILE = "partition.checkpoint"
+PRODUCER_SNAPSHOT_FILE = "producer.snapshot"
+
+
+def write_file_atomically(path: str, data: bytes) -> None:
+    """Write, fsync and rename, so a crash leaves either the old or the new content."""
+    temporary = path + ".tmp"
+    with open(temporary, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+class DiskPartitionLog(SegmentedLog):
+    segments: list[Segment]
+
+    def __init__(self, topic: str, partition: int, config: LogConfig, directory: str) -> None:
+        super().__init__(topic, partition, config)
+        self.directory = directory
+        self._recovery_point = 0
+
+    # --- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, topic: str, partition: int, config: LogConfig, directory: str, clean: bool
+    ) -> DiskPartitionLog:
+        """Create the directory or load it; `clean` says the previous run closed cleanly."""
+        log = cls(topic, partition, config, directory)
+        os.makedirs(directory, exist_ok=True)
+        log._load(clean)
+        return log
+
+    def _segment(self, base_offset: int, size: int = 0) -> LogSegment:
+        return LogSegment(
+            self.directory,
+            base_offset,
+            self.config.index_interval_bytes,
+            self.config.segment_index_bytes,
+            size=size,
+        )
+
+    def _new_segment(self, base_offset: int) -> LogSegment:
+        return LogSegment.create(
+            self.directory,
+            base_offset,
+            self.config.index_interval_bytes,
+            self.config.segment_index_bytes,
+        )
+
+    def _load(self, clean: bool) -> None:
+        log_sizes: dict[int, int] = {}
+        names: set[str] = set()
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                names.add(entry.name)
+                stem, _, suffix = entry.name.partition(".")
+                if suffix == "log" and stem.isdigit():
+                    log_sizes[int(stem)] = entry.stat().st_size
+                elif entry.name.endswith(".tmp"):
+                    os.unlink(entry.path)
+        log_start_offset, self._recovery_point = self._read_checkpoint()
+        segments: list[LogSegment] = []
+        for base_offset in sorted(log_sizes):
+            segment = self._segment(base_offset, log_sizes[base_offset])
+            index_name = os.path.basename(segment.offset_index.path)
+            time_index_name = os.path.basename(segment.time_index.path)
+            segment.indexes_need_rebuild = bool(log_sizes[base_offset]) and not (
+                index_name in names and time_index_name in names
+            )
+            if segments:
+                segments[-1].next_offset = base_offset
+            segments.append(segment)
+        if not segments:
+            segments.append(self._new_segment(log_start_offset))
+        elif clean and segments[-1].load_active():
+            pass
+        else:
+            segments = self._recover(segments)
+        self._set_segments(list(segments))
+        self._log_start_offset = min(
+            max(log_start_offset, segments[0].base_offset), self.log_end_offset
+        )
+        self._recovery_point = min(self._recovery_point, self.log_end_offset)
+
+    def _recover(self, segments: list[LogSegment]) -> list[LogSegment]:
+        """Scan the segments holding offsets at or after the recovery point; truncate the first
+        torn or corrupt batch and drop every later segment."""
+        first = 0
+        for index, segment in enumerate(segments):
+            if segment.base_offset <= self._recovery_point:
+                first = index
+        for index in range(first, len(segments)):
+            segment = segments[index]
+            expected_next = segments[index + 1].base_offset if index + 1 < len(segments) else None
+            truncated = segment.recover()
+            if truncated:
+                logger.warning(
+                    "%s: truncated %d bytes of torn or corrupt data after offset %d",
+                    segment.log_path,
+                    truncated,
+                    segment.next_offset,
+                )
+            if expected_next is not None:
+                if segment.next_offset == expected_next:
+                    segment.close_for_appends()
+                    continue
+                for dropped in segments[index + 1 :]:
+                    logger.warning("%s: deleted, it follows a truncated segment", dropped.log_path)
+                    dropped.delete()
+                del segments[index + 1 :]
+                break
+        return segments
+
+    def _read_checkpoint(self) -> tuple[int, int]:
+        try:
+            with open(os.path.join(self.directory, CHECKPOINT_FILE), "rb") as file:
+                log_start_offset, recovery_point = (int(field) for field in file.read().split())
+        except (FileNotFoundError, ValueError):
+            return 0, 0
+        return log_start_offset, recovery_point
+
+    def _write_checkpoint(self) -> None:
+        data = f"{self._log_start_offset} {self._recovery_point}\n".encode()
+        write_file_atomically(os.path.join(self.directory, CHECKPOINT_FILE), data)
+
+    # --- hooks ---------------------------------------------------------------------------------
+
+    def _delete_segment_files(self, segment: Segment) -> None:
+        assert isinstance(segment, LogSegment)
+        segment.delete()
+
+    def _on_roll(self, closed: Segment) -> None:
+        assert isinstance(closed, LogSegment)
+        closed.close_for_appends()
+        closed.flush()
+        self._recovery_point = self.active_segment.base_offset
+        self._write_checkpoint()
+
+    def _on_log_start_offset_changed(self) -> None:
+        self._write_checkpoint()
+
+    def _load_producer_state(self) -> ProducerStateManager:
+        snapshot_offset, manager = self._read_producer_snapshot()
+        if manager is None:
+            return super()._load_producer_state()
+        for segment in self.segments:
+            if segment.next_offset > snapshot_offset:
+                manager.replay(segment.iter_headers(max(snapshot_offset, segment.base_offset)))
+        manager.truncate_head(self._log_start_offset)
+        return manager
+
+    def _read_producer_snapshot(self) -> tuple[int, ProducerStateManager | None]:
+        try:
+            with open(os.path.join(self.directory, PRODUCER_SNAPSHOT_FILE), "rb") as file:
+                snapshot = json.loads(file.read())
+            offset = int(snapshot["offset"])
+            if not self.segments[0].base_offset <= offset <= self.log_end_offset:
+                return 0, None  # taken before data this log no longer has (or lost)
+            return offset, ProducerStateManager.from_snapshot(snapshot["producers"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return 0, None
+
+    def _write_producer_snapshot(self) -> None:
+        if self._producer_state is None:
+            return  # never loaded: the snapshot on disk (if any) is still valid
+        snapshot = {"offset": self.log_end_offset, "producers": self._producer_state.to_snapshot()}
+        write_file_atomically(
+            os.path.join(self.directory, PRODUCER_SNAPSHOT_FILE), json.dumps(snapshot).encode()
+        )
+
+    # --- PartitionLog --------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        self.active_segment_on_disk.flush()
+        self._mark_flushed()
+        if self._recovery_point != self.log_end_offset:
+            self._recovery_point = self.log_end_offset
+            self._write_checkpoint()
+
+    @property
+    def active_segment_on_disk(self) -> LogSegment:
+        segment = self.segments[-1]
+        assert isinstance(segment, LogSegment)
+        return segment
+
+    def close(self) -> None:
+        """Flush, record the final time index entry and the producer snapshot, release fds."""
+        active = self.active_segment_on_disk
+        active.close_for_appends()
+        self.flush()
+        self._write_producer_snapshot()
+        self.close_files()
+
+    def close_files(self) -> None:
+        """Release every file descriptor (the log may be reopened later)."""
+        for segment in self.segments:
+            assert isinstance(segment, LogSegment)
+            segment.close()

@@ -1,0 +1,372 @@
+"""The partition log logic every engine shares, over a list of segments.
+
+Theory of operation: a log is an ordered list of segments, each holding the batches with
+offsets [base_offset, next_offset). Only the last (active) segment takes appends. Offsets are
+dense: the log end offset is the active segment's next offset, and the log start offset is at
+or after the first segment's base offset (DeleteRecords may move it inside a segment). A
+segment rolls when the next batch would pass segment.bytes, when its index is full, or when
+segment.ms has passed since its first batch's timestamp (Kafka's rollingBasedTimestamp).
+Retention and DeleteRecords only ever delete whole closed segments from the front.
+
+Engines supply the segments (memory.py keeps bytes in RAM, disk/ in files) and a few hooks:
+checkpointing the log start offset, flushing a rolled segment, loading producer state.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from katka.errors import ErrorCode, KafkaError
+from katka.protocol.batches import (
+    TIMESTAMP_TYPE_LOG_APPEND,
+    BatchHeader,
+    assign_base_offset,
+    set_log_append_time,
+)
+from katka.protocol.records import Record, decode_batch
+from katka.storage.base import AppendInfo, LogConfig, TimestampOffset
+from katka.storage.producer_state import ProducerStateManager
+
+NO_TIMESTAMP = -1
+
+
+class Segment(Protocol):
+    base_offset: int
+
+    @property
+    def next_offset(self) -> int: ...
+
+    @property
+    def size_bytes(self) -> int: ...
+
+    @property
+    def max_timestamp(self) -> int:
+        """Largest batch max timestamp in the segment (NO_TIMESTAMP when empty)."""
+        ...
+
+    @property
+    def offset_of_max_timestamp(self) -> int:
+        """Base offset of the first batch that reached `max_timestamp`."""
+        ...
+
+    @property
+    def rolling_timestamp(self) -> int | None:
+        """The first batch's max timestamp: segment.ms counts from here."""
+        ...
+
+    def is_full(self, header: BatchHeader) -> bool:
+        """True when the segment's indexes cannot take `header` (a roll is needed)."""
+        ...
+
+    def append(self, batch: bytes | bytearray, header: BatchHeader) -> None: ...
+
+    def read(
+        self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
+    ) -> tuple[bytes, int]:
+        """Whole batches from the one containing fetch_offset; returns (bytes, next offset
+        after the last returned batch, or fetch_offset when none is)."""
+        ...
+
+    def iter_headers(self, start_offset: int) -> Iterator[BatchHeader]:
+        """Headers from the batch containing start_offset on (positions within the segment)."""
+        ...
+
+    def start_offset_for_timestamp(self, timestamp_ms: int) -> int:
+        """An offset such that every record before it has a timestamp < timestamp_ms."""
+        ...
+
+    def read_batch(self, header: BatchHeader) -> bytes:
+        """The whole batch `header` describes, CRC checked."""
+        ...
+
+
+def select_batches(
+    headers: Sequence[BatchHeader], max_bytes: int, max_offset: int, min_one_batch: bool
+) -> tuple[int, int]:
+    """How many leading batches a fetch returns and their total bytes (KIP-74 semantics)."""
+    count = 0
+    total = 0
+    for header in headers:
+        if header.base_offset >= max_offset:
+            break
+        if total + header.size > max_bytes and not (count == 0 and min_one_batch):
+            break
+        count += 1
+        total += header.size
+    return count, total
+
+
+def out_of_range(offset: int, log_start_offset: int, log_end_offset: int) -> KafkaError:
+    return KafkaError(
+        ErrorCode.offset_out_of_range,
+        f"offset {offset} is outside [{log_start_offset}, {log_end_offset}]",
+    )
+
+
+class SegmentedLog:
+    """`PartitionLog` over segments; subclasses provide `_new_segment` and the hooks."""
+
+    def __init__(self, topic: str, partition: int, config: LogConfig) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.config = config
+        self.segments: list[Segment] = []
+        self._base_offsets: list[int] = []
+        self._log_start_offset = 0
+        self._producer_state: ProducerStateManager | None = None
+        self._unflushed_messages = 0
+        self._last_flush_ms: int | None = None
+
+    # --- hooks ---------------------------------------------------------------------------------
+
+    def _new_segment(self, base_offset: int) -> Segment:
+        raise NotImplementedError
+
+    def _delete_segment_files(self, segment: Segment) -> None:
+        """Release a segment removed by retention or DeleteRecords."""
+
+    def _on_roll(self, closed: Segment) -> None:
+        """The active segment was closed (disk: flush it and advance the recovery point)."""
+
+    def _on_log_start_offset_changed(self) -> None:
+        """Persist the new log start offset (disk: the partition checkpoint)."""
+
+    def _load_producer_state(self) -> ProducerStateManager:
+        """Rebuild producer state by replaying every batch header of the log."""
+        manager = ProducerStateManager()
+        for segment in self.segments:
+            manager.replay(segment.iter_headers(segment.base_offset))
+        manager.truncate_head(self._log_start_offset)
+        return manager
+
+    # --- segment list --------------------------------------------------------------------------
+
+    def _set_segments(self, segments: list[Segment]) -> None:
+        self.segments = segments
+        self._base_offsets = [segment.base_offset for segment in segments]
+
+    def _add_segment(self, segment: Segment) -> None:
+        self.segments.append(segment)
+        self._base_offsets.append(segment.base_offset)
+
+    def _pop_oldest_segment(self) -> Segment:
+        segment = self.segments.pop(0)
+        self._base_offsets.pop(0)
+        self._delete_segment_files(segment)
+        return segment
+
+    def _segment_index_for(self, offset: int) -> int:
+        return max(bisect.bisect_right(self._base_offsets, offset) - 1, 0)
+
+    @property
+    def active_segment(self) -> Segment:
+        return self.segments[-1]
+
+    def segment_base_offsets(self) -> list[int]:
+        """For tests and tools: where each segment starts."""
+        return list(self._base_offsets)
+
+    @property
+    def producer_state(self) -> ProducerStateManager:
+        if self._producer_state is None:
+            self._producer_state = self._load_producer_state()
+        return self._producer_state
+
+    # --- PartitionLog --------------------------------------------------------------------------
+
+    @property
+    def log_start_offset(self) -> int:
+        return self._log_start_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        return self.active_segment.next_offset
+
+    @property
+    def high_watermark(self) -> int:
+        return self.log_end_offset  # single node: every appended record is committed
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(segment.size_bytes for segment in self.segments)
+
+    def append(
+        self, records: bytes | bytearray | memoryview, headers: Sequence[BatchHeader], now_ms: int
+    ) -> AppendInfo:
+        if self._last_flush_ms is None:
+            self._last_flush_ms = now_ms
+        log_append_time = self.config.log_append_time
+        producer_state = self.producer_state
+        duplicate = producer_state.validate_append(headers)
+        if duplicate is not None:
+            return AppendInfo(
+                duplicate.base_offset,
+                duplicate.last_offset,
+                duplicate.timestamp_ms if log_append_time else NO_TIMESTAMP,
+                self._log_start_offset,
+                duplicate=True,
+            )
+        view = memoryview(records)
+        base_offset = self.log_end_offset
+        offset = base_offset
+        for header in headers:
+            batch = bytearray(view[header.position : header.position + header.size])
+            assign_base_offset(batch, offset)
+            stored = header._replace(base_offset=offset, position=0)
+            if log_append_time:
+                set_log_append_time(batch, now_ms)
+                stored = stored._replace(
+                    attributes=header.attributes | TIMESTAMP_TYPE_LOG_APPEND, max_timestamp=now_ms
+                )
+            self._maybe_roll_for(stored, now_ms)
+            self.active_segment.append(batch, stored)
+            producer_state.on_append(stored, offset, stored.max_timestamp)
+            offset = stored.next_offset
+            self._unflushed_messages += stored.record_count
+        return AppendInfo(
+            base_offset,
+            offset - 1,
+            now_ms if log_append_time else NO_TIMESTAMP,
+            self._log_start_offset,
+        )
+
+    def _maybe_roll_for(self, header: BatchHeader, now_ms: int) -> None:
+        active = self.active_segment
+        if active.size_bytes == 0:
+            return
+        if (
+            active.size_bytes + header.size > self.config.segment_bytes
+            or active.is_full(header)
+            or self._segment_ms_elapsed(active, now_ms)
+        ):
+            self.roll()
+
+    def _segment_ms_elapsed(self, segment: Segment, now_ms: int) -> bool:
+        rolling = segment.rolling_timestamp
+        return rolling is not None and now_ms - rolling > self.config.segment_ms
+
+    def roll(self) -> None:
+        """Close the active segment and start a new one at the log end offset."""
+        closed = self.active_segment
+        self._add_segment(self._new_segment(self.log_end_offset))
+        self._on_roll(closed)
+
+    def maybe_roll(self, now_ms: int) -> None:
+        active = self.active_segment
+        if active.size_bytes > 0 and self._segment_ms_elapsed(active, now_ms):
+            self.roll()
+
+    def read(
+        self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
+    ) -> bytes:
+        log_end_offset = self.log_end_offset
+        if fetch_offset < self._log_start_offset or fetch_offset > log_end_offset:
+            raise out_of_range(fetch_offset, self._log_start_offset, log_end_offset)
+        chunks: list[bytes] = []
+        remaining = max_bytes
+        index = self._segment_index_for(fetch_offset)
+        while index < len(self.segments) and fetch_offset < min(max_offset, log_end_offset):
+            segment = self.segments[index]
+            data, next_offset = segment.read(
+                fetch_offset, remaining, max_offset, min_one_batch and not chunks
+            )
+            if data:
+                chunks.append(data)
+                remaining -= len(data)
+            if next_offset < segment.next_offset or remaining <= 0:
+                break  # stopped by max_bytes or max_offset, not by the segment's end
+            fetch_offset = next_offset
+            index += 1
+        return b"".join(chunks)
+
+    def _decode(self, segment: Segment, header: BatchHeader) -> list[Record]:
+        return decode_batch(segment.read_batch(header))
+
+    def offset_for_timestamp(self, timestamp_ms: int) -> TimestampOffset | None:
+        log_start = self._log_start_offset
+        for segment in self.segments:
+            if segment.max_timestamp < timestamp_ms or segment.next_offset <= log_start:
+                continue
+            start = max(segment.start_offset_for_timestamp(timestamp_ms), log_start)
+            for header in segment.iter_headers(start):
+                if header.max_timestamp < timestamp_ms or header.last_offset < log_start:
+                    continue
+                for record in self._decode(segment, header):
+                    if record.offset >= log_start and record.timestamp_ms >= timestamp_ms:
+                        return TimestampOffset(record.offset, record.timestamp_ms)
+        return None
+
+    def max_timestamp(self) -> TimestampOffset | None:
+        best: Segment | None = None
+        for segment in self.segments:
+            if segment.size_bytes and (best is None or segment.max_timestamp > best.max_timestamp):
+                best = segment
+        if best is None:
+            return None
+        header = next(best.iter_headers(best.offset_of_max_timestamp))
+        for record in self._decode(best, header):
+            if record.timestamp_ms == best.max_timestamp:
+                return TimestampOffset(record.offset, record.timestamp_ms)
+        # A producer may claim a max timestamp no record carries; trust the header.
+        return TimestampOffset(header.base_offset, best.max_timestamp)
+
+    def oldest_timestamp_at(self, offset: int) -> int | None:
+        if offset < self._log_start_offset or offset >= self.log_end_offset:
+            return None
+        segment = self.segments[self._segment_index_for(offset)]
+        header = next(segment.iter_headers(offset), None)
+        if header is None:
+            return None
+        for record in self._decode(segment, header):
+            if record.offset == offset:
+                return record.timestamp_ms
+        return None
+
+    def _move_log_start_offset(self, offset: int) -> None:
+        if offset <= self._log_start_offset:
+            return
+        self._log_start_offset = offset
+        if self._producer_state is not None:
+            self._producer_state.truncate_head(offset)
+        self._on_log_start_offset_changed()
+
+    def delete_records_before(self, offset: int) -> int:
+        if offset > self.high_watermark or offset < 0:
+            raise out_of_range(offset, self._log_start_offset, self.high_watermark)
+        while len(self.segments) > 1 and self.segments[1].base_offset <= offset:
+            self._pop_oldest_segment()
+        self._move_log_start_offset(offset)
+        return self._log_start_offset
+
+    def enforce_retention(self, now_ms: int) -> int:
+        freed = 0
+        retention_ms = self.config.retention_ms
+        if retention_ms >= 0:
+            while len(self.segments) > 1 and now_ms - self.segments[0].max_timestamp > retention_ms:
+                freed += self._pop_oldest_segment().size_bytes
+        retention_bytes = self.config.retention_bytes
+        if retention_bytes >= 0:
+            excess = self.size_bytes - retention_bytes
+            while len(self.segments) > 1 and excess >= self.segments[0].size_bytes:
+                size = self._pop_oldest_segment().size_bytes
+                excess -= size
+                freed += size
+        if freed:
+            self._move_log_start_offset(self.segments[0].base_offset)
+        return freed
+
+    def needs_flush(self, now_ms: int) -> bool:
+        if self._unflushed_messages == 0:
+            return False
+        if self._unflushed_messages >= self.config.flush_messages:
+            return True
+        return (
+            self._last_flush_ms is not None and now_ms - self._last_flush_ms >= self.config.flush_ms
+        )
+
+    def _mark_flushed(self) -> None:
+        # flush.ms then counts from the first append after this flush (flush() takes no time).
+        self._unflushed_messages = 0
+        self._last_flush_ms = None
