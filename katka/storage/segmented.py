@@ -299,18 +299,28 @@ class SegmentedLog:
         return None
 
     def max_timestamp(self) -> TimestampOffset | None:
-        best: Segment | None = None
+        """Among records at or after the log start offset (Kafka also counts records below it
+        that still sit in the first segment; a consumer could not fetch those)."""
+        log_start = self._log_start_offset
+        best: TimestampOffset | None = None
         for segment in self.segments:
-            if segment.size_bytes and (best is None or segment.max_timestamp > best.max_timestamp):
-                best = segment
-        if best is None:
-            return None
-        header = next(best.iter_headers(best.offset_of_max_timestamp))
-        for record in self._decode(best, header):
-            if record.timestamp_ms == best.max_timestamp:
-                return TimestampOffset(record.offset, record.timestamp_ms)
-        # A producer may claim a max timestamp no record carries; trust the header.
-        return TimestampOffset(header.base_offset, best.max_timestamp)
+            if segment.size_bytes == 0 or segment.next_offset <= log_start:
+                continue
+            if best is not None and segment.max_timestamp <= best.timestamp_ms:
+                continue
+            if segment.offset_of_max_timestamp >= log_start:
+                headers = [next(segment.iter_headers(segment.offset_of_max_timestamp))]
+            else:  # the segment's largest timestamp may lie below the log start: look closer
+                headers = list(segment.iter_headers(log_start))
+            for header in headers:
+                if best is not None and header.max_timestamp <= best.timestamp_ms:
+                    continue
+                for record in self._decode(segment, header):
+                    if record.offset >= log_start and (
+                        best is None or record.timestamp_ms > best.timestamp_ms
+                    ):
+                        best = TimestampOffset(record.offset, record.timestamp_ms)
+        return best
 
     def oldest_timestamp_at(self, offset: int) -> int | None:
         if offset < self._log_start_offset or offset >= self.log_end_offset:

@@ -99,6 +99,7 @@ class DiskPartitionLog(SegmentedLog):
             )
             if segments:
                 segments[-1].next_offset = base_offset
+                segments[-1].sealed = True
             segments.append(segment)
         if not segments:
             segments.append(self._new_segment(log_start_offset))

@@ -86,6 +86,7 @@ class LogSegment:
         self._rolling_timestamp: int | None = None
         self._bytes_since_last_index_entry = 0
         self.indexes_need_rebuild = False  # set when an index file is missing at open
+        self.sealed = False  # closed for appends: the last time index entry is the largest
 
     @classmethod
     def create(
@@ -166,7 +167,7 @@ class LogSegment:
         except CorruptIndexError:
             entry = None
         if entry is None:
-            self.rebuild_indexes(closed=True)
+            self.rebuild_indexes()
         else:
             self._max_timestamp, self._offset_of_max_timestamp = entry
 
@@ -217,6 +218,7 @@ class LogSegment:
         """Record the largest timestamp as the final time index entry (on roll and close)."""
         if self._size and self._max_timestamp is not None:
             self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
+        self.sealed = True
 
     def _headers_from(
         self, position: int, offset: int, end: int | None = None
@@ -237,26 +239,37 @@ class LogSegment:
 
     def _index_lookup(self, offset: int) -> tuple[int, int]:
         if self.indexes_need_rebuild:
-            self.rebuild_indexes(closed=False)
+            self.rebuild_indexes()
         try:
             return self.offset_index.lookup(offset, self._size)
         except CorruptIndexError:
-            self.rebuild_indexes(closed=False)
+            self.rebuild_indexes()
             return self.offset_index.lookup(offset, self._size)
 
     def iter_headers(self, start_offset: int) -> Iterator[BatchHeader]:
         entry_offset, position = self._index_lookup(start_offset)
+        if position and not self._is_batch_start(position, entry_offset):
+            # The index points somewhere no batch starts: it is stale, not the log.
+            self.rebuild_indexes()
+            entry_offset, position = self._index_lookup(start_offset)
         for header in self._headers_from(position, entry_offset):
             if header.last_offset >= start_offset:
                 yield header
 
+    def _is_batch_start(self, position: int, offset: int) -> bool:
+        raw = self._pread(HEADER_SIZE, position)
+        return (
+            len(raw) == HEADER_SIZE
+            and _header_problem(read_header(raw), offset, self._size - position) is None
+        )
+
     def start_offset_for_timestamp(self, timestamp_ms: int) -> int:
         if self.indexes_need_rebuild:
-            self.rebuild_indexes(closed=False)
+            self.rebuild_indexes()
         try:
             return self.time_index.lookup(timestamp_ms, self._next_offset)
         except CorruptIndexError:
-            self.rebuild_indexes(closed=False)
+            self.rebuild_indexes()
             return self.time_index.lookup(timestamp_ms, self._next_offset)
 
     def read_batch(self, header: BatchHeader) -> bytes:
@@ -360,7 +373,7 @@ class LogSegment:
             os.ftruncate(self._log_fd(), self._size)
         return truncated
 
-    def rebuild_indexes(self, closed: bool) -> None:
+    def rebuild_indexes(self) -> None:
         """Rebuild missing or insane indexes from the log (which is trusted up to its size).
 
         A broken batch chain keeps the indexes of the good prefix; reads of the broken batch
@@ -374,7 +387,7 @@ class LogSegment:
         except KafkaError as exc:
             logger.warning("%s: index rebuild stopped early: %s", self.log_path, exc)
         self._size, self._next_offset = size, max(next_offset, self._next_offset)
-        if closed:
+        if self.sealed:
             self.close_for_appends()
 
     def _reset_indexes(self) -> None:
