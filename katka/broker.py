@@ -163,6 +163,8 @@ class Broker:
         self._connections.add(task)
         try:
             await connection.run()
+        except asyncio.CancelledError:
+            pass  # broker shutting down
         finally:
             self._connections.discard(task)
 

@@ -78,7 +78,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                     )
                     for e in topic_config_entries(broker, configs)
                 )
-                if ok
+                if ok and ctx.api_version >= 5
                 else None,
             )
         )

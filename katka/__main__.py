@@ -1,0 +1,3 @@
+from katka.cli.main import main
+
+main()

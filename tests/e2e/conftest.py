@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.server import KatkaProcess
+
+
+@pytest.fixture
+def start_katka(tmp_path: Path) -> Iterator[Callable[..., KatkaProcess]]:
+    """Start `katka serve` subprocesses; all are killed at the end of the test."""
+    started: list[KatkaProcess] = []
+
+    def start(extra_args: list[str] | None = None, data_dir: Path | None = None, port: int | None = None) -> KatkaProcess:
+        process = KatkaProcess(data_dir or tmp_path / "data", extra_args, port)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def katka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KatkaProcess]:
+    """One broker shared by a module's tests (topics must be unique per test)."""
+    data_dir = tmp_path_factory.mktemp("katka")
+    process = KatkaProcess(data_dir, ["-o", "group.initial.rebalance.delay.ms=0"]).start()
+    yield process
+    process.kill()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def kcat_path() -> str:
+    found = shutil.which("kcat") or shutil.which("kafkacat")
+    if found is None:
+        pytest.skip("kcat is not installed (.ci/run installs it)")
+    return found
