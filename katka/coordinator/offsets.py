@@ -1,0 +1,147 @@
+"""Committed offsets: the store (mutated only by `apply`) and the rules that produce records.
+
+Theory of operation: a commit is validated (group membership and generation in classic.py,
+per partition here), turned into offset commit records, appended to the internal log and
+only then applied, so the in-memory view never holds an offset the log does not. Replay at
+start-up goes through the same `apply`.
+
+Expiry follows Kafka 2.1+ (KIP-211): offsets of a group that has a protocol type expire only
+once the group has been Empty for offsets.retention.minutes (counted from when it became
+Empty); a Stable consumer group's offsets for topics it no longer subscribes to expire
+counted from their commit; offsets of standalone consumers (no protocol type) expire counted
+from their commit. An explicit per-commit expire timestamp (OffsetCommit v2-v4) wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from katka.coordinator.consumer_protocol import PROTOCOL_TYPE
+from katka.coordinator.records import (
+    OffsetKey,
+    OffsetValue,
+    Record,
+    decode_offset_value,
+    offset_commit_record,
+    offset_tombstone,
+)
+from katka.coordinator.results import OffsetCommitPartition, PartitionResult
+from katka.coordinator.state import GroupState
+from katka.errors import ErrorCode
+
+PartitionExists = Callable[[str, int], bool]
+TopicPartition = tuple[str, int]
+
+
+class OffsetStore:
+    def __init__(self) -> None:
+        self._offsets: dict[str, dict[TopicPartition, OffsetValue]] = {}
+
+    def apply(self, key: OffsetKey, value: bytes | None) -> None:
+        """The only mutation: an offset commit record or its tombstone."""
+        tp = (key.topic, key.partition)
+        if value is None:
+            group = self._offsets.get(key.group_id)
+            if group is not None:
+                group.pop(tp, None)
+                if not group:
+                    del self._offsets[key.group_id]
+            return
+        self._offsets.setdefault(key.group_id, {})[tp] = decode_offset_value(value)
+
+    def get(self, group_id: str, topic: str, partition: int) -> OffsetValue | None:
+        return self._offsets.get(group_id, {}).get((topic, partition))
+
+    def group_offsets(self, group_id: str) -> Mapping[TopicPartition, OffsetValue]:
+        return dict(self._offsets.get(group_id, {}))
+
+    def has_offsets(self, group_id: str) -> bool:
+        return bool(self._offsets.get(group_id))
+
+    def group_ids(self) -> list[str]:
+        return list(self._offsets)
+
+    def tombstones(
+        self, group_id: str, partitions: Iterable[TopicPartition] | None = None
+    ) -> list[Record]:
+        """Tombstones for the given committed partitions (all of the group's when None)."""
+        committed = self._offsets.get(group_id, {})
+        chosen = (
+            committed.keys() if partitions is None else [p for p in partitions if p in committed]
+        )
+        return [offset_tombstone(group_id, topic, partition) for topic, partition in chosen]
+
+
+def build_commit(
+    group_id: str,
+    partitions: Sequence[OffsetCommitPartition],
+    *,
+    group_error: ErrorCode | None,
+    partition_exists: PartitionExists,
+    max_metadata_size: int,
+    now_ms: int,
+) -> tuple[list[Record], list[PartitionResult]]:
+    """Per-partition answers and the records for the partitions that may be committed.
+
+    The order of checks is Kafka's: unknown partitions are answered before the coordinator
+    sees the request, then the group's verdict applies to the rest, then the metadata size.
+    """
+    records: list[Record] = []
+    results: list[PartitionResult] = []
+    for p in partitions:
+        if not partition_exists(p.topic, p.partition):
+            error = ErrorCode.unknown_topic_or_partition
+        elif group_error is not None:
+            error = group_error
+        elif p.committed_metadata is not None and len(p.committed_metadata) > max_metadata_size:
+            # Kafka compares String.length(), i.e. characters, not encoded bytes.
+            error = ErrorCode.offset_metadata_too_large
+        else:
+            error = ErrorCode.none
+            value = OffsetValue(
+                offset=p.committed_offset,
+                leader_epoch=p.committed_leader_epoch,
+                metadata=p.committed_metadata,
+                commit_timestamp_ms=now_ms,
+            )
+            records.append(offset_commit_record(group_id, p.topic, p.partition, value))
+        results.append(PartitionResult(p.topic, p.partition, error))
+    return records, results
+
+
+def expired_partitions(
+    offsets: Mapping[TopicPartition, OffsetValue],
+    *,
+    protocol_type: str | None,
+    state: GroupState,
+    state_changed_ms: int | None,
+    subscribed_topics: frozenset[str] | None,
+    now_ms: int,
+    retention_ms: int,
+) -> list[TopicPartition]:
+    """Which committed partitions of a group have expired (GroupMetadata.removeExpiredOffsets)."""
+
+    def expired(value: OffsetValue, base_ms: int) -> bool:
+        if value.expire_timestamp_ms is not None:
+            return now_ms >= value.expire_timestamp_ms
+        return now_ms - base_ms >= retention_ms
+
+    if protocol_type is not None and state is GroupState.EMPTY:
+        return [
+            tp
+            for tp, v in offsets.items()
+            if expired(v, v.commit_timestamp_ms if state_changed_ms is None else state_changed_ms)
+        ]
+    if (
+        protocol_type == PROTOCOL_TYPE
+        and subscribed_topics is not None
+        and state is GroupState.STABLE
+    ):
+        return [
+            tp
+            for tp, v in offsets.items()
+            if tp[0] not in subscribed_topics and expired(v, v.commit_timestamp_ms)
+        ]
+    if protocol_type is None:
+        return [tp for tp, v in offsets.items() if expired(v, v.commit_timestamp_ms)]
+    return []
