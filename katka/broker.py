@@ -67,7 +67,7 @@ class AppendNotifier:
         self._waiters.append(waiter)
         try:
             await asyncio.wait_for(waiter, timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
@@ -128,9 +128,13 @@ class Broker:
     async def start(self) -> None:
         self.open()
         self._server = await asyncio.start_server(
-            self._on_connection, self.listen.host, self.listen.port, reuse_address=True, backlog=1024
+            self._on_connection,
+            self.listen.host,
+            self.listen.port,
+            reuse_address=True,
+            backlog=1024,
         )
-        sockets = self._server.sockets or []
+        sockets = list(self._server.sockets or [])
         if self.listen.port == 0 and sockets:
             self.listen = Endpoint(self.listen.host, sockets[0].getsockname()[1])
         self._tasks.append(asyncio.create_task(self._housekeeping()))
@@ -150,7 +154,9 @@ class Broker:
         self.storage.close()
         log.info("shut down cleanly")
 
-    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         connection = Connection(
             reader,
             writer,
@@ -212,7 +218,11 @@ class Broker:
                 try:
                     partition_log.maybe_roll(now_ms)
                 except Exception:
-                    log.exception("segment roll failed for %s-%d", partition_log.topic, partition_log.partition)
+                    log.exception(
+                        "segment roll failed for %s-%d",
+                        partition_log.topic,
+                        partition_log.partition,
+                    )
             due = [partition_log for partition_log in logs if partition_log.needs_flush(now_ms)]
             if due:
                 try:
@@ -230,7 +240,9 @@ class Broker:
             try:
                 freed += partition_log.enforce_retention(now_ms)
             except Exception:
-                log.exception("retention failed for %s-%d", partition_log.topic, partition_log.partition)
+                log.exception(
+                    "retention failed for %s-%d", partition_log.topic, partition_log.partition
+                )
         return freed
 
 

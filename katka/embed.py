@@ -10,17 +10,22 @@ import asyncio
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from katka.broker import Broker, Endpoint
 from katka.config import BrokerConfig
 from katka.server.run import new_event_loop
 
+T = TypeVar("T")
+
 
 class EmbeddedBroker:
-    def __init__(self, broker: Broker, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    def __init__(
+        self, broker: Broker, loop: asyncio.AbstractEventLoop, thread: threading.Thread
+    ) -> None:
         self.broker = broker
         self._loop = loop
         self._thread = thread
@@ -33,10 +38,10 @@ class EmbeddedBroker:
     def data_dir(self) -> Path | None:
         return self.broker.data_dir
 
-    def call(self, function, *args):  # type: ignore[no-untyped-def]
-        """Run a plain function on the broker's loop (its state has one owner) and return its result."""
+    def call(self, function: Callable[..., T], *args: object) -> T:
+        """Run a plain function on the broker's loop, the one owner of its state."""
 
-        async def run():  # type: ignore[no-untyped-def]
+        async def run() -> T:
             return function(*args)
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)

@@ -32,12 +32,12 @@ def response_module(ctx: RequestContext) -> Any:
 
 
 @cache
-def _field_names(cls: type) -> frozenset[str]:
+def _field_names(cls: Any) -> frozenset[str]:
     return frozenset(cls.__dataclass_fields__)
 
 
 def make(cls: type[T], **values: Any) -> T:
-    names = _field_names(cls)
+    names = _field_names(cls)  # type: ignore[arg-type]
     return cls(**{name: value for name, value in values.items() if name in names})
 
 

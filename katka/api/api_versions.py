@@ -24,4 +24,6 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         make(m.ApiVersion, api_key=h.api_key, min_version=h.min_version, max_version=h.max_version)
         for h in sorted(broker.dispatcher.registry.values(), key=lambda h: h.api_key)
     )
-    return make(m.ApiVersionsResponse, error_code=ErrorCode.none, api_keys=api_keys, throttle_time=ZERO)
+    return make(
+        m.ApiVersionsResponse, error_code=ErrorCode.none, api_keys=api_keys, throttle_time=ZERO
+    )

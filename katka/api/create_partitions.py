@@ -32,6 +32,11 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         except KafkaError as exc:
             error, message = exc.code, exc.message
         results.append(
-            make(m.CreatePartitionsTopicResult, name=topic.name, error_code=error, error_message=message)
+            make(
+                m.CreatePartitionsTopicResult,
+                name=topic.name,
+                error_code=error,
+                error_message=message,
+            )
         )
     return make(m.CreatePartitionsResponse, throttle_time=ZERO, results=tuple(results))

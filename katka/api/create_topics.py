@@ -48,7 +48,8 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                     ErrorCode.invalid_replication_factor,
                     f"Unable to replicate the partition {topic.replication_factor} time(s): "
                     "The target replication factor of "
-                    f"{topic.replication_factor} cannot be reached because only 1 broker(s) are registered.",
+                    f"{topic.replication_factor} cannot be reached because only 1 broker(s) "
+                    "are registered.",
                 )
             requested = {c.name: c.value for c in topic.configs}
             configs = broker.topics.validate_new_topic(topic.name, partitions, requested)

@@ -40,5 +40,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                     error_code=error,
                 )
             )
-        topics.append(make(m.DeleteRecordsTopicResult, name=topic.name, partitions=tuple(partitions)))
+        topics.append(
+            make(m.DeleteRecordsTopicResult, name=topic.name, partitions=tuple(partitions))
+        )
     return make(m.DeleteRecordsResponse, throttle_time=ZERO, topics=tuple(topics))

@@ -32,7 +32,9 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             if name is None and topic_id not in (None, ZERO_UUID):
                 found = broker.topics.catalog.by_id(topic_id)
                 if found is None:
-                    raise KafkaError(ErrorCode.unknown_topic_id, f"Topic id {topic_id} does not exist")
+                    raise KafkaError(
+                        ErrorCode.unknown_topic_id, f"Topic id {topic_id} does not exist"
+                    )
                 name = found.name
             if name is None:
                 raise KafkaError(ErrorCode.invalid_request, "Neither topic name nor id was given")

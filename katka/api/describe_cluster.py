@@ -40,6 +40,14 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         endpoint_type=BROKERS_ENDPOINT,
         cluster_id=broker.cluster_id,
         controller_id=broker.node_id,
-        brokers=(make(m.DescribeClusterBroker, broker_id=broker.node_id, host=endpoint.host, port=endpoint.port, rack=None),),
+        brokers=(
+            make(
+                m.DescribeClusterBroker,
+                broker_id=broker.node_id,
+                host=endpoint.host,
+                port=endpoint.port,
+                rack=None,
+            ),
+        ),
         cluster_authorized_operations=-(2**31),
     )

@@ -104,7 +104,8 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 config_source=e.source,
                 is_sensitive=False,
                 synonyms=tuple(
-                    make(m.DescribeConfigsSynonym, name=n, value=v, source=s) for n, v, s in e.synonyms
+                    make(m.DescribeConfigsSynonym, name=n, value=v, source=s)
+                    for n, v, s in e.synonyms
                 )
                 if request.include_synonyms
                 else (),

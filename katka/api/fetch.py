@@ -107,7 +107,11 @@ def _read(ctx: RequestContext, request: Any, broker: Broker) -> tuple[Any, int, 
                 )
             )
         topic_responses.append(
-            make(m.FetchableTopicResponse, topic=fetch_topic.topic, partitions=tuple(partition_responses))
+            make(
+                m.FetchableTopicResponse,
+                topic=fetch_topic.topic,
+                partitions=tuple(partition_responses),
+            )
         )
     response = make(
         m.FetchResponse,

@@ -19,7 +19,9 @@ VERSIONS = range(0, 2)
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 
 
-def _apply(current: dict[str, str], name: str, operation: int, value: str | None, is_list: bool) -> None:
+def _apply(
+    current: dict[str, str], name: str, operation: int, value: str | None, is_list: bool
+) -> None:
     if operation == SET:
         if value is None:
             raise KafkaError(ErrorCode.invalid_config, f"Null value not supported for {name}")
@@ -29,7 +31,8 @@ def _apply(current: dict[str, str], name: str, operation: int, value: str | None
     elif operation in (APPEND, SUBTRACT):
         if not is_list:
             raise KafkaError(
-                ErrorCode.invalid_config, f"Config value append/subtract is not allowed for config {name}"
+                ErrorCode.invalid_config,
+                f"Config value append/subtract is not allowed for config {name}",
             )
         items = [v for v in current.get(name, "").split(",") if v]
         changes = [v for v in (value or "").split(",") if v]
@@ -58,7 +61,9 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 updated = dict(info.configs)
                 for change in resource.configs:
                     if change.name not in TOPIC_CONFIGS:
-                        raise KafkaError(ErrorCode.invalid_config, f"Unknown topic config name: {change.name}")
+                        raise KafkaError(
+                            ErrorCode.invalid_config, f"Unknown topic config name: {change.name}"
+                        )
                     is_list = TOPIC_CONFIGS[change.name][0] is ConfigType.LIST
                     _apply(updated, change.name, change.config_operation, change.value, is_list)
                 validate_topic_configs(updated)
@@ -69,7 +74,13 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 dynamic = broker.config.dynamic
                 for change in resource.configs:
                     definition = broker.config.definition(change.name)
-                    _apply(dynamic, change.name, change.config_operation, change.value, definition.type is ConfigType.LIST)
+                    _apply(
+                        dynamic,
+                        change.name,
+                        change.config_operation,
+                        change.value,
+                        definition.type is ConfigType.LIST,
+                    )
                 broker.set_dynamic_configs(dynamic, validate_only=request.validate_only)
             else:
                 raise KafkaError(

@@ -41,7 +41,9 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                     if found is not None:
                         offset, timestamp = found.offset, found.timestamp_ms
                 elif wanted < 0:
-                    raise KafkaError(ErrorCode.invalid_request, f"unknown special timestamp {wanted}")
+                    raise KafkaError(
+                        ErrorCode.invalid_request, f"unknown special timestamp {wanted}"
+                    )
                 else:
                     found = partition_log.offset_for_timestamp(wanted)
                     if found is not None:
@@ -58,5 +60,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                     leader_epoch=LEADER_EPOCH if error == ErrorCode.none and offset >= 0 else -1,
                 )
             )
-        topics.append(make(m.ListOffsetsTopicResponse, name=topic.name, partitions=tuple(partitions)))
+        topics.append(
+            make(m.ListOffsetsTopicResponse, name=topic.name, partitions=tuple(partitions))
+        )
     return make(m.ListOffsetsResponse, throttle_time=ZERO, topics=tuple(topics))

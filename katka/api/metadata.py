@@ -27,9 +27,9 @@ ZERO_UUID = uuid.UUID(int=0)
 def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     m = response_module(ctx)
     topics = broker.topics
-    allow_auto_create = getattr(request, "allow_auto_topic_creation", True) and broker.config.get_bool(
-        "auto.create.topics.enable"
-    )
+    allow_auto_create = getattr(
+        request, "allow_auto_topic_creation", True
+    ) and broker.config.get_bool("auto.create.topics.enable")
     if request.topics is None or (ctx.api_version == 0 and not request.topics):
         names = [info.name for info in topics.catalog]
     else:
@@ -93,7 +93,15 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     return make(
         m.MetadataResponse,
         throttle_time=ZERO,
-        brokers=(make(m.MetadataResponseBroker, node_id=broker.node_id, host=endpoint.host, port=endpoint.port, rack=None),),
+        brokers=(
+            make(
+                m.MetadataResponseBroker,
+                node_id=broker.node_id,
+                host=endpoint.host,
+                port=endpoint.port,
+                rack=None,
+            ),
+        ),
         cluster_id=broker.cluster_id,
         controller_id=broker.node_id,
         topics=tuple(results),

@@ -42,5 +42,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                     end_offset=end_offset,
                 )
             )
-        topics.append(make(m.OffsetForLeaderTopicResult, topic=topic.topic, partitions=tuple(partitions)))
+        topics.append(
+            make(m.OffsetForLeaderTopicResult, topic=topic.topic, partitions=tuple(partitions))
+        )
     return make(m.OffsetForLeaderEpochResponse, throttle_time=ZERO, topics=tuple(topics))

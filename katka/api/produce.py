@@ -76,7 +76,11 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 )
             )
         topic_responses.append(
-            make(m.TopicProduceResponse, name=topic_data.name, partition_responses=tuple(partition_responses))
+            make(
+                m.TopicProduceResponse,
+                name=topic_data.name,
+                partition_responses=tuple(partition_responses),
+            )
         )
     if appended:
         broker.after_append()

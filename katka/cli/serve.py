@@ -15,14 +15,29 @@ from katka.server.run import serve_forever
 
 
 @click.command()
-@click.option("--listen", default="127.0.0.1:9092", show_default=True, help="HOST:PORT to listen on.")
-@click.option("--advertised-listener", default=None, help="HOST:PORT clients are told to connect to.")
-@click.option("--data-dir", default="./katka-data", show_default=True, type=click.Path(file_okay=False))
-@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False, exists=True),
-              help="Kafka-style properties file of broker configs.")
+@click.option(
+    "--listen", default="127.0.0.1:9092", show_default=True, help="HOST:PORT to listen on."
+)
+@click.option(
+    "--advertised-listener", default=None, help="HOST:PORT clients are told to connect to."
+)
+@click.option(
+    "--data-dir", default="./katka-data", show_default=True, type=click.Path(file_okay=False)
+)
+@click.option(
+    "--config",
+    "config_file",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Kafka-style properties file of broker configs.",
+)
 @click.option("-o", "overrides", multiple=True, metavar="NAME=VALUE", help="Set any broker config.")
-@click.option("--fsync", type=click.Choice(["policy", "always"]), default=None,
-              help="always: fsync (group-committed) before acknowledging a produce.")
+@click.option(
+    "--fsync",
+    type=click.Choice(["policy", "always"]),
+    default=None,
+    help="always: fsync (group-committed) before acknowledging a produce.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 def serve(
     listen: str,
@@ -40,7 +55,9 @@ def serve(
       katka serve --listen 127.0.0.1:9092 --data-dir ./katka-data -o num.partitions=6
     """
     logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     values: dict[str, str] = {}
     if config_file:

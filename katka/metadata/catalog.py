@@ -34,9 +34,11 @@ class TopicInfo:
 def validate_topic_name(name: str) -> None:
     """Kafka's Topic.validate rules; raises KafkaError(INVALID_TOPIC_EXCEPTION)."""
     if not name:
-        raise KafkaError(ErrorCode.invalid_topic_exception, "Topic name is illegal, it can't be empty")
+        raise KafkaError(
+            ErrorCode.invalid_topic_exception, "Topic name is illegal, it can't be empty"
+        )
     if name in (".", ".."):
-        raise KafkaError(ErrorCode.invalid_topic_exception, "Topic name cannot be \".\" or \"..\"")
+        raise KafkaError(ErrorCode.invalid_topic_exception, 'Topic name cannot be "." or ".."')
     if len(name) > MAX_TOPIC_NAME_LENGTH:
         raise KafkaError(
             ErrorCode.invalid_topic_exception,
@@ -45,7 +47,7 @@ def validate_topic_name(name: str) -> None:
     if not _LEGAL_TOPIC_NAME.match(name):
         raise KafkaError(
             ErrorCode.invalid_topic_exception,
-            f"Topic name \"{name}\" is illegal, it contains a character other than "
+            f'Topic name "{name}" is illegal, it contains a character other than '
             "ASCII alphanumerics, '.', '_' and '-'",
         )
 

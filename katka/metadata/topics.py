@@ -57,7 +57,9 @@ class TopicManager:
     def partition_exists(self, topic: str, partition: int) -> bool:
         return (topic, partition) in self._logs
 
-    def validate_new_topic(self, name: str, partitions: int, configs: Mapping[str, str | None]) -> dict[str, str]:
+    def validate_new_topic(
+        self, name: str, partitions: int, configs: Mapping[str, str | None]
+    ) -> dict[str, str]:
         validate_topic_name(name)
         if name in self.catalog:
             raise KafkaError(ErrorCode.topic_already_exists, f"Topic '{name}' already exists.")

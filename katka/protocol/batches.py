@@ -103,7 +103,7 @@ class BatchHeader(NamedTuple):
 
 def read_header(buffer: bytes | bytearray | memoryview, position: int = 0) -> BatchHeader:
     """Parse the header at `position`; the caller guarantees HEADER_SIZE bytes are there."""
-    return BatchHeader(*_HEADER.unpack_from(buffer, position), position)
+    return BatchHeader._make((*_HEADER.unpack_from(buffer, position), position))
 
 
 def compute_crc(batch: bytes | bytearray | memoryview) -> int:
@@ -120,7 +120,8 @@ def validate_produce_records(
     """Check every batch a producer sent for one partition, as Kafka's LogValidator does for
     the header: magic 2, sizes, CRC32C, record count against last offset delta.
 
-    Raises KafkaError(CORRUPT_MESSAGE | INVALID_RECORD | MESSAGE_TOO_LARGE | UNSUPPORTED_FOR_MESSAGE_FORMAT).
+    Raises KafkaError with CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE or
+    UNSUPPORTED_FOR_MESSAGE_FORMAT.
     """
     view = memoryview(records)
     total = len(view)
@@ -183,11 +184,6 @@ def set_log_append_time(batch: bytearray, timestamp_ms: int) -> None:
     _I16.pack_into(batch, ATTRIBUTES_OFFSET, attributes | TIMESTAMP_TYPE_LOG_APPEND)
     _I64.pack_into(batch, MAX_TIMESTAMP_OFFSET, timestamp_ms)
     _U32.pack_into(batch, CRC_OFFSET, compute_crc(batch))
-
-
-class ScannedBatch(NamedTuple):
-    header: BatchHeader
-    crc_ok: bool
 
 
 def scan_batches(

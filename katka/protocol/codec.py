@@ -117,7 +117,9 @@ def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Ent
     try:
         body, size = reader(frame, position)
     except Exception as error:  # kio raises several types for malformed input
-        raise DecodeError(f"cannot decode {api_key_map.get(fixed.api_key)} v{fixed.api_version}: {error!r}") from error
+        raise DecodeError(
+            f"cannot decode {api_key_map.get(fixed.api_key)} v{fixed.api_version}: {error!r}"
+        ) from error
     header = RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id, client_id)
     return header, body
 

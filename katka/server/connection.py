@@ -76,7 +76,7 @@ class Connection:
             self._reply_ready.set()
             try:
                 await asyncio.wait_for(writer_task, timeout=30)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 writer_task.cancel()
             self._abandon_parked()
             self.writer.close()
@@ -109,7 +109,7 @@ class Connection:
                 self._reply_ready.clear()
                 await self._reply_ready.wait()
             reply = self._replies[0]
-            if not isinstance(reply, bytes):
+            if reply is not None and not isinstance(reply, bytes):
                 try:
                     reply = await reply
                 except CloseConnection as error:

@@ -103,17 +103,20 @@ class Dispatcher:
         response = await pending
         if response is None:
             return None
-        return encode_response(context.api_key, context.api_version, context.correlation_id, response)
+        return encode_response(
+            context.api_key, context.api_version, context.correlation_id, response
+        )
 
     def _unsupported_api_versions(self, correlation_id: int) -> bytes:
         response = ApiVersionsResponseV0(
             error_code=ErrorCode.unsupported_version,
             api_keys=tuple(
                 ApiVersionV0(
-                    api_key=i16(h.api_key), min_version=i16(h.min_version), max_version=i16(h.max_version)
+                    api_key=i16(h.api_key),
+                    min_version=i16(h.min_version),
+                    max_version=i16(h.max_version),
                 )
                 for h in sorted(self.registry.values(), key=lambda h: h.api_key)
             ),
         )
         return encode_response(API_VERSIONS_KEY, 0, correlation_id, response)
-

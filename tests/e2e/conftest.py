@@ -14,7 +14,9 @@ def start_katka(tmp_path: Path) -> Iterator[Callable[..., KatkaProcess]]:
     """Start `katka serve` subprocesses; all are killed at the end of the test."""
     started: list[KatkaProcess] = []
 
-    def start(extra_args: list[str] | None = None, data_dir: Path | None = None, port: int | None = None) -> KatkaProcess:
+    def start(
+        extra_args: list[str] | None = None, data_dir: Path | None = None, port: int | None = None
+    ) -> KatkaProcess:
         process = KatkaProcess(data_dir or tmp_path / "data", extra_args, port)
         started.append(process)
         return process.start()

@@ -19,7 +19,9 @@ def free_port() -> int:
 
 
 class KatkaProcess:
-    def __init__(self, data_dir: Path, extra_args: list[str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, extra_args: list[str] | None = None, port: int | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.extra_args = extra_args or []
         self.port = port or free_port()
@@ -33,14 +35,23 @@ class KatkaProcess:
 
     def start(self, timeout: float = 30) -> KatkaProcess:
         command = [
-            sys.executable, "-m", "katka", "serve",
-            "--listen", self.bootstrap,
-            "--data-dir", str(self.data_dir),
+            sys.executable,
+            "-m",
+            "katka",
+            "serve",
+            "--listen",
+            self.bootstrap,
+            "--data-dir",
+            str(self.data_dir),
             *self.extra_args,
         ]
         self.output = []
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         ready = threading.Event()

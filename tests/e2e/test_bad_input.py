@@ -25,13 +25,17 @@ def closed_by_peer(connection: socket.socket) -> bool:
         return True
 
 
-def request_frame(api_key: int, version: int, correlation_id: int, body: bytes = b"", client_id: bytes = b"t") -> bytes:
+def request_frame(
+    api_key: int, version: int, correlation_id: int, body: bytes = b"", client_id: bytes = b"t"
+) -> bytes:
     header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
     payload = header + body
     return struct.pack(">i", len(payload)) + payload
 
 
-def test_api_versions_above_ours_gets_a_v0_unsupported_version_response(katka_server: KatkaProcess) -> None:
+def test_api_versions_above_ours_gets_a_v0_unsupported_version_response(
+    katka_server: KatkaProcess,
+) -> None:
     with raw_connection(katka_server) as connection:
         connection.sendall(request_frame(18, 99, 7))
         size = struct.unpack(">i", connection.recv(4))[0]

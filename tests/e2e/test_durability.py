@@ -36,7 +36,9 @@ def test_sigterm_shuts_down_cleanly_and_keeps_every_record(
     assert b"x" * 50 + b"1999" in {m.value() for m in messages}
 
 
-def test_sigkill_mid_stream_loses_no_acknowledged_record(start_katka: Callable[..., KatkaProcess]) -> None:
+def test_sigkill_mid_stream_loses_no_acknowledged_record(
+    start_katka: Callable[..., KatkaProcess],
+) -> None:
     server = start_katka()
     topic = unique("kill9")
     create_topic(server.bootstrap, topic, 3)

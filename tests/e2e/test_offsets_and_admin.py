@@ -23,7 +23,9 @@ T0 = 1_700_000_000_000
 
 
 def produce_with_timestamps(bootstrap: str, topic: str, count: int, batch: int = 10) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 50, "compression.type": "zstd"})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 50, "compression.type": "zstd"}
+    )
     for i in range(count):
         producer.produce(topic, value=b"v%d" % i, timestamp=T0 + i * 1000, partition=0)
         if i % batch == batch - 1:
@@ -31,14 +33,19 @@ def produce_with_timestamps(bootstrap: str, topic: str, count: int, batch: int =
     assert producer.flush(10) == 0
 
 
-def test_offsets_for_times_returns_the_first_offset_at_or_after_a_timestamp(katka_server: KatkaProcess) -> None:
+def test_offsets_for_times_returns_the_first_offset_at_or_after_a_timestamp(
+    katka_server: KatkaProcess,
+) -> None:
     topic = unique("times")
     create_topic(katka_server.bootstrap, topic, 1)
     produce_with_timestamps(katka_server.bootstrap, topic, 50)
     consumer = Consumer({"bootstrap.servers": katka_server.bootstrap, "group.id": unique("g")})
     try:
         queries = [T0 - 5, T0, T0 + 1, T0 + 17_000, T0 + 17_500, T0 + 49_000, T0 + 49_001]
-        found = [consumer.offsets_for_times([TopicPartition(topic, 0, t)], timeout=10)[0] for t in queries]
+        found = [
+            consumer.offsets_for_times([TopicPartition(topic, 0, t)], timeout=10)[0]
+            for t in queries
+        ]
         assert [tp.offset for tp in found] == [0, 0, 1, 17, 18, 49, -1]
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
         assert (low, high) == (0, 50)
@@ -61,7 +68,9 @@ def test_kafka_python_max_timestamp_and_earliest_latest(katka_server: KatkaProce
     consumer.close()
 
 
-def test_delete_records_moves_the_log_start_and_older_offsets_become_out_of_range(katka_server: KatkaProcess) -> None:
+def test_delete_records_moves_the_log_start_and_older_offsets_become_out_of_range(
+    katka_server: KatkaProcess,
+) -> None:
     topic = unique("delrec")
     create_topic(katka_server.bootstrap, topic, 1)
     produce_with_timestamps(katka_server.bootstrap, topic, 30)
@@ -70,7 +79,11 @@ def test_delete_records_moves_the_log_start_and_older_offsets_become_out_of_rang
     deleted = result[TopicPartition(topic, 0, 12)].result(10)
     assert deleted.low_watermark == 12
     consumer = Consumer(
-        {"bootstrap.servers": katka_server.bootstrap, "group.id": unique("g"), "auto.offset.reset": "error"}
+        {
+            "bootstrap.servers": katka_server.bootstrap,
+            "group.id": unique("g"),
+            "auto.offset.reset": "error",
+        }
     )
     try:
         assert consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10) == (12, 30)
@@ -91,7 +104,7 @@ def test_retention_by_bytes_deletes_old_segments(start_katka: Callable[..., Katk
     topic = unique("retention")
     create_topic(server.bootstrap, topic, 1, {"segment.bytes": "2000", "retention.bytes": "4000"})
     producer = Producer({"bootstrap.servers": server.bootstrap, "acks": "all", "linger.ms": 0})
-    for i in range(200):
+    for _ in range(200):
         producer.produce(topic, value=b"r" * 80, partition=0)
         producer.flush()
     consumer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": unique("g")})
@@ -119,7 +132,9 @@ def test_admin_errors_match_kafka(katka_server: KatkaProcess) -> None:
     with pytest.raises(KafkaException, match="INVALID_PARTITIONS"):
         admin.create_topics([NewTopic(name := unique("zero"), 0, 1)])[name].result(10)
     with pytest.raises(KafkaException, match="INVALID_CONFIG"):
-        admin.create_topics([NewTopic(name := unique("cfg"), 1, 1, config={"retention.ms": "soon"})])[name].result(10)
+        admin.create_topics(
+            [NewTopic(name := unique("cfg"), 1, 1, config={"retention.ms": "soon"})]
+        )[name].result(10)
     validated = unique("validate-only")
     admin.create_topics([NewTopic(validated, 1, 1)], validate_only=True)[validated].result(10)
     assert validated not in admin.list_topics(timeout=10).topics
@@ -129,7 +144,17 @@ def test_admin_errors_match_kafka(katka_server: KatkaProcess) -> None:
         admin.create_partitions([NewPartitions(topic, 3)])[topic].result(10)
     resource = ConfigResource("topic", topic)
     admin.incremental_alter_configs(
-        [ConfigResource("topic", topic, incremental_configs=[ConfigEntry("retention.ms", "12345", incremental_operation=AlterConfigOpType.SET)])]
+        [
+            ConfigResource(
+                "topic",
+                topic,
+                incremental_configs=[
+                    ConfigEntry(
+                        "retention.ms", "12345", incremental_operation=AlterConfigOpType.SET
+                    )
+                ],
+            )
+        ]
     )[resource].result(10)
     described = admin.describe_configs([resource])[resource].result(10)
     assert described["retention.ms"].value == "12345"
@@ -141,7 +166,9 @@ def test_admin_errors_match_kafka(katka_server: KatkaProcess) -> None:
     assert topic not in admin.list_topics(timeout=10).topics
 
 
-def test_topic_configs_and_catalog_survive_restart(start_katka: Callable[..., KatkaProcess]) -> None:
+def test_topic_configs_and_catalog_survive_restart(
+    start_katka: Callable[..., KatkaProcess],
+) -> None:
     server = start_katka()
     topic = unique("persist")
     create_topic(server.bootstrap, topic, 4, {"retention.ms": "99999"})
@@ -153,7 +180,9 @@ def test_topic_configs_and_catalog_survive_restart(start_katka: Callable[..., Ka
     assert admin.describe_configs([resource])[resource].result(10)["retention.ms"].value == "99999"
 
 
-def test_produce_to_a_missing_topic_gets_unknown_topic_and_metadata_auto_creates(katka_server: KatkaProcess) -> None:
+def test_produce_to_a_missing_topic_gets_unknown_topic_and_metadata_auto_creates(
+    katka_server: KatkaProcess,
+) -> None:
     from kafka import KafkaProducer
 
     topic = unique("auto")

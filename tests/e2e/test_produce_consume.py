@@ -22,13 +22,17 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def create_topic(bootstrap: str, name: str, partitions: int, config: dict[str, str] | None = None) -> None:
+def create_topic(
+    bootstrap: str, name: str, partitions: int, config: dict[str, str] | None = None
+) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])
     futures[name].result(10)
 
 
-def consume_all(bootstrap: str, topic: str, partitions: int, expected: int, timeout: float = 20) -> list:
+def consume_all(
+    bootstrap: str, topic: str, partitions: int, expected: int, timeout: float = 20
+) -> list:
     consumer = Consumer(
         {"bootstrap.servers": bootstrap, "group.id": unique("reader"), "enable.auto.commit": False}
     )
@@ -50,11 +54,18 @@ def consume_all(bootstrap: str, topic: str, partitions: int, expected: int, time
 
 @pytest.mark.parametrize("codec", CODECS)
 @pytest.mark.parametrize("acks", ["0", "1", "all"])
-def test_confluent_kafka_records_come_back_byte_exact(katka_server: KatkaProcess, codec: str, acks: str) -> None:
+def test_confluent_kafka_records_come_back_byte_exact(
+    katka_server: KatkaProcess, codec: str, acks: str
+) -> None:
     topic = unique(f"rt-{codec}-{acks}")
     create_topic(katka_server.bootstrap, topic, 3)
     producer = Producer(
-        {"bootstrap.servers": katka_server.bootstrap, "acks": acks, "compression.type": codec, "linger.ms": 5}
+        {
+            "bootstrap.servers": katka_server.bootstrap,
+            "acks": acks,
+            "compression.type": codec,
+            "linger.ms": 5,
+        }
     )
     sent = []
     for i in range(300):
@@ -62,7 +73,9 @@ def test_confluent_kafka_records_come_back_byte_exact(katka_server: KatkaProcess
         value = None if i % 11 == 0 else (f"value-{i}-".encode() * (i % 5 + 1))
         headers = [("h1", f"x{i}".encode()), ("empty", b""), ("none", None)] if i % 3 == 0 else None
         timestamp = 1_700_000_000_000 + i
-        producer.produce(topic, key=key, value=value, headers=headers, timestamp=timestamp, partition=i % 3)
+        producer.produce(
+            topic, key=key, value=value, headers=headers, timestamp=timestamp, partition=i % 3
+        )
         sent.append((i % 3, key, value, headers, timestamp))
     assert producer.flush(15) == 0
     messages = consume_all(katka_server.bootstrap, topic, 3, len(sent))
@@ -102,21 +115,27 @@ def test_keyed_records_stay_on_the_partition_the_client_picked(katka_server: Kat
         assert {message.partition()} == reported[message.key()]
 
 
-def test_kafka_python_round_trip_with_every_codec_and_murmur2_partitioning(katka_server: KatkaProcess) -> None:
+def test_kafka_python_round_trip_with_every_codec_and_murmur2_partitioning(
+    katka_server: KatkaProcess,
+) -> None:
     from kafka import KafkaConsumer, KafkaProducer
     from kafka.partitioner.default import murmur2
 
     for codec in [None, "gzip", "snappy", "lz4", "zstd"]:
         topic = unique(f"kp-{codec}")
         create_topic(katka_server.bootstrap, topic, 4)
-        producer = KafkaProducer(bootstrap_servers=katka_server.bootstrap, acks="all", compression_type=codec)
+        producer = KafkaProducer(
+            bootstrap_servers=katka_server.bootstrap, acks="all", compression_type=codec
+        )
         keys = [f"k{i}".encode() for i in range(50)]
         for key in keys:
             producer.send(topic, key=key, value=b"v-" + key, headers=[("src", b"kafka-python")])
         producer.flush(10)
         producer.close()
         consumer = KafkaConsumer(
-            bootstrap_servers=katka_server.bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=5000
+            bootstrap_servers=katka_server.bootstrap,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=5000,
         )
         consumer.assign([__import__("kafka").TopicPartition(topic, p) for p in range(4)])
         consumer.seek_to_beginning()
@@ -139,7 +158,9 @@ def test_aiokafka_round_trip(katka_server: KatkaProcess) -> None:
     topic = unique("aio")
 
     async def scenario() -> list:
-        producer = AIOKafkaProducer(bootstrap_servers=katka_server.bootstrap, acks="all", compression_type="gzip")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=katka_server.bootstrap, acks="all", compression_type="gzip"
+        )
         await producer.start()
         try:
             for i in range(100):
@@ -147,7 +168,9 @@ def test_aiokafka_round_trip(katka_server: KatkaProcess) -> None:
             await producer.flush()
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=katka_server.bootstrap, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=katka_server.bootstrap, auto_offset_reset="earliest"
+        )
         await consumer.start()
         received = []
         try:
@@ -170,14 +193,36 @@ def test_kcat_produces_and_consumes(katka_server: KatkaProcess) -> None:
     lines = "\n".join(f"key{i}:value {i}" for i in range(20)) + "\n"
     subprocess.run(
         [kcat, "-b", katka_server.bootstrap, "-P", "-t", topic, "-K:", "-z", "lz4"],
-        input=lines, text=True, check=True, timeout=30,
+        input=lines,
+        text=True,
+        check=True,
+        timeout=30,
     )
     out = subprocess.run(
-        [kcat, "-b", katka_server.bootstrap, "-C", "-t", topic, "-e", "-o", "beginning", "-f", "%k=%s\\n"],
-        capture_output=True, text=True, check=True, timeout=30,
+        [
+            kcat,
+            "-b",
+            katka_server.bootstrap,
+            "-C",
+            "-t",
+            topic,
+            "-e",
+            "-o",
+            "beginning",
+            "-f",
+            "%k=%s\\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout
     assert sorted(out.splitlines()) == sorted(f"key{i}=value {i}" for i in range(20))
     listing = subprocess.run(
-        [kcat, "-b", katka_server.bootstrap, "-L", "-t", topic], capture_output=True, text=True, check=True, timeout=30
+        [kcat, "-b", katka_server.bootstrap, "-L", "-t", topic],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout
     assert f'topic "{topic}"' in listing

@@ -186,6 +186,28 @@ def test_offset_for_timestamp_is_the_first_record_at_or_after_the_target(
         harness.engine.close()
 
 
+def test_a_closed_segments_largest_timestamp_counts_after_a_restart(
+    harness: EngineHarness,
+) -> None:
+    big = len(build_batch([(None, b"x" * 200, (), 10)]))
+    small = len(build_batch([(None, b"x", (), 10)]))
+    config = LogConfig(index_interval_bytes=100, segment_bytes=big + 2 * small)
+    log = harness.open(config)
+    produce(log, [(None, b"x" * 200, 10)])
+    produce(log, [(None, b"x", 20)])
+    produce(log, [(None, b"x", 90)])  # the largest timestamp, after the last index entry
+    produce(log, [(None, b"x", 30)])  # rolls
+    assert log.segment_base_offsets() == [0, 3]
+
+    harness.restart()
+    log = harness.open(config)
+
+    found = log.offset_for_timestamp(50)
+    assert found is not None and (found.offset, found.timestamp_ms) == (2, 90)
+    largest = log.max_timestamp()
+    assert largest is not None and (largest.offset, largest.timestamp_ms) == (2, 90)
+
+
 def test_max_timestamp_of_an_empty_log_is_none(harness: EngineHarness) -> None:
     log = harness.open()
     assert log.max_timestamp() is None
