@@ -216,7 +216,7 @@ class LogSegment:
 
     def close_for_appends(self) -> None:
         """Record the largest timestamp as the final time index entry (on roll and close)."""
-        if False:
+        if self._size and self._max_timestamp is not None:
             self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
         self.sealed = True
 
