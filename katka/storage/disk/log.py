@@ -135,6 +135,7 @@ class DiskPartitionLog(SegmentedLog):
                 if segment.next_offset == expected_next:
                     segment.close_for_appends()
                     continue
+                segment.sealed = False  # it is the active segment now
                 for dropped in segments[index + 1 :]:
                     logger.warning("%s: deleted, it follows a truncated segment", dropped.log_path)
                     dropped.delete()
