@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from katka.coordinator.consumer_protocol import PROTOCOL_TYPE
+from katka.coordinator.group import ClassicGroup
 from katka.coordinator.records import (
     OffsetKey,
     OffsetValue,
@@ -25,7 +26,7 @@ from katka.coordinator.records import (
     offset_commit_record,
     offset_tombstone,
 )
-from katka.coordinator.results import OffsetCommitPartition, PartitionResult
+from katka.coordinator.results import FetchedOffset, OffsetCommitPartition, PartitionResult
 from katka.coordinator.state import GroupState
 from katka.errors import ErrorCode
 
@@ -101,7 +102,8 @@ def build_commit(
             value = OffsetValue(
                 offset=p.committed_offset,
                 leader_epoch=p.committed_leader_epoch,
-                metadata=p.committed_metadata,
+                # Kafka stores a null metadata as "" (OffsetAndMetadata.NoMetadata).
+                metadata=p.committed_metadata if p.committed_metadata is not None else "",
                 commit_timestamp_ms=now_ms,
             )
             records.append(offset_commit_record(group_id, p.topic, p.partition, value))
@@ -145,3 +147,54 @@ def expired_partitions(
     if protocol_type is None:
         return [tp for tp, v in offsets.items() if expired(v, v.commit_timestamp_ms)]
     return []
+
+
+def fetch_committed(
+    committed: Mapping[TopicPartition, OffsetValue], partitions: Sequence[TopicPartition] | None
+) -> tuple[FetchedOffset, ...]:
+    """OffsetFetch answers: every committed partition when `partitions` is None; -1 if none."""
+    wanted = sorted(committed) if partitions is None else list(partitions)
+    fetched = []
+    for topic, partition in wanted:
+        value = committed.get((topic, partition))
+        if value is None:
+            fetched.append(FetchedOffset(topic, partition, -1, -1, "", ErrorCode.none))
+        else:
+            fetched.append(
+                FetchedOffset(
+                    topic,
+                    partition,
+                    value.offset,
+                    value.leader_epoch,
+                    value.metadata,
+                    ErrorCode.none,
+                )
+            )
+    return tuple(fetched)
+
+
+def plan_offset_delete(
+    group: ClassicGroup, partitions: Sequence[TopicPartition], partition_exists: PartitionExists
+) -> tuple[ErrorCode, list[PartitionResult], list[TopicPartition]]:
+    """OffsetDelete's verdict: (group error, per-partition results, partitions to delete).
+
+    An Empty group may drop any offset; a consumer group that is consuming may drop offsets
+    only of topics none of its members subscribes to; other non-empty groups may not.
+    """
+    consuming = group.is_state(
+        GroupState.PREPARING_REBALANCE, GroupState.COMPLETING_REBALANCE, GroupState.STABLE
+    )
+    if consuming and group.protocol_type != PROTOCOL_TYPE:
+        return ErrorCode.non_empty_group, [], []
+    results = []
+    eligible = []
+    for topic, partition in partitions:
+        if not partition_exists(topic, partition):
+            code = ErrorCode.unknown_topic_or_partition
+        elif consuming and group.is_subscribed_to_topic(topic):
+            code = ErrorCode.group_subscribed_to_topic
+        else:
+            code = ErrorCode.none
+            eligible.append((topic, partition))
+        results.append(PartitionResult(topic, partition, code))
+    return ErrorCode.none, results, eligible
