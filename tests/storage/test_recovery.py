@@ -271,3 +271,28 @@ def test_a_crash_after_a_clean_restart_recovers_producer_state_from_the_snapshot
         produce(log, 1, producer_id=9, producer_epoch=0, base_sequence=sequence + 3)
     assert error.value.code == ErrorCode.out_of_order_sequence_number
     engine.close()
+
+
+def test_a_cut_in_a_segment_before_the_recovery_point_drops_every_later_segment(
+    pristine: Pristine, copy_of: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = fresh_copy(pristine, copy_of)
+    (directory / "partition.checkpoint").write_text("0 0\n")  # as if no roll was ever flushed
+    path = directory / pristine.segment_names[1]
+    batches = [header for header, _ in iter_batches(path.read_bytes())]
+    os.truncate(path, batches[1].position + 5)
+
+    with caplog.at_level(logging.WARNING, logger="katka.storage"):
+        engine, log = reopen(copy_of)
+
+    log_end = batches[0].next_offset
+    assert_log_holds(log, [r for r in pristine.records if r.offset < log_end])
+    assert log.segment_base_offsets() == [int(name[:20]) for name in pristine.segment_names[:2]]
+    assert "truncated 5 bytes" in caplog.text and "follows a truncated segment" in caplog.text
+    assert produce(log, 1).base_offset == log_end
+    assert [r.offset for r in read_all(log, log_end)] == [log_end]
+    engine.close()
+    engine = DiskStorageEngine(copy_of)
+    log = engine.open_log(TOPIC, PARTITION, CONFIG)
+    assert log.log_end_offset == log_end + 1
+    engine.close()
