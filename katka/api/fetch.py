@@ -27,7 +27,7 @@ LEADER_EPOCH = 0
 
 
 def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
-    if request.session_id != 0 or request.session_epoch > 0:
+    if getattr(request, "session_id", 0) != 0 or getattr(request, "session_epoch", -1) > 0:
         m = response_module(ctx)
         return make(
             m.FetchResponse,

@@ -1,0 +1,55 @@
+"""FindCoordinator (key 10), v0-5: this broker coordinates every group (key type 0).
+
+v4+ batches keys. Transaction coordinators (key type 1) do not exist here: katka does not
+implement transactions, so those keys get COORDINATOR_NOT_AVAILABLE.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+from katka.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 10
+VERSIONS = range(0, 6)
+GROUP_KEY_TYPE = 0
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    endpoint = broker.advertised_endpoint
+    key_type = getattr(request, "key_type", GROUP_KEY_TYPE)
+    if key_type == GROUP_KEY_TYPE:
+        error, message = ErrorCode.none, None
+        node_id, host, port = broker.node_id, endpoint.host, endpoint.port
+    else:
+        error, message = ErrorCode.coordinator_not_available, "katka has no transaction coordinator"
+        node_id, host, port = -1, "", -1
+    if ctx.api_version < 4:
+        return make(
+            m.FindCoordinatorResponse,
+            throttle_time=ZERO,
+            error_code=error,
+            error_message=message,
+            node_id=node_id,
+            host=host,
+            port=port,
+        )
+    coordinators = tuple(
+        make(
+            m.Coordinator,
+            key=key,
+            node_id=node_id,
+            host=host,
+            port=port,
+            error_code=error,
+            error_message=message,
+        )
+        for key in request.coordinator_keys
+    )
+    return make(m.FindCoordinatorResponse, throttle_time=ZERO, coordinators=coordinators)
