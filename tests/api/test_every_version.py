@@ -58,7 +58,7 @@ def test_random_requests_get_an_encodable_response(
             async def wait() -> object:
                 try:
                     return await asyncio.wait_for(response, 0.2)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     return None
 
             response = asyncio.run(wait())
