@@ -18,6 +18,10 @@ from pathlib import Path
 from katka import api
 from katka.clock import Clock, SystemClock
 from katka.config import BrokerConfig
+from katka.coordinator.config import CoordinatorConfig
+from katka.coordinator.internal_log import OFFSETS_TOPIC, PartitionInternalLog
+from katka.coordinator.service import GroupCoordinator
+from katka.coordinator.timers import AsyncioTimers, Timers
 from katka.flusher import GroupCommitFlusher
 from katka.metadata.catalog import CATALOG_FILE, TopicCatalog, write_atomically
 from katka.metadata.topics import TopicManager
@@ -94,6 +98,7 @@ class Broker:
         self.appends = AppendNotifier()
         self.cluster_id = ""
         self.topics: TopicManager
+        self.coordinator: GroupCoordinator
         self.producer_ids: ProducerIdManager
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -124,9 +129,25 @@ class Broker:
         self.storage = storage
         self.topics = TopicManager(catalog, storage, self.config)
         self.topics.open_all()
+        if OFFSETS_TOPIC not in catalog:
+            self.topics.create_topic(
+                OFFSETS_TOPIC, 1, {"segment.bytes": str(100 * 1024 * 1024)}, internal=True
+            )
+
+    def start_coordinator(self, timers: Timers | None = None) -> None:
+        """Replay the group coordinator's log; its timers run on the running loop by default."""
+        self.coordinator = GroupCoordinator(
+            coordinator_config(self.config),
+            self.clock,
+            timers or AsyncioTimers(self.clock, asyncio.get_running_loop()),
+            PartitionInternalLog(self.topics.get_log(OFFSETS_TOPIC, 0), self.clock),
+            self.topics.partition_exists,
+        )
+        self.coordinator.load()
 
     async def start(self) -> None:
         self.open()
+        self.start_coordinator()
         self._server = await asyncio.start_server(
             self._on_connection,
             self.listen.host,
@@ -151,6 +172,7 @@ class Broker:
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._connections, return_exceptions=True)
+        self.coordinator.shutdown()
         self.storage.close()
         log.info("shut down cleanly")
 
@@ -244,6 +266,18 @@ class Broker:
                     "retention failed for %s-%d", partition_log.topic, partition_log.partition
                 )
         return freed
+
+
+def coordinator_config(config: BrokerConfig) -> CoordinatorConfig:
+    return CoordinatorConfig(
+        group_min_session_timeout_ms=config.get_int("group.min.session.timeout.ms"),
+        group_max_session_timeout_ms=config.get_int("group.max.session.timeout.ms"),
+        group_initial_rebalance_delay_ms=config.get_int("group.initial.rebalance.delay.ms"),
+        group_max_size=config.get_int("group.max.size"),
+        offset_metadata_max_bytes=config.get_int("offset.metadata.max.bytes"),
+        offsets_retention_minutes=config.get_int("offsets.retention.minutes"),
+        offsets_retention_check_interval_ms=config.get_int("offsets.retention.check.interval.ms"),
+    )
 
 
 def _new_cluster_id() -> str:

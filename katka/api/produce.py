@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, datetime_ms, make, response_module
 from katka.api.context import RequestContext
+from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import validate_produce_records
 from katka.storage.base import PartitionLog
@@ -42,6 +43,10 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 if acks not in (-1, 0, 1):
                     raise KafkaError(ErrorCode.invalid_required_acks, "acks must be -1, 0 or 1")
                 partition_log = broker.topics.get_log(topic_data.name, partition_data.index)
+                if topic_data.name == OFFSETS_TOPIC:
+                    raise KafkaError(
+                        ErrorCode.invalid_topic_exception, "Cannot append to internal topic"
+                    )
                 if partition_data.records is None:
                     raise KafkaError(ErrorCode.invalid_record, "null record set")
                 headers = validate_produce_records(

@@ -17,6 +17,8 @@ from kio.static.primitive import Records
 from katka import api
 from katka.api.context import RequestContext
 from katka.broker import Broker, Endpoint
+from katka.clock import ManualClock
+from katka.coordinator.timers import ManualTimers
 from katka.config import BrokerConfig
 from katka.protocol.codec import encode_response
 from katka.storage.memory import MemoryStorageEngine
@@ -29,13 +31,16 @@ CASES = [(module, version) for module in api.ALL for version in module.VERSIONS]
 
 @pytest.fixture(scope="module")
 def broker() -> Broker:
+    clock = ManualClock()
     broker = Broker(
         BrokerConfig({"group.initial.rebalance.delay.ms": "0"}),
         None,
         Endpoint("127.0.0.1", 9092),
         storage=MemoryStorageEngine(),
+        clock=clock,
     )
     broker.open()
+    broker.start_coordinator(ManualTimers(clock))
     broker.topics.create_topic("existing", 3, {})
     return broker
 

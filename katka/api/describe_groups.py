@@ -1,0 +1,45 @@
+"""DescribeGroups (key 15), v0-5. (v6 adds GROUP_ID_NOT_FOUND for missing groups; older
+versions describe a missing group as Dead, which is what we advertise up to.)"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 15
+VERSIONS = range(0, 6)
+UNKNOWN_AUTHORIZED_OPERATIONS = -(2**31)
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    groups = tuple(
+        make(
+            m.DescribedGroup,
+            error_code=group.error_code,
+            group_id=group.group_id,
+            group_state=group.group_state,
+            protocol_type=group.protocol_type,
+            protocol_data=group.protocol_data,
+            members=tuple(
+                make(
+                    m.DescribedGroupMember,
+                    member_id=member.member_id,
+                    group_instance_id=member.group_instance_id,
+                    client_id=member.client_id,
+                    client_host=member.client_host,
+                    member_metadata=member.member_metadata,
+                    member_assignment=member.member_assignment,
+                )
+                for member in group.members
+            ),
+            authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+        )
+        for group in broker.coordinator.describe_groups(list(request.groups))
+    )
+    return make(m.DescribeGroupsResponse, throttle_time=ZERO, groups=groups)

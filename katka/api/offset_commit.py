@@ -1,0 +1,56 @@
+"""OffsetCommit (key 8), v2-9. v2-4 carry a retention time that Kafka ignores since
+KIP-211; so do we. Results keep the request's topic order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+from katka.coordinator.results import OffsetCommitPartition
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 8
+VERSIONS = range(2, 10)
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    offsets = [
+        OffsetCommitPartition(
+            topic.name,
+            p.partition_index,
+            p.committed_offset,
+            getattr(p, "committed_leader_epoch", -1),
+            p.committed_metadata,
+        )
+        for topic in request.topics
+        for p in topic.partitions
+    ]
+    result = broker.coordinator.commit_offsets(
+        request.group_id,
+        request.member_id,
+        request.generation_id_or_member_epoch,
+        offsets,
+        group_instance_id=getattr(request, "group_instance_id", None),
+        api_version=ctx.api_version,
+    )
+    m = response_module(ctx)
+    by_topic: dict[str, list[Any]] = {}
+    for partition in result.partitions:
+        by_topic.setdefault(partition.topic, []).append(
+            make(
+                m.OffsetCommitResponsePartition,
+                partition_index=partition.partition,
+                error_code=partition.error_code,
+            )
+        )
+    return make(
+        m.OffsetCommitResponse,
+        throttle_time=ZERO,
+        topics=tuple(
+            make(m.OffsetCommitResponseTopic, name=name, partitions=tuple(partitions))
+            for name, partitions in by_topic.items()
+        ),
+    )

@@ -1,0 +1,41 @@
+"""OffsetDelete (key 47), v0: refused per partition with GROUP_SUBSCRIBED_TO_TOPIC while
+the group's members subscribe to the topic."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 47
+VERSIONS = range(0, 1)
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    result = broker.coordinator.delete_offsets(
+        request.group_id,
+        [(t.name, p.partition_index) for t in request.topics for p in t.partitions],
+    )
+    by_topic: dict[str, list[Any]] = {}
+    for p in result.partitions:
+        by_topic.setdefault(p.topic, []).append(
+            make(
+                m.OffsetDeleteResponsePartition,
+                partition_index=p.partition,
+                error_code=p.error_code,
+            )
+        )
+    return make(
+        m.OffsetDeleteResponse,
+        error_code=result.error_code,
+        throttle_time=ZERO,
+        topics=tuple(
+            make(m.OffsetDeleteResponseTopic, name=n, partitions=tuple(ps))
+            for n, ps in by_topic.items()
+        ),
+    )

@@ -1,0 +1,89 @@
+"""OffsetFetch (key 9), v1-9; v8+ asks for several groups at once. A null topic list
+(v2+) means every partition the group committed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+from katka.coordinator.results import OffsetFetchResult
+from katka.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 9
+VERSIONS = range(1, 10)
+
+
+def _wanted(topics: Any) -> list[tuple[str, int]] | None:
+    if topics is None:
+        return None
+    return [(t.name, p) for t in topics for p in t.partition_indexes]
+
+
+def _topics(
+    m: Any, result: OffsetFetchResult, topic_cls: Any, partition_cls: Any
+) -> tuple[Any, ...]:
+    by_topic: dict[str, list[Any]] = {}
+    for p in result.partitions:
+        by_topic.setdefault(p.topic, []).append(
+            make(
+                partition_cls,
+                partition_index=p.partition,
+                committed_offset=p.committed_offset,
+                committed_leader_epoch=p.committed_leader_epoch,
+                metadata=p.metadata,
+                error_code=p.error_code,
+            )
+        )
+    return tuple(make(topic_cls, name=name, partitions=tuple(ps)) for name, ps in by_topic.items())
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    require_stable = getattr(request, "require_stable", False)
+    if ctx.api_version >= 8:
+        groups = []
+        for group in request.groups:
+            result = broker.coordinator.fetch_offsets(
+                group.group_id, _wanted(group.topics), require_stable
+            )
+            groups.append(
+                make(
+                    m.OffsetFetchResponseGroup,
+                    group_id=group.group_id,
+                    topics=_topics(
+                        m, result, m.OffsetFetchResponseTopics, m.OffsetFetchResponsePartitions
+                    ),
+                    error_code=result.error_code,
+                )
+            )
+        return make(m.OffsetFetchResponse, throttle_time=ZERO, groups=tuple(groups))
+    result = broker.coordinator.fetch_offsets(
+        request.group_id, _wanted(request.topics), require_stable
+    )
+    topics = _topics(m, result, m.OffsetFetchResponseTopic, m.OffsetFetchResponsePartition)
+    if ctx.api_version < 2 and result.error_code != ErrorCode.none:
+        # v0-1 have no top-level error: Kafka reports it on every requested partition.
+        topics = tuple(
+            make(
+                m.OffsetFetchResponseTopic,
+                name=t.name,
+                partitions=tuple(
+                    make(
+                        m.OffsetFetchResponsePartition,
+                        partition_index=p,
+                        committed_offset=-1,
+                        metadata="",
+                        error_code=result.error_code,
+                    )
+                    for p in t.partition_indexes
+                ),
+            )
+            for t in request.topics or ()
+        )
+    return make(
+        m.OffsetFetchResponse, throttle_time=ZERO, topics=topics, error_code=result.error_code
+    )

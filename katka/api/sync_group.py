@@ -1,0 +1,35 @@
+"""SyncGroup (key 14), v0-5: followers are parked until the leader sends the assignment."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 14
+VERSIONS = range(0, 6)
+
+
+async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    result = await broker.coordinator.sync_group(
+        request.group_id,
+        request.member_id,
+        request.generation_id,
+        assignments={a.member_id: a.assignment for a in request.assignments},
+        group_instance_id=getattr(request, "group_instance_id", None),
+        protocol_type=getattr(request, "protocol_type", None),
+        protocol_name=getattr(request, "protocol_name", None),
+    )
+    m = response_module(ctx)
+    return make(
+        m.SyncGroupResponse,
+        throttle_time=ZERO,
+        error_code=result.error_code,
+        protocol_type=result.protocol_type,
+        protocol_name=result.protocol_name,
+        assignment=result.assignment,
+    )

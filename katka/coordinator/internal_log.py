@@ -1,0 +1,49 @@
+"""The coordinator's records in a real partition log (Kafka's `__consumer_offsets`).
+
+Each append is one uncompressed v2 batch written through the same PartitionLog as producer
+data, so its durability, CRC checks and crash recovery are the storage layer's: a torn tail
+of this log is truncated at start-up like any other, and replay reads what survived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from katka.clock import Clock
+from katka.coordinator.records import Record
+from katka.protocol.batches import validate_produce_records
+from katka.protocol.records import build_batch, decode_batch, iter_batches
+from katka.storage.base import PartitionLog
+
+OFFSETS_TOPIC = "__consumer_offsets"
+REPLAY_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+class PartitionInternalLog:
+    def __init__(self, log: PartitionLog, clock: Clock) -> None:
+        self.log = log
+        self.clock = clock
+
+    def append(self, records: list[Record]) -> None:
+        if not records:
+            return
+        now_ms = self.clock.now_ms()
+        batch = build_batch([(key, value, (), now_ms) for key, value in records])
+        headers = validate_produce_records(
+            batch, max(len(batch), self.log.config.max_message_bytes)
+        )
+        self.log.append(batch, headers, now_ms)
+
+    def replay(self) -> Iterator[Record]:
+        offset = self.log.log_start_offset
+        end = self.log.high_watermark
+        while offset < end:
+            data = self.log.read(offset, REPLAY_CHUNK_BYTES, end, min_one_batch=True)
+            batches = iter_batches(data)
+            if not batches:
+                return
+            for header, batch in batches:
+                for record in decode_batch(batch):
+                    if record.offset >= offset and record.key is not None:
+                        yield record.key, record.value
+                offset = header.next_offset
