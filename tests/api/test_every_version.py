@@ -18,8 +18,8 @@ from katka import api
 from katka.api.context import RequestContext
 from katka.broker import Broker, Endpoint
 from katka.clock import ManualClock
-from katka.coordinator.timers import ManualTimers
 from katka.config import BrokerConfig
+from katka.coordinator.timers import ManualTimers
 from katka.protocol.codec import encode_response
 from katka.storage.memory import MemoryStorageEngine
 
