@@ -158,7 +158,9 @@ class Harness:
             member_id,
             generation_id,
             [
-                OffsetCommitPartition(t, p, o, committed_leader_epoch=5, committed_metadata=metadata)
+                OffsetCommitPartition(
+                    t, p, o, committed_leader_epoch=5, committed_metadata=metadata
+                )
                 for (t, p), o in offsets.items()
             ],
             group_instance_id=instance,
@@ -194,8 +196,13 @@ class Harness:
             for i, m in enumerate(member_ids)
         }
         syncs = [
-            self.sync(m, generation, assignments if m == leader else None, group=group,
-                      instance=f"instance-{i}" if static else None)
+            self.sync(
+                m,
+                generation,
+                assignments if m == leader else None,
+                group=group,
+                instance=f"instance-{i}" if static else None,
+            )
             for i, m in enumerate(member_ids)
         ]
         assert all(s.get().error_code is ErrorCode.none for s in syncs)

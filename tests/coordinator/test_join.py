@@ -225,7 +225,7 @@ def test_the_initial_delay_never_extends_past_the_rebalance_timeout():
     assert h.clock.now_ms() - start <= 7_000
 
 
-def test_a_member_rejoining_during_completing_rebalance_with_the_same_metadata_gets_its_generation():
+def test_a_rejoin_during_completing_rebalance_with_the_same_metadata_returns_the_generation():
     h = Harness()
     a = h.join_new(client_id="a")
     b = h.join_new(client_id="b")

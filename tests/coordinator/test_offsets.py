@@ -27,7 +27,9 @@ def test_members_commit_with_their_generation_and_member_id():
 def test_commits_from_a_wrong_generation_or_unknown_member_are_rejected():
     h = Harness()
     g = h.stable_group(2)
-    assert h.commit(g.leader, 0, {("orders", 0): 1}) == {("orders", 0): ErrorCode.illegal_generation}
+    assert h.commit(g.leader, 0, {("orders", 0): 1}) == {
+        ("orders", 0): ErrorCode.illegal_generation
+    }
     assert h.commit("ghost", 1, {("orders", 0): 1}) == {("orders", 0): ErrorCode.unknown_member_id}
     # Generation -1 from a non-member of a non-empty group: only members may commit.
     assert h.commit("", -1, {("orders", 0): 1}) == {("orders", 0): ErrorCode.unknown_member_id}
@@ -56,9 +58,7 @@ def test_generation_minus_one_commits_create_a_simple_group_when_none_exists():
         ("payments", 2): ErrorCode.none,
     }
     listed = h.coordinator.list_groups().groups
-    assert [(g.group_id, g.protocol_type, g.group_state) for g in listed] == [
-        (GROUP, "", "Empty")
-    ]
+    assert [(g.group_id, g.protocol_type, g.group_state) for g in listed] == [(GROUP, "", "Empty")]
     assert fetch(h) == {("orders", 0): 5, ("payments", 2): 9}
 
 

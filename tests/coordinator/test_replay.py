@@ -2,6 +2,7 @@
 
 import pytest
 
+from katka.clock import ManualClock
 from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.records import (
     GroupKey,
@@ -21,7 +22,6 @@ from katka.coordinator.records import (
 from katka.coordinator.results import LeaveMember
 from katka.coordinator.service import GroupCoordinator, MemoryInternalLog
 from katka.coordinator.timers import ManualTimers
-from katka.clock import ManualClock
 from katka.errors import ErrorCode
 
 from .harness import GROUP, Harness
@@ -61,8 +61,10 @@ def test_replay_restores_committed_offsets_with_epoch_metadata_and_timestamp():
     h.coordinator.delete_offsets(GROUP, [("payments", 1)])
     restarted = h.restart()
     fetched = restarted.coordinator.fetch_offsets(GROUP, None).partitions
-    assert [(p.topic, p.partition, p.committed_offset, p.committed_leader_epoch, p.metadata)
-            for p in fetched] == [("orders", 0, 11, 5, "n")]
+    assert [
+        (p.topic, p.partition, p.committed_offset, p.committed_leader_epoch, p.metadata)
+        for p in fetched
+    ] == [("orders", 0, 11, 5, "n")]
     assert committed_at + 1_000 == h.clock.now_ms()
     # The group of a standalone consumer comes back too.
     assert [g.group_id for g in restarted.coordinator.list_groups().groups] == [GROUP]
@@ -150,8 +152,15 @@ def test_while_loading_calls_answer_load_in_progress_and_heartbeats_answer_none(
     answers = []
     coordinator.handle_sync_group(GROUP, "m", 1, callback=answers.append, assignments={})
     coordinator.handle_join_group(
-        GROUP, "", callback=answers.append, api_version=9, client_id="c", client_host="h",
-        session_timeout_ms=10_000, rebalance_timeout_ms=10_000, protocol_type="consumer",
+        GROUP,
+        "",
+        callback=answers.append,
+        api_version=9,
+        client_id="c",
+        client_host="h",
+        session_timeout_ms=10_000,
+        rebalance_timeout_ms=10_000,
+        protocol_type="consumer",
         protocols=[("range", b"")],
     )
     assert [a.error_code for a in answers] == [

@@ -182,7 +182,9 @@ def test_leave_group_batches_members_by_id_and_instance_with_per_member_errors()
 def test_leaving_records_the_reason_in_the_rebalance_history():
     h = Harness()
     g = h.stable_group(2)
-    h.coordinator.leave_group(GROUP, [LeaveMember(g.followers[0], reason="the consumer is closing")])
+    h.coordinator.leave_group(
+        GROUP, [LeaveMember(g.followers[0], reason="the consumer is closing")]
+    )
     h.join(g.leader)
     h.sync(g.leader, 2, {})
     entry = h.coordinator.rebalance_history(GROUP)[-1]

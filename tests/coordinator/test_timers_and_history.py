@@ -110,7 +110,9 @@ def test_rebalance_history_records_trigger_generation_duration_and_assignment_si
         (leader, 4),
         (follower, 3),
     ]
-    lines = [r.getMessage() for r in caplog.records if "rebalance to generation 1" in r.getMessage()]
+    lines = [
+        r.getMessage() for r in caplog.records if "rebalance to generation 1" in r.getMessage()
+    ]
     assert len(lines) == 1 and "trigger=join" in lines[0] and "6500 ms" in lines[0]
 
 
