@@ -89,3 +89,7 @@ def serve(
     except OSError as error:
         click.echo(f"katka: cannot start: {error}", err=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    serve()

@@ -37,8 +37,7 @@ class KatkaProcess:
         command = [
             sys.executable,
             "-m",
-            "katka",
-            "serve",
+            "katka.cli.serve",
             "--listen",
             self.bootstrap,
             "--data-dir",
