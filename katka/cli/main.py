@@ -1,20 +1,61 @@
-"""The `katka` command. Subcommands live in their own modules; this file wires them."""
+"""The `katka` command. Subcommands live in their own modules; this file wires them.
+
+Errors leave as one line on stderr (`katka: error: ...`) with a non-zero exit code: 1 for a
+failure, 2 for bad usage (click's convention), 130 after Ctrl-C.
+"""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
+from katka.cli.consume import consume
+from katka.cli.group import group
+from katka.cli.produce import produce
 from katka.cli.serve import serve
+from katka.cli.topic import topic
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="katka")
 def cli() -> None:
-    """katka: a Kafka-compatible event-streaming broker in one Python process."""
+    """katka: a Kafka-compatible event-streaming broker in one Python process.
+
+    The client commands (topic, produce, consume, group) work against any Kafka-compatible
+    cluster; what only katka knows (generation, lag in time, rebalance history) comes
+    from its HTTP admin API, found through --bootstrap-server.
+
+    \b
+    Example:
+      katka serve &
+      katka topic create orders --partitions 3
+      printf 'k1:hello\\nk2:world\\n' | katka produce orders --key-separator :
+      katka consume orders --from-beginning --max-messages 2 --format '%k=%v\\n'
+    """
 
 
 cli.add_command(serve)
+cli.add_command(topic)
+cli.add_command(produce)
+cli.add_command(consume)
+cli.add_command(group)
 
 
 def main() -> None:
-    cli()
+    try:
+        cli.main(standalone_mode=False, prog_name="katka")
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.UsageError as error:
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+        click.echo(f"katka: error: {error.format_message()}{hint}", err=True)
+        sys.exit(error.exit_code)
+    except click.ClickException as error:
+        click.echo(f"katka: error: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("katka: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)  # `katka consume ... | head`: the reader has what it wanted

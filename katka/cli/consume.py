@@ -1,0 +1,373 @@
+"""`katka consume TOPIC`: print records in a kcat-like --format (kcat -C, kafka-console-consumer).
+
+Without --group the consumer assigns partitions itself and commits nothing; with --group it
+subscribes as a member of the group (or assigns --partition and commits for the group).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from katka.cli.common import (
+    CliError,
+    Connection,
+    connection_options,
+    echo_err,
+    kafka_error_text,
+    no_such_partition,
+    now_ms,
+)
+from katka.cli.timeparse import TimeFormatError, parse_time_ms
+
+# librdkafka's logical offsets
+OFFSET_BEGINNING = -2
+OFFSET_END = -1
+OFFSET_TAIL_BASE = -2000
+
+_ESCAPES = {"n": b"\n", "t": b"\t", "r": b"\r", "\\": b"\\", "0": b"\0"}
+_FIELDS = set("kvspotTKSh%")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+
+
+def compile_format(text: str) -> list[bytes | str]:
+    """Split a format into literal bytes and field letters; raises click.BadParameter.
+
+    Fields: %k key, %v (or %s) value, %p partition, %o offset, %T timestamp (ms), %t topic,
+    %h headers (k=v,k2=v2), %K / %S key / value length (-1 for null), %% a percent sign.
+    Escapes: \\n, \\t, \\r, \\0, \\\\."""
+    parts: list[bytes | str] = []
+    literal = bytearray()
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char in "%\\" and index + 1 < len(text):
+            following = text[index + 1]
+            if char == "\\" and following in _ESCAPES:
+                literal += _ESCAPES[following]
+                index += 2
+                continue
+            if char == "%" and following in _FIELDS:
+                if following == "%":
+                    literal += b"%"
+                else:
+                    if literal:
+                        parts.append(bytes(literal))
+                        literal.clear()
+                    parts.append(following)
+                index += 2
+                continue
+            if char == "%":
+                raise click.BadParameter(
+                    f"unknown field %{following} (known: %k %v %s %p %o %T %t %h %K %S %%)",
+                    param_hint="--format",
+                )
+        if char == "%":
+            raise click.BadParameter("a format cannot end with %", param_hint="--format")
+        literal += char.encode()
+        index += 1
+    if literal:
+        parts.append(bytes(literal))
+    return parts
+
+
+def render(parts: list[bytes | str], record: Record) -> bytes:
+    out = bytearray()
+    for part in parts:
+        if isinstance(part, bytes):
+            out += part
+        elif part == "k":
+            out += record.key or b""
+        elif part in ("v", "s"):
+            out += record.value or b""
+        elif part == "p":
+            out += str(record.partition).encode()
+        elif part == "o":
+            out += str(record.offset).encode()
+        elif part == "T":
+            out += str(record.timestamp_ms).encode()
+        elif part == "t":
+            out += record.topic.encode()
+        elif part == "K":
+            out += str(-1 if record.key is None else len(record.key)).encode()
+        elif part == "S":
+            out += str(-1 if record.value is None else len(record.value)).encode()
+        elif part == "h":
+            out += b",".join(
+                name.encode() + b"=" + (value or b"") for name, value in record.headers
+            )
+    return bytes(out)
+
+
+def record_json(record: Record) -> str:
+    def text(data: bytes | None) -> str | None:
+        return None if data is None else data.decode("utf-8", "backslashreplace")
+
+    return json.dumps(
+        {
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "timestamp": record.timestamp_ms,
+            "key": text(record.key),
+            "value": text(record.value),
+            "headers": [[name, text(value)] for name, value in record.headers],
+        }
+    )
+
+
+def to_record(message: Any) -> Record:
+    return Record(
+        topic=message.topic(),
+        partition=message.partition(),
+        offset=message.offset(),
+        timestamp_ms=message.timestamp()[1],
+        key=message.key(),
+        value=message.value(),
+        headers=tuple(message.headers() or ()),
+    )
+
+
+@click.command()
+@click.argument("topic_name", metavar="TOPIC")
+@click.option("--group", "-g", "group_id", default=None, help="Consume as a member of GROUP.")
+@click.option(
+    "--from-beginning",
+    is_flag=True,
+    help="Start at the log start (a group: when it has no committed offset).",
+)
+@click.option(
+    "--offset",
+    type=int,
+    default=None,
+    help="Start at offset N; negative: the last N records of each partition.",
+)
+@click.option(
+    "--from-time",
+    default=None,
+    metavar="TIME",
+    help="Start at the first record at or after TIME: ISO 8601 or -1h style.",
+)
+@click.option(
+    "--partition",
+    "-p",
+    "partitions",
+    type=click.IntRange(min=0),
+    multiple=True,
+    help="Only this partition; repeatable.",
+)
+@click.option(
+    "--max-messages", "-c", type=click.IntRange(min=1), default=None, help="Exit after N records."
+)
+@click.option(
+    "--exit-at-end", "-e", is_flag=True, help="Exit when every partition is read to its end."
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    metavar="SECONDS",
+    help="Exit after SECONDS without a record.",
+)
+@click.option(
+    "--format",
+    "-f",
+    "format_text",
+    default="%v\\n",
+    show_default=True,
+    help="kcat-like output format.",
+)
+@click.option(
+    "--commit",
+    type=click.Choice(["auto", "manual", "none"]),
+    default=None,
+    help="auto: periodic auto-commit; manual: commit after printing each record; none. "
+    "Default: auto with --group, none without.",
+)
+@connection_options
+def consume(
+    connection: Connection,
+    topic_name: str,
+    group_id: str | None,
+    from_beginning: bool,
+    offset: int | None,
+    from_time: str | None,
+    partitions: tuple[int, ...],
+    max_messages: int | None,
+    exit_at_end: bool,
+    idle_timeout: float | None,
+    format_text: str,
+    commit: str | None,
+) -> None:
+    """Print records from a topic, one --format per record (JSON lines with --output json).
+
+    \b
+    Format fields: %k key, %v value, %p partition, %o offset, %T timestamp (ms),
+    %t topic, %h headers (k=v,...), %K/%S key/value length; escapes \\n \\t.
+    \b
+    Examples:
+      katka consume orders --from-beginning --max-messages 10 --format '%p:%o %k=%v\\n'
+      katka consume orders --group billing --commit manual
+      katka consume orders --from-time -1h --exit-at-end --output json
+    """
+    starts = [
+        name
+        for name, given in (
+            ("--from-beginning", from_beginning),
+            ("--offset", offset is not None),
+            ("--from-time", from_time is not None),
+        )
+        if given
+    ]
+    if len(starts) > 1:
+        raise click.UsageError(f"choose one of {', '.join(starts)}")
+    start_ms: int | None = None
+    if from_time is not None:
+        try:
+            start_ms = parse_time_ms(from_time, now_ms())
+        except TimeFormatError as error:
+            raise click.BadParameter(str(error), param_hint="--from-time") from None
+    if commit is None:
+        commit = "auto" if group_id else "none"
+    if commit != "none" and not group_id:
+        raise click.UsageError(f"--commit {commit} needs --group")
+    parts = compile_format(format_text)
+
+    consumer = connection.consumer(
+        group_id,
+        **{
+            "enable.auto.commit": commit == "auto",
+            "auto.offset.reset": "earliest" if from_beginning else "latest",
+            "enable.partition.eof": exit_at_end,
+            # commit=manual stores nothing automatically: the explicit commit names the offset.
+            "enable.auto.offset.store": commit != "manual",
+        },
+    )
+    try:
+        metadata = consumer.list_topics(timeout=connection.timeout_s)
+    except Exception as error:
+        consumer.close()
+        raise CliError(f"cannot read cluster metadata: {kafka_error_text(error)}") from None
+    known = metadata.topics.get(topic_name)
+    if known is None or known.error is not None:
+        consumer.close()
+        raise CliError(f"Topic '{topic_name}' does not exist as expected")
+    all_partitions = sorted(known.partitions)
+    for partition in partitions:
+        if partition not in known.partitions:
+            consumer.close()
+            raise no_such_partition(topic_name, partition, len(all_partitions))
+
+    def start_offset() -> int | None:
+        if from_beginning:
+            return OFFSET_BEGINNING
+        if offset is not None:
+            return offset if offset >= 0 else OFFSET_TAIL_BASE + offset
+        return None
+
+    def positioned(assigned: list[Any]) -> list[Any]:
+        from confluent_kafka import TopicPartition
+
+        if start_ms is not None:
+            found = consumer.offsets_for_times(
+                [TopicPartition(tp.topic, tp.partition, start_ms) for tp in assigned],
+                timeout=connection.timeout_s,
+            )
+            return [
+                TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_END)
+                for tp in found
+            ]
+        first = start_offset()
+        if first is not None:
+            return [TopicPartition(tp.topic, tp.partition, first) for tp in assigned]
+        return assigned
+
+    from confluent_kafka import TopicPartition
+
+    explicit_start = start_ms is not None or offset is not None or (from_beginning and not group_id)
+    if group_id and not partitions:
+
+        def on_assign(client: Any, assigned: list[Any]) -> None:
+            if explicit_start:
+                client.assign(positioned(assigned))
+
+        consumer.subscribe([topic_name], on_assign=on_assign)
+    else:
+        chosen = list(partitions) or all_partitions
+        initial = [TopicPartition(topic_name, p, OFFSET_END) for p in chosen]
+        if group_id and not explicit_start:
+            initial = [TopicPartition(topic_name, p) for p in chosen]  # committed, else reset
+        else:
+            initial = (
+                positioned([TopicPartition(topic_name, p) for p in chosen])
+                if explicit_start
+                else initial
+            )
+        consumer.assign(initial)
+
+    count = 0
+    last_record = time.monotonic()
+    at_end: set[int] = set()
+    write = sys.stdout.buffer.write
+    interrupted = False
+    try:
+        while max_messages is None or count < max_messages:
+            message = consumer.poll(0.2)
+            if message is None:
+                if idle_timeout is not None and time.monotonic() - last_record >= idle_timeout:
+                    break
+                continue
+            problem = message.error()
+            if problem is not None:
+                from confluent_kafka import KafkaError
+
+                if problem.code() == KafkaError._PARTITION_EOF:
+                    at_end.add(message.partition())
+                    assigned = consumer.assignment()
+                    if exit_at_end and assigned and {tp.partition for tp in assigned} <= at_end:
+                        break
+                    continue
+                if problem.fatal() or problem.code() in (
+                    KafkaError.UNKNOWN_TOPIC_OR_PART,
+                    KafkaError._UNKNOWN_TOPIC,
+                ):
+                    raise CliError(f"consume {topic_name}: {kafka_error_text(problem)}")
+                echo_err(f"katka: warning: {kafka_error_text(problem)}")
+                continue
+            record = to_record(message)
+            at_end.discard(record.partition)
+            last_record = time.monotonic()
+            if connection.json:
+                write(record_json(record).encode() + b"\n")
+            else:
+                write(render(parts, record))
+            sys.stdout.buffer.flush()
+            count += 1
+            if commit == "manual":
+                # After the record is out: at-least-once, a crash re-delivers rather than loses.
+                consumer.commit(
+                    offsets=[TopicPartition(record.topic, record.partition, record.offset + 1)],
+                    asynchronous=False,
+                )
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        consumer.close()  # commits the stored offsets when auto-committing; leaves the group
+    echo_err(f"Processed a total of {count} messages")
+    if interrupted:
+        raise KeyboardInterrupt
