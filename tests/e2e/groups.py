@@ -21,7 +21,9 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     admin.create_topics([NewTopic(name, partitions, 1)])[name].result(10)
 
 
-def produce(bootstrap: str, topic: str, count: int, partitions: int | None = None, prefix: str = "r") -> None:
+def produce(
+    bootstrap: str, topic: str, count: int, partitions: int | None = None, prefix: str = "r"
+) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
     for i in range(count):
         kwargs: dict[str, Any] = {}
@@ -67,9 +69,7 @@ class Member:
         self.consumer.close()
 
 
-def new_member(
-    bootstrap: str, group: str, topics: list[str], name: str, **config: Any
-) -> Member:
+def new_member(bootstrap: str, group: str, topics: list[str], name: str, **config: Any) -> Member:
     settings = {
         "bootstrap.servers": bootstrap,
         "group.id": group,
@@ -82,16 +82,22 @@ def new_member(
     errors: list[KafkaError] = []
     settings["error_cb"] = errors.append  # fatal errors (e.g. FENCED_INSTANCE_ID) arrive here
     member = Member(name, Consumer(settings), errors=errors)
-    member.consumer.subscribe(topics, on_assign=member.on_assign, on_revoke=member.on_revoke, on_lost=member.on_lost)
+    member.consumer.subscribe(
+        topics, on_assign=member.on_assign, on_revoke=member.on_revoke, on_lost=member.on_lost
+    )
     return member
 
 
-def poll_until(members: Iterable[Member], condition: Callable[[], bool], timeout: float = 30) -> None:
+def poll_until(
+    members: Iterable[Member], condition: Callable[[], bool], timeout: float = 30
+) -> None:
     members = list(members)
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            state = {m.name: (sorted(m.assignment), len(m.received), m.events[-3:]) for m in members}
+            state = {
+                m.name: (sorted(m.assignment), len(m.received), m.events[-3:]) for m in members
+            }
             raise AssertionError(f"condition not met in {timeout}s: {state}")
         for member in members:
             member.poll(0.02)

@@ -9,7 +9,15 @@ import time
 import pytest
 from confluent_kafka import KafkaError
 
-from tests.e2e.groups import Member, create_topic, new_member, poll_until, produce, stable_split, unique
+from tests.e2e.groups import (
+    Member,
+    create_topic,
+    new_member,
+    poll_until,
+    produce,
+    stable_split,
+    unique,
+)
 from tests.e2e.server import KatkaProcess
 
 
@@ -19,7 +27,9 @@ def test_members_split_six_partitions_disjointly_and_consume_each_record_once(
 ) -> None:
     topic, group = unique("split"), unique("g")
     create_topic(katka_server.bootstrap, topic, 6)
-    members = [new_member(katka_server.bootstrap, group, [topic], f"m{i}") for i in range(member_count)]
+    members = [
+        new_member(katka_server.bootstrap, group, [topic], f"m{i}") for i in range(member_count)
+    ]
     try:
         poll_until(members, lambda: stable_split(members, 6) and all(m.assignment for m in members))
         produce(katka_server.bootstrap, topic, 600)
@@ -43,7 +53,9 @@ def test_seven_members_on_six_partitions_leave_exactly_one_idle(katka_server: Ka
     create_topic(katka_server.bootstrap, topic, 6)
     members = [new_member(katka_server.bootstrap, group, [topic], f"m{i}") for i in range(7)]
     try:
-        poll_until(members, lambda: stable_split(members, 6) and sum(1 for m in members if m.events) == 7)
+        poll_until(
+            members, lambda: stable_split(members, 6) and sum(1 for m in members if m.events) == 7
+        )
         time.sleep(0.5)
         for member in members:
             member.poll(0.05)
@@ -61,41 +73,65 @@ def test_two_groups_read_the_same_records_independently(katka_server: KatkaProce
     first = new_member(katka_server.bootstrap, unique("g1"), [topic], "a")
     second = new_member(katka_server.bootstrap, unique("g2"), [topic], "b")
     try:
-        poll_until([first, second], lambda: len(first.received) >= 90 and len(second.received) >= 90)
-        assert sorted(m.value() for m in first.received) == sorted(m.value() for m in second.received)
+        poll_until(
+            [first, second], lambda: len(first.received) >= 90 and len(second.received) >= 90
+        )
+        assert sorted(m.value() for m in first.received) == sorted(
+            m.value() for m in second.received
+        )
     finally:
         first.close()
         second.close()
 
 
 @pytest.mark.parametrize("strategy", ["range", "roundrobin", "cooperative-sticky"])
-def test_every_librdkafka_assignor_covers_all_partitions(katka_server: KatkaProcess, strategy: str) -> None:
+def test_every_librdkafka_assignor_covers_all_partitions(
+    katka_server: KatkaProcess, strategy: str
+) -> None:
     topic, group = unique(f"assignor-{strategy}"), unique("g")
     create_topic(katka_server.bootstrap, topic, 6)
     produce(katka_server.bootstrap, topic, 120)
     members = [
-        new_member(katka_server.bootstrap, group, [topic], f"m{i}", partition_assignment_strategy=strategy)
+        new_member(
+            katka_server.bootstrap, group, [topic], f"m{i}", partition_assignment_strategy=strategy
+        )
         for i in range(3)
     ]
     try:
-        poll_until(members, lambda: stable_split(members, 6) and sum(len(m.received) for m in members) >= 120)
+        poll_until(
+            members,
+            lambda: stable_split(members, 6) and sum(len(m.received) for m in members) >= 120,
+        )
         assert sorted(len(m.assignment) for m in members) == [2, 2, 2]
     finally:
         for member in members:
             member.close()
 
 
-def test_eager_revokes_everything_while_cooperative_revokes_only_what_moves(katka_server: KatkaProcess) -> None:
+def test_eager_revokes_everything_while_cooperative_revokes_only_what_moves(
+    katka_server: KatkaProcess,
+) -> None:
     outcomes: dict[str, list[tuple[str, list[int]]]] = {}
     for strategy in ("range", "cooperative-sticky"):
         topic, group = unique(f"revoke-{strategy}"), unique("g")
         create_topic(katka_server.bootstrap, topic, 4)
-        first = new_member(katka_server.bootstrap, group, [topic], "first", partition_assignment_strategy=strategy)
+        first = new_member(
+            katka_server.bootstrap, group, [topic], "first", partition_assignment_strategy=strategy
+        )
         try:
             poll_until([first], lambda: first.assignment == {0, 1, 2, 3})
-            second = new_member(katka_server.bootstrap, group, [topic], "second", partition_assignment_strategy=strategy)
+            second = new_member(
+                katka_server.bootstrap,
+                group,
+                [topic],
+                "second",
+                partition_assignment_strategy=strategy,
+            )
             try:
-                poll_until([first, second], lambda: stable_split([first, second], 4) and len(second.assignment) == 2)
+                poll_until(
+                    [first, second],
+                    lambda: stable_split([first, second], 4) and len(second.assignment) == 2,
+                )
                 outcomes[strategy] = list(first.events)
             finally:
                 second.close()
@@ -124,7 +160,9 @@ def test_a_closing_member_hands_its_partitions_to_the_others(katka_server: Katka
             member.close()
 
 
-def test_a_group_mixing_kafka_python_and_librdkafka_members_splits_partitions(katka_server: KatkaProcess) -> None:
+def test_a_group_mixing_kafka_python_and_librdkafka_members_splits_partitions(
+    katka_server: KatkaProcess,
+) -> None:
     from kafka import KafkaConsumer
     from kafka.coordinator.assignors.range import RangePartitionAssignor
 
@@ -156,14 +194,18 @@ def test_a_group_mixing_kafka_python_and_librdkafka_members_splits_partitions(ka
 
     thread = threading.Thread(target=run_kafka_python)
     thread.start()
-    member = new_member(katka_server.bootstrap, group, [topic], "rdkafka", partition_assignment_strategy="range")
+    member = new_member(
+        katka_server.bootstrap, group, [topic], "rdkafka", partition_assignment_strategy="range"
+    )
     try:
         poll_until(
             [member],
-            lambda: len(member.assignment) == 2
-            and len(python_assignment) == 2
-            and not member.assignment & python_assignment
-            and len(member.received) + len(python_records) >= 200,
+            lambda: (
+                len(member.assignment) == 2
+                and len(python_assignment) == 2
+                and not member.assignment & python_assignment
+                and len(member.received) + len(python_records) >= 200
+            ),
             timeout=40,
         )
         values = [m.value() for m in member.received] + python_records
@@ -177,9 +219,13 @@ def test_a_group_mixing_kafka_python_and_librdkafka_members_splits_partitions(ka
 def test_a_duplicate_static_member_is_fenced(katka_server: KatkaProcess) -> None:
     topic, group = unique("fence"), unique("g")
     create_topic(katka_server.bootstrap, topic, 2)
-    first = new_member(katka_server.bootstrap, group, [topic], "first", group_instance_id="instance-1")
+    first = new_member(
+        katka_server.bootstrap, group, [topic], "first", group_instance_id="instance-1"
+    )
     poll_until([first], lambda: first.assignment == {0, 1})
-    duplicate = new_member(katka_server.bootstrap, group, [topic], "dup", group_instance_id="instance-1")
+    duplicate = new_member(
+        katka_server.bootstrap, group, [topic], "dup", group_instance_id="instance-1"
+    )
     try:
         poll_until(
             [first, duplicate],
