@@ -1,0 +1,145 @@
+"""`AdminHttpServer`: katka's HTTP admin API, JSON over HTTP/1.1, read only, on its own listener.
+
+Each connection carries one request: read a bounded head (MAX_HEAD_BYTES, HEAD_TIMEOUT_S),
+route it, answer, close. Views run on the broker's event loop, so they read broker state
+without locks; a view that raises answers 500 and the server keeps serving.
+
+  GET /api/health
+  GET /api/topics                      GET /api/topics/{topic}
+  GET /api/groups                      GET /api/groups/{group}
+  GET /api/groups/{group}/rebalances   GET /api/groups/{group}/lag
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from katka.admin import views
+from katka.admin.http import (
+    MAX_HEAD_BYTES,
+    BadRequest,
+    Request,
+    encode_response,
+    error_body,
+    parse_request_head,
+)
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+log = logging.getLogger("katka.admin")
+
+HEAD_TIMEOUT_S = 10.0
+
+View = Callable[..., "views.Document | None"]
+# (path segments pattern, view); "*" matches one segment, passed to the view.
+ROUTES: list[tuple[tuple[str, ...], View]] = [
+    (("api", "health"), views.health),
+    (("api", "topics"), views.topics),
+    (("api", "topics", "*"), views.topic),
+    (("api", "groups"), views.groups),
+    (("api", "groups", "*"), views.group),
+    (("api", "groups", "*", "rebalances"), views.rebalances),
+    (("api", "groups", "*", "lag"), views.lag),
+]
+
+
+def route(request: Request) -> tuple[View, list[str]] | None:
+    for pattern, view in ROUTES:
+        if len(pattern) != len(request.segments):
+            continue
+        arguments = []
+        for expected, actual in zip(pattern, request.segments, strict=True):
+            if expected == "*":
+                arguments.append(actual)
+            elif expected != actual:
+                break
+        else:
+            return view, arguments
+    return None
+
+
+def respond(broker: Broker, head: bytes) -> bytes:
+    """The whole response to one request head (never raises)."""
+    try:
+        request = parse_request_head(head)
+    except BadRequest as error:
+        return encode_response(error.status, error_body(error.status, str(error)))
+    head_only = request.method == "HEAD"
+    found = route(request)
+    if found is None:
+        status = HTTPStatus.NOT_FOUND
+        return encode_response(
+            status, error_body(status, f"no such path {request.path}"), head_only
+        )
+    view, arguments = found
+    try:
+        document = view(broker, *arguments)
+    except Exception:
+        log.exception("admin API view failed for %s", request.path)
+        status = HTTPStatus.INTERNAL_SERVER_ERROR
+        return encode_response(status, error_body(status, "the view failed; see the broker log"))
+    if document is None:
+        status = HTTPStatus.NOT_FOUND
+        what = "/".join(arguments) or request.path
+        return encode_response(status, error_body(status, f"not found: {what}"), head_only)
+    return encode_response(HTTPStatus.OK, document, head_only)
+
+
+class AdminHttpServer:
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[Any]] = set()
+        self.address: tuple[str, int] | None = None
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Listen on host:port (0: an ephemeral port); returns the bound address."""
+        self._server = await asyncio.start_server(
+            self._on_connection, host, port, limit=MAX_HEAD_BYTES, reuse_address=True
+        )
+        sockets = list(self._server.sockets or [])
+        bound_port = sockets[0].getsockname()[1] if sockets else port
+        self.address = (host, int(bound_port))
+        log.info("admin API listening on http://%s:%d", host, bound_port)
+        return self.address
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
+                response = respond(self.broker, head[:-4])
+            except asyncio.LimitOverrunError:
+                status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+                response = encode_response(status, error_body(status, "request head too large"))
+            except asyncio.IncompleteReadError:
+                return  # the client went away before finishing its request
+            except TimeoutError:
+                status = HTTPStatus.REQUEST_TIMEOUT
+                response = encode_response(status, error_body(status, "request head too slow"))
+            writer.write(response)
+            await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._connections.discard(task)
+            writer.close()

@@ -1,0 +1,164 @@
+"""The admin API's documents, as plain functions of the broker's state.
+
+They run on the broker's event loop (the one owner of its state), read only, and return
+JSON-ready values; `None` means 404. The field names are Kafka's (high_watermark,
+log_start_offset, generation_id, ...), so the CLI and the console share one vocabulary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any
+
+from katka.errors import KafkaError
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+Document = dict[str, Any]
+
+
+def health(broker: Broker) -> Document:
+    return {
+        "status": "ok",
+        "node_id": broker.node_id,
+        "cluster_id": broker.cluster_id,
+        "listener": str(broker.advertised_endpoint),
+        "uptime_ms": int((time.monotonic() - broker.started_monotonic) * 1000),
+        "coordinator": _coordinator(broker) is not None,
+    }
+
+
+def topics(broker: Broker) -> Document:
+    return {"topics": [_topic(broker, info.name) for info in broker.topics.catalog]}
+
+
+def topic(broker: Broker, name: str) -> Document | None:
+    if broker.topics.catalog.get(name) is None:
+        return None
+    return _topic(broker, name)
+
+
+def _topic(broker: Broker, name: str) -> Document:
+    info = broker.topics.catalog.get(name)
+    assert info is not None
+    partitions = []
+    for partition in range(info.partitions):
+        try:
+            log = broker.topics.get_log(name, partition)
+        except KafkaError:
+            continue  # being created or deleted
+        partitions.append(
+            {
+                "partition": partition,
+                "log_start_offset": log.log_start_offset,
+                "high_watermark": log.high_watermark,
+                "size_bytes": log.size_bytes,
+            }
+        )
+    return {
+        "name": name,
+        "internal": info.internal,
+        "configs": dict(info.configs),
+        "partitions": partitions,
+    }
+
+
+def _coordinator(broker: Broker) -> Any:
+    # The coordinator is set in Broker.start(); the admin API may answer health before it.
+    return getattr(broker, "coordinator", None)
+
+
+def groups(broker: Broker) -> Document:
+    coordinator = _coordinator(broker)
+    summaries = [] if coordinator is None else coordinator.group_summaries()
+    return {
+        "groups": [
+            dataclasses.asdict(summary) for summary in sorted(summaries, key=lambda s: s.group_id)
+        ]
+    }
+
+
+def group(broker: Broker, group_id: str) -> Document | None:
+    coordinator = _coordinator(broker)
+    if coordinator is None:
+        return None
+    for summary in coordinator.group_summaries():
+        if summary.group_id == group_id:
+            document: Document = dataclasses.asdict(summary)
+            return document
+    return None
+
+
+def _group_exists(coordinator: Any, group_id: str) -> bool:
+    if any(s.group_id == group_id for s in coordinator.group_summaries()):
+        return True
+    # A group may live on as committed offsets only (standalone consumers, a deleted group's
+    # members gone): Kafka's tools still describe it.
+    return bool(_committed(coordinator, group_id))
+
+
+def _committed(coordinator: Any, group_id: str) -> list[Any]:
+    result = coordinator.fetch_offsets(group_id, None)
+    return [p for p in result.partitions if p.committed_offset >= 0]
+
+
+def rebalances(broker: Broker, group_id: str) -> Document | None:
+    coordinator = _coordinator(broker)
+    if coordinator is None or not _group_exists(coordinator, group_id):
+        return None
+    return {
+        "group_id": group_id,
+        "rebalances": [
+            dataclasses.asdict(entry) for entry in coordinator.rebalance_history(group_id)
+        ],
+    }
+
+
+def lag(broker: Broker, group_id: str) -> Document | None:
+    """Committed offset vs high watermark per partition, in records and in time.
+
+    lag_ms is the age of the next unconsumed record (now - its timestamp): how far behind the
+    group is in time. 0 when caught up; None when the record's timestamp is unknown."""
+    coordinator = _coordinator(broker)
+    if coordinator is None or not _group_exists(coordinator, group_id):
+        return None
+    now_ms = broker.clock.now_ms()
+    rows = []
+    for committed in sorted(
+        _committed(coordinator, group_id), key=lambda p: (p.topic, p.partition)
+    ):
+        row: Document = {
+            "topic": committed.topic,
+            "partition": committed.partition,
+            "committed_offset": committed.committed_offset,
+            "log_start_offset": None,
+            "high_watermark": None,
+            "lag": None,
+            "next_record_timestamp_ms": None,
+            "lag_ms": None,
+        }
+        try:
+            log = broker.topics.get_log(committed.topic, committed.partition)
+        except KafkaError:
+            rows.append(row)  # the topic was deleted; the offset outlives it
+            continue
+        high_watermark = log.high_watermark
+        records = max(high_watermark - committed.committed_offset, 0)
+        row.update(
+            log_start_offset=log.log_start_offset,
+            high_watermark=high_watermark,
+            lag=records,
+        )
+        if records == 0:
+            row["lag_ms"] = 0
+        else:
+            # Below the log start the next record a consumer gets is the first one kept.
+            next_offset = max(committed.committed_offset, log.log_start_offset)
+            timestamp = log.oldest_timestamp_at(next_offset)
+            if timestamp is not None and timestamp >= 0:
+                row["next_record_timestamp_ms"] = timestamp
+                row["lag_ms"] = max(now_ms - timestamp, 0)
+        rows.append(row)
+    return {"group_id": group_id, "now_ms": now_ms, "partitions": rows}
