@@ -1,0 +1,136 @@
+"""`katka topic ...` and the behaviour every command shares, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from katka.cli.main import cli
+from tests.cli.conftest import Run, run_katka
+from tests.e2e.server import free_port
+
+
+def test_topics_are_created_listed_described_grown_and_deleted(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = unique("orders")
+    created = katka(
+        "topic", "create", name, "--partitions", "2", "--config", "retention.ms=3600000"
+    )
+    assert (created.returncode, created.stdout.strip()) == (0, f"Created topic {name}.")
+
+    listed = json.loads(katka("topic", "list", "--output", "json", check=True).stdout)
+    assert {"topic": name, "partitions": 2} in listed
+    assert name in katka("topic", "list", check=True).stdout
+
+    katka("produce", name, "--partition", "1", input="a\nb\nc\n", check=True)
+    described = json.loads(katka("topic", "describe", name, "--output", "json", check=True).stdout)
+    assert described["configs"] == {"retention.ms": "3600000"}
+    second = described["partitions"][1]
+    assert (second["log_start_offset"], second["log_end_offset"], second["records"]) == (0, 3, 3)
+    assert second["size_bytes"] > 0  # from katka's admin API
+    table = katka("topic", "describe", name, check=True).stdout
+    assert f"Topic: {name}\tPartitionCount: 2\tConfigs: retention.ms=3600000" in table
+    assert "LOG-START" in table and "SIZE" in table
+
+    grown = katka("topic", "add-partitions", name, "--partitions", "4")
+    assert (grown.returncode, grown.stdout.strip()) == (0, f"Topic {name} now has 4 partitions.")
+    deleted = katka("topic", "delete", name)
+    assert (deleted.returncode, deleted.stdout.strip()) == (0, f"Deleted topic {name}.")
+    assert name not in katka("topic", "list", check=True).stdout
+
+
+def test_creating_an_existing_topic_fails_unless_if_not_exists(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = unique("dup")
+    katka("topic", "create", name, check=True)
+    again = katka("topic", "create", name)
+    assert again.returncode == 1
+    assert (
+        again.stderr
+        == f"katka: error: cannot create topic '{name}': Topic '{name}' already exists. (TOPIC_ALREADY_EXISTS)\n"
+    )
+    assert katka("topic", "create", name, "--if-not-exists").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("topic", "describe", "no-such-topic"),
+        ("topic", "delete", "no-such-topic"),
+        ("topic", "add-partitions", "no-such-topic", "--partitions", "3"),
+    ],
+)
+def test_an_unknown_topic_is_one_line_on_stderr_and_exit_1(
+    katka: Run, args: tuple[str, ...]
+) -> None:
+    result = katka(*args)
+    assert result.returncode == 1
+    assert result.stderr == "katka: error: Topic 'no-such-topic' does not exist as expected\n"
+    assert result.stdout == ""
+
+
+def test_shrinking_a_topic_is_refused_with_the_brokers_reason(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = unique("shrink")
+    katka("topic", "create", name, "--partitions", "3", check=True)
+    result = katka("topic", "add-partitions", name, "--partitions", "2")
+    assert result.returncode == 1
+    assert "higher than the requested 2" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert katka("topic", "delete", "--if-exists", "no-such-topic").returncode == 0
+
+
+def test_an_unreachable_broker_fails_fast_with_one_line() -> None:
+    address = f"127.0.0.1:{free_port()}"
+    for args in (
+        ("topic", "list"),
+        ("produce", "t"),
+        ("consume", "t"),
+        ("group", "describe", "g"),
+    ):
+        started = time.monotonic()
+        result = run_katka(*args, "--bootstrap-server", address, input="x\n")
+        assert time.monotonic() - started < 5
+        assert result.returncode == 1
+        assert result.stderr == (
+            f"katka: error: cannot connect to the broker at {address}: Connection refused\n"
+        )
+
+
+def test_bad_usage_is_one_line_and_exit_2() -> None:
+    result = run_katka("topic", "create", "x", "--partitions", "0")
+    assert result.returncode == 2
+    assert result.stderr.startswith("katka: error: Invalid value for '--partitions'")
+    assert result.stderr.count("\n") == 1
+    assert run_katka("topci").returncode == 2
+
+
+def every_command(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += every_command(command, (*path, name))
+        else:
+            found.append((*path, name))
+    return found
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    commands = every_command(cli)
+    assert len(commands) >= 13
+    runner = CliRunner()
+    for command in commands:
+        result = runner.invoke(cli, [*command, "--help"])
+        assert result.exit_code == 0, command
+        assert "Example" in result.stdout, command
+        if command[0] != "serve":
+            assert "--bootstrap-server" in result.stdout, command
+            assert "--output" in result.stdout, command
