@@ -25,14 +25,22 @@ class PartitionInternalLog:
         self.clock = clock
 
     def append(self, records: list[Record]) -> None:
-        if not records:
-            return
+        if records:
+            self._append(records)
+
+    def _append(self, records: list[Record]) -> int:
         now_ms = self.clock.now_ms()
         batch = build_batch([(key, value, (), now_ms) for key, value in records])
         headers = validate_produce_records(
             batch, max(len(batch), self.log.config.max_message_bytes)
         )
-        self.log.append(batch, headers, now_ms)
+        return self.log.append(batch, headers, now_ms).base_offset
+
+    def compact(self, live: list[Record]) -> None:
+        """Append the live snapshot, then move the log start to it (whole older segments go)."""
+        start = self._append(live) if live else self.log.log_end_offset
+        self.log.delete_records_before(start)
+        self.log.flush()
 
     def replay(self) -> Iterator[Record]:
         offset = self.log.log_start_offset

@@ -48,7 +48,9 @@ from katka.coordinator.records import (
     Record,
     decode_group_value,
     decode_key,
+    group_key,
     group_tombstone,
+    offset_commit_record,
 )
 from katka.coordinator.results import (
     DeleteGroupResult,
@@ -96,6 +98,13 @@ class InternalLog(Protocol):
         """Every record appended so far, in order (compaction may drop superseded ones)."""
         ...
 
+    def compact(self, live: list[Record]) -> None:
+        """Append `live` (a snapshot of the current state), then drop everything before it.
+
+        A crash between the two steps leaves both copies; replaying them gives the same state.
+        """
+        ...
+
 
 class MemoryInternalLog:
     """An InternalLog in a list, for tests and embedded use."""
@@ -108,6 +117,9 @@ class MemoryInternalLog:
 
     def replay(self) -> Iterable[Record]:
         return list(self.records)
+
+    def compact(self, live: list[Record]) -> None:
+        self.records = list(live)
 
 
 class _Status(Enum):
@@ -134,6 +146,8 @@ class GroupCoordinator:
         self._offsets = OffsetStore()
         self._status = _Status.LOADING
         self._loaded_snapshots: dict[str, GroupSnapshot] = {}
+        self._group_values: dict[str, bytes] = {}  # the last group metadata record per group
+        self._records_since_compaction = 0
         self._join_waiters: dict[tuple[str, str], JoinCallback] = {}
         self._sync_waiters: dict[tuple[str, str], SyncCallback] = {}
 
@@ -145,10 +159,12 @@ class GroupCoordinator:
         self._groups.clear()
         self._offsets = OffsetStore()
         self._loaded_snapshots = {}
+        self._group_values = {}
         count = 0
         for key, value in self._log.replay():
             self._apply(key, value)
             count += 1
+        self._records_since_compaction = count
         ctx = self._context()
         for group_id, snapshot in self._loaded_snapshots.items():
             self._groups[group_id] = rebalance.load_group(group_id, snapshot, ctx)
@@ -160,6 +176,7 @@ class GroupCoordinator:
         self._execute(None, ctx.fx)
         self._schedule_offsets_expiry()
         logger.info("coordinator loaded %d records: %d groups", count, len(self._groups))
+        self.maybe_compact()
 
     def shutdown(self) -> None:
         """Stop timers and answer every parked request with COORDINATOR_NOT_AVAILABLE."""
@@ -534,7 +551,35 @@ class GroupCoordinator:
     def _on_offsets_expiry_timer(self) -> None:
         if self.is_active:
             self.expire_offsets()
+            self.maybe_compact()
             self._schedule_offsets_expiry()
+
+    def live_records(self) -> list[Record]:
+        """The current state as records: the last metadata of each group, each committed offset."""
+        records: list[Record] = [(group_key(g), value) for g, value in self._group_values.items()]
+        for group_id in self._offsets.group_ids():
+            for (topic, partition), value in self._offsets.group_offsets(group_id).items():
+                records.append(offset_commit_record(group_id, topic, partition, value))
+        return records
+
+    def maybe_compact(self, min_records: int = 10_000) -> bool:
+        """Rewrite the internal log as a snapshot once superseded records dominate it.
+
+        Kafka compacts __consumer_offsets by key; katka has no compaction, so the coordinator
+        snapshots its own state instead, which keeps start-up replay proportional to the live
+        state rather than to the history of commits.
+        """
+        live = self.live_records()
+        if self._records_since_compaction < max(min_records, 2 * len(live)):
+            return False
+        self._log.compact(live)
+        logger.info(
+            "compacted the coordinator log: %d records replaced by %d live ones",
+            self._records_since_compaction,
+            len(live),
+        )
+        self._records_since_compaction = len(live)
+        return True
 
     # --- admin -----------------------------------------------------------------------------
 
@@ -642,9 +687,15 @@ class GroupCoordinator:
     def _apply(self, key: bytes, value: bytes | None) -> None:
         """The one place records take effect, at run time and during replay."""
         decoded = decode_key(key)
+        self._records_since_compaction += 1
         if isinstance(decoded, OffsetKey):
             self._offsets.apply(decoded, value)
-        elif self._status is _Status.LOADING:
+            return
+        if value is None:
+            self._group_values.pop(decoded.group_id, None)
+        else:
+            self._group_values[decoded.group_id] = value
+        if self._status is _Status.LOADING:
             if value is None:
                 self._loaded_snapshots.pop(decoded.group_id, None)
             else:
