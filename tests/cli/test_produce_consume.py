@@ -1,0 +1,156 @@
+"""`katka produce` and `katka consume` as a user runs them, against a real broker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.cli.conftest import Run
+
+
+def topic_with_records(katka: Run, name: str, partitions: int = 1, lines: str = "") -> str:
+    katka("topic", "create", name, "--partitions", str(partitions), check=True)
+    if lines:
+        katka("produce", name, "--key-separator", ":", "--partition", "0", input=lines, check=True)
+    return name
+
+
+def test_produced_lines_come_back_with_keys_headers_and_positions(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = unique("t")
+    katka("topic", "create", name, "--partitions", "2", check=True)
+    produced = katka(
+        "produce",
+        name,
+        "--key-separator",
+        ":",
+        "--header",
+        "source=cli",
+        "--header",
+        "v=2",
+        "--partition",
+        "1",
+        "--acks",
+        "1",
+        "--compression",
+        "zstd",
+        input="alice:one\nbob:two:with:colons\n",
+    )
+    assert produced.returncode == 0, produced.stderr
+    assert produced.stdout.startswith(f"Produced 2 records (30 bytes) to {name} in ")
+    consumed = katka(
+        "consume", name, "--from-beginning", "--exit-at-end", "--format", r"%p %o %k=%v [%h]\n"
+    )
+    assert consumed.returncode == 0, consumed.stderr
+    assert (
+        consumed.stdout
+        == "1 0 alice=one [source=cli,v=2]\n1 1 bob=two:with:colons [source=cli,v=2]\n"
+    )
+    assert consumed.stderr == "Processed a total of 2 messages\n"
+
+
+def test_consume_starts_at_an_offset_the_tail_or_a_time(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = topic_with_records(katka, unique("t"), lines="".join(f"k{i}:v{i}\n" for i in range(5)))
+
+    def values(*args: str) -> list[str]:
+        result = katka("consume", name, "--exit-at-end", "--format", r"%v\n", *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    assert values("--offset", "3") == ["v3", "v4"]
+    assert values("--offset", "-2") == ["v3", "v4"]
+    assert values("--from-time", "-1h") == [f"v{i}" for i in range(5)]
+    assert values("--from-time", "2999-01-01T00:00:00Z") == []
+    assert values("--from-beginning", "--max-messages", "2") == ["v0", "v1"]
+    assert values("--from-beginning", "--partition", "0", "--max-messages", "1") == ["v0"]
+
+
+def test_json_output_is_one_object_per_record(katka: Run, unique: Callable[[str], str]) -> None:
+    name = topic_with_records(katka, unique("t"), lines="k:v\n")
+    result = katka("consume", name, "--from-beginning", "--exit-at-end", "--output", "json")
+    record = json.loads(result.stdout)
+    assert (record["topic"], record["partition"], record["offset"]) == (name, 0, 0)
+    assert (record["key"], record["value"], record["headers"]) == ("k", "v", [])
+    assert record["timestamp"] > 0
+
+
+def test_produce_reads_a_file_and_reports_a_json_summary(
+    katka: Run, unique: Callable[[str], str], tmp_path: Path
+) -> None:
+    name = unique("t")
+    katka("topic", "create", name, "--partitions", "3", check=True)
+    source = tmp_path / "events.txt"
+    source.write_text("".join(f"event {i}\n" for i in range(1000)))
+    result = katka("produce", name, "--file", str(source), "--progress", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["records"], summary["failed"], summary["bytes"]) == (1000, 0, 9890)
+    counted = katka("consume", name, "--from-beginning", "--exit-at-end", "--format", r"%o\n")
+    assert len(counted.stdout.split()) == 1000
+
+
+def test_a_group_consumer_commits_what_it_printed(katka: Run, unique: Callable[[str], str]) -> None:
+    name = topic_with_records(katka, unique("t"), lines="a:1\nb:2\nc:3\n")
+    group = unique("g")
+    first = katka(
+        "consume",
+        name,
+        "--group",
+        group,
+        "--from-beginning",
+        "--max-messages",
+        "2",
+        "--commit",
+        "manual",
+    )
+    assert first.stdout == "1\n2\n", first.stderr
+    rest = katka("consume", name, "--group", group, "--max-messages", "1")
+    assert rest.stdout == "3\n", rest.stderr
+    described = json.loads(katka("group", "describe", group, "--output", "json", check=True).stdout)
+    assert [(p["committed_offset"], p["lag"]) for p in described["partitions"]] == [(3, 0)]
+
+
+def test_bad_consume_input_is_refused_with_one_line(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    unknown = katka("consume", "no-such-topic", "--exit-at-end")
+    assert (unknown.returncode, unknown.stderr) == (
+        1,
+        "katka: error: Topic 'no-such-topic' does not exist as expected\n",
+    )
+    name = topic_with_records(katka, unique("t"))
+    bad_time = katka("consume", name, "--from-time", "yesterday")
+    assert bad_time.returncode == 2
+    assert bad_time.stderr.startswith(
+        "katka: error: Invalid value for --from-time: invalid time 'yesterday'"
+    )
+    assert bad_time.stderr.count("\n") == 1
+    bad_partition = katka("consume", name, "--partition", "7")
+    assert (bad_partition.returncode, bad_partition.stderr) == (
+        1,
+        f"katka: error: partition 7 does not exist: {name} has 1 partitions\n",
+    )
+    bad_format = katka("consume", name, "--format", "%q")
+    assert bad_format.returncode == 2 and "unknown field %q" in bad_format.stderr
+    no_group = katka("consume", name, "--commit", "manual")
+    assert no_group.returncode == 2 and "--commit manual needs --group" in no_group.stderr
+
+
+def test_bad_produce_input_is_refused_with_one_line(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = topic_with_records(katka, unique("t"))
+    missing_key = katka("produce", name, "--key-separator", ":", input="k:v\nno separator\n")
+    assert missing_key.returncode == 1
+    assert missing_key.stderr == "katka: error: line 2: no key separator ':' found\n"
+    bad_partition = katka("produce", name, "--partition", "3", input="x\n")
+    assert (bad_partition.returncode, bad_partition.stderr) == (
+        1,
+        f"katka: error: partition 3 does not exist: {name} has 1 partitions\n",
+    )
+    bad_header = katka("produce", name, "--header", "novalue", input="x\n")
+    assert bad_header.returncode == 2 and "expected KEY=VALUE" in bad_header.stderr
