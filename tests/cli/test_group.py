@@ -1,0 +1,228 @@
+"""`katka group ...` against a real broker with live confluent-kafka consumers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from tests.cli.conftest import CliBroker, Run, run_katka
+from tests.e2e.server import KatkaProcess
+
+HOUR_MS = 3_600_000
+
+
+def produce(bootstrap: str, topic: str, count: int, timestamps: list[int] | None = None) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(count):
+        extra = {"timestamp": timestamps[i]} if timestamps else {}
+        producer.produce(topic, value=b"v%d" % i, partition=0, **extra)
+    assert producer.flush(10) == 0
+
+
+def consume(consumer: Any, count: int) -> None:
+    got = 0
+    deadline = time.monotonic() + 20
+    while got < count and time.monotonic() < deadline:
+        message = consumer.poll(0.2)
+        if message is not None and message.error() is None:
+            got += 1
+    assert got == count
+
+
+@pytest.fixture
+def group_consumer(cli_broker: CliBroker) -> Iterator[Callable[..., Any]]:
+    made: list[Any] = []
+
+    def make(group: str, topic: str, **configs: Any) -> Any:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": cli_broker.bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                **configs,
+            }
+        )
+        consumer.subscribe([topic])
+        made.append(consumer)
+        return consumer
+
+    yield make
+    for consumer in made:
+        consumer.close()
+
+
+def test_describe_shows_state_generation_members_and_lag_in_records_and_time(
+    katka: Run, cli_broker: CliBroker, unique: Callable[[str], str], group_consumer: Any
+) -> None:
+    topic, group = unique("t"), unique("g")
+    katka("topic", "create", topic, "--partitions", "2", check=True)
+    old = int(time.time() * 1000) - 2 * HOUR_MS
+    produce(cli_broker.bootstrap, topic, 5, [old + i for i in range(5)])
+    consumer = group_consumer(group, topic, **{"client.id": "billing-app"})
+    consume(consumer, 2)
+    consumer.commit(asynchronous=False)
+
+    described = json.loads(katka("group", "describe", group, "--output", "json", check=True).stdout)
+    assert (described["state"], described["protocol"]) == ("Stable", "range")
+    assert described["generation"] >= 1
+    [member] = described["members"]
+    assert (member["client_id"], member["group_instance_id"]) == ("billing-app", None)
+    assert sorted(a["partition"] for a in member["assignment"]) == [0, 1]
+    [partition] = [p for p in described["partitions"] if p["partition"] == 0]
+    assert (partition["committed_offset"], partition["log_end_offset"], partition["lag"]) == (
+        2,
+        5,
+        3,
+    )
+    assert 2 * HOUR_MS - 60_000 < partition["lag_ms"] < 2 * HOUR_MS + 60_000
+
+    table = katka("group", "describe", group, check=True).stdout
+    assert f"GROUP {group}  STATE Stable  PROTOCOL range  GENERATION" in table
+    assert "LAG-TIME" in table and "billing-app" in table
+    assert "2h00m" in table or "1h59m" in table
+    listed = json.loads(katka("group", "list", "--output", "json", check=True).stdout)
+    assert {"group": group, "state": "Stable", "simple": False} in listed
+
+
+def test_reset_offsets_is_refused_on_an_active_group_then_planned_and_executed(
+    katka: Run, cli_broker: CliBroker, unique: Callable[[str], str], group_consumer: Any
+) -> None:
+    topic, group = unique("t"), unique("g")
+    katka("topic", "create", topic, check=True)
+    now = int(time.time() * 1000)
+    # Three records from two days ago, three from 30 minutes ago, four from now.
+    stamps = [now - 48 * HOUR_MS] * 3 + [now - HOUR_MS // 2] * 3 + [now] * 4
+    produce(cli_broker.bootstrap, topic, 10, stamps)
+    consumer = group_consumer(group, topic)
+    consume(consumer, 10)
+    consumer.commit(asynchronous=False)
+
+    refused = katka("group", "reset-offsets", group, "--topic", topic, "--to-earliest")
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"katka: error: Assignments can only be reset if the group '{group}' is inactive, "
+        "but the current state is Stable.\n"
+    )
+    consumer.close()
+
+    def plan(*args: str) -> list[tuple[int | None, int, int | None]]:
+        result = katka("group", "reset-offsets", group, "--output", "json", *args)
+        assert result.returncode == 0, result.stderr
+        rows = json.loads(result.stdout)["partitions"]
+        return [(r["current_offset"], r["new_offset"], r["records_to_replay"]) for r in rows]
+
+    assert plan("--topic", topic, "--to-earliest") == [(10, 0, 10)]
+    assert plan("--all-topics", "--by-duration", "1h") == [(10, 3, 7)]
+    assert plan("--all-topics", "--by-duration", "PT1H") == [(10, 3, 7)]
+    assert plan("--topic", f"{topic}:0", "--to-datetime", "-10m") == [(10, 6, 4)]
+    assert plan("--all-topics", "--shift-by", "-4") == [(10, 6, 4)]
+    assert plan("--all-topics", "--to-offset", "99") == [(10, 10, 0)]
+
+    dry = katka("group", "reset-offsets", group, "--all-topics", "--to-offset", "4")
+    assert "Dry run: nothing changed" in dry.stdout
+    assert "NEW-OFFSET" in dry.stdout
+    assert plan("--all-topics", "--to-current") == [(10, 10, 0)]
+
+    done = katka("group", "reset-offsets", group, "--all-topics", "--to-offset", "4", "--execute")
+    assert done.returncode == 0, done.stderr
+    assert f"Reset the offsets of 1 partitions of group '{group}'." in done.stdout
+    described = json.loads(katka("group", "describe", group, "--output", "json", check=True).stdout)
+    assert described["state"] == "Empty"
+    assert [(p["committed_offset"], p["lag"]) for p in described["partitions"]] == [(4, 6)]
+
+
+def test_bad_group_input_is_refused_with_one_line(katka: Run, unique: Callable[[str], str]) -> None:
+    for args in (
+        ("group", "describe", "no-such-group"),
+        ("group", "delete", "no-such-group"),
+        ("group", "rebalances", "no-such-group"),
+    ):
+        result = katka(*args)
+        assert (result.returncode, result.stderr) == (
+            1,
+            "katka: error: Consumer group 'no-such-group' does not exist.\n",
+        ), args
+    topic = unique("t")
+    katka("topic", "create", topic, check=True)
+    for option, value in (("--to-datetime", "last tuesday"), ("--by-duration", "1 hour")):
+        result = katka("group", "reset-offsets", "g", "--topic", topic, option, value)
+        assert result.returncode == 2
+        assert result.stderr.startswith(f"katka: error: Invalid value for {option}: invalid")
+        assert result.stderr.count("\n") == 1
+    missing = katka("group", "reset-offsets", "g", "--topic", "no-such-topic", "--to-earliest")
+    assert missing.stderr == "katka: error: Topic 'no-such-topic' does not exist as expected\n"
+    two = katka("group", "reset-offsets", "g", "--all-topics", "--to-earliest", "--to-latest")
+    assert two.returncode == 2 and "choose exactly one of" in two.stderr
+
+
+def test_groups_are_deleted_only_when_empty(
+    katka: Run, cli_broker: CliBroker, unique: Callable[[str], str], group_consumer: Any
+) -> None:
+    topic, group = unique("t"), unique("g")
+    katka("topic", "create", topic, check=True)
+    produce(cli_broker.bootstrap, topic, 1)
+    consumer = group_consumer(group, topic)
+    consume(consumer, 1)
+    consumer.commit(asynchronous=False)
+    busy = katka("group", "delete", group)
+    assert busy.returncode == 1
+    assert busy.stderr.startswith(f"katka: error: Group '{group}' could not be deleted: ")
+    assert "NON_EMPTY_GROUP" in busy.stderr
+    consumer.close()
+    deleted = katka("group", "delete", group)
+    assert deleted.stdout == f"Deletion of requested consumer groups ('{group}') was successful.\n"
+    assert katka("group", "describe", group).returncode == 1
+
+
+def test_rebalances_lists_the_history_with_trigger_member_and_assignment(
+    katka: Run, cli_broker: CliBroker, unique: Callable[[str], str], group_consumer: Any
+) -> None:
+    topic, group = unique("t"), unique("g")
+    katka("topic", "create", topic, "--partitions", "2", check=True)
+    produce(cli_broker.bootstrap, topic, 2)
+    first = group_consumer(group, topic, **{"client.id": "first"})
+    consume(first, 2)
+    first.close()
+    history = json.loads(katka("group", "rebalances", group, "--output", "json", check=True).stdout)
+    triggers = [(r["trigger"], r["client_id"]) for r in history["rebalances"]]
+    assert triggers[0] == ("join", "first")
+    assert history["rebalances"][0]["members"][0]["assigned_partitions"] == 2
+    assert history["storms"] == []
+    table = katka("group", "rebalances", group, check=True).stdout
+    assert "TRIGGER" in table and "first=2" in table and "STOPPED" in table
+
+
+def test_katka_only_views_say_so_when_the_broker_has_no_admin_api(tmp_path: Path) -> None:
+    plain = KatkaProcess(tmp_path / "plain").start()
+    try:
+        result = run_katka("group", "rebalances", "g", "--bootstrap-server", plain.bootstrap)
+        if result.returncode == 0 or "does not exist" in result.stderr:
+            pytest.skip("`katka serve` now runs the admin API itself")
+        assert result.returncode == 1
+        assert result.stderr == (
+            "katka: error: rebalance history is a katka-only view: the broker at "
+            f"{plain.bootstrap} does not report a katka.admin.listener (not katka, or its admin "
+            "API is off); pass --admin-url to point at one\n"
+        )
+        closed = run_katka(
+            "group",
+            "rebalances",
+            "g",
+            "--bootstrap-server",
+            plain.bootstrap,
+            "--admin-url",
+            "127.0.0.1:1",
+        )
+        assert closed.returncode == 1
+        assert closed.stderr.startswith(
+            "katka: error: cannot reach katka's admin API at http://127.0.0.1:1"
+        )
+    finally:
+        plain.kill()
