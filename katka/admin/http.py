@@ -43,6 +43,8 @@ def parse_request_head(head: bytes) -> Request:
     method, target, _version = parts
     if not target.startswith("/"):
         raise BadRequest(HTTPStatus.BAD_REQUEST, "request target must be a path")
+    if method not in ("GET", "HEAD"):
+        raise BadRequest(HTTPStatus.METHOD_NOT_ALLOWED, f"method {method} not allowed (GET only)")
     for line in lines[1:]:
         if not line:
             continue
@@ -54,8 +56,6 @@ def parse_request_head(head: bytes) -> Request:
             raise BadRequest(HTTPStatus.BAD_REQUEST, "request bodies are not accepted")
         if lowered == "transfer-encoding":
             raise BadRequest(HTTPStatus.BAD_REQUEST, "request bodies are not accepted")
-    if method not in ("GET", "HEAD"):
-        raise BadRequest(HTTPStatus.METHOD_NOT_ALLOWED, f"method {method} not allowed (GET only)")
     split = urlsplit(target)
     segments = tuple(unquote(s) for s in split.path.split("/") if s)
     return Request(method, unquote(split.path), segments, parse_qs(split.query))
