@@ -66,7 +66,7 @@ def test_topics_show_offsets_and_sizes(broker: tuple[EmbeddedBroker, str]) -> No
         10
     )
     producer = Producer({"bootstrap.servers": running.bootstrap_servers})
-    for i in range(3):
+    for _ in range(3):
         producer.produce("sized", value=b"x" * 100, partition=1)
     producer.flush(10)
     status, document = get(base, "/api/topics/sized")
