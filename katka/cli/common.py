@@ -217,14 +217,15 @@ def print_table(
     from rich.table import Table
 
     right = set(right_align)
-    table = Table(
-        title=title, box=None, title_justify="left", pad_edge=False, show_edge=False
-    )
+    table = Table(title=title, box=None, title_justify="left", pad_edge=False, show_edge=False)
     for column in columns:
         table.add_column(column, justify="right" if column in right else "left", overflow="fold")
     for row in rows:
         table.add_row(*("-" if cell is None else str(cell) for cell in row))
-    console().print(table)
+    with console().capture() as captured:
+        console().print(table)
+    # rich pads every cell to its column's width: trailing blanks only get in a diff's way.
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
 @functools.cache
