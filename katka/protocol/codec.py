@@ -19,6 +19,8 @@ from kio.schema.index import api_key_map
 from kio.serial import entity_reader, entity_writer
 from kio.static.protocol import Entity
 
+from katka.protocol.bounds import BoundsError, check_bounds
+
 API_VERSIONS_KEY = 18
 _FIXED_HEADER = struct.Struct(">hhi")
 _I16 = struct.Struct(">h")
@@ -59,10 +61,10 @@ def has_schema(api_key: int, api_version: int) -> bool:
 
 
 @cache
-def _request_reader(api_key: int, api_version: int) -> tuple[Callable[..., Any], bool]:
+def _request_reader(api_key: int, api_version: int) -> tuple[Callable[..., Any], bool, type[Any]]:
     schema = load_request_schema(api_key, api_version)
     flexible_header = schema.__header_schema__.__version__ >= 2
-    return entity_reader(schema), flexible_header
+    return entity_reader(schema), flexible_header, schema
 
 
 @cache
@@ -99,7 +101,7 @@ def _skip_tagged_fields(frame: bytes, position: int) -> int:
 
 def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Entity]:
     """Decode the header and body of a request whose api key and version have a kio schema."""
-    reader, flexible_header = _request_reader(fixed.api_key, fixed.api_version)
+    reader, flexible_header, schema = _request_reader(fixed.api_key, fixed.api_version)
     position = _FIXED_HEADER.size
     if len(frame) < position + 2:
         raise DecodeError("truncated client id")
@@ -114,6 +116,14 @@ def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Ent
         position = end
     if flexible_header:
         position = _skip_tagged_fields(frame, position)
+    try:
+        # Before kio: its native reader reserves an array's room from the claimed count, and a
+        # failed allocation aborts the process (see bounds.py).
+        check_bounds(schema, frame, position)
+    except BoundsError as error:
+        raise DecodeError(
+            f"cannot decode {api_key_map.get(fixed.api_key)} v{fixed.api_version}: {error}"
+        ) from None
     try:
         body, size = reader(frame, position)
     except Exception as error:  # kio raises several types for malformed input
