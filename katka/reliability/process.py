@@ -1,0 +1,123 @@
+"""A `katka serve` subprocess for the harnesses: start, wait for the ready line, SIGKILL, RSS."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process (Linux /proc), 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class BrokerProcess:
+    """One broker on a fixed loopback port and data directory, restartable after a kill."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        overrides: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.overrides = list(overrides)
+        self.extra_args = list(extra_args)
+        self.port = port or free_port()
+        self.env = env or {}
+        self.process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+        self.ready_line = ""
+        self.recovery_seconds = 0.0  # process start to ready line, of the last start
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 60) -> float:
+        """Start and wait for the ready line; returns the seconds it took."""
+        command = [sys.executable, "-m", "katka.cli.serve", "--listen", self.bootstrap]
+        command += ["--data-dir", str(self.data_dir), *self.extra_args]
+        for override in self.overrides:
+            command += ["-o", override]
+        self.output = []
+        self.ready_line = ""
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+        )
+        ready = threading.Event()
+        process = self.process
+
+        def pump() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                self.output.append(line.rstrip("\n"))
+                if len(self.output) > 5000:
+                    del self.output[:1000]
+                if line.startswith("katka ready"):
+                    self.ready_line = line.strip()
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(timeout):
+            self.kill()
+            raise RuntimeError("katka did not start in time:\n" + self.log_tail())
+        if not self.ready_line:
+            raise RuntimeError("katka exited before ready:\n" + self.log_tail())
+        self.recovery_seconds = time.monotonic() - started
+        return self.recovery_seconds
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no clean-shutdown marker."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+    def stop(self, timeout: float = 30) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def rss(self) -> int:
+        return rss_bytes(self.pid) if self.alive() else 0
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.output[-lines:])
