@@ -226,3 +226,32 @@ def test_katka_only_views_say_so_when_the_broker_has_no_admin_api(tmp_path: Path
         )
     finally:
         plain.kill()
+
+
+def test_describe_without_the_admin_api_reads_lag_in_time_itself(tmp_path: Path) -> None:
+    """Against a broker without katka's admin API (as against Kafka): no generation, and the
+    age of the next record is read with a short-lived consumer."""
+    plain = KatkaProcess(tmp_path / "plain", ["-o", "group.initial.rebalance.delay.ms=0"]).start()
+    try:
+        old = int(time.time() * 1000) - HOUR_MS
+        run_katka("topic", "create", "t", "--bootstrap-server", plain.bootstrap)
+        produce(plain.bootstrap, "t", 3, [old, old + 1, old + 2])
+        consumer = Consumer(
+            {"bootstrap.servers": plain.bootstrap, "group.id": "g", "auto.offset.reset": "earliest"}
+        )
+        consumer.subscribe(["t"])
+        consume(consumer, 1)
+        consumer.commit(asynchronous=False)
+        consumer.close()
+        result = run_katka(
+            "group", "describe", "g", "--output", "json", "--bootstrap-server", plain.bootstrap
+        )
+        assert result.returncode == 0, result.stderr
+        described = json.loads(result.stdout)
+        if described["generation"] is not None:
+            pytest.skip("`katka serve` now runs the admin API itself")
+        [partition] = described["partitions"]
+        assert (partition["committed_offset"], partition["lag"]) == (1, 2)
+        assert HOUR_MS - 60_000 < partition["lag_ms"] < HOUR_MS + 60_000
+    finally:
+        plain.kill()
