@@ -52,7 +52,14 @@ class DiskStorageEngine:
             log.config = config
             return log
         log = DiskPartitionLog.open(
-            topic, partition, config, self._directory(topic, partition), self._recovered_cleanly
+            topic,
+            partition,
+            config,
+            self._directory(topic, partition),
+            self._recovered_cleanly,
+            # Internal topics (the coordinator's __consumer_offsets) are replayed whole at
+            # start-up: scan them all, so a damaged batch is truncated rather than met by replay.
+            verify_all=topic.startswith("__"),
         )
         self._logs[(topic, partition)] = log
         return log

@@ -21,6 +21,8 @@ import bisect
 import os
 import struct
 
+from katka.storage.disk import faults
+
 OFFSET_ENTRY = struct.Struct(">II")
 TIME_ENTRY = struct.Struct(">qI")
 
@@ -47,7 +49,18 @@ class _IndexFile:
         return self._fd
 
     def _write(self, first: int, second: int) -> None:
-        os.write(self._file_fd(), self.entry.pack(first, second))
+        faults.check_write(self.path)
+        fd = self._file_fd()
+        data = self.entry.pack(first, second)
+        error: OSError | None = None
+        try:
+            written = os.write(fd, data)
+        except OSError as exc:
+            written, error = -1, exc
+        if written != len(data):  # never leave a torn entry behind (a full disk)
+            size = os.fstat(fd).st_size
+            os.ftruncate(fd, size - size % self.entry.size)
+            raise error or OSError(f"{self.path}: short index write")
         self._last = (first, second)
         self._last_known = True
 

@@ -19,7 +19,9 @@ import json
 import logging
 import os
 
+from katka.errors import ErrorCode, KafkaError
 from katka.storage.base import LogConfig
+from katka.storage.disk import faults
 from katka.storage.disk.segment import LogSegment
 from katka.storage.producer_state import ProducerStateManager
 from katka.storage.segmented import Segment, SegmentedLog
@@ -33,6 +35,7 @@ PRODUCER_SNAPSHOT_FILE = "producer.snapshot"
 def write_file_atomically(path: str, data: bytes) -> None:
     """Write, fsync and rename, so a crash leaves either the old or the new content."""
     temporary = path + ".tmp"
+    faults.check_write(temporary)
     with open(temporary, "wb") as file:
         file.write(data)
         file.flush()
@@ -47,17 +50,29 @@ class DiskPartitionLog(SegmentedLog):
         super().__init__(topic, partition, config)
         self.directory = directory
         self._recovery_point = 0
+        self._reported_corruption: set[str] = set()
 
     # --- opening -------------------------------------------------------------------------------
 
     @classmethod
     def open(
-        cls, topic: str, partition: int, config: LogConfig, directory: str, clean: bool
+        cls,
+        topic: str,
+        partition: int,
+        config: LogConfig,
+        directory: str,
+        clean: bool,
+        verify_all: bool = False,
     ) -> DiskPartitionLog:
-        """Create the directory or load it; `clean` says the previous run closed cleanly."""
+        """Create the directory or load it; `clean` says the previous run closed cleanly.
+
+        `verify_all` scans every segment with CRC at open, clean shutdown or not, and truncates
+        at the first bad batch: for logs that are replayed whole at start-up (the coordinator's),
+        where a corrupt batch met during replay would stop the broker from starting.
+        """
         log = cls(topic, partition, config, directory)
         os.makedirs(directory, exist_ok=True)
-        log._load(clean)
+        log._load(clean and not verify_all, verify_all)
         return log
 
     def _segment(self, base_offset: int, size: int = 0) -> LogSegment:
@@ -77,7 +92,7 @@ class DiskPartitionLog(SegmentedLog):
             self.config.segment_index_bytes,
         )
 
-    def _load(self, clean: bool) -> None:
+    def _load(self, clean: bool, verify_all: bool = False) -> None:
         log_sizes: dict[int, int] = {}
         names: set[str] = set()
         with os.scandir(self.directory) as entries:
@@ -89,6 +104,8 @@ class DiskPartitionLog(SegmentedLog):
                 elif entry.name.endswith(".tmp"):
                     os.unlink(entry.path)
         log_start_offset, self._recovery_point = self._read_checkpoint()
+        if verify_all:
+            self._recovery_point = 0
         segments: list[LogSegment] = []
         for base_offset in sorted(log_sizes):
             segment = self._segment(base_offset, log_sizes[base_offset])
@@ -201,6 +218,31 @@ class DiskPartitionLog(SegmentedLog):
         )
 
     # --- PartitionLog --------------------------------------------------------------------------
+
+    def read(
+        self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
+    ) -> bytes:
+        try:
+            return super().read(fetch_offset, max_bytes, max_offset, min_one_batch)
+        except KafkaError as error:
+            if error.code == ErrorCode.corrupt_message:
+                self._report_corruption(error)
+            raise
+
+    def _report_corruption(self, error: KafkaError) -> None:
+        """One ERROR line per damaged batch (consumers retry the same fetch over and over)."""
+        message = error.message or str(error)
+        if message in self._reported_corruption:
+            return
+        if len(self._reported_corruption) < 1000:
+            self._reported_corruption.add(message)
+        logger.error(
+            "%s-%d: CORRUPT_MESSAGE returned to fetches: %s; the data on disk is damaged "
+            "(restore the partition from a copy, or DeleteRecords past it)",
+            self.topic,
+            self.partition,
+            message,
+        )
 
     def flush(self) -> None:
         self.active_segment_on_disk.flush()

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import HEADER_SIZE, LOG_OVERHEAD, BatchHeader, compute_crc, read_header
+from katka.storage.disk import faults
 from katka.storage.disk.index import CorruptIndexError, OffsetIndex, TimeIndex
 
 logger = logging.getLogger("katka.storage")
@@ -188,6 +189,7 @@ class LogSegment:
     def append(self, batch: bytes | bytearray, header: BatchHeader) -> None:
         fd = self._log_fd()
         try:
+            faults.check_write(self.log_path)
             written = os.write(fd, batch)
             while written < len(batch):
                 written += os.write(fd, memoryview(batch)[written:])
@@ -207,8 +209,13 @@ class LogSegment:
             self._max_timestamp = header.max_timestamp
             self._offset_of_max_timestamp = header.base_offset
         if self._bytes_since_last_index_entry > self.index_interval_bytes:
-            self.offset_index.append(header.base_offset, header.position)
-            self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
+            try:
+                self.offset_index.append(header.base_offset, header.position)
+                self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
+            except OSError as exc:
+                # The batch is in the log: a sparse index without this entry is still right
+                # (lookups land earlier and scan forward), so a full disk here loses nothing.
+                logger.warning("%s: index entry not written: %s", self.log_path, exc)
             self._bytes_since_last_index_entry = 0
         self._bytes_since_last_index_entry += header.size
         self._size = header.position + header.size

@@ -1,0 +1,29 @@
+"""Fault injection for the disk engine: writes that fail as they do on a full disk.
+
+`KATKA_FAULT_DISK_FULL=<path>` in the environment (or `set_disk_full_flag(path)` in-process):
+while the file <path> exists, every write of the disk engine (segment appends, index entries,
+checkpoints and snapshots) fails with ENOSPC before touching the file. Tests create and remove
+that file to fill and free the "disk" of a running `katka serve`, which exercises the same
+error paths a real full filesystem does: the append is refused with KAFKA_STORAGE_ERROR, reads
+go on, and appends succeed again once the file is gone. Unset (the default), the hook costs a
+global lookup per write.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+_disk_full_flag: str | None = os.environ.get("KATKA_FAULT_DISK_FULL") or None
+
+
+def set_disk_full_flag(path: str | os.PathLike[str] | None) -> None:
+    """While `path` exists, disk engine writes fail with ENOSPC (None turns the hook off)."""
+    global _disk_full_flag
+    _disk_full_flag = os.fspath(path) if path is not None else None
+
+
+def check_write(path: str) -> None:
+    """Raise OSError(ENOSPC) when the disk-full fault is active."""
+    if _disk_full_flag is not None and os.path.exists(_disk_full_flag):
+        raise OSError(errno.ENOSPC, "No space left on device (injected)", path)
