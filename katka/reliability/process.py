@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -13,7 +14,32 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as file:
+            low, high = (int(field) for field in file.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
+    """A free loopback port below the ephemeral range.
+
+    A broker restarted on a port from the ephemeral range can find it taken: while it is down,
+    a client reconnecting to 127.0.0.1:P may be given P as its own source port and connect to
+    itself (TCP simultaneous open), which holds the port. Real brokers listen on 9092.
+    """
+    low, _high = _ephemeral_range()
+    candidates = list(range(max(low - 12000, 10000), low))
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
