@@ -1,0 +1,72 @@
+"""python -m bench run [--quick] | report FILE | profile  (see bench/README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start the brokers, run the workloads, write results")
+    run.add_argument("--quick", action="store_true", help="small sizes, ~2 minutes (smoke test)")
+    run.add_argument(
+        "--brokers",
+        default="katka,katka-fsync,tansu,redis,katka-nodelay",
+        help="comma-separated subset of: katka,katka-fsync,tansu,redis,katka-nodelay",
+    )
+    run.add_argument(
+        "--workloads",
+        default="throughput,produce,latency,rebalance,startup,group-start",
+        help="comma-separated subset of: throughput,produce,latency,rebalance,startup,group-start",
+    )
+    run.add_argument(
+        "--out", type=Path, default=None,
+        help="output directory (default bench/results, or bench/results/quick with --quick)",
+    )  # fmt: skip
+
+    report = commands.add_parser("report", help="rewrite the table and charts from a .jsonl")
+    report.add_argument("jsonl", type=Path, nargs="?", default=RESULTS / "latest.jsonl")
+
+    profile = commands.add_parser("profile", help="py-spy profiles of katka's produce and fetch")
+    profile.add_argument("--seconds", type=float, default=8.0)
+    profile.add_argument("--out", type=Path, default=RESULTS / "profile")
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from bench import report as report_module
+        from bench.run import run as run_benchmark
+        from bench.run import settings_for
+
+        out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
+        path = run_benchmark(
+            settings_for(args.quick),
+            [b.strip() for b in args.brokers.split(",") if b.strip()],
+            {w.strip() for w in args.workloads.split(",") if w.strip()},
+            out,
+        )
+        written = report_module.write(path)
+        for item in written:
+            print(f"wrote {item}", file=sys.stderr)
+        return 0
+    if args.command == "report":
+        from bench import report as report_module
+
+        for item in report_module.write(args.jsonl):
+            print(f"wrote {item}", file=sys.stderr)
+        return 0
+    if args.command == "profile":
+        from bench import profile as profile_module
+
+        profile_module.run(args.seconds, args.out)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

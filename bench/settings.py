@@ -1,0 +1,46 @@
+"""Workload sizes for the full run and for --quick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    produce_records: dict[int, int]  # record size -> records per produce run
+    produce_max_seconds: float
+    partitions: int = 6
+    linger_ms: int = 5
+    latency_rate: int = 5000
+    latency_seconds: float = 10.0
+    latency_size: int = 100
+    rebalance_strategies: tuple[str, ...] = ("range", "cooperative-sticky", "static")
+    rebalance_partitions: int = 12
+    rebalance_rate: int = 1200
+    rebalance_window_s: float = 6.0
+    rebalance_baseline_s: float = 3.0
+    session_timeout_ms: int = 6000
+    startup_repeats: int = 3
+    startup_partitions: int = 1000
+    startup_records_per_partition: int = 100
+
+
+FULL = Settings(
+    quick=False,
+    produce_records={100: 1_000_000, 1024: 300_000},
+    produce_max_seconds=20.0,
+)
+
+QUICK = Settings(
+    quick=True,
+    produce_records={100: 150_000, 1024: 40_000},
+    produce_max_seconds=6.0,
+    latency_seconds=3.0,
+    rebalance_strategies=("cooperative-sticky",),
+    rebalance_window_s=3.0,
+    rebalance_baseline_s=1.5,
+    startup_repeats=1,
+    startup_partitions=200,
+    startup_records_per_partition=20,
+)
