@@ -53,7 +53,7 @@ class Walkthrough:
         return process
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=60)
+        return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=30)
 
     def stop_all(self) -> None:
         for process in self.running:
@@ -191,7 +191,8 @@ def test_steps_6_and_7_a_flaky_consumer_storms_and_static_membership_ends_it(
     walk: Walkthrough,
 ) -> None:
     walk.katka("topic", "create", "clicks", "--partitions", "6")
-    walk.produce("clicks", 1, 100)
+    # Plenty of records, so each flaky start still finds one to process.
+    walk.produce("clicks", 1, 600)
     walk.start("--topic", "clicks", "--group", "storm", "--client-id", "steady", "--delay", "0.2")
     walk.wait_for("storm", stable_with(1))
     for _ in range(4):
