@@ -28,6 +28,7 @@ from katka.metadata.topics import TopicManager
 from katka.producer_ids import ProducerIdManager
 from katka.server.connection import Connection
 from katka.server.dispatch import Dispatcher, build_registry
+from katka.server.limits import ConnectionLimiter
 from katka.storage.base import PartitionLog, StorageEngine
 
 log = logging.getLogger("katka.broker")
@@ -103,6 +104,7 @@ class Broker:
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._connections: set[asyncio.Task[None]] = set()
+        self.connection_limits = ConnectionLimiter()
         self.dispatcher = Dispatcher(build_registry(api.ALL), self)
 
     # --- life cycle -------------------------------------------------------------------
@@ -179,12 +181,22 @@ class Broker:
     async def _on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        peer = writer.get_extra_info("peername")
+        host = str(peer[0]) if peer else "unknown"
+        if not self.connection_limits.try_acquire(
+            host,
+            self.config.get_int("max.connections"),
+            self.config.get_int("max.connections.per.ip"),
+        ):
+            writer.transport.abort()
+            return
         connection = Connection(
             reader,
             writer,
             self.dispatcher,
             max_frame_bytes=self.config.get_int("socket.request.max.bytes"),
             max_queued_requests=self.config.get_int("queued.max.requests"),
+            max_buffered_bytes=self.config.get_int("katka.connection.max.buffered.bytes"),
         )
         task = asyncio.current_task()
         assert task is not None
@@ -195,6 +207,7 @@ class Broker:
             pass  # broker shutting down
         finally:
             self._connections.discard(task)
+            self.connection_limits.release(host)
 
     # --- domain helpers used by handlers ----------------------------------------------
     def after_append(self) -> None:

@@ -62,6 +62,8 @@ BROKER_CONFIGS: dict[str, ConfigDef] = {
         _d("delete.topic.enable", _B, "true"),
         _d("socket.request.max.bytes", _I, "104857600", read_only=True),
         _d("queued.max.requests", _I, "500", read_only=True),
+        # katka's: encoded replies a connection may hold for a client that is not reading.
+        _d("katka.connection.max.buffered.bytes", _I, str(16 * 1024 * 1024), read_only=True),
         _d("max.connections", _I, str(2**31 - 1)),
         _d("max.connections.per.ip", _I, str(2**31 - 1)),
         _d("message.max.bytes", _I, "1048588"),

@@ -4,8 +4,16 @@ Kafka clients pipeline requests and match responses by order as much as by corre
 responses leave in request order even when one is parked (a JoinGroup waiting for the
 rebalance, a Fetch long poll). The read loop keeps decoding while a reply is parked, up to
 `queued.max.requests` outstanding replies; then it stops reading, which pushes back on the
-client through TCP. The writer awaits `drain()`, so a client that does not read its socket
-stops the loop from buffering more than the transport's high-water mark plus one reply.
+client through TCP.
+
+Memory per connection is bounded for a client that stops reading its socket: the writer awaits
+`drain()` above the transport's high-water mark, and the read loop also stops reading while
+the encoded replies waiting for the writer exceed `katka.connection.max.buffered.bytes`
+(pipelined Fetch requests are answered at once, so without this a client that never reads
+could make the broker hold queued.max.requests full fetch responses). The bound is that limit
+plus the high-water mark plus the replies of requests still parked (at most
+queued.max.requests). Kafka gets the same effect by muting a channel until its one in-flight
+response is sent.
 """
 
 from __future__ import annotations
@@ -42,12 +50,15 @@ class Connection:
         dispatcher: Dispatcher,
         max_frame_bytes: int,
         max_queued_requests: int,
+        max_buffered_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.dispatcher = dispatcher
         self.decoder = FrameDecoder(max_frame_bytes)
         self.max_queued_requests = max_queued_requests
+        self.max_buffered_bytes = max_buffered_bytes
+        self._buffered_bytes = 0  # encoded replies queued for the writer
         peer = writer.get_extra_info("peername")
         self.client_host = peer[0] if peer else "unknown"
         self.client_port = peer[1] if peer else 0
@@ -96,10 +107,26 @@ class Connection:
                 if reply is None:
                     continue
                 self._replies.append(reply)
+                if isinstance(reply, bytes):
+                    self._buffered_bytes += len(reply)
+                elif isinstance(reply, asyncio.Future):
+                    reply.add_done_callback(self._on_parked_reply_done)
                 self._reply_ready.set()
-                if len(self._replies) >= self.max_queued_requests:
+                while self._is_full():
                     self._room.clear()
                     await self._room.wait()
+
+    def _is_full(self) -> bool:
+        return (
+            len(self._replies) >= self.max_queued_requests
+            or self._buffered_bytes > self.max_buffered_bytes
+        )
+
+    def _on_parked_reply_done(self, future: asyncio.Future[bytes | None]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            result = future.result()
+            if result is not None:
+                self._buffered_bytes += len(result)
 
     async def _write_loop(self) -> None:
         while True:
@@ -109,6 +136,7 @@ class Connection:
                 self._reply_ready.clear()
                 await self._reply_ready.wait()
             reply = self._replies[0]
+            counted = isinstance(reply, bytes | asyncio.Future)
             if reply is not None and not isinstance(reply, bytes):
                 try:
                     reply = await reply
@@ -122,13 +150,19 @@ class Connection:
                     self.writer.transport.abort()
                     return
             self._replies.popleft()
-            if not self._room.is_set() and len(self._replies) < self.max_queued_requests:
-                self._room.set()
             if reply is None:
+                self._maybe_make_room()
                 continue
             self.writer.write(encode_frame(reply))
+            if counted:
+                self._buffered_bytes -= len(reply)
+            self._maybe_make_room()
             if self.writer.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
                 await self.writer.drain()
+
+    def _maybe_make_room(self) -> None:
+        if not self._room.is_set() and not self._is_full():
+            self._room.set()
 
     def _abandon_parked(self) -> None:
         for reply in self._replies:

@@ -36,7 +36,23 @@ async def serve_until_signalled(broker: Broker, on_ready: Callable[[Broker, floa
     await broker.stop()
 
 
+def raise_open_file_limit() -> None:
+    """Every connection and every open segment is a file descriptor: lift the soft limit to
+    the hard one (often 1024 -> 524288), as Kafka's docs ask operators to."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20
+        if soft != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        log.warning("could not raise the open file limit")
+
+
 def serve_forever(broker: Broker, on_ready: Callable[[Broker, float], None]) -> None:
+    raise_open_file_limit()
     loop = new_event_loop()
     try:
         loop.run_until_complete(serve_until_signalled(broker, on_ready))
