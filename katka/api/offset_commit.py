@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
-from katka.coordinator.results import OffsetCommitPartition
+from katka.coordinator.results import OffsetCommitPartition, OffsetCommitResult, PartitionResult
+from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
     from katka.broker import Broker
@@ -28,14 +29,23 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         for topic in request.topics
         for p in topic.partitions
     ]
-    result = broker.coordinator.commit_offsets(
-        request.group_id,
-        request.member_id,
-        request.generation_id_or_member_epoch,
-        offsets,
-        group_instance_id=getattr(request, "group_instance_id", None),
-        api_version=ctx.api_version,
-    )
+    try:
+        result = broker.coordinator.commit_offsets(
+            request.group_id,
+            request.member_id,
+            request.generation_id_or_member_epoch,
+            offsets,
+            group_instance_id=getattr(request, "group_instance_id", None),
+            api_version=ctx.api_version,
+        )
+    except KafkaError as error:
+        if error.code != ErrorCode.kafka_storage_error:
+            raise
+        # The append to __consumer_offsets failed (a full disk): nothing was applied. Kafka
+        # answers NOT_COORDINATOR for a storage error here, so the client retries the commit.
+        result = OffsetCommitResult(
+            tuple(PartitionResult(o.topic, o.partition, ErrorCode.not_coordinator) for o in offsets)
+        )
     m = response_module(ctx)
     by_topic: dict[str, list[Any]] = {}
     for partition in result.partitions:
