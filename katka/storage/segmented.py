@@ -376,7 +376,12 @@ class SegmentedLog:
             self._last_flush_ms is not None and now_ms - self._last_flush_ms >= self.config.flush_ms
         )
 
-    def _mark_flushed(self) -> None:
+    def _mark_flushed(self, messages: int | None = None) -> None:
+        """`messages` were made durable (all when None). A flush runs on a worker thread
+        (group commit) while the loop may append: those appends stay counted as unflushed."""
         # flush.ms then counts from the first append after this flush (flush() takes no time).
-        self._unflushed_messages = 0
-        self._last_flush_ms = None
+        if messages is None or messages >= self._unflushed_messages:
+            self._unflushed_messages = 0
+            self._last_flush_ms = None
+        else:
+            self._unflushed_messages -= messages

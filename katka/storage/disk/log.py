@@ -245,10 +245,13 @@ class DiskPartitionLog(SegmentedLog):
         )
 
     def flush(self) -> None:
+        # Captured before the fsync: the loop may append while a group commit runs this on a
+        # worker thread, and those later appends are not covered by this fsync.
+        unflushed, log_end_offset = self._unflushed_messages, self.log_end_offset
         self.active_segment_on_disk.flush()
-        self._mark_flushed()
-        if self._recovery_point != self.log_end_offset:
-            self._recovery_point = self.log_end_offset
+        self._mark_flushed(unflushed)
+        if self._recovery_point < log_end_offset:
+            self._recovery_point = log_end_offset
             self._write_checkpoint()
 
     @property
