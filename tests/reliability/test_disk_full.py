@@ -68,9 +68,7 @@ def test_a_full_disk_refuses_produce_keeps_fetch_and_recovers(tmp_path: Path) ->
 
         flag.touch()  # the disk is full
         refused = produce(broker, "events", [b"during-%d" % i for i in range(5)])
-        assert [error and error.code() for error in refused] == [
-            KafkaError.KAFKA_STORAGE_ERROR
-        ] * 5
+        assert [error and error.code() for error in refused] == [KafkaError.KAFKA_STORAGE_ERROR] * 5
         assert read_all(consumer, 100) == before  # consumers keep reading what is on disk
         try:  # a commit needs the disk too: refused (NOT_COORDINATOR, as Kafka), not fatal
             consumer.commit(asynchronous=False)

@@ -24,8 +24,7 @@ from kio.static.primitive import i8, i32, i64
 from katka.reliability.fuzz import frame, probe, request_header
 from katka.reliability.process import BrokerProcess
 
-
-BUFFER_OVERRIDE: list[str] = []  # a test of the test sets the limit off here
+BUFFER_OVERRIDE: list[str] = []  # a check of this test: set the limit off here, it must fail
 
 
 @pytest.fixture
@@ -97,9 +96,7 @@ def round_trip(broker: BrokerProcess, topic: str, count: int = 20) -> int:
     for i in range(count):
         producer.produce(topic, value=b"v%d" % i)
     assert producer.flush(30) == 0
-    consumer = Consumer(
-        {"bootstrap.servers": broker.bootstrap, "group.id": "rt", "log_level": 0}
-    )
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "rt", "log_level": 0})
     consumer.assign([TopicPartition(topic, 0, 0)])
     seen = 0
     deadline = time.monotonic() + 30
@@ -176,8 +173,14 @@ def test_a_client_that_never_reads_does_not_grow_broker_memory(
     broker = start(broker_factory, tmp_path, "message.max.bytes=2000000", *BUFFER_OVERRIDE)
     create_topic(broker, "big")
     producer = Producer(
-        {"bootstrap.servers": broker.bootstrap, "acks": "all", "log_level": 0,
-         "batch.size": 1_000_000, "linger.ms": 50, "message.max.bytes": 2_000_000}
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "acks": "all",
+            "log_level": 0,
+            "batch.size": 1_000_000,
+            "linger.ms": 50,
+            "message.max.bytes": 2_000_000,
+        }
     )
     for i in range(8):
         producer.produce("big", value=bytes([i]) * 900_000)
