@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from katka import api
+from katka.admin import AdminHttpServer
 from katka.clock import Clock, SystemClock
-from katka.config import BrokerConfig
+from katka.config import BrokerConfig, config_list
 from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.internal_log import OFFSETS_TOPIC, PartitionInternalLog
 from katka.coordinator.service import GroupCoordinator
@@ -102,6 +103,7 @@ class Broker:
         self.coordinator: GroupCoordinator
         self.producer_ids: ProducerIdManager
         self._server: asyncio.Server | None = None
+        self.admin_http: AdminHttpServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._connections: set[asyncio.Task[None]] = set()
         self.connection_limits = ConnectionLimiter()
@@ -144,6 +146,7 @@ class Broker:
             timers or AsyncioTimers(self.clock, asyncio.get_running_loop()),
             PartitionInternalLog(self.topics.get_log(OFFSETS_TOPIC, 0), self.clock),
             self.topics.partition_exists,
+            self.topics.catalog,
         )
         self.coordinator.load()
 
@@ -161,12 +164,27 @@ class Broker:
         if self.listen.port == 0 and sockets:
             self.listen = Endpoint(self.listen.host, sockets[0].getsockname()[1])
         self._tasks.append(asyncio.create_task(self._housekeeping()))
+        await self._start_admin_http()
+
+    async def _start_admin_http(self) -> None:
+        """The katka-only HTTP admin API (rebalance history, lag in time) on its own listener;
+        the bound address is reported as the read-only broker config katka.admin.listener so
+        tools find it from the bootstrap address alone."""
+        wanted = self.config.get("katka.admin.listener") or f"{self.listen.host}:0"
+        if wanted == "none":
+            return
+        endpoint = Endpoint.parse(wanted)
+        self.admin_http = AdminHttpServer(self)
+        host, port = await self.admin_http.start(endpoint.host, endpoint.port)
+        self.config.set_static("katka.admin.listener", f"{host}:{port}")
 
     @property
     def advertised_endpoint(self) -> Endpoint:
         return self.advertised or self.listen
 
     async def stop(self) -> None:
+        if self.admin_http is not None:
+            await self.admin_http.stop()
         if self._server is not None:
             self._server.close()
         for task in self._tasks:
@@ -290,6 +308,12 @@ def coordinator_config(config: BrokerConfig) -> CoordinatorConfig:
         offset_metadata_max_bytes=config.get_int("offset.metadata.max.bytes"),
         offsets_retention_minutes=config.get_int("offsets.retention.minutes"),
         offsets_retention_check_interval_ms=config.get_int("offsets.retention.check.interval.ms"),
+        consumer_protocol_enabled="consumer"
+        in config_list(config.get("group.coordinator.rebalance.protocols")),
+        consumer_session_timeout_ms=config.get_int("group.consumer.session.timeout.ms"),
+        consumer_heartbeat_interval_ms=config.get_int("group.consumer.heartbeat.interval.ms"),
+        consumer_max_size=config.get_int("group.consumer.max.size"),
+        consumer_assignors=tuple(config_list(config.get("group.consumer.assignors"))),
     )
 
 

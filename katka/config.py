@@ -86,6 +86,21 @@ BROKER_CONFIGS: dict[str, ConfigDef] = {
         _d("group.min.session.timeout.ms", _I, "6000"),
         _d("group.max.session.timeout.ms", _I, "1800000"),
         _d("group.max.size", _I, str(2**31 - 1)),
+        # KIP-848 consumer groups: static, as in Kafka; checked together by BrokerConfig.
+        _d(
+            "group.coordinator.rebalance.protocols",
+            ConfigType.LIST,
+            "classic,consumer",
+            read_only=True,
+        ),
+        _d("group.consumer.session.timeout.ms", _I, "45000", read_only=True),
+        _d("group.consumer.min.session.timeout.ms", _I, "45000", read_only=True),
+        _d("group.consumer.max.session.timeout.ms", _I, "60000", read_only=True),
+        _d("group.consumer.heartbeat.interval.ms", _I, "5000", read_only=True),
+        _d("group.consumer.min.heartbeat.interval.ms", _I, "5000", read_only=True),
+        _d("group.consumer.max.heartbeat.interval.ms", _I, "15000", read_only=True),
+        _d("group.consumer.max.size", _I, str(2**31 - 1), read_only=True),
+        _d("group.consumer.assignors", ConfigType.LIST, "uniform,range", read_only=True),
         _d("offsets.retention.minutes", _I, "10080"),
         _d("offsets.retention.check.interval.ms", _L, "600000"),
         _d("offset.metadata.max.bytes", _I, "4096"),
@@ -178,6 +193,7 @@ class BrokerConfig:
         for name, value in (overrides or {}).items():
             definition = self.definition(name)
             self._static[name] = validate_value(name, definition.type, value, definition.valid)
+        validate_consumer_group_configs(self)
 
     @staticmethod
     def definition(name: str) -> ConfigDef:
@@ -259,6 +275,66 @@ class BrokerConfig:
             flush_messages=value("flush.messages"),
             flush_ms=value("flush.ms"),
             file_delete_delay_ms=value("file.delete.delay.ms"),
+        )
+
+
+CONSUMER_GROUP_ASSIGNORS = ("uniform", "range")
+REBALANCE_PROTOCOLS = ("classic", "consumer")
+
+
+def config_list(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def validate_consumer_group_configs(config: BrokerConfig) -> None:
+    """Kafka's GroupCoordinatorConfig checks: defaults within their bounds, interval < session."""
+
+    def bounded(name: str, low: str, high: str) -> None:
+        value, minimum, maximum = (config.get_int(n) for n in (name, low, high))
+        if minimum > maximum:
+            raise KafkaError(
+                ErrorCode.invalid_config, f"{high} must be greater than or equal to {low}"
+            )
+        if not minimum <= value <= maximum:
+            raise KafkaError(
+                ErrorCode.invalid_config,
+                f"{name} must be between {low} and {high} ({minimum}-{maximum})",
+            )
+
+    bounded(
+        "group.consumer.session.timeout.ms",
+        "group.consumer.min.session.timeout.ms",
+        "group.consumer.max.session.timeout.ms",
+    )
+    bounded(
+        "group.consumer.heartbeat.interval.ms",
+        "group.consumer.min.heartbeat.interval.ms",
+        "group.consumer.max.heartbeat.interval.ms",
+    )
+    if config.get_int("group.consumer.heartbeat.interval.ms") >= config.get_int(
+        "group.consumer.session.timeout.ms"
+    ):
+        raise KafkaError(
+            ErrorCode.invalid_config,
+            "group.consumer.heartbeat.interval.ms must be less than "
+            "group.consumer.session.timeout.ms",
+        )
+    for name in ("group.consumer.session.timeout.ms", "group.consumer.heartbeat.interval.ms"):
+        if config.get_int(name) <= 0:
+            raise KafkaError(ErrorCode.invalid_config, f"{name} must be positive")
+    assignors = config_list(config.get("group.consumer.assignors"))
+    unknown = [a for a in assignors if a not in CONSUMER_GROUP_ASSIGNORS]
+    if not assignors or unknown:
+        raise KafkaError(
+            ErrorCode.invalid_config,
+            "group.consumer.assignors must list assignors among "
+            f"{', '.join(CONSUMER_GROUP_ASSIGNORS)} (katka has no pluggable assignors)",
+        )
+    protocols = config_list(config.get("group.coordinator.rebalance.protocols"))
+    if "classic" not in protocols or any(p not in REBALANCE_PROTOCOLS for p in protocols):
+        raise KafkaError(
+            ErrorCode.invalid_config,
+            "group.coordinator.rebalance.protocols must contain classic and may contain consumer",
         )
 
 

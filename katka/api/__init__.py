@@ -2,6 +2,8 @@
 
 from katka.api import (
     api_versions,
+    consumer_group_describe,
+    consumer_group_heartbeat,
     create_partitions,
     create_topics,
     delete_groups,
@@ -30,6 +32,8 @@ from katka.api import (
 
 ALL = [
     api_versions,
+    consumer_group_describe,
+    consumer_group_heartbeat,
     create_partitions,
     create_topics,
     delete_groups,

@@ -1,5 +1,6 @@
 """OffsetFetch (key 9), v1-9; v8+ asks for several groups at once. A null topic list
-(v2+) means every partition the group committed."""
+(v2+) means every partition the group committed. v9 carries the member id and epoch, which a
+KIP-848 consumer group validates."""
 
 from __future__ import annotations
 
@@ -48,7 +49,12 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         groups = []
         for group in request.groups:
             result = broker.coordinator.fetch_offsets(
-                group.group_id, _wanted(group.topics), require_stable
+                group.group_id,
+                _wanted(group.topics),
+                require_stable,
+                # v9+: a consumer group checks them (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID).
+                member_id=getattr(group, "member_id", None),
+                member_epoch=getattr(group, "member_epoch", -1),
             )
             groups.append(
                 make(

@@ -18,6 +18,14 @@ class CoordinatorConfig:
     # that never completed a join may stay parked before it is dropped.
     new_member_join_timeout_ms: int = 300_000
     rebalance_history_size: int = 50
+    # KIP-848 consumer groups (ConsumerGroupHeartbeat); Kafka's names in comments.
+    # group.coordinator.rebalance.protocols: "consumer" enables ConsumerGroupHeartbeat.
+    consumer_protocol_enabled: bool = True
+    consumer_session_timeout_ms: int = 45_000  # group.consumer.session.timeout.ms
+    consumer_heartbeat_interval_ms: int = 5_000  # group.consumer.heartbeat.interval.ms
+    consumer_max_size: int = 2**31 - 1  # group.consumer.max.size
+    # group.consumer.assignors: the first is the default when members name none.
+    consumer_assignors: tuple[str, ...] = ("uniform", "range")
 
     @property
     def offsets_retention_ms(self) -> int:

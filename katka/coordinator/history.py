@@ -1,6 +1,13 @@
 """Rebalance history: why each rebalance of a group happened and how long consumption stopped.
 
-A rebalance opens when the group enters PreparingRebalance from Empty/Stable (the cause is
+KIP-848 consumer groups (consumer.py) record one entry per group epoch: it opens when the
+epoch is bumped (trigger as below; metadata_change also covers subscription and topic changes)
+and closes when every member has converged to that epoch's target assignment (Stable), when the
+group empties, or when a newer epoch supersedes it ("Superseded"). Members never stop as a
+whole there: `stopped_ms` is the longest time a moved partition went unconsumed, from its
+release by one member to its hand-over to the next; `generation_id` is the group epoch.
+
+A classic rebalance opens when the group enters PreparingRebalance from Empty/Stable (the cause is
 whatever moved it there first) and stays open across back-to-back join rounds (a member joining
 during CompletingRebalance restarts the join phase but not the rebalance). It closes when the
 group reaches Stable (the leader's SyncGroup) or Empty (everyone left), or is deleted. The
@@ -124,7 +131,9 @@ class RebalanceHistory:
         protocol_name: str | None,
         members: Iterable[MemberAssignmentSize],
         now_ms: int,
+        stopped_ms: int | None = None,
     ) -> RebalanceRecord | None:
+        """Close the open rebalance; `stopped_ms` defaults to its whole duration (eager)."""
         opened, self._open = self._open, None
         if opened is None:
             return None
@@ -138,7 +147,7 @@ class RebalanceHistory:
             reason=cause.reason,
             start_ms=opened.start_ms,
             end_ms=now_ms,
-            stopped_ms=max(now_ms - opened.start_ms, 0),
+            stopped_ms=max(now_ms - opened.start_ms, 0) if stopped_ms is None else stopped_ms,
             outcome=outcome,
             join_rounds=opened.join_rounds,
             protocol_name=protocol_name,
@@ -147,11 +156,13 @@ class RebalanceHistory:
         )
         self.entries.append(entry)
         logger.info(
-            "group %s rebalance to generation %d ended %s after %d ms: trigger=%s member=%s "
-            "client=%s instance=%s reason=%r members=%d removed=%d join_rounds=%d",
+            "group %s rebalance to generation %d ended %s after %d ms (stopped %d ms): "
+            "trigger=%s member=%s client=%s instance=%s reason=%r members=%d removed=%d "
+            "join_rounds=%d",
             group_id,
             generation_id,
             outcome,
+            entry.end_ms - entry.start_ms,
             entry.stopped_ms,
             cause.trigger.value,
             cause.member_id or "-",

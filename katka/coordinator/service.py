@@ -17,6 +17,13 @@ COORDINATOR_NOT_AVAILABLE.
 Group records change in-memory groups only during load; at run time the domain has already
 changed the group and the record only makes it durable. Offset records are applied at run
 time too: the offset store is mutated by `apply` alone.
+
+KIP-848 consumer groups (ConsumerGroupHeartbeat) live in consumer_service.ConsumerGroupService,
+composed here: a group id names either a classic group or a consumer group. Joining one kind
+takes over an empty group of the other kind; a non-empty one refuses the other protocol
+(classic JoinGroup: INCONSISTENT_GROUP_PROTOCOL; ConsumerGroupHeartbeat: GROUP_ID_NOT_FOUND, as
+Kafka says when online migration does not apply). Offsets, listing, deletion and expiry
+dispatch on the kind.
 """
 
 from __future__ import annotations
@@ -29,8 +36,11 @@ from enum import Enum
 from typing import Protocol, TypeVar
 
 from katka.clock import Clock
-from katka.coordinator import classic, rebalance
+from katka.coordinator import classic, consumer, rebalance
 from katka.coordinator.config import CoordinatorConfig
+from katka.coordinator.consumer import HeartbeatRequest, HeartbeatResponse
+from katka.coordinator.consumer_group import NoTopics, TopicImage
+from katka.coordinator.consumer_service import ConsumerGroupService, DescribedConsumerGroup
 from katka.coordinator.effects import Context, Effects, TimerEvent
 from katka.coordinator.group import ClassicGroup
 from katka.coordinator.history import RebalanceRecord
@@ -43,6 +53,7 @@ from katka.coordinator.offsets import (
     plan_offset_delete,
 )
 from katka.coordinator.records import (
+    ConsumerGroupKey,
     GroupSnapshot,
     OffsetKey,
     Record,
@@ -74,7 +85,7 @@ from katka.coordinator.results import (
 from katka.coordinator.state import GroupState
 from katka.coordinator.timers import Timers
 from katka.coordinator.views import describe_group, group_summary
-from katka.errors import ErrorCode
+from katka.errors import ErrorCode, KafkaError
 
 __all__ = ["CoordinatorConfig", "GroupCoordinator", "InternalLog", "MemoryInternalLog"]
 
@@ -136,6 +147,7 @@ class GroupCoordinator:
         timers: Timers,
         log: InternalLog,
         partition_exists: PartitionExists,
+        topics: TopicImage | None = None,
     ) -> None:
         self.config = config
         self._clock = clock
@@ -150,6 +162,9 @@ class GroupCoordinator:
         self._records_since_compaction = 0
         self._join_waiters: dict[tuple[str, str], JoinCallback] = {}
         self._sync_waiters: dict[tuple[str, str], SyncCallback] = {}
+        self.consumer_groups = ConsumerGroupService(
+            config, clock, timers, topics if topics is not None else NoTopics(), self._append
+        )
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -160,6 +175,7 @@ class GroupCoordinator:
         self._offsets = OffsetStore()
         self._loaded_snapshots = {}
         self._group_values = {}
+        self.consumer_groups.start_load()
         count = 0
         for key, value in self._log.replay():
             self._apply(key, value)
@@ -168,8 +184,9 @@ class GroupCoordinator:
         ctx = self._context()
         for group_id, snapshot in self._loaded_snapshots.items():
             self._groups[group_id] = rebalance.load_group(group_id, snapshot, ctx)
+        self.consumer_groups.finish_load()
         for group_id in self._offsets.group_ids():
-            if group_id not in self._groups:
+            if group_id not in self._groups and group_id not in self.consumer_groups.groups:
                 self._groups[group_id] = self._new_group(group_id)
         self._loaded_snapshots = {}
         self._status = _Status.ACTIVE
@@ -216,6 +233,12 @@ class GroupCoordinator:
         if error is not None:
             callback(JoinGroupResult.error(error, member_id))
             return
+        if group_id in self.consumer_groups.groups:
+            if not self.consumer_groups.is_empty(group_id):
+                # Deviation: Kafka 4.0 lets classic members join a consumer group; we refuse.
+                callback(JoinGroupResult.error(ErrorCode.inconsistent_group_protocol, member_id))
+                return
+            self.consumer_groups.delete_group(group_id)  # an empty consumer group gives way
         group = self._groups.get(group_id)
         created = group is None
         if group is None:
@@ -414,6 +437,48 @@ class GroupCoordinator:
         self._execute(group, ctx.fx)
         return result
 
+    # --- ConsumerGroupHeartbeat / ConsumerGroupDescribe (KIP-848) ------------------------
+
+    def consumer_group_heartbeat(self, req: HeartbeatRequest) -> HeartbeatResponse:
+        if not self.config.consumer_protocol_enabled:
+            return HeartbeatResponse(
+                ErrorCode.unsupported_version, "The consumer group protocol is not enabled."
+            )
+        error = self._status_error()
+        if error is not None:
+            return HeartbeatResponse(error)
+        try:
+            consumer.validate_request(req, self.config)
+        except KafkaError as invalid:
+            return HeartbeatResponse.error(invalid)
+        classic_group = self._groups.get(req.group_id)
+        if classic_group is not None:
+            empty = classic_group.is_state(GroupState.EMPTY) and not classic_group.pending_members
+            if req.member_epoch != 0 or not empty:
+                message = f"Group {req.group_id} is not a consumer group."
+                return HeartbeatResponse(ErrorCode.group_id_not_found, message)
+            # An empty classic group (maybe only holding offsets) becomes a consumer group.
+            ctx = self._context()
+            rebalance.mark_dead(classic_group, ctx)
+            if req.group_id in self._group_values:
+                ctx.fx.records.append(group_tombstone(req.group_id))
+            self._execute(classic_group, ctx.fx)
+        return self.consumer_groups.heartbeat(req)
+
+    def consumer_group_describe(self, group_ids: Sequence[str]) -> list[DescribedConsumerGroup]:
+        error = self._status_error()
+        if error is not None:
+            return [DescribedConsumerGroup(g, error) for g in group_ids]
+        described = self.consumer_groups.describe(group_ids)
+        return [
+            DescribedConsumerGroup(
+                d.group_id, d.error_code, f"Group {d.group_id} is not a consumer group."
+            )
+            if d.group_id in self._groups and not self._groups[d.group_id].is_state(GroupState.DEAD)
+            else d
+            for d in described
+        ]
+
     # --- offsets ---------------------------------------------------------------------------
 
     def commit_offsets(
@@ -434,6 +499,14 @@ class GroupCoordinator:
         if not any(self._partition_exists(p.topic, p.partition) for p in offsets):
             # Kafka answers unknown partitions before the coordinator sees the request.
             records, results = self._build_commit(group_id, offsets, None)
+            return OffsetCommitResult(tuple(results))
+        consumer_group = self.consumer_groups.groups.get(group_id)
+        if consumer_group is not None:
+            verdict = self.consumer_groups.validate_offset_commit(
+                consumer_group, member_id, generation_id, api_version
+            )
+            records, results = self._build_commit(group_id, offsets, verdict)
+            self._append(records)
             return OffsetCommitResult(tuple(results))
         group = self._groups.get(group_id)
         created = False
@@ -480,13 +553,21 @@ class GroupCoordinator:
         group_id: str,
         partitions: Sequence[tuple[str, int]] | None,
         require_stable: bool = False,
+        member_id: str | None = None,
+        member_epoch: int = -1,
     ) -> OffsetFetchResult:
         """Committed offsets, whatever the group's state (standalone consumers have none).
 
         `partitions=None` means every committed partition. `require_stable` (KIP-447) has no
-        effect until transactional offset commits exist: no commit is ever pending.
+        effect until transactional offset commits exist: no commit is ever pending. The member
+        id and epoch (OffsetFetch v9+) are checked for consumer groups only, as in Kafka.
         """
         error = self._status_error()
+        consumer_group = self.consumer_groups.groups.get(group_id)
+        if error is None and consumer_group is not None:
+            error = self.consumer_groups.validate_offset_fetch(
+                consumer_group, member_id, member_epoch
+            )
         if error is not None:
             return OffsetFetchResult(error)
         committed = self._offsets.group_offsets(group_id)
@@ -497,6 +578,23 @@ class GroupCoordinator:
     ) -> OffsetDeleteResult:
         """OffsetDelete: refused per partition for topics the group still consumes."""
         error = self._status_error() or self._group_id_error(group_id)
+        if error is None and group_id in self.consumer_groups.groups:
+            subscribed = self.consumer_groups.subscribed_topics(group_id)
+            results = [
+                PartitionResult(
+                    t,
+                    p,
+                    ErrorCode.unknown_topic_or_partition
+                    if not self._partition_exists(t, p)
+                    else ErrorCode.group_subscribed_to_topic
+                    if t in subscribed
+                    else ErrorCode.none,
+                )
+                for t, p in partitions
+            ]
+            eligible = [(r.topic, r.partition) for r in results if r.error_code is ErrorCode.none]
+            self._append(self._offsets.tombstones(group_id, eligible))
+            return OffsetDeleteResult(ErrorCode.none, tuple(results))
         group = self._groups.get(group_id)
         if error is None and (group is None or group.is_state(GroupState.DEAD)):
             error = ErrorCode.group_id_not_found
@@ -540,6 +638,17 @@ class GroupCoordinator:
                 rebalance.mark_dead(group, ctx)
                 ctx.fx.records.append(group_tombstone(group.group_id))
             self._execute(group, ctx.fx)
+        for consumer_group in list(self.consumer_groups.groups.values()):
+            committed = self._offsets.group_offsets(consumer_group.group_id)
+            expired = self.consumer_groups.expired_offsets(
+                consumer_group, committed, self.config.offsets_retention_ms
+            )
+            removed += len(expired)
+            tombstones = self._offsets.tombstones(consumer_group.group_id, expired)
+            if consumer_group.is_empty and len(expired) == len(committed):
+                self.consumer_groups.delete_group(consumer_group.group_id, tombstones)
+            else:
+                self._append(tombstones)
         if removed:
             logger.info("removed %d expired offsets", removed)
         return removed
@@ -557,6 +666,7 @@ class GroupCoordinator:
     def live_records(self) -> list[Record]:
         """The current state as records: the last metadata of each group, each committed offset."""
         records: list[Record] = [(group_key(g), value) for g, value in self._group_values.items()]
+        records.extend(self.consumer_groups.live_records())
         for group_id in self._offsets.group_ids():
             for (topic, partition), value in self._offsets.group_offsets(group_id).items():
                 records.append(offset_commit_record(group_id, topic, partition, value))
@@ -591,6 +701,7 @@ class GroupCoordinator:
             if error is not None:
                 described.append(DescribedGroup(group_id, error, "", "", ""))
             elif group is None or group.is_state(GroupState.DEAD):
+                # Consumer groups too: Kafka's DescribeGroups describes classic groups only.
                 described.append(
                     DescribedGroup(
                         group_id, ErrorCode.none, GroupState.DEAD.value, "", "", exists=False
@@ -609,14 +720,17 @@ class GroupCoordinator:
             return ListGroupsResult(error)
         states = {s.lower() for s in states_filter}
         types = {t.lower() for t in types_filter}
-        if types and GROUP_TYPE not in types:
-            return ListGroupsResult(ErrorCode.none)
-        listed = tuple(
-            ListedGroup(g.group_id, g.protocol_type or "", g.state.value, GROUP_TYPE)
-            for g in self._groups.values()
-            if not g.is_state(GroupState.DEAD) and (not states or g.state.value.lower() in states)
-        )
-        return ListGroupsResult(ErrorCode.none, listed)
+        listed: list[ListedGroup] = []
+        if not types or GROUP_TYPE in types:
+            listed.extend(
+                ListedGroup(g.group_id, g.protocol_type or "", g.state.value, GROUP_TYPE)
+                for g in self._groups.values()
+                if not g.is_state(GroupState.DEAD)
+                and (not states or g.state.value.lower() in states)
+            )
+        if not types or "consumer" in types:
+            listed.extend(self.consumer_groups.listed(states))
+        return ListGroupsResult(ErrorCode.none, tuple(listed))
 
     def delete_groups(self, group_ids: Sequence[str]) -> list[DeleteGroupResult]:
         """DeleteGroups: only Empty groups; their offsets go with them."""
@@ -626,6 +740,13 @@ class GroupCoordinator:
             group = self._groups.get(group_id)
             if error is not None:
                 code = error
+            elif group_id in self.consumer_groups.groups:
+                code = ErrorCode.none
+                if self.consumer_groups.is_empty(group_id):
+                    tombstones = self._offsets.tombstones(group_id)
+                    self.consumer_groups.delete_group(group_id, tombstones)
+                else:
+                    code = ErrorCode.non_empty_group
             elif group is None or group.is_state(GroupState.DEAD):
                 code = ErrorCode.group_id_not_found
             elif not group.is_state(GroupState.EMPTY):
@@ -641,14 +762,19 @@ class GroupCoordinator:
         return results
 
     def rebalance_history(self, group_id: str) -> list[RebalanceRecord]:
+        consumer_history = self.consumer_groups.rebalance_history(group_id)
+        if consumer_history is not None:
+            return consumer_history
         group = self._groups.get(group_id)
         return [] if group is None else list(group.history.entries)
 
     def group_summaries(self) -> list[GroupSummary]:
+        def committed(group_id: str) -> int:
+            return len(self._offsets.group_offsets(group_id))
+
         return [
-            group_summary(g, len(self._offsets.group_offsets(g.group_id)))
-            for g in self._groups.values()
-        ]
+            group_summary(g, committed(g.group_id)) for g in self._groups.values()
+        ] + self.consumer_groups.summaries(committed)
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -691,6 +817,9 @@ class GroupCoordinator:
         if isinstance(decoded, OffsetKey):
             self._offsets.apply(decoded, value)
             return
+        if isinstance(decoded, ConsumerGroupKey):
+            self.consumer_groups.apply(key, decoded, value)
+            return
         if value is None:
             self._group_values.pop(decoded.group_id, None)
         else:
@@ -701,11 +830,15 @@ class GroupCoordinator:
             else:
                 self._loaded_snapshots[decoded.group_id] = decode_group_value(value)
 
-    def _execute(self, group: ClassicGroup | None, fx: Effects) -> None:
-        if fx.records:
-            self._log.append(fx.records)
-            for key, value in fx.records:
+    def _append(self, records: list[Record]) -> None:
+        """Make records durable, then apply them (the one write path of every record)."""
+        if records:
+            self._log.append(records)
+            for key, value in records:
                 self._apply(key, value)
+
+    def _execute(self, group: ClassicGroup | None, fx: Effects) -> None:
+        self._append(fx.records)
         for op in fx.timer_ops:
             if op.deadline_ms is None or op.event is None:
                 self._timers.cancel(op.key)

@@ -1,0 +1,66 @@
+"""ConsumerGroupDescribe (key 69), v0-1: KIP-848 consumer groups with epochs and assignments.
+
+A classic group, or a group that does not exist, is answered GROUP_ID_NOT_FOUND (clients then
+fall back to DescribeGroups). v1 adds each member's type (1: consumer protocol). Authorized
+operations are not tracked (katka has no ACLs): they are reported as unknown.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api.context import RequestContext
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 69
+VERSIONS = range(0, 2)
+UNKNOWN_AUTHORIZED_OPERATIONS = -(2**31)
+CONSUMER_MEMBER_TYPE = 1
+
+
+def _assignment(m: Any, partitions: Any) -> Any:
+    return m.Assignment(
+        topic_partitions=tuple(
+            m.TopicPartitions(topic_id=topic_id, topic_name=name, partitions=ids)
+            for topic_id, name, ids in partitions
+        )
+    )
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    groups = tuple(
+        make(
+            m.DescribedGroup,
+            error_code=group.error_code,
+            error_message=group.error_message,
+            group_id=group.group_id,
+            group_state=group.group_state,
+            group_epoch=group.group_epoch,
+            assignment_epoch=group.assignment_epoch,
+            assignor_name=group.assignor_name,
+            members=tuple(
+                make(
+                    m.Member,
+                    member_id=member.member_id,
+                    instance_id=member.instance_id,
+                    rack_id=member.rack_id,
+                    member_epoch=member.member_epoch,
+                    client_id=member.client_id,
+                    client_host=member.client_host,
+                    subscribed_topic_names=member.subscribed_topic_names,
+                    subscribed_topic_regex=member.subscribed_topic_regex,
+                    assignment=_assignment(m, member.assignment),
+                    target_assignment=_assignment(m, member.target_assignment),
+                    member_type=CONSUMER_MEMBER_TYPE,
+                )
+                for member in group.members
+            ),
+            authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+        )
+        for group in broker.coordinator.consumer_group_describe(list(request.group_ids))
+    )
+    return make(m.ConsumerGroupDescribeResponse, throttle_time=ZERO, groups=groups)

@@ -1,0 +1,76 @@
+"""ConsumerGroupHeartbeat (key 68), v0-1: the KIP-848 consumer group protocol.
+
+v0 lets the coordinator name a new member (empty member id); v1 requires the client to
+generate it and adds SubscribedTopicRegex. Null request fields mean "unchanged since the last
+heartbeat"; the assignment is answered by topic id. Answers UNSUPPORTED_VERSION when
+`group.coordinator.rebalance.protocols` leaves out "consumer", as Kafka does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, millis, response_module, timedelta_ms
+from katka.api.context import RequestContext
+from katka.coordinator.consumer import HeartbeatRequest
+from katka.coordinator.consumer_group import Partitions
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 68
+VERSIONS = range(0, 2)
+
+
+def _owned(topic_partitions: Any) -> Partitions | None:
+    if topic_partitions is None:
+        return None
+    return frozenset(
+        (t.topic_id, int(p))
+        for t in topic_partitions
+        if t.topic_id is not None
+        for p in t.partitions
+    )
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    names = request.subscribed_topic_names
+    result = broker.coordinator.consumer_group_heartbeat(
+        HeartbeatRequest(
+            group_id=request.group_id,
+            member_id=request.member_id,
+            member_epoch=request.member_epoch,
+            instance_id=request.instance_id,
+            rack_id=request.rack_id,
+            rebalance_timeout_ms=millis(request.rebalance_timeout),
+            subscribed_topic_names=None if names is None else tuple(names),
+            subscribed_topic_regex=getattr(request, "subscribed_topic_regex", None),
+            server_assignor=request.server_assignor,
+            owned_partitions=_owned(request.topic_partitions),
+            client_id=ctx.client_id,
+            client_host=f"/{ctx.client_host}",
+            api_version=ctx.api_version,
+        )
+    )
+    m = response_module(ctx)
+    assignment = None
+    if result.assignment is not None:
+        by_topic: dict[Any, list[int]] = {}
+        for topic_id, partition in sorted(result.assignment):
+            by_topic.setdefault(topic_id, []).append(partition)
+        assignment = m.Assignment(
+            topic_partitions=tuple(
+                m.TopicPartitions(topic_id=topic_id, partitions=tuple(ps))
+                for topic_id, ps in by_topic.items()
+            )
+        )
+    return make(
+        m.ConsumerGroupHeartbeatResponse,
+        throttle_time=ZERO,
+        error_code=result.error_code,
+        error_message=result.error_message,
+        member_id=result.member_id,
+        member_epoch=result.member_epoch,
+        heartbeat_interval=timedelta_ms(result.heartbeat_interval_ms),
+        assignment=assignment,
+    )
