@@ -46,7 +46,12 @@ from katka.coordinator.consumer_group import (
     member_topics,
 )
 from katka.coordinator.history import RebalanceRecord
-from katka.coordinator.offsets import TopicPartition, expired_partitions
+from katka.coordinator.offsets import (
+    OffsetStore,
+    PartitionExists,
+    TopicPartition,
+    expired_partitions,
+)
 from katka.coordinator.records import (
     CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION,
     CONSUMER_GROUP_METADATA_KEY_VERSION,
@@ -54,7 +59,6 @@ from katka.coordinator.records import (
     CONSUMER_TARGET_MEMBER_KEY_VERSION,
     CONSUMER_TARGET_METADATA_KEY_VERSION,
     ConsumerGroupKey,
-    OffsetValue,
     Record,
     consumer_group_tombstones,
     consumer_member_tombstones,
@@ -64,7 +68,13 @@ from katka.coordinator.records import (
     decode_consumer_target_member,
     decode_consumer_target_metadata,
 )
-from katka.coordinator.results import GroupSummary, ListedGroup, MemberSummary
+from katka.coordinator.results import (
+    GroupSummary,
+    ListedGroup,
+    MemberSummary,
+    OffsetDeleteResult,
+    PartitionResult,
+)
 from katka.coordinator.state import GroupState
 from katka.coordinator.timers import Timers
 from katka.errors import ErrorCode, KafkaError
@@ -108,12 +118,14 @@ class ConsumerGroupService:
         timers: Timers,
         topics: TopicImage,
         append: Append,
+        offsets: Callable[[], OffsetStore],
     ) -> None:
         self.config = config
         self._clock = clock
         self._timers = timers
         self.topics = topics
         self._append = append
+        self._offsets = offsets  # the coordinator's store (replaced on every load)
         self.groups: dict[str, ConsumerGroup] = {}
         self.values: dict[bytes, bytes] = {}  # the latest value of every live consumer key
         self._loading: dict[ConsumerGroupKey, bytes] | None = None
@@ -262,27 +274,63 @@ class ConsumerGroupService:
             return ErrorCode.stale_member_epoch
         return None
 
-    def expired_offsets(
+    def expire_offsets(self) -> int:
+        """Kafka: a consumer group's offsets expire counted from their commit, unless a member
+        subscribes to their topic; an empty group goes once its last offset has expired."""
+        removed = 0
+        store = self._offsets()
+        for group in list(self.groups.values()):
+            committed = store.group_offsets(group.group_id)
+            unsubscribed = {
+                tp: value
+                for tp, value in committed.items()
+                if not group.is_subscribed_to_topic(tp[0])
+            }
+            expired = expired_partitions(
+                unsubscribed,
+                protocol_type=None,
+                state=GroupState.EMPTY,
+                state_changed_ms=None,
+                subscribed_topics=None,
+                now_ms=self._clock.now_ms(),
+                retention_ms=self.config.offsets_retention_ms,
+            )
+            removed += len(expired)
+            tombstones = store.tombstones(group.group_id, expired)
+            if group.is_empty and len(expired) == len(committed):
+                self.delete_group(group.group_id, tombstones)
+            else:
+                self._append(tombstones)
+        return removed
+
+    def delete_offsets(
         self,
-        group: ConsumerGroup,
-        committed: Mapping[TopicPartition, OffsetValue],
-        retention_ms: int,
-    ) -> list[TopicPartition]:
-        """Kafka: a consumer group's offsets expire from their commit time, unless subscribed."""
-        unsubscribed = {
-            tp: value for tp, value in committed.items() if not group.is_subscribed_to_topic(tp[0])
-        }
-        return expired_partitions(
-            unsubscribed,
-            protocol_type=None,
-            state=GroupState.EMPTY,
-            state_changed_ms=None,
-            subscribed_topics=None,
-            now_ms=self._clock.now_ms(),
-            retention_ms=retention_ms,
-        )
+        group_id: str,
+        partitions: Sequence[TopicPartition],
+        partition_exists: PartitionExists,
+    ) -> OffsetDeleteResult:
+        """OffsetDelete: refused per partition for topics a member subscribes to."""
+        subscribed = self.subscribed_topics(group_id)
+        results = []
+        for topic, partition in partitions:
+            code = ErrorCode.none
+            if not partition_exists(topic, partition):
+                code = ErrorCode.unknown_topic_or_partition
+            elif topic in subscribed:
+                code = ErrorCode.group_subscribed_to_topic
+            results.append(PartitionResult(topic, partition, code))
+        eligible = [(r.topic, r.partition) for r in results if r.error_code is ErrorCode.none]
+        self._append(self._offsets().tombstones(group_id, eligible))
+        return OffsetDeleteResult(ErrorCode.none, tuple(results))
 
     # --- admin ------------------------------------------------------------------------------
+
+    def delete_group_and_offsets(self, group_id: str) -> ErrorCode:
+        """DeleteGroups: only an empty group may go, and its offsets with it."""
+        if not self.is_empty(group_id):
+            return ErrorCode.non_empty_group
+        self.delete_group(group_id, self._offsets().tombstones(group_id))
+        return ErrorCode.none
 
     def delete_group(self, group_id: str, extra_records: Iterable[Record] = ()) -> None:
         """Remove a group (it must be empty): its records and `extra_records` (its offsets)."""
@@ -297,11 +345,18 @@ class ConsumerGroupService:
         self._append(records)
         logger.info("consumer group %s deleted", group_id)
 
-    def describe(self, group_ids: Sequence[str]) -> list[DescribedConsumerGroup]:
-        return [self._describe(group_id) for group_id in group_ids]
+    def describe(
+        self, group_ids: Sequence[str], classic: Iterable[str] = ()
+    ) -> list[DescribedConsumerGroup]:
+        """ConsumerGroupDescribe; `classic` names the classic groups (not consumer groups)."""
+        classic = set(classic)
+        return [self._describe(group_id, group_id in classic) for group_id in group_ids]
 
-    def _describe(self, group_id: str) -> DescribedConsumerGroup:
+    def _describe(self, group_id: str, classic: bool) -> DescribedConsumerGroup:
         group = self.groups.get(group_id)
+        if classic:
+            message = f"Group {group_id} is not a consumer group."
+            return DescribedConsumerGroup(group_id, ErrorCode.group_id_not_found, message)
         if group is None:
             return DescribedConsumerGroup(
                 group_id, ErrorCode.group_id_not_found, f"Group {group_id} not found."
@@ -348,7 +403,7 @@ class ConsumerGroupService:
             if not states or g.state.value.lower() in states
         ]
 
-    def summaries(self, committed: Callable[[str], int]) -> list[GroupSummary]:
+    def summaries(self) -> list[GroupSummary]:
         return [
             GroupSummary(
                 group_id=g.group_id,
@@ -363,7 +418,7 @@ class ConsumerGroupService:
                     )
                     for m in g.members.values()
                 ),
-                committed_partitions=committed(g.group_id),
+                committed_partitions=len(self._offsets().group_offsets(g.group_id)),
                 state_changed_ms=g.state_changed_ms,
             )
             for g in self.groups.values()

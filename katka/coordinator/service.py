@@ -163,7 +163,12 @@ class GroupCoordinator:
         self._join_waiters: dict[tuple[str, str], JoinCallback] = {}
         self._sync_waiters: dict[tuple[str, str], SyncCallback] = {}
         self.consumer_groups = ConsumerGroupService(
-            config, clock, timers, topics if topics is not None else NoTopics(), self._append
+            config,
+            clock,
+            timers,
+            topics if topics is not None else NoTopics(),
+            self._append,
+            lambda: self._offsets,
         )
 
     # --- lifecycle -------------------------------------------------------------------
@@ -469,15 +474,7 @@ class GroupCoordinator:
         error = self._status_error()
         if error is not None:
             return [DescribedConsumerGroup(g, error) for g in group_ids]
-        described = self.consumer_groups.describe(group_ids)
-        return [
-            DescribedConsumerGroup(
-                d.group_id, d.error_code, f"Group {d.group_id} is not a consumer group."
-            )
-            if d.group_id in self._groups and not self._groups[d.group_id].is_state(GroupState.DEAD)
-            else d
-            for d in described
-        ]
+        return self.consumer_groups.describe(group_ids, classic=self._groups.keys())
 
     # --- offsets ---------------------------------------------------------------------------
 
@@ -579,22 +576,7 @@ class GroupCoordinator:
         """OffsetDelete: refused per partition for topics the group still consumes."""
         error = self._status_error() or self._group_id_error(group_id)
         if error is None and group_id in self.consumer_groups.groups:
-            subscribed = self.consumer_groups.subscribed_topics(group_id)
-            results = [
-                PartitionResult(
-                    t,
-                    p,
-                    ErrorCode.unknown_topic_or_partition
-                    if not self._partition_exists(t, p)
-                    else ErrorCode.group_subscribed_to_topic
-                    if t in subscribed
-                    else ErrorCode.none,
-                )
-                for t, p in partitions
-            ]
-            eligible = [(r.topic, r.partition) for r in results if r.error_code is ErrorCode.none]
-            self._append(self._offsets.tombstones(group_id, eligible))
-            return OffsetDeleteResult(ErrorCode.none, tuple(results))
+            return self.consumer_groups.delete_offsets(group_id, partitions, self._partition_exists)
         group = self._groups.get(group_id)
         if error is None and (group is None or group.is_state(GroupState.DEAD)):
             error = ErrorCode.group_id_not_found
@@ -638,17 +620,7 @@ class GroupCoordinator:
                 rebalance.mark_dead(group, ctx)
                 ctx.fx.records.append(group_tombstone(group.group_id))
             self._execute(group, ctx.fx)
-        for consumer_group in list(self.consumer_groups.groups.values()):
-            committed = self._offsets.group_offsets(consumer_group.group_id)
-            expired = self.consumer_groups.expired_offsets(
-                consumer_group, committed, self.config.offsets_retention_ms
-            )
-            removed += len(expired)
-            tombstones = self._offsets.tombstones(consumer_group.group_id, expired)
-            if consumer_group.is_empty and len(expired) == len(committed):
-                self.consumer_groups.delete_group(consumer_group.group_id, tombstones)
-            else:
-                self._append(tombstones)
+        removed += self.consumer_groups.expire_offsets()
         if removed:
             logger.info("removed %d expired offsets", removed)
         return removed
@@ -741,12 +713,7 @@ class GroupCoordinator:
             if error is not None:
                 code = error
             elif group_id in self.consumer_groups.groups:
-                code = ErrorCode.none
-                if self.consumer_groups.is_empty(group_id):
-                    tombstones = self._offsets.tombstones(group_id)
-                    self.consumer_groups.delete_group(group_id, tombstones)
-                else:
-                    code = ErrorCode.non_empty_group
+                code = self.consumer_groups.delete_group_and_offsets(group_id)
             elif group is None or group.is_state(GroupState.DEAD):
                 code = ErrorCode.group_id_not_found
             elif not group.is_state(GroupState.EMPTY):
@@ -769,12 +736,10 @@ class GroupCoordinator:
         return [] if group is None else list(group.history.entries)
 
     def group_summaries(self) -> list[GroupSummary]:
-        def committed(group_id: str) -> int:
-            return len(self._offsets.group_offsets(group_id))
-
         return [
-            group_summary(g, committed(g.group_id)) for g in self._groups.values()
-        ] + self.consumer_groups.summaries(committed)
+            group_summary(g, len(self._offsets.group_offsets(g.group_id)))
+            for g in self._groups.values()
+        ] + self.consumer_groups.summaries()
 
     # --- plumbing --------------------------------------------------------------------------
 
