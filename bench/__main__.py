@@ -26,9 +26,11 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated subset of: throughput,produce,latency,rebalance,startup,group-start",
     )
     run.add_argument(
-        "--out", type=Path, default=None,
+        "--out",
+        type=Path,
+        default=None,
         help="output directory (default bench/results, or bench/results/quick with --quick)",
-    )  # fmt: skip
+    )
 
     report = commands.add_parser("report", help="rewrite the table and charts from a .jsonl")
     report.add_argument("jsonl", type=Path, nargs="?", default=RESULTS / "latest.jsonl")

@@ -64,7 +64,9 @@ def redis_ping_once(port: int, timeout: float = 5.0) -> bytes:
         return reply
 
 
-def wait_until_answers(kind: str, port: int, process: subprocess.Popen[bytes], deadline_s: float) -> float:
+def wait_until_answers(
+    kind: str, port: int, process: subprocess.Popen[bytes], deadline_s: float
+) -> float:
     """Poll every 2 ms until the broker answers Metadata (or PING); seconds since `began`."""
     probe = kafka_metadata_once if kind == "kafka" else redis_ping_once
     deadline = time.monotonic() + deadline_s
@@ -123,35 +125,50 @@ class BrokerSpec:
     def command(self, port: int, data_dir: str) -> list[str]:
         if self.name.startswith("katka"):
             return [
-                sys.executable, "-m", "katka.cli.serve",
-                "--listen", f"127.0.0.1:{port}",
-                "--data-dir", data_dir,
-                "--log-level", "WARNING",
+                sys.executable,
+                "-m",
+                "katka.cli.serve",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--data-dir",
+                data_dir,
+                "--log-level",
+                "WARNING",
                 *self.extra_args,
-            ]  # fmt: skip
+            ]
         if self.name == "tansu":
             url = f"tcp://127.0.0.1:{port}"
             binary = tansu_binary()
             assert binary
             return [
-                binary, "broker",
-                "--listener-url", url,
-                "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/",
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
                 "--silent",
-            ]  # fmt: skip
+            ]
         if self.name == "redis":
             binary = redis_binary()
             assert binary
             return [
                 binary,
-                "--port", str(port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", data_dir,
-                "--loglevel", "warning",
-            ]  # fmt: skip
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                data_dir,
+                "--loglevel",
+                "warning",
+            ]
         raise ValueError(self.name)
 
 
@@ -239,8 +256,10 @@ def versions() -> dict[str, str]:
 
         sha = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=False,
-        ).stdout.strip()  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         found["katka"] = f"{katka.__version__} ({sha})" if sha else katka.__version__
     except Exception as error:  # pragma: no cover - reported, not fatal
         found["katka"] = f"unknown ({error})"

@@ -202,9 +202,14 @@ _STAMP = struct.Struct(">q")
 
 
 def latency_consumer(
-    bootstrap: str, topic: str, partitions: int, ready: Any, done: Any, queue: Any,
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    ready: Any,
+    done: Any,
+    queue: Any,
     extra: dict[str, Any] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Assigned from the start of a fresh topic; latency = receive time - stamp in the value.
 
     Stamps are CLOCK_MONOTONIC nanoseconds, which is one clock for every process on the machine.
@@ -225,6 +230,7 @@ def latency_consumer(
     consumer.consume(100, 0.5)  # connect and start fetching before the producer begins
     ready.set()
     samples = array.array("q")
+    slow: list[list[int]] = []  # [sample index, partition, offset, latency ns] over 50 ms
     unpack = _STAMP.unpack_from
     idle_since: float | None = None
     poll = consumer.poll
@@ -234,7 +240,10 @@ def latency_consumer(
         message = poll(0.05)
         now = time.monotonic_ns()
         if message is not None and not message.error():
-            samples.append(now - unpack(message.value())[0])
+            latency_ns = now - unpack(message.value())[0]
+            samples.append(latency_ns)
+            if latency_ns > 50_000_000 and len(slow) < 100:
+                slow.append([len(samples), message.partition(), message.offset(), latency_ns])
         if done.is_set():
             if message is not None:
                 idle_since = None
@@ -243,11 +252,16 @@ def latency_consumer(
             elif time.monotonic() - idle_since > 1.0:
                 break
     consumer.close()
-    queue.put({"samples_ns": samples.tobytes()})
+    queue.put({"samples_ns": samples.tobytes(), "slow": slow})
 
 
 def latency_producer(
-    bootstrap: str, topic: str, rate: int, seconds: float, size: int, queue: Any,
+    bootstrap: str,
+    topic: str,
+    rate: int,
+    seconds: float,
+    size: int,
+    queue: Any,
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Send `rate` records/s for `seconds`, linger.ms=0, acks=all, each stamped at send time."""
@@ -287,9 +301,13 @@ def latency_producer(
             time.sleep(pause)
     remaining = producer.flush(30)
     queue.put(
-        {"sent": sent, "failed": failed, "unflushed": remaining,
-         "seconds": time.perf_counter() - began}
-    )  # fmt: skip
+        {
+            "sent": sent,
+            "failed": failed,
+            "unflushed": remaining,
+            "seconds": time.perf_counter() - began,
+        }
+    )
 
 
 # --- consumer-group members for the rebalance workload --------------------------------------

@@ -17,7 +17,9 @@ class WorkerFailed(RuntimeError):
 def start(function: Callable[..., None], *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     """Start `function(*args, **kwargs, queue=q)` in a new process; returns (process, q)."""
     results = CTX.Queue()
-    process = CTX.Process(target=function, args=args, kwargs={**kwargs, "queue": results}, daemon=True)
+    process = CTX.Process(
+        target=function, args=args, kwargs={**kwargs, "queue": results}, daemon=True
+    )
     process.start()
     return process, results
 
@@ -38,6 +40,8 @@ def collect(process: Any, results: Any, timeout: float) -> dict[str, Any]:
     return result
 
 
-def run(function: Callable[..., None], *args: Any, timeout: float = 180, **kwargs: Any) -> dict[str, Any]:
+def run(
+    function: Callable[..., None], *args: Any, timeout: float = 180, **kwargs: Any
+) -> dict[str, Any]:
     process, results = start(function, *args, **kwargs)
     return collect(process, results, timeout)

@@ -48,7 +48,31 @@ def _short(frame: str) -> str:
     return f"{match.group('function')} ({path})"
 
 
-def summarise(raw: Path, top: int = 20) -> tuple[int, list[tuple[str, float]], list[tuple[str, float]]]:
+def hot_lines(raw: Path, top: int = 12) -> list[tuple[str, float]]:
+    """Self time by source line of the innermost katka frame (where to look in katka/)."""
+    counts: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        match = _LINE.match(line.strip())
+        if not match:
+            continue
+        count = int(match.group("count"))
+        total += count
+        for frame in reversed(match.group("stack").split(";")):
+            found = _FRAME.match(frame)
+            path = found.group("file") if found else ""
+            if "/katka/" in path:
+                path = "katka/" + path.split("/katka/", 1)[1]
+            if path.startswith("katka/"):
+                assert found
+                counts[f"{found.group('function')} ({path}:{found.group('line')})"] += count
+                break
+    return [(name, 100 * n / total) for name, n in counts.most_common(top)] if total else []
+
+
+def summarise(
+    raw: Path, top: int = 20
+) -> tuple[int, list[tuple[str, float]], list[tuple[str, float]]]:
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
@@ -66,17 +90,33 @@ def summarise(raw: Path, top: int = 20) -> tuple[int, list[tuple[str, float]], l
         own[frames[-1]] += count
         for frame in set(frames):
             inclusive[frame] += count
+
     def pct(counter: collections.Counter[str]) -> list[tuple[str, float]]:
         return [(name, 100 * n / total) for name, n in counter.most_common(top)] if total else []
+
     return total, pct(own), pct(inclusive)
 
 
 def _record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [_py_spy(), "record", "-p", str(pid), "-f", "raw", "-o", str(out),
-         "-d", str(int(seconds)), "-r", "200", "--nonblocking"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            _py_spy(),
+            "record",
+            "-p",
+            str(pid),
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "-d",
+            str(int(seconds)),
+            "-r",
+            "200",
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def run(seconds: float, out: Path) -> None:
@@ -132,6 +172,8 @@ def run(seconds: float, out: Path) -> None:
         lines += [f"| {p:.1f} | `{name}` |" for name, p in own]
         lines += ["", "| inclusive % | function |", "|---:|---|"]
         lines += [f"| {p:.1f} | `{name}` |" for name, p in inclusive]
+        lines += ["", "| % of samples | innermost katka line on the stack |", "|---:|---|"]
+        lines += [f"| {p:.1f} | `{name}` |" for name, p in hot_lines(raw)]
         lines.append("")
     (out / "summary.md").write_text("\n".join(lines))
     print(f"wrote {out / 'summary.md'}")

@@ -115,19 +115,42 @@ class GroupObserver:
             time.sleep(0.01)
         raise procs.WorkerFailed(f"member {name} did not start")
 
-    def gaps(self, start: float, end: float, partitions: int) -> dict[int, tuple[float, float]]:
-        """Per partition: (longest gap in [start, end], the time that gap ended)."""
+    def gaps(
+        self, start: float, end: float, partitions: int
+    ) -> dict[int, tuple[float, float, float]]:
+        """Per partition: (longest gap in [start, end], when it ended, when the longest gap
+        that did end (a record came) ended).
+
+        The trailing interval (last record to `end`) counts too: a partition that never came
+        back has a gap ending exactly at `end` (censored).
+        """
         with self.lock:
-            series = {p: sorted(t for t in self.consumed[p] if start < t <= end) for p in range(partitions)}
+            series = {
+                p: sorted(t for t in self.consumed[p] if start < t <= end)
+                for p in range(partitions)
+            }
         result = {}
         for p, times in series.items():
-            points = [start, *times, end]
+            points = [start, *times]
             longest, ended = 0.0, start
             for a, b in zip(points, points[1:], strict=False):
                 if b - a > longest:
                     longest, ended = b - a, b
-            result[p] = (longest, ended)
+            trailing = end - points[-1]
+            if trailing > longest:
+                result[p] = (trailing, end, ended)
+            else:
+                result[p] = (longest, ended, ended)
         return result
+
+    def changes_between(self, start: float, end: float) -> list[list[Any]]:
+        """Callbacks in [start, end]: [kind, member, partitions, seconds after start]."""
+        with self.lock:
+            return [
+                [kind, name, parts, round(at - start, 3)]
+                for kind, name, parts, at in self.changes
+                if start <= at <= end
+            ]
 
     def last_change_after(self, t: float) -> float | None:
         with self.lock:
@@ -151,6 +174,14 @@ def _event_result(
     affected = [p for p in range(partitions) if p not in unaffected]
     last_change = observer.last_change_after(t_event)
     longest = max(gaps.values(), key=lambda g: g[0])
+    end = t_event + window
+    # Censored: the longest gap runs to the end of the window and is longer than a steady-state
+    # pause, i.e. the partition was still not consumed when the window closed.
+    censored = [
+        p for p, (gap, ended, _) in gaps.items() if ended >= end - 1e-6 and gap > 2 * baseline + 0.2
+    ]
+    # When every partition flowed again: the end of each partition's longest completed gap.
+    flowing = [inner for _, _, inner in gaps.values()]
     return {
         "workload": "rebalance",
         "variant": f"{scenario}: {event}",
@@ -158,15 +189,17 @@ def _event_result(
         "event": event,
         "window_s": window,
         "gap_max_s": round(longest[0], 3),
-        "all_flowing_after_s": round(max(g[1] for g in gaps.values()) - t_event, 3)
-        if longest[0] > 0
-        else 0.0,
+        "all_flowing_after_s": round(max(flowing) - t_event, 3),
         "gap_unaffected_max_s": round(max((gaps[p][0] for p in unaffected), default=0.0), 3),
         "gap_affected_max_s": round(max((gaps[p][0] for p in affected), default=0.0), 3),
         "unaffected_partitions": len(unaffected),
         "baseline_gap_max_s": round(baseline, 3),
+        # A gap that reaches the end of the window had not ended: the partition never came back.
+        "recovered": not censored,
+        "not_recovered_partitions": censored,
         "assignment_settled_after_s": round(last_change - t_event, 3) if last_change else None,
         "owners_after": {str(p): after.get(p) for p in range(partitions)},
+        "changes": observer.changes_between(t_event, end),
         "unowned_after": [p for p in range(partitions) if p not in after],
     }
 
@@ -187,20 +220,30 @@ def run_scenario(broker: RunningBroker, settings: Settings, scenario: str) -> li
         process = procs.CTX.Process(
             target=kafka_workers.group_member,
             args=(
-                broker.bootstrap, topic, group, name, strategy,
+                broker.bootstrap,
+                topic,
+                group,
+                name,
+                strategy,
                 f"static-{name.split('#')[0]}" if static else None,
-                settings.session_timeout_ms, leave, events,
+                settings.session_timeout_ms,
+                leave,
+                events,
             ),
             daemon=True,
-        )  # fmt: skip
+        )
         process.start()
         members[name] = (process, leave)
 
     stop_producer = procs.CTX.Event()
     producer = procs.start(
-        kafka_workers.steady_producer, broker.bootstrap, topic, partitions,
-        settings.rebalance_rate, stop_producer,
-    )  # fmt: skip
+        kafka_workers.steady_producer,
+        broker.bootstrap,
+        topic,
+        partitions,
+        settings.rebalance_rate,
+        stop_producer,
+    )
     results: list[dict[str, Any]] = []
     window = settings.rebalance_window_s
     try:
@@ -213,9 +256,8 @@ def run_scenario(broker: RunningBroker, settings: Settings, scenario: str) -> li
         results_meta = {"initial_stable_after_s": round(stable - began, 3)}
         t_base = time.monotonic()
         time.sleep(settings.rebalance_baseline_s)
-        baseline = max(
-            g[0] for g in observer.gaps(t_base, t_base + settings.rebalance_baseline_s, partitions).values()
-        )
+        quiet = observer.gaps(t_base, t_base + settings.rebalance_baseline_s, partitions)
+        baseline = max(g[0] for g in quiet.values())
 
         def record(event: str, t_event: float, length: float, before: dict[int, str]) -> None:
             time.sleep(max(0.0, t_event + length - time.monotonic()))
@@ -254,12 +296,10 @@ def run_scenario(broker: RunningBroker, settings: Settings, scenario: str) -> li
             t_event = time.monotonic()
             os.kill(process.pid, signal.SIGKILL)
             observer.mark_dead("m2")
-            record(
-                "member SIGKILLed", t_event, settings.session_timeout_ms / 1000 + window, before
-            )
+            record("member SIGKILLed", t_event, settings.session_timeout_ms / 1000 + window, before)
     finally:
         stop_producer.set()
-        for process, leave in members.values():
+        for _process, leave in members.values():
             leave.set()
         for process, _ in members.values():
             process.join(10)
@@ -286,7 +326,11 @@ def rebalance(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]
             results.extend(run_scenario(broker, settings, scenario))
         except procs.WorkerFailed as error:
             results.append(
-                {"workload": "rebalance", "variant": scenario, "scenario": scenario,
-                 "error": str(error)}
-            )  # fmt: skip
+                {
+                    "workload": "rebalance",
+                    "variant": scenario,
+                    "scenario": scenario,
+                    "error": str(error),
+                }
+            )
     return results

@@ -56,8 +56,15 @@ def produce(
         acked += sum(1 for reply in replies if not isinstance(reply, Exception))
         produced += n
     elapsed = time.perf_counter() - began
-    queue.put({"records": acked, "produced": produced, "seconds": elapsed, "capped": capped,
-               "config": {"pipeline": PIPELINE}})  # fmt: skip
+    queue.put(
+        {
+            "records": acked,
+            "produced": produced,
+            "seconds": elapsed,
+            "capped": capped,
+            "config": {"pipeline": PIPELINE},
+        }
+    )
 
 
 def consume(
@@ -95,7 +102,7 @@ def consume(
             continue
         batch = batch_bytes = 0
         for stream, entries in reply:
-            for entry_id, fields in entries:
+            for _entry_id, fields in entries:
                 batch += 1
                 batch_bytes += len(fields[b"v"])
             if group is None and entries:
@@ -124,7 +131,9 @@ def consume(
 _STAMP = struct.Struct(">q")
 
 
-def latency_consumer(port: int, topic: str, partitions: int, ready: Any, done: Any, queue: Any) -> None:
+def latency_consumer(
+    port: int, topic: str, partitions: int, ready: Any, done: Any, queue: Any
+) -> None:
     client = _client(port)
     positions: dict[str, Any] = {s: "$" for s in _streams(topic, partitions)}
     # Resolve "$" to concrete ids once so no entry is skipped between calls.
@@ -138,7 +147,7 @@ def latency_consumer(port: int, topic: str, partitions: int, ready: Any, done: A
         reply = client.xread(positions, count=1000, block=50)
         now = time.monotonic_ns()
         for stream, entries in reply or ():
-            for entry_id, fields in entries:
+            for _entry_id, fields in entries:
                 samples.append(now - _STAMP.unpack_from(fields[b"v"])[0])
             positions[stream.decode()] = entries[-1][0]
         if done.is_set():
@@ -165,7 +174,9 @@ def latency_producer(
         due = min(total, int((time.perf_counter() - began) * rate) + 1)
         while sent < due:
             key = KEYS[sent & 1023]
-            client.xadd(routes[sent & 1023], {"k": key, "v": _STAMP.pack(time.monotonic_ns()) + padding})
+            client.xadd(
+                routes[sent & 1023], {"k": key, "v": _STAMP.pack(time.monotonic_ns()) + padding}
+            )
             sent += 1
         pause = sent / rate - (time.perf_counter() - began)
         if pause > 0:

@@ -24,25 +24,37 @@ from bench.settings import FULL, QUICK, Settings
 SPECS = [
     BrokerSpec("katka", "katka", "kafka", ("throughput", "latency", "rebalance", "startup")),
     BrokerSpec(
-        "katka-fsync", "katka --fsync always", "kafka", ("produce", "latency"),
+        "katka-fsync",
+        "katka --fsync always",
+        "kafka",
+        ("produce", "latency"),
         extra_args=("--fsync", "always"),
         note="fsync (group-committed) before every acknowledgement",
-    ),  # fmt: skip
+    ),
     BrokerSpec(
-        "tansu", "Tansu (memory)", "kafka", ("throughput", "latency", "rebalance", "startup"),
+        "tansu",
+        "Tansu (memory)",
+        "kafka",
+        ("throughput", "latency", "rebalance", "startup"),
         note="memory storage engine: nothing is written to disk",
-    ),  # fmt: skip
+    ),
     BrokerSpec(
-        "redis", "Redis Streams", "redis", ("throughput", "latency", "startup"),
+        "redis",
+        "Redis Streams",
+        "redis",
+        ("throughput", "latency", "startup"),
         note="no persistence (--save '' --appendonly no); streams stand in for partitions; "
         "no partition assignment, so no rebalance workload",
-    ),  # fmt: skip
+    ),
     BrokerSpec(
-        "katka-nodelay", "katka (initial delay 0)", "kafka", ("group-start",),
+        "katka-nodelay",
+        "katka (initial delay 0)",
+        "kafka",
+        ("group-start",),
         extra_args=("-o", "group.initial.rebalance.delay.ms=0"),
         note="group.initial.rebalance.delay.ms=0 (Kafka's default, also katka's, is 3000): "
         "time to first record for a new group with Tansu-like group settings",
-    ),  # fmt: skip
+    ),
 ]
 
 WORKLOADS = ("throughput", "produce", "latency", "rebalance", "startup", "group-start")
@@ -56,85 +68,120 @@ class Output:
         self.lines: list[dict[str, Any]] = []
 
     def emit(self, record: dict[str, Any]) -> None:
+        if "broker" in record:
+            # Other work on a shared machine shows here; compare runs with this in mind.
+            record["load_1m"] = (machine.load_average() or [None])[0]
         self.lines.append(record)
         line = json.dumps(record, separators=(",", ":"))
         with self.path.open("a") as out:
             out.write(line + "\n")
-        shown = {k: v for k, v in record.items() if k not in ("cdf_ms", "client", "owners_after")}
+        hidden = ("cdf_ms", "client", "owners_after", "changes")
+        shown = {k: v for k, v in record.items() if k not in hidden}
         print(json.dumps(shown), flush=True)
 
 
-def _broker_workloads(
-    broker: RunningBroker, spec: BrokerSpec, wanted: set[str], settings: Settings
+def _throughput_round(
+    broker: RunningBroker, spec: BrokerSpec, wanted: set[str], settings: Settings, index: int
 ) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    steps = [w for w in spec.workloads if w in wanted and w != "startup"]
-    for step in steps:
-        if step == "throughput":
-            results += workloads.produce_and_consume(broker, settings, consume=True)
-        elif step == "produce":
-            results += workloads.produce_and_consume(broker, settings, consume=False)
-        elif step == "group-start":
-            # Only the 100-byte topic, only the group consumer's time to first record matters.
-            small = Settings(**{**settings.__dict__, "produce_records": {100: 50_000}})
-            results += [
-                r for r in workloads.produce_and_consume(broker, small, consume=True)
-                if r["workload"] == "consume-group"
-            ]  # fmt: skip
-        elif step == "latency":
-            results += workloads.latency(broker, settings)
-        elif step == "rebalance":
-            results += rebalance.rebalance(broker, settings)
-    return results
+    if "throughput" in spec.workloads and "throughput" in wanted:
+        return workloads.one_round(broker, settings, consume=True, groups=True)
+    if "produce" in spec.workloads and "produce" in wanted:
+        return workloads.one_round(broker, settings, consume=False, groups=False)
+    if "group-start" in spec.workloads and "group-start" in wanted and index == 0:
+        # Only a new group's time to first record matters here: one small round.
+        small = Settings(**{**settings.__dict__, "produce_records": {100: 50_000}})
+        rows = workloads.one_round(broker, small, consume=True, groups=True)
+        return [r for r in rows if r["workload"] == "consume-group"]
+    return []
 
 
 def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path) -> Path:
+    """Throughput rounds interleaved over every broker (all running, idle ones cost nothing),
+    so a burst of other work on the machine hits each broker alike; then latency and
+    rebalance broker by broker; then start-up, which restarts brokers itself."""
     output = Output(out_dir)
     began = time.monotonic()
-    description = machine.describe()
-    output.emit({"workload": "machine", "quick": settings.quick, **description})
+    output.emit({"workload": "machine", "quick": settings.quick, **machine.describe()})
+    specs: list[BrokerSpec] = []
     for spec in SPECS:
         if spec.name not in brokers:
             continue
         reason = spec.unavailable_reason()
         if reason:
-            output.emit({"broker": spec.name, "label": spec.label, "workload": "skipped",
-                         "reason": reason})  # fmt: skip
-            continue
-        tag = {"broker": spec.name, "label": spec.label}
-        steps = [w for w in spec.workloads if w in wanted and w != "startup"]
-        if steps:
-            broker, startup_s = start_broker(spec)
-            try:
-                for step in steps:
-                    try:
-                        for record in _broker_workloads(broker, spec, {step}, settings):
-                            output.emit({**tag, **record})
-                    except Exception as error:
-                        traceback.print_exc(file=sys.stderr)
-                        output.emit({**tag, "workload": step, "error": repr(error)})
-                output.emit(
-                    {
-                        **tag,
-                        "workload": "resources",
-                        "variant": "+".join(steps),
-                        "peak_rss_mb": round(broker.peak_rss_bytes() / 2**20, 1),
-                        "cpu_s_total": round(broker.cpu_seconds(), 2),
-                        "note": spec.note,
-                    }
-                )
-            finally:
-                broker.stop()
+            output.emit(
+                {"broker": spec.name, "label": spec.label, "workload": "skipped", "reason": reason}
+            )
+        else:
+            specs.append(spec)
+
+    def tag(spec: BrokerSpec) -> dict[str, str]:
+        return {"broker": spec.name, "label": spec.label}
+
+    def guarded(spec: BrokerSpec, step: str, function: Any, *args: Any) -> list[dict[str, Any]]:
+        try:
+            return list(function(*args))
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            output.emit({**tag(spec), "workload": step, "error": repr(error)})
+            return []
+
+    running: dict[str, RunningBroker] = {}
+    try:
+        for spec in specs:
+            if any(w in wanted for w in spec.workloads if w != "startup"):
+                running[spec.name] = start_broker(spec)[0]
+        rounds: dict[str, list[list[dict[str, Any]]]] = {name: [] for name in running}
+        for index in range(settings.repeats):
+            for spec in specs:
+                if spec.name in running:
+                    rows = guarded(
+                        spec,
+                        "throughput",
+                        _throughput_round,
+                        running[spec.name],
+                        spec,
+                        wanted,
+                        settings,
+                        index,
+                    )
+                    rounds[spec.name].append(rows)
+        for spec in specs:
+            for record in workloads.merge_rounds(rounds.get(spec.name, [])):
+                output.emit({**tag(spec), **record})
+        for spec in specs:
+            broker = running.get(spec.name)
+            if broker is None:
+                continue
+            if "latency" in spec.workloads and "latency" in wanted:
+                for record in guarded(spec, "latency", workloads.latency, broker, settings):
+                    output.emit({**tag(spec), **record})
+            if "rebalance" in spec.workloads and "rebalance" in wanted:
+                for record in guarded(spec, "rebalance", rebalance.rebalance, broker, settings):
+                    output.emit({**tag(spec), **record})
+            output.emit(
+                {
+                    **tag(spec),
+                    "workload": "resources",
+                    "variant": "+".join(w for w in spec.workloads if w in wanted),
+                    "peak_rss_mb": round(broker.peak_rss_bytes() / 2**20, 1),
+                    "cpu_s_total": round(broker.cpu_seconds(), 2),
+                    "note": spec.note,
+                }
+            )
+            broker.stop()
+            del running[spec.name]
+    finally:
+        for broker in running.values():
+            broker.stop()
+    for spec in specs:
         if "startup" in spec.workloads and "startup" in wanted:
-            try:
-                output.emit({**tag, **startup.empty(spec, settings)})
-                if spec.name == "katka":
-                    for record in startup.with_data(spec, settings):
-                        output.emit({**tag, **record})
-                    output.emit({**tag, **startup.embedded(settings)})
-            except Exception as error:
-                traceback.print_exc(file=sys.stderr)
-                output.emit({**tag, "workload": "startup", "error": repr(error)})
+            for record in guarded(spec, "startup", lambda s=spec: [startup.empty(s, settings)]):
+                output.emit({**tag(spec), **record})
+            if spec.name == "katka":
+                for record in guarded(spec, "startup", startup.with_data, spec, settings):
+                    output.emit({**tag(spec), **record})
+                for record in guarded(spec, "startup", lambda: [startup.embedded(settings)]):
+                    output.emit({**tag(spec), **record})
     output.emit(
         {
             "workload": "run",

@@ -10,6 +10,7 @@ class Settings:
     quick: bool
     produce_records: dict[int, int]  # record size -> records per produce run
     produce_max_seconds: float
+    repeats: int = 5
     partitions: int = 6
     linger_ms: int = 5
     latency_rate: int = 5000
@@ -36,11 +37,12 @@ QUICK = Settings(
     quick=True,
     produce_records={100: 150_000, 1024: 40_000},
     produce_max_seconds=6.0,
-    latency_seconds=3.0,
+    repeats=1,
+    latency_seconds=2.0,
     rebalance_strategies=("cooperative-sticky",),
-    rebalance_window_s=3.0,
-    rebalance_baseline_s=1.5,
+    rebalance_window_s=2.5,
+    rebalance_baseline_s=1.0,
     startup_repeats=1,
-    startup_partitions=200,
+    startup_partitions=100,
     startup_records_per_partition=20,
 )

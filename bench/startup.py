@@ -89,9 +89,13 @@ def with_data(spec: BrokerSpec, settings: Settings) -> list[dict[str, Any]]:
     try:
         broker, _ = start_broker(spec, data_dir=data_dir)
         procs.run(
-            fill_partitions, broker.bootstrap, topics, per_topic,
-            settings.startup_records_per_partition, timeout=300,
-        )  # fmt: skip
+            fill_partitions,
+            broker.bootstrap,
+            topics,
+            per_topic,
+            settings.startup_records_per_partition,
+            timeout=300,
+        )
         port = broker.port
         broker.stop()
         samples = []
@@ -141,8 +145,12 @@ def embedded(settings: Settings) -> dict[str, Any]:
     for _ in range(max(3, settings.startup_repeats)):
         out = subprocess.run(
             [sys.executable, "-c", EMBEDDED_SCRIPT],
-            cwd=str(ROOT), capture_output=True, text=True, timeout=60, check=True,
-        ).stdout  # fmt: skip
+            cwd=str(ROOT),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
         values = json.loads(out.strip().splitlines()[-1])
         ready.append(values["ready_s"])
         imports.append(values["import_s"])
