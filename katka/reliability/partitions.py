@@ -2,8 +2,8 @@
 
 Creates N partitions (topics of up to 100 partitions each), writes one record to every
 partition, then measures: RSS once created, start-up after a clean shutdown (process start to
-ready line) and its RSS, a Metadata request for every topic, and start-up after kill -9 (every
-partition's tail is recovered lazily, when first opened).
+ready line) and its RSS, a Metadata request for every topic, start-up after kill -9 (no
+clean-shutdown marker, so segment tails are recovered) and one produce to every partition.
 
     python -m katka.reliability.partitions --partitions 10000
 """
