@@ -16,6 +16,7 @@ level (the steady-state interval between fetches), while eager range stops every
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -116,10 +117,10 @@ class GroupObserver:
         raise procs.WorkerFailed(f"member {name} did not start")
 
     def gaps(
-        self, start: float, end: float, partitions: int
-    ) -> dict[int, tuple[float, float, float]]:
-        """Per partition: (longest gap in [start, end], when it ended, when the longest gap
-        that did end (a record came) ended).
+        self, start: float, end: float, partitions: int, threshold: float = math.inf
+    ) -> dict[int, tuple[float, float, float | None]]:
+        """Per partition: (longest gap in [start, end], when it ended, when the last gap longer
+        than `threshold` ended: the partition flowing again, None when it never paused).
 
         The trailing interval (last record to `end`) counts too: a partition that never came
         back has a gap ending exactly at `end` (censored).
@@ -129,18 +130,17 @@ class GroupObserver:
                 p: sorted(t for t in self.consumed[p] if start < t <= end)
                 for p in range(partitions)
             }
-        result = {}
+        result: dict[int, tuple[float, float, float | None]] = {}
         for p, times in series.items():
-            points = [start, *times]
+            points = [start, *times, end]
             longest, ended = 0.0, start
+            resumed: float | None = None
             for a, b in zip(points, points[1:], strict=False):
                 if b - a > longest:
                     longest, ended = b - a, b
-            trailing = end - points[-1]
-            if trailing > longest:
-                result[p] = (trailing, end, ended)
-            else:
-                result[p] = (longest, ended, ended)
+                if b - a > threshold:
+                    resumed = b
+            result[p] = (longest, ended, resumed)
         return result
 
     def changes_between(self, start: float, end: float) -> list[list[Any]]:
@@ -169,7 +169,9 @@ def _event_result(
     baseline: float,
 ) -> dict[str, Any]:
     after = observer.owners()
-    gaps = observer.gaps(t_event, t_event + window, partitions)
+    # A pause counts as an interruption when it is clearly longer than the steady state.
+    threshold = max(2 * baseline, baseline + 0.1)
+    gaps = observer.gaps(t_event, t_event + window, partitions, threshold)
     unaffected = [p for p in range(partitions) if before.get(p) and before.get(p) == after.get(p)]
     affected = [p for p in range(partitions) if p not in unaffected]
     last_change = observer.last_change_after(t_event)
@@ -177,11 +179,9 @@ def _event_result(
     end = t_event + window
     # Censored: the longest gap runs to the end of the window and is longer than a steady-state
     # pause, i.e. the partition was still not consumed when the window closed.
-    censored = [
-        p for p, (gap, ended, _) in gaps.items() if ended >= end - 1e-6 and gap > 2 * baseline + 0.2
-    ]
-    # When every partition flowed again: the end of each partition's longest completed gap.
-    flowing = [inner for _, _, inner in gaps.values()]
+    censored = [p for p, (gap, ended, _) in gaps.items() if ended >= end - 1e-6 and gap > threshold]
+    # Every partition flowing again: the end of the last interruption of any partition.
+    resumed = [r for _, _, r in gaps.values() if r is not None]
     return {
         "workload": "rebalance",
         "variant": f"{scenario}: {event}",
@@ -189,7 +189,8 @@ def _event_result(
         "event": event,
         "window_s": window,
         "gap_max_s": round(longest[0], 3),
-        "all_flowing_after_s": round(max(flowing) - t_event, 3),
+        "all_flowing_after_s": round(max(resumed) - t_event, 3) if resumed else 0.0,
+        "interrupted_partitions": len(resumed),
         "gap_unaffected_max_s": round(max((gaps[p][0] for p in unaffected), default=0.0), 3),
         "gap_affected_max_s": round(max((gaps[p][0] for p in affected), default=0.0), 3),
         "unaffected_partitions": len(unaffected),
@@ -200,6 +201,11 @@ def _event_result(
         "assignment_settled_after_s": round(last_change - t_event, 3) if last_change else None,
         "owners_after": {str(p): after.get(p) for p in range(partitions)},
         "changes": observer.changes_between(t_event, end),
+        # Per partition: [longest gap, seconds after the event when it ended].
+        "gaps_by_partition": {
+            str(p): [round(gap, 3), round(ended - t_event, 3)]
+            for p, (gap, ended, _) in gaps.items()
+        },
         "unowned_after": [p for p in range(partitions) if p not in after],
     }
 

@@ -440,14 +440,17 @@ def _bars(
     series: dict[str, list[float | None]],
     fmt: Callable[[float], str] | None = None,
 ) -> None:
+    """Grouped bars; each group is centred on the bars it actually has."""
     names = [s for s in series if any(v is not None for v in series[s])]
     width = 0.8 / max(1, len(names))
-    for i, name in enumerate(names):
-        xs, ys = [], []
-        for g, value in enumerate(series[name]):
-            if value is not None:
-                xs.append(g - 0.4 + width * (i + 0.5))
-                ys.append(value)
+    placed: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in names}
+    for g in range(len(groups)):
+        present = [n for n in names if series[n][g] is not None]
+        for i, name in enumerate(present):
+            placed[name][0].append(g - width * len(present) / 2 + width * (i + 0.5))
+            placed[name][1].append(float(series[name][g]))  # type: ignore[arg-type]
+    for name in names:
+        xs, ys = placed[name]
         bars = ax.bar(xs, ys, width, label=LABELS.get(name, name), color=COLORS.get(name))
         if fmt:
             ax.bar_label(bars, labels=[fmt(y) for y in ys], fontsize=7, padding=1, rotation=90)
@@ -548,12 +551,14 @@ def charts(results: Results, out: Path) -> list[str]:
             for j, (metric, hatch, suffix) in enumerate(
                 (("gap_max_s", "", "any partition"), ("gap_unaffected_max_s", "//", "unaffected"))
             ):
-                xs, ys = [], []
+                xs, ys, labels = [], [], []
                 for g, ev in enumerate(events):
                     r = next((r for r in records if r["broker"] == b and r["variant"] == ev), None)
                     if r:
                         xs.append(g - 0.4 + width * (2 * i + j + 0.5))
                         ys.append(r[metric])
+                        censored = j == 0 and not r.get("recovered", True)
+                        labels.append(("≥ " if censored else "") + _s(r[metric]))
                 bars = ax.bar(
                     xs,
                     ys,
@@ -564,7 +569,7 @@ def charts(results: Results, out: Path) -> list[str]:
                     edgecolor="white",
                     label=f"{LABELS[b]}: {suffix}",
                 )
-                ax.bar_label(bars, labels=[_s(y) for y in ys], fontsize=7, padding=1, rotation=90)
+                ax.bar_label(bars, labels=labels, fontsize=7, padding=1, rotation=90)
         ax.set_xticks(range(len(events)), [e.replace(": ", ":\n") for e in events], fontsize=8)
         ax.set_ylabel("longest gap without consumption (s, ↓)")
         ax.grid(axis="y", alpha=0.3)
@@ -603,7 +608,8 @@ def charts(results: Results, out: Path) -> list[str]:
     axes[0].legend(fontsize=8)
     series = {b: [results.value(b, "resources", None, "peak_rss_mb")] for b in brokers}
     _bars(axes[1], ["peak RSS"], series, lambda v: f"{v:.0f}")
-    axes[1].set_title("broker peak RSS (MiB, ↓)")
+    axes[1].set_yscale("log")
+    axes[1].set_title("broker peak RSS (MiB, log, ↓)")
     axes[1].margins(y=0.2)
     start_groups = ["empty"]
     start_brokers = [b for b in ("katka", "tansu", "redis") if b in brokers]
