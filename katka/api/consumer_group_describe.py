@@ -2,13 +2,15 @@
 
 A classic group, or a group that does not exist, is answered GROUP_ID_NOT_FOUND (clients then
 fall back to DescribeGroups). v1 adds each member's type (1: consumer protocol). Authorized
-operations are not tracked (katka has no ACLs): they are reported as unknown.
+operations, when asked for, are every group operation (katka has no ACLs; Kafka without an
+authorizer reports the same).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorized_operations import GROUP_OPERATIONS, authorized_operations
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 
@@ -17,7 +19,6 @@ if TYPE_CHECKING:
 
 API_KEY = 69
 VERSIONS = range(0, 2)
-UNKNOWN_AUTHORIZED_OPERATIONS = -(2**31)
 CONSUMER_MEMBER_TYPE = 1
 
 
@@ -32,6 +33,7 @@ def _assignment(m: Any, partitions: Any) -> Any:
 
 def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     m = response_module(ctx)
+    operations = authorized_operations(GROUP_OPERATIONS, request.include_authorized_operations)
     groups = tuple(
         make(
             m.DescribedGroup,
@@ -59,7 +61,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 )
                 for member in group.members
             ),
-            authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+            authorized_operations=operations,
         )
         for group in broker.coordinator.consumer_group_describe(list(request.group_ids))
     )

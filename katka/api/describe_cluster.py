@@ -1,9 +1,15 @@
-"""DescribeCluster (key 60), v0-1: one broker, which is also the controller."""
+"""DescribeCluster (key 60), v0-1: one broker, which is also the controller. Authorized
+operations, when asked for, are every cluster operation (Kafka without an authorizer)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorized_operations import (
+    CLUSTER_OPERATIONS,
+    NOT_REQUESTED,
+    authorized_operations,
+)
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode
@@ -29,7 +35,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             cluster_id=broker.cluster_id,
             controller_id=-1,
             brokers=(),
-            cluster_authorized_operations=-(2**31),
+            cluster_authorized_operations=NOT_REQUESTED,
         )
     endpoint = broker.advertised_endpoint
     return make(
@@ -49,5 +55,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 rack=None,
             ),
         ),
-        cluster_authorized_operations=-(2**31),
+        cluster_authorized_operations=authorized_operations(
+            CLUSTER_OPERATIONS, request.include_cluster_authorized_operations
+        ),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorized_operations import GROUP_OPERATIONS, authorized_operations
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 
@@ -13,11 +14,14 @@ if TYPE_CHECKING:
 
 API_KEY = 15
 VERSIONS = range(0, 6)
-UNKNOWN_AUTHORIZED_OPERATIONS = -(2**31)
 
 
 def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     m = response_module(ctx)
+    # v3+: every group operation when asked for, as Kafka reports them without an authorizer.
+    operations = authorized_operations(
+        GROUP_OPERATIONS, getattr(request, "include_authorized_operations", False)
+    )
     groups = tuple(
         make(
             m.DescribedGroup,
@@ -38,7 +42,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 )
                 for member in group.members
             ),
-            authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+            authorized_operations=operations,
         )
         for group in broker.coordinator.describe_groups(list(request.groups))
     )

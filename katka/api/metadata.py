@@ -2,7 +2,8 @@
 
 Topics are auto-created only here, as in Kafka: when `auto.create.topics.enable` is on and the
 request allows it (v4+ flag; always for v0-3), with `num.partitions` partitions. Every partition
-is led by this broker with leader epoch 0.
+is led by this broker with leader epoch 0. Authorized operations (v8+), when asked for, are every
+operation the resource type supports, as Kafka reports them without an authorizer.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorized_operations import (
+    CLUSTER_OPERATIONS,
+    TOPIC_OPERATIONS,
+    authorized_operations,
+)
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
@@ -20,13 +26,15 @@ if TYPE_CHECKING:
 API_KEY = 3
 VERSIONS = range(0, 13)
 LEADER_EPOCH = 0
-UNKNOWN_AUTHORIZED_OPERATIONS = -(2**31)
 ZERO_UUID = uuid.UUID(int=0)
 
 
 def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     m = response_module(ctx)
     topics = broker.topics
+    topic_operations = authorized_operations(
+        TOPIC_OPERATIONS, getattr(request, "include_topic_authorized_operations", False)
+    )
     allow_auto_create = getattr(
         request, "allow_auto_topic_creation", True
     ) and broker.config.get_bool("auto.create.topics.enable")
@@ -61,7 +69,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                     topic_id=ZERO_UUID,
                     is_internal=False,
                     partitions=(),
-                    topic_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+                    topic_authorized_operations=topic_operations,
                 )
             )
             continue
@@ -86,7 +94,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 topic_id=info.topic_id,
                 is_internal=info.internal,
                 partitions=partitions,
-                topic_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+                topic_authorized_operations=topic_operations,
             )
         )
     endpoint = broker.advertised_endpoint
@@ -105,5 +113,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         cluster_id=broker.cluster_id,
         controller_id=broker.node_id,
         topics=tuple(results),
-        cluster_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+        cluster_authorized_operations=authorized_operations(
+            CLUSTER_OPERATIONS, getattr(request, "include_cluster_authorized_operations", False)
+        ),
     )
