@@ -1,6 +1,7 @@
 """One module per Kafka API, named as kio names it; each has API_KEY, VERSIONS and handle()."""
 
 from katka.api import (
+    alter_configs,
     api_versions,
     consumer_group_describe,
     consumer_group_heartbeat,
@@ -31,6 +32,7 @@ from katka.api import (
 )
 
 ALL = [
+    alter_configs,
     api_versions,
     consumer_group_describe,
     consumer_group_heartbeat,

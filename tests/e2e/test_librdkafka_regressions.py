@@ -3,8 +3,9 @@ with confluent-kafka so a regression shows up in CI without building librdkafka.
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, TopicCollection
-from confluent_kafka.admin import AclOperation, AdminClient
+import pytest
+from confluent_kafka import Consumer, KafkaException, TopicCollection
+from confluent_kafka.admin import AclOperation, AdminClient, ConfigResource
 
 from tests.e2e.server import KatkaProcess
 from tests.e2e.test_produce_consume import create_topic, unique
@@ -70,3 +71,28 @@ def test_describe_consumer_groups_reports_every_group_operation_when_asked(
         assert not admin.describe_consumer_groups([group])[group].result(10).authorized_operations
     finally:
         consumer.close()
+
+
+@pytest.mark.filterwarnings("ignore:alter_configs has been deprecated:DeprecationWarning")
+def test_alter_configs_replaces_a_topics_whole_config_set_like_kafka(
+    katka_server: KatkaProcess,
+) -> None:
+    # librdkafka 0081_admin do_test_AlterConfigs and 0092_mixed_msgver send the legacy AlterConfigs
+    # (key 33), which katka did not implement: librdkafka reported UNSUPPORTED_FEATURE.
+    admin = AdminClient({"bootstrap.servers": katka_server.bootstrap})
+    topic = unique("alter")
+    create_topic(katka_server.bootstrap, topic, 1, {"retention.ms": "60000"})
+    resource = ConfigResource("topic", topic, set_config={"compression.type": "gzip"})
+    admin.alter_configs([resource])[resource].result(10)
+    described = admin.describe_configs([ConfigResource("topic", topic)])
+    configs = next(iter(described.values())).result(10)
+    assert configs["compression.type"].value == "gzip"
+    # Not in the request: back to the broker default, as Kafka's AlterConfigs does.
+    assert configs["retention.ms"].value == "604800000"
+
+    missing = ConfigResource("topic", unique("missing"), set_config={"retention.ms": "1"})
+    with pytest.raises(KafkaException, match="UNKNOWN_TOPIC_OR_PART"):
+        admin.alter_configs([missing])[missing].result(10)
+    unknown = ConfigResource("topic", topic, set_config={"no.such.config": "1"})
+    with pytest.raises(KafkaException, match="INVALID_CONFIG"):
+        admin.alter_configs([unknown])[unknown].result(10)
