@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Cross-check katka against librdkafka's own test suite (issue 3, "Done when").
+#
+# Usage: scripts/librdkafka-crosscheck.sh LIBRDKAFKA_SRC_DIR [TEST ...]
+#
+# A TEST is a test number (0081), optionally with a sub-test filter (0081:do_test_DeleteGroups, run
+# with librdkafka's SUBTESTS=do_test_DeleteGroups: librdkafka stops a test at its first failing
+# sub-test, so a test that fails early on a feature katka lacks by design is run sub-test by
+# sub-test) and/or a scenario (0045@noautocreate: -s noautocreate against a katka with
+# auto.create.topics.enable=false; 0107 and 0111 always run in that scenario).
+#
+# LIBRDKAFKA_SRC_DIR is a checkout of confluentinc/librdkafka obtained by hand (this script never
+# downloads anything and nothing of librdkafka belongs in this repository). If the library is not
+# built yet it is configured without GSSAPI/curl/zstd and built with make; then tests/test-runner
+# is built (SSL and RapidJSON are used when their Debian -dev packages are installed: 0064 needs SSL
+# support compiled in, 0053/0101/0110 need RapidJSON). Each test number runs in full mode (no -Q),
+# broker tests only (-L), against a fresh `katka serve` (from the checkout this script is in) on a
+# free loopback port with a temporary data directory, bounded by a timeout.
+# With no test numbers the default list below runs (broker tests minus the excluded ones).
+#
+# Environment:
+#   TEST_TIMEOUT        seconds per test number (default 300; 0113 gets at least 900: its full mode
+#                       runs ~30 cooperative-rebalance scenarios)
+#   TEST_KAFKA_VERSION  broker version the tests gate on (default 3.7.0)
+#   KATKA_PYTHON        interpreter with katka installed (default: the repo's .venv, else python3)
+#   KATKA_LOG_LEVEL     katka --log-level (default INFO)
+#   GROUP_INITIAL_REBALANCE_DELAY_MS
+#                       katka's group.initial.rebalance.delay.ms (default 3000, Kafka's default, which
+#                       the trivup clusters librdkafka's CI uses keep; with 0 the first member of a
+#                       group gets a generation of its own before the others join, and tests that
+#                       count rebalance callbacks (0102, 0113) fail)
+#   OUT_DIR             where logs go (default: a new temporary directory, printed at the end)
+#
+# Output: one line per test number ("PASS 0001 ...", "FAIL 0042 ... sub-test: reason"), the
+# per-sub-test table of librdkafka's summary in OUT_DIR/NNNN.log, katka's log in
+# OUT_DIR/NNNN.katka.log, and a final "N passed, M failed" line. Exit status 0 when none failed.
+set -u
+
+if [ $# -lt 1 ] || [ ! -d "$1/tests" ]; then
+    echo "usage: $0 LIBRDKAFKA_SRC_DIR [TEST_NUMBER ...]" >&2
+    exit 2
+fi
+SRC=$(cd "$1" && pwd)
+shift
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+TEST_TIMEOUT=${TEST_TIMEOUT:-300}
+export TEST_KAFKA_VERSION=${TEST_KAFKA_VERSION:-3.7.0}
+if [ -z "${KATKA_PYTHON:-}" ]; then
+    if [ -x "$REPO/.venv/bin/python" ]; then KATKA_PYTHON=$REPO/.venv/bin/python; else KATKA_PYTHON=python3; fi
+fi
+KATKA_LOG_LEVEL=${KATKA_LOG_LEVEL:-INFO}
+GROUP_INITIAL_REBALANCE_DELAY_MS=${GROUP_INITIAL_REBALANCE_DELAY_MS:-3000}
+export PYTHONPATH=$REPO${PYTHONPATH:+:$PYTHONPATH}
+OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/librdkafka-crosscheck.XXXXXX)}
+mkdir -p "$OUT_DIR"
+
+# Broker tests (not TEST_F_LOCAL) of librdkafka v2.15, minus the excluded ones:
+#   0045@noautocreate, 0052, 0077, 0109 (kafka-topics.sh/kafka-acls.sh: KAFKA_PATH; 0016 runs, its
+#   JMX check skips itself without KAFKA_PATH),
+#   0097, 0115, 0119, 0126, 0135, 0142 (SSL/SASL/OAUTHBEARER/ACLs),
+#   0098, 0103, 0129 (transactions), 0170-0185/0190 (KIP-932 share groups, broker 4.2+),
+#   0038 (performance benchmark), 8000/8001 (manual),
+#   0101, 0107, 0111 (create topics with replication factor 3: need a 3-broker cluster),
+#   0139, 0150 (flagged as broker tests but run only against librdkafka's mock cluster).
+# Expected failures in this list, by design (each at a sub-test after the ones that pass):
+#   0011 (cleanup.policy=compact), 0055, 0061, 0137 (transactional producer), 0092 and
+#   0081 (AlterConfigs API, ACLs, SCRAM; run 0081:do_test_<Api> to check the others one by one).
+DEFAULT_TESTS="0001 0002 0003 0005 0007 0008 0011 0012 0013 0014 0015 0016 0017 0018 0019 0020 0021
+0022 0026 0029 0030 0031 0033 0034 0035 0036 0039 0040 0041 0042 0044 0045 0048 0049 0050
+0051 0053 0054 0055 0056 0057 0059 0060 0061 0063 0064 0065 0067 0068 0069 0070 0073 0075 0076
+0081 0082 0083 0084 0085 0086 0088 0089 0090 0091 0092 0093 0094 0099 0102 0110
+0112 0113 0114 0118 0122 0123 0125 0127 0130 0132 0137 0140"
+if [ $# -gt 0 ]; then TESTS_TO_RUN="$*"; else TESTS_TO_RUN=$DEFAULT_TESTS; fi
+
+
+# ---- build (no downloads: configure without --install-deps) ----
+if [ ! -f "$SRC/src/librdkafka.so.1" ]; then
+    echo "building librdkafka in $SRC ..."
+    (cd "$SRC" && ./configure --disable-gssapi --disable-curl --disable-zstd && make -j"$(nproc)" libs) > "$OUT_DIR/build.log" 2>&1 \
+        || { echo "librdkafka build failed, see $OUT_DIR/build.log" >&2; exit 2; }
+fi
+if [ ! -x "$SRC/tests/test-runner" ]; then
+    echo "building librdkafka tests ..."
+    make -C "$SRC/tests" -j"$(nproc)" build >> "$OUT_DIR/build.log" 2>&1 \
+        || { echo "test build failed, see $OUT_DIR/build.log" >&2; exit 2; }
+fi
+export LD_LIBRARY_PATH=$SRC/src:$SRC/src-cpp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+
+free_port() {
+    "$KATKA_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+KATKA_PID=
+stop_katka() {
+    if [ -n "$KATKA_PID" ]; then
+        kill "$KATKA_PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$KATKA_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$KATKA_PID" 2>/dev/null
+        wait "$KATKA_PID" 2>/dev/null
+        KATKA_PID=
+    fi
+}
+trap 'stop_katka; exit 130' INT TERM
+
+# Start katka as trivup's default scenario configures Kafka for these tests: auto-created topics
+# with 4 partitions. Retries a few times in case the free port is taken in between.
+start_katka() {  # $1 = log id, $2 = auto.create.topics.enable
+    local data=$OUT_DIR/data-$1 attempt
+    for attempt in 1 2 3; do
+        rm -rf "$data"
+        PORT=$(free_port)
+        "$KATKA_PYTHON" -m katka.cli.serve --listen "127.0.0.1:$PORT" --data-dir "$data" \
+            --log-level "$KATKA_LOG_LEVEL" \
+            -o group.initial.rebalance.delay.ms="$GROUP_INITIAL_REBALANCE_DELAY_MS" -o num.partitions=4 \
+            -o auto.create.topics.enable="$2" > "$OUT_DIR/$1.katka.log" 2>&1 &
+        KATKA_PID=$!
+        for _ in $(seq 100); do
+            if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+            kill -0 "$KATKA_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        stop_katka
+    done
+    return 1
+}
+
+echo "librdkafka $(sed -n 's/^RDKAFKA_VERSION_STR=[[:space:]]*//p' "$SRC/Makefile.config" 2>/dev/null)," \
+    "katka $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet HEAD -- katka 2>/dev/null || echo +local-changes)," \
+    "TEST_KAFKA_VERSION=$TEST_KAFKA_VERSION group.initial.rebalance.delay.ms=$GROUP_INITIAL_REBALANCE_DELAY_MS timeout=${TEST_TIMEOUT}s"
+passed=0
+failed=0
+skipped=0
+failed_list=
+for spec in $TESTS_TO_RUN; do
+    base=${spec%%@*}
+    t=${base%%:*}
+    subtests=
+    [ "$base" != "$t" ] && subtests=${base#*:}
+    scenario=default
+    [ "$spec" != "$base" ] && scenario=${spec#*@}
+    case $t in 0107|0111) scenario=noautocreate ;; esac
+    autocreate=true
+    [ "$scenario" = noautocreate ] && autocreate=false
+    id=$t${subtests:+-$subtests}${scenario#default}
+    if ! start_katka "$id" "$autocreate"; then
+        echo "FAIL $spec katka did not start (see $OUT_DIR/$id.katka.log)"
+        failed=$((failed + 1)); failed_list="$failed_list $spec"
+        continue
+    fi
+    conf=$OUT_DIR/$id.test.conf
+    printf 'bootstrap.servers=127.0.0.1:%s\n' "$PORT" > "$conf"
+    timeout=$TEST_TIMEOUT
+    [ "$t" = 0113 ] && [ "$timeout" -lt 900 ] && timeout=900
+    start=$(date +%s)
+    (cd "$SRC/tests" && RDKAFKA_TEST_CONF=$conf TESTS=$t SUBTESTS=$subtests timeout -k 10 "$timeout" \
+        ./test-runner -L -p1 -s "$scenario") > "$OUT_DIR/$id.log" 2>&1
+    rc=$?
+    secs=$(( $(date +%s) - start ))
+    stop_katka
+    rm -rf "$OUT_DIR/data-$id"
+    # librdkafka's summary rows: "| 0001_multiobj | PASSED | 1.2s |" (colours stripped).
+    summary=$(sed 's/\x1b\[[0-9;]*m//g' "$OUT_DIR/$id.log" \
+        | awk -F'|' -v t="$t" '$2 ~ "^ *"t"_" && $3 ~ /PASSED|FAILED|SKIPPED|RUNNING|NOT_STARTED/ {
+              gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $3); gsub(/^ +| +$/, "", $5);
+              printf "%s%s=%s%s", sep, $2, $3, ($3 == "FAILED" && $5 != "" ? " (" substr($5, 1, 160) ")" : ""); sep="; " }')
+    if [ $rc -ne 0 ]; then
+        # The first failure librdkafka reports: '### Test "0081_admin (do_test_CreateAcls:1539)" failed
+        # at ...: ###' and the reason on the next line.
+        first=$(sed 's/\x1b\[[0-9;]*m//g' "$OUT_DIR/$id.log" | grep -v '"<MAIN>"' \
+            | grep -A1 -m1 '^### Test "' | sed -e 's/^### Test "\(.*\)" failed at \([^ ]*\).*/\1 at \2:/' \
+            | tr '\n' ' ' | cut -c1-300)
+        [ -n "$first" ] && summary="$summary${summary:+; }first failure: $first"
+        [ "$secs" -ge "$timeout" ] && summary="TIMEOUT after ${timeout}s; $summary"
+    fi
+    if [ $rc -eq 0 ] && ! grep -q '=PASSED' <<< "$summary"; then
+        echo "SKIP $spec ${secs}s $summary"
+        skipped=$((skipped + 1))
+    elif [ $rc -eq 0 ]; then
+        echo "PASS $spec ${secs}s $summary"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $spec ${secs}s rc=$rc $summary"
+        failed=$((failed + 1)); failed_list="$failed_list $spec"
+    fi
+done
+
+echo "logs: $OUT_DIR"
+[ -n "$failed_list" ] && echo "failed:$failed_list"
+echo "$passed passed, $failed failed$([ $skipped -gt 0 ] && echo ", $skipped skipped (every sub-test skipped itself)")"
+[ $failed -eq 0 ]
