@@ -7,7 +7,6 @@ correlation id.
 
 from __future__ import annotations
 
-import io
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,12 +133,55 @@ def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Ent
     return header, body
 
 
-def encode_response(api_key: int, api_version: int, correlation_id: int, response: Entity) -> bytes:
-    """The frame payload: response header (v0 or v1 as the schema says) followed by the body."""
+Chunk = bytes | bytearray | memoryview
+LARGE_CHUNK_BYTES = 8192
+
+
+class EncodedFrame:
+    """A size-prefixed response frame as a list of buffers.
+
+    kio's writers write into it like a file. Large byte strings (the record sets of a Fetch)
+    are kept by reference instead of being copied into one string, so stored batches go to the
+    socket as they were read (`transport.writelines`), not after three copies.
+    """
+
+    __slots__ = ("chunks", "size", "_current")
+
+    def __init__(self) -> None:
+        self._current = bytearray(4)  # the size prefix, filled in by finish()
+        self.chunks: list[Chunk] = [self._current]
+        self.size = 0  # payload bytes, without the size prefix
+
+    def write(self, data: Chunk) -> int:
+        length = len(data)
+        if length >= LARGE_CHUNK_BYTES:
+            self.chunks.append(data)
+            self._current = bytearray()
+            self.chunks.append(self._current)
+        else:
+            self._current += data
+        self.size += length
+        return length
+
+    def finish(self) -> EncodedFrame:
+        _I32.pack_into(self.chunks[0], 0, self.size)
+        if not self.chunks[-1]:
+            self.chunks.pop()
+        return self
+
+    def payload(self) -> bytes:
+        """The frame without its size prefix (for tests and tools)."""
+        return b"".join(self.chunks)[4:]
+
+
+def encode_response(
+    api_key: int, api_version: int, correlation_id: int, response: Entity
+) -> EncodedFrame:
+    """The whole frame: size, response header (v0 or v1 as the schema says), then the body."""
     writer, flexible_header = _response_writer(api_key, api_version)
-    buffer = io.BytesIO()
-    buffer.write(_I32.pack(correlation_id))
+    frame = EncodedFrame()
+    frame.write(_I32.pack(correlation_id))
     if flexible_header:
-        buffer.write(b"\x00")  # no tagged fields in the response header
-    writer(buffer, response)
-    return buffer.getvalue()
+        frame.write(b"\x00")  # no tagged fields in the response header
+    writer(frame, response)
+    return frame.finish()

@@ -24,7 +24,8 @@ from collections import deque
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from katka.protocol.framing import FrameDecoder, FrameError, encode_frame
+from katka.protocol.codec import EncodedFrame
+from katka.protocol.framing import FrameDecoder, FrameError
 
 if TYPE_CHECKING:
     from katka.server.dispatch import Dispatcher
@@ -39,7 +40,7 @@ class CloseConnection(Exception):
     """Raised by dispatch when Kafka would close the connection instead of answering."""
 
 
-Reply = bytes | Awaitable[bytes | None] | None
+Reply = EncodedFrame | Awaitable[EncodedFrame | None] | None
 
 
 class Connection:
@@ -107,8 +108,8 @@ class Connection:
                 if reply is None:
                     continue
                 self._replies.append(reply)
-                if isinstance(reply, bytes):
-                    self._buffered_bytes += len(reply)
+                if isinstance(reply, EncodedFrame):
+                    self._buffered_bytes += reply.size
                 elif isinstance(reply, asyncio.Future):
                     reply.add_done_callback(self._on_parked_reply_done)
                 self._reply_ready.set()
@@ -122,11 +123,11 @@ class Connection:
             or self._buffered_bytes > self.max_buffered_bytes
         )
 
-    def _on_parked_reply_done(self, future: asyncio.Future[bytes | None]) -> None:
+    def _on_parked_reply_done(self, future: asyncio.Future[EncodedFrame | None]) -> None:
         if not future.cancelled() and future.exception() is None:
             result = future.result()
             if result is not None:
-                self._buffered_bytes += len(result)
+                self._buffered_bytes += result.size
 
     async def _write_loop(self) -> None:
         while True:
@@ -136,8 +137,8 @@ class Connection:
                 self._reply_ready.clear()
                 await self._reply_ready.wait()
             reply = self._replies[0]
-            counted = isinstance(reply, bytes | asyncio.Future)
-            if reply is not None and not isinstance(reply, bytes):
+            counted = isinstance(reply, EncodedFrame | asyncio.Future)
+            if reply is not None and not isinstance(reply, EncodedFrame):
                 try:
                     reply = await reply
                 except CloseConnection as error:
@@ -153,9 +154,9 @@ class Connection:
             if reply is None:
                 self._maybe_make_room()
                 continue
-            self.writer.write(encode_frame(reply))
+            self.writer.writelines(reply.chunks)
             if counted:
-                self._buffered_bytes -= len(reply)
+                self._buffered_bytes -= reply.size
             self._maybe_make_room()
             if self.writer.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
                 await self.writer.drain()

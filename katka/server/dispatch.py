@@ -26,6 +26,7 @@ from katka.api.context import RequestContext
 from katka.protocol.codec import (
     API_VERSIONS_KEY,
     DecodeError,
+    EncodedFrame,
     decode_request,
     encode_response,
     read_fixed_header,
@@ -99,7 +100,9 @@ class Dispatcher:
             return None
         return encode_response(fixed.api_key, fixed.api_version, fixed.correlation_id, response)
 
-    async def _complete(self, context: RequestContext, pending: Awaitable[Any]) -> bytes | None:
+    async def _complete(
+        self, context: RequestContext, pending: Awaitable[Any]
+    ) -> EncodedFrame | None:
         response = await pending
         if response is None:
             return None
@@ -107,7 +110,7 @@ class Dispatcher:
             context.api_key, context.api_version, context.correlation_id, response
         )
 
-    def _unsupported_api_versions(self, correlation_id: int) -> bytes:
+    def _unsupported_api_versions(self, correlation_id: int) -> EncodedFrame:
         response = ApiVersionsResponseV0(
             error_code=ErrorCode.unsupported_version,
             api_keys=tuple(

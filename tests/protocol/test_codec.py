@@ -49,7 +49,7 @@ def test_api_versions_responses_always_use_response_header_v0() -> None:
     from kio.schema.api_versions.v3.response import ApiVersionsResponse
 
     response = ApiVersionsResponse(error_code=ErrorCode.none, api_keys=(), throttle_time=datetime.timedelta(0))  # type: ignore[arg-type]
-    payload = encode_response(18, 3, 9, response)
+    payload = encode_response(18, 3, 9, response).payload()
     assert payload[:4] == struct.pack(">i", 9)
     assert payload[4:6] == b"\x00\x00"  # error code follows the correlation id directly
 
@@ -58,7 +58,7 @@ def test_flexible_responses_carry_an_empty_tagged_field_section_in_the_header() 
     response = MetadataResponse(
         throttle_time=datetime.timedelta(0), brokers=(), cluster_id=None, controller_id=1, topics=()  # type: ignore[arg-type]
     )
-    payload = encode_response(3, 12, 5, response)
+    payload = encode_response(3, 12, 5, response).payload()
     assert payload[:5] == struct.pack(">i", 5) + b"\x00"
 
 
@@ -68,3 +68,34 @@ def test_a_body_that_does_not_match_its_schema_is_a_decode_error() -> None:
         decode_request(frame, read_fixed_header(frame))
     good = frame_for(18, 3, encode(ApiVersionsRequest(client_software_name="x", client_software_version="1")), True)
     assert decode_request(good, read_fixed_header(good))[1].client_software_name == "x"
+
+
+def test_large_record_sets_are_framed_by_reference_not_copied() -> None:
+    from kio.schema.fetch.v12 import response as fetch
+
+    records = bytes(range(256)) * 100
+    response = fetch.FetchResponse(
+        throttle_time=datetime.timedelta(0),
+        error_code=ErrorCode.none,
+        session_id=0,
+        responses=(
+            fetch.FetchableTopicResponse(
+                topic="t",
+                partitions=(
+                    fetch.PartitionData(
+                        partition_index=0,
+                        error_code=ErrorCode.none,
+                        high_watermark=1,
+                        aborted_transactions=None,
+                        records=records,  # type: ignore[arg-type]
+                    ),
+                ),
+            ),
+        ),
+    )
+    frame = encode_response(1, 12, 77, response)
+    assert any(chunk is records for chunk in frame.chunks)
+    whole = b"".join(frame.chunks)
+    assert struct.unpack(">i", whole[:4])[0] == len(whole) - 4 == frame.size
+    assert whole[4:8] == struct.pack(">i", 77)
+    assert records in whole
