@@ -7,6 +7,7 @@ unavailable with a reason instead of failing the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -180,6 +181,7 @@ class RunningBroker:
     process: subprocess.Popen[bytes]
     started_s: float
     owns_data_dir: bool = True
+    log_path: str | None = None
     _ps: psutil.Process = field(init=False)
 
     def __post_init__(self) -> None:
@@ -218,6 +220,10 @@ class RunningBroker:
                 self.process.wait(5)
         if self.owns_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        clean_exit = self.process.returncode in (0, -signal.SIGTERM, -signal.SIGKILL)
+        if self.log_path and clean_exit:
+            with contextlib.suppress(OSError):
+                os.remove(self.log_path)
 
 
 def start_broker(
@@ -229,20 +235,21 @@ def start_broker(
     port = port or free_port()
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    # The broker's stderr, kept only when it failed (RunningBroker.stop removes it otherwise).
+    log_path = os.path.join(tempfile.gettempdir(), f"bench-{spec.name}-{port}.err")
     began = time.monotonic()
-    process = subprocess.Popen(
-        spec.command(port, data_dir),
-        cwd=str(ROOT),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.path.join(tempfile.gettempdir(), f"bench-{spec.name}-{port}.err"), "wb"),
-    )
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            spec.command(port, data_dir), cwd=str(ROOT), env=env,
+            stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
     try:
         answered = wait_until_answers(spec.kind, port, process, 60)
-    except BaseException:
+    except BaseException as error:
         process.kill()
-        raise
+        raise RuntimeError(f"{spec.name} did not start ({error}); its stderr: {log_path}") from None
     broker = RunningBroker(spec, port, data_dir, process, began, owns_data_dir=owns)
+    broker.log_path = log_path
     return broker, answered - began
 
 
