@@ -68,6 +68,10 @@ BROKER_CONFIGS: dict[str, ConfigDef] = {
         _d("max.connections.per.ip", _I, str(2**31 - 1)),
         _d("message.max.bytes", _I, "1048588"),
         _d("log.segment.bytes", _I, "1073741824"),
+        # Dynamic Kafka broker configs katka stores but does not use (no SASL, no cleaner).
+        _d("sasl.kerberos.min.time.before.relogin", _L, "60000"),
+        _d("log.cleaner.threads", _I, "1"),
+        _d("background.threads", _I, "10"),
         _d("log.roll.ms", _L, str(7 * 24 * 3600 * 1000)),
         _d("log.retention.ms", _L, str(7 * 24 * 3600 * 1000)),
         _d("log.retention.bytes", _L, "-1"),
@@ -134,6 +138,16 @@ TOPIC_CONFIGS: dict[str, tuple[ConfigType, str | None, str | None]] = {
     "delete.retention.ms": (_L, None, "86400000"),
     "min.cleanable.dirty.ratio": (ConfigType.DOUBLE, None, "0.5"),
     "preallocate": (_B, None, "false"),
+    # Kafka topic configs katka accepts and keeps but that change nothing on one node without
+    # tiered storage or down-conversion (refusing them would break tools that set them).
+    "message.format.version": (_S, None, "3.0-IV1"),
+    "message.downconversion.enable": (_B, None, "true"),
+    "message.timestamp.difference.max.ms": (_L, None, str(LONG_MAX)),
+    "leader.replication.throttled.replicas": (ConfigType.LIST, None, ""),
+    "follower.replication.throttled.replicas": (ConfigType.LIST, None, ""),
+    "remote.storage.enable": (_B, None, "false"),
+    "local.retention.ms": (_L, None, "-2"),
+    "local.retention.bytes": (_L, None, "-2"),
 }
 
 

@@ -1,7 +1,9 @@
 """FindCoordinator (key 10), v0-5: this broker coordinates every group (key type 0).
 
 v4+ batches keys. Transaction coordinators (key type 1) do not exist here: katka does not
-implement transactions, so those keys get COORDINATOR_NOT_AVAILABLE.
+implement transactions, so those keys get TRANSACTIONAL_ID_AUTHORIZATION_FAILED: a non-retriable error,
+as InitProducerId gives, so `init_transactions()` fails at once instead of retrying until its
+timeout.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         error, message = ErrorCode.none, None
         node_id, host, port = broker.node_id, endpoint.host, endpoint.port
     else:
-        error, message = ErrorCode.coordinator_not_available, "katka has no transaction coordinator"
+        error = ErrorCode.transactional_id_authorization_failed
+        message = "katka does not support transactions"
         node_id, host, port = -1, "", -1
     if ctx.api_version < 4:
         return make(

@@ -96,3 +96,46 @@ def test_alter_configs_replaces_a_topics_whole_config_set_like_kafka(
     unknown = ConfigResource("topic", topic, set_config={"no.such.config": "1"})
     with pytest.raises(KafkaException, match="INVALID_CONFIG"):
         admin.alter_configs([unknown])[unknown].result(10)
+
+
+def test_init_transactions_fails_at_once_instead_of_retrying_until_its_timeout(
+    katka_server: KatkaProcess,
+) -> None:
+    import time
+
+    from confluent_kafka import KafkaException, Producer
+
+    producer = Producer({"bootstrap.servers": katka_server.bootstrap, "transactional.id": "tx-1"})
+    started = time.monotonic()
+    with pytest.raises(KafkaException):
+        producer.init_transactions(20)
+    assert time.monotonic() - started < 10
+
+
+def test_kafka_configs_katka_does_not_use_are_accepted_not_refused(
+    katka_server: KatkaProcess,
+) -> None:
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": katka_server.bootstrap})
+    topic = unique("old-format")
+    admin.create_topics([NewTopic(topic, 1, 1, config={"message.format.version": "0.10.0"})])[
+        topic
+    ].result(10)
+    broker = ConfigResource(
+        "broker",
+        "1",
+        incremental_configs=[
+            ConfigEntry(
+                "sasl.kerberos.min.time.before.relogin",
+                "58000",
+                incremental_operation=AlterConfigOpType.SET,
+            )
+        ],
+    )
+    admin.incremental_alter_configs([broker])[broker].result(10)
+    described = admin.describe_configs([ConfigResource("broker", "1")])
+    assert (
+        next(iter(described.values())).result(10)["sasl.kerberos.min.time.before.relogin"].value
+        == "58000"
+    )
