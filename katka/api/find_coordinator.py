@@ -1,9 +1,9 @@
 """FindCoordinator (key 10), v0-5: this broker coordinates every group (key type 0).
 
 v4+ batches keys. Transaction coordinators (key type 1) do not exist here: katka does not
-implement transactions, so those keys get TRANSACTIONAL_ID_AUTHORIZATION_FAILED: a non-retriable error,
-as InitProducerId gives, so `init_transactions()` fails at once instead of retrying until its
-timeout.
+implement transactions, so those keys get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the
+non-retriable error InitProducerId gives too, so `init_transactions()` fails at once instead
+of retrying until its timeout.
 """
 
 from __future__ import annotations
