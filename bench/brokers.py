@@ -261,8 +261,9 @@ def versions() -> dict[str, str]:
     try:
         import katka
 
+        # The last commit that touched katka/ (bench/ commits do not change what is measured).
         sha = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            ["git", "-C", str(ROOT), "log", "-1", "--format=%h", "--", "katka"],
             capture_output=True,
             text=True,
             check=False,
