@@ -67,7 +67,7 @@ def _read(ctx: RequestContext, request: Any, broker: Broker) -> tuple[Any, int, 
         partition_responses = []
         for fetch_partition in fetch_topic.partitions:
             error = ErrorCode.none
-            records = b""
+            records: bytes | memoryview = b""
             high_watermark = -1
             log_start_offset = -1
             try:

@@ -48,7 +48,8 @@ class FrameDecoder:
             self._compact()
             return NEED_DATA
         start = self._position + 4
-        frame = bytes(self._buffer[start : start + size])
+        with memoryview(self._buffer) as view:  # one copy, not a bytearray slice and then bytes
+            frame = bytes(view[start : start + size])
         self._position = start + size
         return frame
 

@@ -82,7 +82,7 @@ class PartitionLog(Protocol):
 
     def read(
         self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
-    ) -> bytes:
+    ) -> bytes | memoryview:
         """Bytes of whole batches starting with the batch that contains `fetch_offset`.
 
         Stops before any batch whose base offset is >= `max_offset` (the high watermark or the

@@ -7,7 +7,7 @@ behave exactly as on disk (the shared logic lives in segmented.py).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from katka.protocol.batches import BatchHeader
 from katka.storage.base import LogConfig
@@ -46,10 +46,11 @@ class MemorySegment:
     def is_full(self, header: BatchHeader) -> bool:
         return False
 
-    def append(self, batch: bytes | bytearray, header: BatchHeader) -> None:
+    def append(self, parts: Sequence[bytes | bytearray | memoryview], header: BatchHeader) -> None:
         self._headers.append(header._replace(position=len(self._data)))
         self._last_offsets.append(header.last_offset)
-        self._data += batch
+        for part in parts:
+            self._data += part
         if header.max_timestamp > self._max_timestamp:
             self._max_timestamp = header.max_timestamp
             self._offset_of_max_timestamp = header.base_offset

@@ -15,6 +15,7 @@ checkpointing the log start offset, flushing a rolled segment, loading producer 
 from __future__ import annotations
 
 import bisect
+import struct
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -30,6 +31,7 @@ from katka.storage.base import AppendInfo, LogConfig, TimestampOffset
 from katka.storage.producer_state import ProducerStateManager
 
 NO_TIMESTAMP = -1
+_BASE_OFFSET = struct.Struct(">q")
 
 
 class Segment(Protocol):
@@ -60,11 +62,14 @@ class Segment(Protocol):
         """True when the segment's indexes cannot take `header` (a roll is needed)."""
         ...
 
-    def append(self, batch: bytes | bytearray, header: BatchHeader) -> None: ...
+    def append(self, parts: Sequence[bytes | bytearray | memoryview], header: BatchHeader) -> None:
+        """Append one batch given as consecutive buffers (so a batch need not be copied to
+        have its base offset rewritten)."""
+        ...
 
     def read(
         self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
-    ) -> tuple[bytes, int]:
+    ) -> tuple[bytes | memoryview, int]:
         """Whole batches from the one containing fetch_offset; returns (bytes, next offset
         after the last returned batch, or fetch_offset when none is)."""
         ...
@@ -212,16 +217,23 @@ class SegmentedLog:
         base_offset = self.log_end_offset
         offset = base_offset
         for header in headers:
-            batch = bytearray(view[header.position : header.position + header.size])
-            assign_base_offset(batch, offset)
             stored = header._replace(base_offset=offset, position=0)
-            if log_append_time:
+            parts: tuple[bytes | bytearray | memoryview, ...]
+            if log_append_time:  # rewrites inside the CRC: work on a copy
+                batch = bytearray(view[header.position : header.position + header.size])
+                assign_base_offset(batch, offset)
                 set_log_append_time(batch, now_ms)
                 stored = stored._replace(
                     attributes=header.attributes | TIMESTAMP_TYPE_LOG_APPEND, max_timestamp=now_ms
                 )
+                parts = (batch,)
+            else:  # the base offset sits outside the CRC: write a new one before the rest
+                parts = (
+                    _BASE_OFFSET.pack(offset),
+                    view[header.position + 8 : header.position + header.size],
+                )
             self._maybe_roll_for(stored, now_ms)
-            self.active_segment.append(batch, stored)
+            self.active_segment.append(parts, stored)
             producer_state.on_append(stored, offset, stored.max_timestamp)
             offset = stored.next_offset
             self._unflushed_messages += stored.record_count
@@ -260,11 +272,11 @@ class SegmentedLog:
 
     def read(
         self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
-    ) -> bytes:
+    ) -> bytes | memoryview:
         log_end_offset = self.log_end_offset
         if fetch_offset < self._log_start_offset or fetch_offset > log_end_offset:
             raise out_of_range(fetch_offset, self._log_start_offset, log_end_offset)
-        chunks: list[bytes] = []
+        chunks: list[bytes | memoryview] = []
         remaining = max_bytes
         index = self._segment_index_for(fetch_offset)
         while index < len(self.segments) and fetch_offset < min(max_offset, log_end_offset):
@@ -279,6 +291,8 @@ class SegmentedLog:
                 break  # stopped by max_bytes or max_offset, not by the segment's end
             fetch_offset = next_offset
             index += 1
+        if len(chunks) == 1:
+            return chunks[0]  # no copy: the fetch response keeps it by reference
         return b"".join(chunks)
 
     def _decode(self, segment: Segment, header: BatchHeader) -> list[Record]:

@@ -221,7 +221,7 @@ class DiskPartitionLog(SegmentedLog):
 
     def read(
         self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
-    ) -> bytes:
+    ) -> bytes | memoryview:
         try:
             return super().read(fetch_offset, max_bytes, max_offset, min_one_batch)
         except KafkaError as error:
