@@ -9,12 +9,12 @@ checks without applying. Deprecated in Kafka but still sent by librdkafka's rd_k
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from katka.api._alter import alter_resource
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
-from katka.api.describe_configs import BROKER_RESOURCE, TOPIC_RESOURCE, validate_broker_resource
-from katka.config import validate_topic_configs
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
@@ -41,35 +41,11 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     m = response_module(ctx)
     results = []
     for resource in request.resources:
-        error, message = ErrorCode.none, None
-        try:
-            configs = _requested_configs(resource)
-            if resource.resource_type == TOPIC_RESOURCE:
-                info = broker.topics.catalog.get(resource.resource_name)
-                if info is None:
-                    raise KafkaError(
-                        ErrorCode.unknown_topic_or_partition,
-                        f"Topic {resource.resource_name} does not exist",
-                    )
-                validated = validate_topic_configs(configs)
-                if not request.validate_only:
-                    broker.topics.set_topic_configs(info.name, validated)
-            elif resource.resource_type == BROKER_RESOURCE:
-                validate_broker_resource(broker, resource.resource_name)
-                broker.set_dynamic_configs(configs, validate_only=request.validate_only)
-            else:
-                raise KafkaError(
-                    ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}"
-                )
-        except KafkaError as exc:
-            error, message = exc.code, exc.message
-        results.append(
-            make(
-                m.AlterConfigsResourceResponse,
-                error_code=error,
-                error_message=message,
-                resource_type=resource.resource_type,
-                resource_name=resource.resource_name,
-            )
-        )
+
+        def replace_all(
+            _current: dict[str, str], _is_list: Callable[[str], bool], resource: Any = resource
+        ) -> dict[str, str]:
+            return _requested_configs(resource)
+
+        results.append(alter_resource(m, broker, resource, request.validate_only, replace_all))
     return make(m.AlterConfigsResponse, throttle_time=ZERO, responses=tuple(results))

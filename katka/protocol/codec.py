@@ -18,7 +18,7 @@ from kio.schema.index import api_key_map
 from kio.serial import entity_reader, entity_writer
 from kio.static.protocol import Entity
 
-from katka.protocol.bounds import BoundsError, check_bounds
+from katka.protocol.bounds import BoundsError, check_bounds, read_unsigned_varint
 
 API_VERSIONS_KEY = 18
 _FIXED_HEADER = struct.Struct(">hhi")
@@ -73,28 +73,17 @@ def _response_writer(api_key: int, api_version: int) -> tuple[Callable[..., Any]
     return entity_writer(schema), flexible_header
 
 
-def _read_unsigned_varint(frame: bytes, position: int) -> tuple[int, int]:
-    value = 0
-    shift = 0
-    while True:
-        if position >= len(frame) or shift > 28:
-            raise DecodeError("bad varint in request header")
-        byte = frame[position]
-        position += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, position
-        shift += 7
-
-
 def _skip_tagged_fields(frame: bytes, position: int) -> int:
-    count, position = _read_unsigned_varint(frame, position)
-    for _ in range(count):
-        _tag, position = _read_unsigned_varint(frame, position)
-        size, position = _read_unsigned_varint(frame, position)
-        position += size
-        if position > len(frame):
-            raise DecodeError("tagged field runs past the end of the request header")
+    try:
+        count, position = read_unsigned_varint(frame, position)
+        for _ in range(count):
+            _tag, position = read_unsigned_varint(frame, position)
+            size, position = read_unsigned_varint(frame, position)
+            position += size
+            if position > len(frame):
+                raise DecodeError("tagged field runs past the end of the request header")
+    except BoundsError as error:
+        raise DecodeError(f"bad request header: {error}") from None
     return position
 
 
