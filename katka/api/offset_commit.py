@@ -1,5 +1,6 @@
 """OffsetCommit (key 8), v2-9. v2-4 carry a retention time that Kafka ignores since
-KIP-211; so do we. Results keep the request's topic order."""
+KIP-211; so do we. Results keep the request's topic order. With `--fsync always` the reply
+waits for the group-committed fsync of __consumer_offsets, as produce replies do."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
+from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.coordinator.results import OffsetCommitPartition, OffsetCommitResult, PartitionResult
 from katka.errors import ErrorCode, KafkaError
 
@@ -56,7 +58,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 error_code=partition.error_code,
             )
         )
-    return make(
+    response = make(
         m.OffsetCommitResponse,
         throttle_time=ZERO,
         topics=tuple(
@@ -64,3 +66,12 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             for name, partitions in by_topic.items()
         ),
     )
+    if broker.fsync_always:
+        # `--fsync always` promises durability across power loss for commits too.
+        return _after_flush(broker, response)
+    return response
+
+
+async def _after_flush(broker: Broker, response: Any) -> Any:
+    await broker.make_durable([broker.topics.get_log(OFFSETS_TOPIC, 0)])
+    return response
