@@ -803,7 +803,17 @@ class GroupCoordinator:
                 self._apply(key, value)
 
     def _execute(self, group: ClassicGroup | None, fx: Effects) -> None:
-        self._append(fx.records)
+        try:
+            self._append(fx.records)
+        except KafkaError as error:
+            if error.code != ErrorCode.kafka_storage_error or any(
+                isinstance(decode_key(key), OffsetKey) for key, _ in fx.records
+            ):
+                raise  # an offset commit is refused, never acknowledged unwritten
+            # Group metadata could not be written (a full disk). The members still get their
+            # answers and timers, so nobody is left parked; a restart reloads the last metadata
+            # that was written and the members rejoin.
+            logger.warning("group metadata not written: %s", error.message)
         for op in fx.timer_ops:
             if op.deadline_ms is None or op.event is None:
                 self._timers.cancel(op.key)
