@@ -797,23 +797,25 @@ class GroupCoordinator:
 
     def _append(self, records: list[Record]) -> None:
         """Make records durable, then apply them (the one write path of every record)."""
-        if records:
-            self._log.append(records)
-            for key, value in records:
-                self._apply(key, value)
-
-    def _execute(self, group: ClassicGroup | None, fx: Effects) -> None:
+        if not records:
+            return
         try:
-            self._append(fx.records)
+            self._log.append(records)
         except KafkaError as error:
             if error.code != ErrorCode.kafka_storage_error or any(
-                isinstance(decode_key(key), OffsetKey) for key, _ in fx.records
+                isinstance(decode_key(key), OffsetKey) for key, _ in records
             ):
                 raise  # an offset commit is refused, never acknowledged unwritten
             # Group metadata could not be written (a full disk). The members still get their
             # answers and timers, so nobody is left parked; a restart reloads the last metadata
             # that was written and the members rejoin.
             logger.warning("group metadata not written: %s", error.message)
+            return
+        for key, value in records:
+            self._apply(key, value)
+
+    def _execute(self, group: ClassicGroup | None, fx: Effects) -> None:
+        self._append(fx.records)
         for op in fx.timer_ops:
             if op.deadline_ms is None or op.event is None:
                 self._timers.cancel(op.key)
