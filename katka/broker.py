@@ -172,6 +172,7 @@ class Broker:
         tools find it from the bootstrap address alone."""
         wanted = self.config.get("katka.admin.listener") or f"{self.listen.host}:0"
         if wanted == "none":
+            self.config.set_static("katka.admin.listener", "")  # reported as: no admin API
             return
         endpoint = Endpoint.parse(wanted)
         self.admin_http = AdminHttpServer(self)

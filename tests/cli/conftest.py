@@ -21,7 +21,7 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 class CliBroker:
-    """`python -m tests.cli.serve_with_admin`: katka serve plus its admin HTTP API."""
+    """`katka serve` (with its admin HTTP API) as a subprocess."""
 
     def __init__(self, data_dir: Path, extra_args: list[str] | None = None) -> None:
         self.data_dir = data_dir
@@ -38,7 +38,7 @@ class CliBroker:
         command = [
             sys.executable,
             "-m",
-            "tests.cli.serve_with_admin",
+            "katka.cli.serve",
             "--listen",
             self.bootstrap,
             "--data-dir",
