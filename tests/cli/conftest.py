@@ -7,84 +7,25 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import free_port
+from tests.e2e.server import KatkaProcess
 
 REPO = Path(__file__).resolve().parents[2]
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-class CliBroker:
-    """`katka serve` (with its admin HTTP API) as a subprocess."""
-
-    def __init__(self, data_dir: Path, extra_args: list[str] | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.extra_args = extra_args or []
-        self.process: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30) -> CliBroker:
-        command = [
-            sys.executable,
-            "-m",
-            "katka.cli.serve",
-            "--listen",
-            self.bootstrap,
-            "--data-dir",
-            str(self.data_dir),
-            "-o",
-            "group.initial.rebalance.delay.ms=0",
-            *self.extra_args,
-        ]
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=REPO,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        ready = threading.Event()
-
-        def pump() -> None:
-            assert self.process is not None and self.process.stdout is not None
-            for line in self.process.stdout:
-                self.output.append(line.rstrip("\n"))
-                if line.startswith("katka ready"):
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while not ready.wait(0.05):
-            if time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError("katka did not start:\n" + "\n".join(self.output))
-        if self.process.poll() is not None:
-            raise RuntimeError("katka exited:\n" + "\n".join(self.output))
-        return self
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+# The CLI's tests run against the same `katka serve` subprocess the end-to-end tests use.
+CliBroker = KatkaProcess
 
 
 @pytest.fixture(scope="session")
 def cli_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliBroker]:
     data_dir = tmp_path_factory.mktemp("katka-cli")
-    broker = CliBroker(data_dir).start()
+    broker = KatkaProcess(data_dir, ["-o", "group.initial.rebalance.delay.ms=0"]).start()
     yield broker
     broker.kill()
     shutil.rmtree(data_dir, ignore_errors=True)
