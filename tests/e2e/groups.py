@@ -42,6 +42,7 @@ class Member:
     assignment: set[int] = field(default_factory=set)
     events: list[tuple[str, list[int]]] = field(default_factory=list)
     received: list[Any] = field(default_factory=list)
+    timeline: list[tuple[int, int, float]] = field(default_factory=list)  # partition, offset, t
     errors: list[KafkaError] = field(default_factory=list)
 
     def on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -64,20 +65,34 @@ class Member:
             self.errors.append(message.error())
         else:
             self.received.append(message)
+            self.timeline.append((message.partition(), message.offset(), time.monotonic()))
+
+    def revoked(self) -> set[int]:
+        return {p for kind, ps in self.events if kind in ("revoke", "lost") for p in ps}
 
     def close(self) -> None:
         self.consumer.close()
 
 
-def new_member(bootstrap: str, group: str, topics: list[str], name: str, **config: Any) -> Member:
-    settings = {
+def new_member(
+    bootstrap: str,
+    group: str,
+    topics: list[str],
+    name: str,
+    protocol: str = "classic",
+    **config: Any,
+) -> Member:
+    """A member of `group`; protocol "consumer" is KIP-848, where the broker sets the timeouts."""
+    settings: dict[str, Any] = {
         "bootstrap.servers": bootstrap,
         "group.id": group,
         "auto.offset.reset": "earliest",
-        "session.timeout.ms": 6000,
-        "heartbeat.interval.ms": 300,
         "client.id": name,
     }
+    if protocol == "consumer":
+        settings["group.protocol"] = "consumer"
+    else:
+        settings.update({"session.timeout.ms": 6000, "heartbeat.interval.ms": 300})
     settings.update({k.replace("_", "."): v for k, v in config.items()})
     errors: list[KafkaError] = []
     settings["error_cb"] = errors.append  # fatal errors (e.g. FENCED_INSTANCE_ID) arrive here

@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -21,11 +20,11 @@ from confluent_kafka import (
     KafkaError,
     KafkaException,
     Producer,
-    TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
 
-from tests.e2e.groups import create_topic, produce, unique
+from tests.e2e import groups
+from tests.e2e.groups import Member, create_topic, poll_until, produce, unique
 from tests.e2e.server import KatkaProcess
 
 SESSION_TIMEOUT_MS = 4000
@@ -61,71 +60,11 @@ def consumer_settings(bootstrap: str, group: str, name: str, **extra: Any) -> di
     }
 
 
-@dataclass
-class Member:
-    """A `group.protocol=consumer` member driven by explicit polls from the test thread."""
-
-    name: str
-    consumer: Consumer
-    assignment: set[int] = field(default_factory=set)
-    events: list[tuple[str, list[int]]] = field(default_factory=list)
-    received: list[tuple[int, int, float]] = field(default_factory=list)  # partition, offset, t
-    errors: list[KafkaError] = field(default_factory=list)
-
-    def on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.events.append(("assign", sorted(p.partition for p in partitions)))
-        self.assignment |= {p.partition for p in partitions}
-
-    def on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.events.append(("revoke", sorted(p.partition for p in partitions)))
-        self.assignment -= {p.partition for p in partitions}
-
-    def on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.events.append(("lost", sorted(p.partition for p in partitions)))
-        self.assignment -= {p.partition for p in partitions}
-
-    def poll(self, timeout: float = 0.02) -> None:
-        message = self.consumer.poll(timeout)
-        if message is None:
-            return
-        if message.error():
-            self.errors.append(message.error())
-        else:
-            self.received.append((message.partition(), message.offset(), time.monotonic()))
-
-    def revoked(self) -> set[int]:
-        return {p for kind, ps in self.events if kind in ("revoke", "lost") for p in ps}
-
-
 def new_member(bootstrap: str, group: str, topic: str, name: str, **extra: Any) -> Member:
-    settings = consumer_settings(bootstrap, group, name, **extra)
-    errors: list[KafkaError] = []
-    settings["error_cb"] = errors.append
-    member = Member(name, Consumer(settings), errors=errors)
-    member.consumer.subscribe(
-        [topic], on_assign=member.on_assign, on_revoke=member.on_revoke, on_lost=member.on_lost
-    )
-    return member
+    return groups.new_member(bootstrap, group, [topic], name, protocol="consumer", **extra)
 
 
-def poll_until(
-    members: Iterable[Member], condition: Callable[[], bool], timeout: float = 30
-) -> None:
-    members = list(members)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            state = {
-                m.name: (sorted(m.assignment), len(m.received), m.events[-3:]) for m in members
-            }
-            raise AssertionError(f"condition not met in {timeout}s: {state}")
-        for member in members:
-            member.poll()
-
-
-def split(members: list[Member], partitions: int) -> bool:
-    owned = [p for m in members for p in m.assignment]
-    return sorted(owned) == list(range(partitions))
+split = groups.stable_split
 
 
 def close_all(members: Iterable[Member]) -> None:
@@ -152,10 +91,10 @@ def test_three_members_split_six_partitions_and_read_every_record_once(
         )
         produce(server.bootstrap, topic, 300, partitions=6)
         poll_until(members, lambda: sum(len(m.received) for m in members) >= 300)
-        records = [(p, o) for m in members for p, o, _ in m.received]
+        records = [(p, o) for m in members for p, o, _ in m.timeline]
         assert len(records) == len(set(records)) == 300  # each record exactly once
         for m in members:  # nobody read a partition it was not assigned
-            assert {p for p, _, _ in m.received} <= m.assignment
+            assert {p for p, _, _ in m.timeline} <= m.assignment
         for m in members:  # OffsetCommit v9 with the member epoch
             m.consumer.commit(asynchronous=False)
         admin = AdminClient({"bootstrap.servers": server.bootstrap})
@@ -239,14 +178,14 @@ def test_a_fourth_member_takes_only_the_partitions_it_needs_while_the_others_kee
             assert not m.assignment - before[m.name]  # and nobody else gained any
             # Kept partitions were consumed throughout the rebalance: no long gap.
             for p in kept:
-                seen = [t for q, _, t in m.received if q == p and joined_at <= t <= settled_at]
+                seen = [t for q, _, t in m.timeline if q == p and joined_at <= t <= settled_at]
                 times = [joined_at, *seen, settled_at]
                 gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
                 assert max(gaps) < 1.0, (m.name, p, gaps)
         # No partition was ever consumed by two members at the same time.
         owners: dict[tuple[int, int], str] = {}
         for m in everyone:
-            for p, o, _ in m.received:
+            for p, o, _ in m.timeline:
                 assert owners.setdefault((p, o), m.name) == m.name, (p, o)
     finally:
         close_all(members)
