@@ -53,7 +53,8 @@ class Walkthrough:
         return process
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=30)
+        # Generous: on a loaded 2-core CI machine a join can wait out a slow member's next poll.
+        return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=90)
 
     def stop_all(self) -> None:
         for process in self.running:
