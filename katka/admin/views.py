@@ -108,8 +108,17 @@ def rebalances(broker: Broker, group_id: str) -> Document | None:
     coordinator = _coordinator(broker)
     if coordinator is None or not _group_exists(coordinator, group_id):
         return None
+    timeouts = [
+        member.session_timeout_ms
+        for summary in coordinator.group_summaries()
+        if summary.group_id == group_id
+        for member in summary.members
+        if member.session_timeout_ms is not None
+    ]
     return {
         "group_id": group_id,
+        # The CLI calls rebalances "close" (a storm) within 2 x the session timeout.
+        "session_timeout_ms": max(timeouts) if timeouts else None,
         "rebalances": [
             dataclasses.asdict(entry) for entry in coordinator.rebalance_history(group_id)
         ],

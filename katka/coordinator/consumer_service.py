@@ -414,7 +414,12 @@ class ConsumerGroupService:
                 leader_id="",
                 members=tuple(
                     MemberSummary(
-                        m.member_id, m.instance_id, m.client_id, m.client_host, len(m.assigned)
+                        m.member_id,
+                        m.instance_id,
+                        m.client_id,
+                        m.client_host,
+                        len(m.assigned),
+                        self.config.consumer_session_timeout_ms,
                     )
                     for m in g.members.values()
                 ),

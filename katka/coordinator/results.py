@@ -170,6 +170,7 @@ class MemberSummary:
     client_id: str
     client_host: str
     assigned_partitions: int | None  # parsed for protocol_type "consumer"; None otherwise
+    session_timeout_ms: int | None = None  # tells tooling how far apart rebalances are "close"
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ def group_summary(group: ClassicGroup, committed_partitions: int) -> GroupSummar
                 m.client_id,
                 m.client_host,
                 assigned_partition_count(m.assignment) if consumer else None,
+                m.session_timeout_ms,
             )
             for m in group.members.values()
         ),

@@ -120,6 +120,7 @@ def test_groups_rebalances_and_lag_in_records_and_time(broker: tuple[EmbeddedBro
 
         status, history = get(base, "/api/groups/readers/rebalances")
         assert status == 200
+        assert history["session_timeout_ms"] == 45_000  # librdkafka's default session.timeout.ms
         [entry] = history["rebalances"]
         assert (entry["trigger"], entry["client_id"], entry["outcome"]) == (
             "join",
