@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, millis, response_module, timedelta_ms
 from katka.api.context import RequestContext
-from katka.coordinator.consumer import HeartbeatRequest
-from katka.coordinator.consumer_group import Partitions
+from katka.coordinator.consumer.group import Partitions
+from katka.coordinator.consumer.heartbeat import HeartbeatRequest
 
 if TYPE_CHECKING:
     from katka.broker import Broker

@@ -1,5 +1,5 @@
-"""Consumer groups (the classic protocol) and committed offsets.
+"""Groups (classic and KIP-848 consumer groups) and committed offsets.
 
-Pure domain code (state, group, member, classic, offsets, records, consumer_protocol, history)
-plus one asyncio facade (service.GroupCoordinator). See each module's docstring.
+Pure domain code per protocol (classic/, consumer/), offsets, records, history and effects,
+plus the service (service.GroupCoordinator) that routes by group kind, appends and replays.
 """

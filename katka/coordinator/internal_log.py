@@ -1,13 +1,16 @@
-"""The coordinator's records in a real partition log (Kafka's `__consumer_offsets`).
+"""Where the coordinator's records go (Kafka's `__consumer_offsets`): the protocol and its engines.
 
-Each append is one uncompressed v2 batch written through the same PartitionLog as producer
-data, so its durability, CRC checks and crash recovery are the storage layer's: a torn tail
-of this log is truncated at start-up like any other, and replay reads what survived.
+MemoryInternalLog keeps them in a list (tests, embedded use). PartitionInternalLog writes them
+to a real partition log: each append is one uncompressed v2 batch written through the same
+PartitionLog as producer data, so its durability, CRC checks and crash recovery are the storage
+layer's: a torn tail of this log is truncated at start-up like any other, and replay reads
+what survived.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from katka.clock import Clock
 from katka.coordinator.records import Record
@@ -17,6 +20,41 @@ from katka.storage.base import PartitionLog
 
 OFFSETS_TOPIC = "__consumer_offsets"
 REPLAY_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+class InternalLog(Protocol):
+    """Where coordinator records go (Kafka's __consumer_offsets)."""
+
+    def append(self, records: list[Record]) -> None:
+        """Append in order; durable to the OS when it returns."""
+        ...
+
+    def replay(self) -> Iterable[Record]:
+        """Every record appended so far, in order (compaction may drop superseded ones)."""
+        ...
+
+    def compact(self, live: list[Record]) -> None:
+        """Append `live` (a snapshot of the current state), then drop everything before it.
+
+        A crash between the two steps leaves both copies; replaying them gives the same state.
+        """
+        ...
+
+
+class MemoryInternalLog:
+    """An InternalLog in a list, for tests and embedded use."""
+
+    def __init__(self, records: Iterable[Record] = ()) -> None:
+        self.records: list[Record] = list(records)
+
+    def append(self, records: list[Record]) -> None:
+        self.records.extend(records)
+
+    def replay(self) -> Iterable[Record]:
+        return list(self.records)
+
+    def compact(self, live: list[Record]) -> None:
+        self.records = list(live)
 
 
 class PartitionInternalLog:

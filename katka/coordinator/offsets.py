@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from katka.coordinator.consumer_protocol import PROTOCOL_TYPE
-from katka.coordinator.group import ClassicGroup
+from katka.coordinator.classic.consumer_protocol import PROTOCOL_TYPE
+from katka.coordinator.classic.group import ClassicGroup
+from katka.coordinator.classic.state import GroupState
 from katka.coordinator.records import (
     OffsetKey,
     OffsetValue,
@@ -27,7 +28,6 @@ from katka.coordinator.records import (
     offset_tombstone,
 )
 from katka.coordinator.results import FetchedOffset, OffsetCommitPartition, PartitionResult
-from katka.coordinator.state import GroupState
 from katka.errors import ErrorCode
 
 PartitionExists = Callable[[str, int], bool]

@@ -31,19 +31,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from enum import Enum
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from katka.clock import Clock
-from katka.coordinator import classic, consumer, rebalance
+from katka.coordinator.classic import join as classic
+from katka.coordinator.classic import membership, rebalance
+from katka.coordinator.classic.group import ClassicGroup
+from katka.coordinator.classic.state import GroupState
+from katka.coordinator.classic.timeouts import HeartbeatExpiry, JoinExpiry, SyncExpiry
+from katka.coordinator.classic.views import describe_group, group_summary
 from katka.coordinator.config import CoordinatorConfig
-from katka.coordinator.consumer import HeartbeatRequest, HeartbeatResponse
-from katka.coordinator.consumer_group import NoTopics, TopicImage
-from katka.coordinator.consumer_service import ConsumerGroupService, DescribedConsumerGroup
+from katka.coordinator.consumer import heartbeat as consumer
+from katka.coordinator.consumer.heartbeat import HeartbeatRequest, HeartbeatResponse
+from katka.coordinator.consumer.manager import ConsumerGroupService, DescribedConsumerGroup
 from katka.coordinator.effects import Context, Effects, TimerEvent
-from katka.coordinator.group import ClassicGroup
 from katka.coordinator.history import RebalanceRecord
+from katka.coordinator.internal_log import InternalLog
 from katka.coordinator.offsets import (
     OffsetStore,
     PartitionExists,
@@ -82,12 +87,11 @@ from katka.coordinator.results import (
     PartitionResult,
     SyncGroupResult,
 )
-from katka.coordinator.state import GroupState
 from katka.coordinator.timers import Timers
-from katka.coordinator.views import describe_group, group_summary
+from katka.coordinator.topics import NoTopics, TopicImage
 from katka.errors import ErrorCode, KafkaError
 
-__all__ = ["CoordinatorConfig", "GroupCoordinator", "InternalLog", "MemoryInternalLog"]
+__all__ = ["CoordinatorConfig", "GroupCoordinator"]
 
 logger = logging.getLogger("katka.coordinator")
 
@@ -96,41 +100,6 @@ JoinCallback = Callable[[JoinGroupResult], None]
 SyncCallback = Callable[[SyncGroupResult], None]
 OFFSETS_EXPIRY_KEY: Hashable = ("offsets-expiry",)
 GROUP_TYPE = "classic"
-
-
-class InternalLog(Protocol):
-    """Where coordinator records go (Kafka's __consumer_offsets)."""
-
-    def append(self, records: list[Record]) -> None:
-        """Append in order; durable to the OS when it returns."""
-        ...
-
-    def replay(self) -> Iterable[Record]:
-        """Every record appended so far, in order (compaction may drop superseded ones)."""
-        ...
-
-    def compact(self, live: list[Record]) -> None:
-        """Append `live` (a snapshot of the current state), then drop everything before it.
-
-        A crash between the two steps leaves both copies; replaying them gives the same state.
-        """
-        ...
-
-
-class MemoryInternalLog:
-    """An InternalLog in a list, for tests and embedded use."""
-
-    def __init__(self, records: Iterable[Record] = ()) -> None:
-        self.records: list[Record] = list(records)
-
-    def append(self, records: list[Record]) -> None:
-        self.records.extend(records)
-
-    def replay(self) -> Iterable[Record]:
-        return list(self.records)
-
-    def compact(self, live: list[Record]) -> None:
-        self.records = list(live)
 
 
 class _Status(Enum):
@@ -341,7 +310,7 @@ class GroupCoordinator:
         if error is not None or group is None:
             callback(SyncGroupResult(error or ErrorCode.unknown_member_id))
             return
-        request = classic.SyncRequest(
+        request = membership.SyncRequest(
             member_id=member_id,
             generation_id=generation_id,
             group_instance_id=group_instance_id,
@@ -350,7 +319,7 @@ class GroupCoordinator:
             assignments=dict(assignments),
         )
         ctx = self._context()
-        result = classic.sync_group(group, request, ctx)
+        result = membership.sync_group(group, request, ctx)
         if isinstance(result, Parked):
             self._sync_waiters[(group_id, result.member_id)] = callback
         self._execute(group, ctx.fx)
@@ -420,7 +389,7 @@ class GroupCoordinator:
         if group is None:
             return HeartbeatResult(ErrorCode.unknown_member_id)
         ctx = self._context()
-        code = classic.heartbeat(group, member_id, group_instance_id, generation_id, ctx)
+        code = membership.heartbeat(group, member_id, group_instance_id, generation_id, ctx)
         self._execute(group, ctx.fx)
         return HeartbeatResult(code)
 
@@ -438,7 +407,7 @@ class GroupCoordinator:
                 ),
             )
         ctx = self._context()
-        result = classic.leave_group(group, members, ctx)
+        result = membership.leave_group(group, members, ctx)
         self._execute(group, ctx.fx)
         return result
 
@@ -520,7 +489,7 @@ class GroupCoordinator:
                 ErrorCode.group_id_not_found if api_version >= 9 else ErrorCode.illegal_generation
             )
         else:
-            group_error = classic.validate_offset_commit(
+            group_error = membership.validate_offset_commit(
                 group, member_id, group_instance_id, generation_id, ctx
             )
         records, results = self._build_commit(group_id, offsets, group_error)
@@ -839,7 +808,7 @@ class GroupCoordinator:
         if not self.is_active:
             return
         group = self._groups.get(event.group_id)
-        if group is None:
+        if group is None or not isinstance(event, HeartbeatExpiry | JoinExpiry | SyncExpiry):
             return  # the group is gone: a stale timer
         ctx = self._context()
         rebalance.on_timer(group, event, ctx)

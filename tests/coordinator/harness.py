@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from katka.clock import ManualClock
+from katka.coordinator.classic.consumer_protocol import encode_assignment, encode_subscription
 from katka.coordinator.config import CoordinatorConfig
-from katka.coordinator.consumer_protocol import encode_assignment, encode_subscription
+from katka.coordinator.internal_log import MemoryInternalLog
 from katka.coordinator.results import (
     JoinGroupResult,
     OffsetCommitPartition,
     SyncGroupResult,
 )
-from katka.coordinator.service import GroupCoordinator, MemoryInternalLog
+from katka.coordinator.service import GroupCoordinator
 from katka.coordinator.timers import ManualTimers
 from katka.errors import ErrorCode
 

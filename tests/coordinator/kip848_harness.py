@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 from katka.clock import ManualClock
 from katka.coordinator.config import CoordinatorConfig
-from katka.coordinator.consumer import HeartbeatRequest, HeartbeatResponse
-from katka.coordinator.consumer_group import ConsumerGroup, Partitions
-from katka.coordinator.service import GroupCoordinator, MemoryInternalLog
+from katka.coordinator.consumer.group import ConsumerGroup, Partitions
+from katka.coordinator.consumer.heartbeat import HeartbeatRequest, HeartbeatResponse
+from katka.coordinator.internal_log import MemoryInternalLog
+from katka.coordinator.service import GroupCoordinator
 from katka.coordinator.timers import ManualTimers
 from katka.errors import ErrorCode
 

@@ -2,7 +2,7 @@ import struct
 
 import pytest
 
-from katka.coordinator.consumer_protocol import (
+from katka.coordinator.classic.consumer_protocol import (
     ConsumerProtocolError,
     assigned_partition_count,
     encode_assignment,

@@ -8,11 +8,12 @@ import asyncio
 import pytest
 
 from katka.clock import ManualClock
+from katka.coordinator.classic.consumer_protocol import encode_assignment
 from katka.coordinator.config import CoordinatorConfig
-from katka.coordinator.consumer_protocol import encode_assignment
+from katka.coordinator.internal_log import MemoryInternalLog
 from katka.coordinator.records import OffsetKey, Record, decode_key
 from katka.coordinator.results import OffsetCommitPartition
-from katka.coordinator.service import GroupCoordinator, MemoryInternalLog
+from katka.coordinator.service import GroupCoordinator
 from katka.coordinator.timers import AsyncioTimers
 from katka.errors import ErrorCode, KafkaError
 from tests.coordinator.test_service_async import GROUP, join_new

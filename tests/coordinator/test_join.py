@@ -1,6 +1,6 @@
 """JoinGroup/SyncGroup: member ids, leader election, generations, protocol selection, timeouts."""
 
-from katka.coordinator.consumer_protocol import encode_assignment
+from katka.coordinator.classic.consumer_protocol import encode_assignment
 from katka.coordinator.history import RebalanceTrigger
 from katka.errors import ErrorCode
 

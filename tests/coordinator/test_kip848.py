@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from katka.coordinator.config import CoordinatorConfig
-from katka.coordinator.consumer import ConsumerContext, RebalanceExpiry, SessionExpiry, on_timer
-from katka.coordinator.consumer_assignors import MemberSpec, assign_range, assign_uniform
-from katka.coordinator.consumer_group import MemberState
+from katka.coordinator.consumer.assignors import MemberSpec, assign_range, assign_uniform
+from katka.coordinator.consumer.group import MemberState
+from katka.coordinator.consumer.heartbeat import on_timer
+from katka.coordinator.consumer.timeouts import RebalanceExpiry, SessionExpiry
+from katka.coordinator.effects import Context
 from katka.coordinator.history import RebalanceTrigger
 from katka.coordinator.records import OffsetValue
 from katka.coordinator.results import OffsetCommitPartition
@@ -273,7 +275,7 @@ def test_a_stale_session_timer_does_nothing() -> None:
     h.timers.advance(40_000)
     assert "a" in h.group().members
     # Even if an engine fired the old timer late, it would see its deadline moved on.
-    ctx = ConsumerContext(h.clock.now_ms(), h.config, h.topics)
+    ctx = Context(h.clock.now_ms(), h.config, h.topics)
     on_timer(h.group(), SessionExpiry(GROUP, "a", first_deadline), ctx)
     on_timer(h.group(), RebalanceExpiry(GROUP, "a", a.epoch), ctx)  # not revoking: stale
     assert "a" in h.group().members and not ctx.fx.records

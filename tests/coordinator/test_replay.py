@@ -4,6 +4,7 @@ import pytest
 
 from katka.clock import ManualClock
 from katka.coordinator.config import CoordinatorConfig
+from katka.coordinator.internal_log import MemoryInternalLog
 from katka.coordinator.records import (
     GroupKey,
     GroupSnapshot,
@@ -20,7 +21,7 @@ from katka.coordinator.records import (
     offset_key,
 )
 from katka.coordinator.results import LeaveMember
-from katka.coordinator.service import GroupCoordinator, MemoryInternalLog
+from katka.coordinator.service import GroupCoordinator
 from katka.coordinator.timers import ManualTimers
 from katka.errors import ErrorCode
 

@@ -3,9 +3,10 @@
 import asyncio
 
 from katka.clock import ManualClock
+from katka.coordinator.classic.consumer_protocol import encode_assignment, encode_subscription
 from katka.coordinator.config import CoordinatorConfig
-from katka.coordinator.consumer_protocol import encode_assignment, encode_subscription
-from katka.coordinator.service import GroupCoordinator, MemoryInternalLog
+from katka.coordinator.internal_log import MemoryInternalLog
+from katka.coordinator.service import GroupCoordinator
 from katka.coordinator.timers import AsyncioTimers
 from katka.errors import ErrorCode
 

@@ -1,6 +1,6 @@
 import pytest
 
-from katka.coordinator.state import (
+from katka.coordinator.classic.state import (
     VALID_PREVIOUS_STATES,
     GroupState,
     GroupStateMachine,

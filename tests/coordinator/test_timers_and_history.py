@@ -3,10 +3,11 @@
 import logging
 
 from katka.clock import ManualClock
-from katka.coordinator import rebalance
+from katka.coordinator.classic import rebalance
+from katka.coordinator.classic.consumer_protocol import encode_assignment
+from katka.coordinator.classic.timeouts import HeartbeatExpiry, JoinExpiry, SyncExpiry
 from katka.coordinator.config import CoordinatorConfig
-from katka.coordinator.consumer_protocol import encode_assignment
-from katka.coordinator.effects import Context, HeartbeatExpiry, JoinExpiry, SyncExpiry
+from katka.coordinator.effects import Context
 from katka.coordinator.history import RebalanceTrigger
 from katka.coordinator.results import LeaveMember
 from katka.coordinator.timers import ManualTimers

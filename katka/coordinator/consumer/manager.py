@@ -21,18 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from katka.clock import Clock
-from katka.coordinator import consumer
+from katka.coordinator.classic.state import GroupState
 from katka.coordinator.config import CoordinatorConfig
-from katka.coordinator.consumer import (
-    ConsumerContext,
-    ConsumerEffects,
-    ConsumerTimerEvent,
-    HeartbeatRequest,
-    HeartbeatResponse,
-    RebalanceExpiry,
-    rebalance_key,
-)
-from katka.coordinator.consumer_group import (
+from katka.coordinator.consumer import heartbeat as consumer
+from katka.coordinator.consumer.group import (
     GROUP_TYPE,
     LEAVE_GROUP_MEMBER_EPOCH,
     LEAVE_GROUP_STATIC_MEMBER_EPOCH,
@@ -42,9 +34,19 @@ from katka.coordinator.consumer_group import (
     ConsumerMember,
     MemberState,
     Partitions,
-    TopicImage,
     member_topics,
 )
+from katka.coordinator.consumer.heartbeat import (
+    HeartbeatRequest,
+    HeartbeatResponse,
+)
+from katka.coordinator.consumer.timeouts import (
+    RebalanceExpiry,
+    SessionExpiry,
+    rebalance_key,
+    session_key,
+)
+from katka.coordinator.effects import Context, Effects, TimerEvent
 from katka.coordinator.history import RebalanceRecord
 from katka.coordinator.offsets import (
     OffsetStore,
@@ -75,8 +77,8 @@ from katka.coordinator.results import (
     OffsetDeleteResult,
     PartitionResult,
 )
-from katka.coordinator.state import GroupState
 from katka.coordinator.timers import Timers
+from katka.coordinator.topics import TopicImage
 from katka.errors import ErrorCode, KafkaError
 
 logger = logging.getLogger("katka.coordinator")
@@ -338,8 +340,8 @@ class ConsumerGroupService:
         records = list(extra_records)
         for member_id in list(group.members):
             records.extend(consumer_member_tombstones(group_id, member_id))
-            self._timers.cancel(consumer.session_key(group_id, member_id))
-            self._timers.cancel(consumer.rebalance_key(group_id, member_id))
+            self._timers.cancel(session_key(group_id, member_id))
+            self._timers.cancel(rebalance_key(group_id, member_id))
         records.extend(consumer_group_tombstones(group_id))
         group.dead = True
         self._append(records)
@@ -448,13 +450,13 @@ class ConsumerGroupService:
     def shutdown(self) -> None:
         for group in self.groups.values():
             for member_id in group.members:
-                self._timers.cancel(consumer.session_key(group.group_id, member_id))
-                self._timers.cancel(consumer.rebalance_key(group.group_id, member_id))
+                self._timers.cancel(session_key(group.group_id, member_id))
+                self._timers.cancel(rebalance_key(group.group_id, member_id))
 
-    def _context(self) -> ConsumerContext:
-        return ConsumerContext(self._clock.now_ms(), self.config, self.topics)
+    def _context(self) -> Context:
+        return Context(self._clock.now_ms(), self.config, self.topics)
 
-    def _execute(self, fx: ConsumerEffects) -> None:
+    def _execute(self, fx: Effects) -> None:
         if fx.records:
             self._append(fx.records)
         for op in fx.timer_ops:
@@ -465,9 +467,9 @@ class ConsumerGroupService:
                     op.key, op.deadline_ms, functools.partial(self._on_timer, op.event)
                 )
 
-    def _on_timer(self, event: ConsumerTimerEvent) -> None:
+    def _on_timer(self, event: TimerEvent) -> None:
         group = self.groups.get(event.group_id)
-        if group is None:
+        if group is None or not isinstance(event, SessionExpiry | RebalanceExpiry):
             return  # the group is gone: a stale timer
         ctx = self._context()
         consumer.on_timer(group, event, ctx)

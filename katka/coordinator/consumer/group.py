@@ -22,10 +22,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
 
 from katka.coordinator.history import MemberAssignmentSize, RebalanceHistory
 from katka.coordinator.records import (
@@ -33,6 +32,7 @@ from katka.coordinator.records import (
     ConsumerMemberMetadataValue,
     TopicIdPartition,
 )
+from katka.coordinator.topics import TopicImage
 
 Partitions = frozenset[TopicIdPartition]
 NO_PARTITIONS: Partitions = frozenset()
@@ -41,45 +41,6 @@ LEAVE_GROUP_MEMBER_EPOCH = -1
 LEAVE_GROUP_STATIC_MEMBER_EPOCH = -2
 PROTOCOL_TYPE = "consumer"
 GROUP_TYPE = "consumer"
-
-
-class TopicDescription(Protocol):
-    """What the coordinator needs to know of a topic (the catalog's TopicInfo fits)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def topic_id(self) -> uuid.UUID: ...
-
-    @property
-    def partitions(self) -> int: ...
-
-    @property
-    def internal(self) -> bool: ...
-
-
-class TopicImage(Protocol):
-    """The topics that exist now (the broker passes its TopicCatalog)."""
-
-    def get(self, name: str) -> TopicDescription | None: ...
-
-    def by_id(self, topic_id: uuid.UUID) -> TopicDescription | None: ...
-
-    def __iter__(self) -> Iterator[TopicDescription]: ...
-
-
-class NoTopics:
-    """A TopicImage with no topics (a coordinator built without a catalog)."""
-
-    def get(self, name: str) -> TopicDescription | None:
-        return None
-
-    def by_id(self, topic_id: uuid.UUID) -> TopicDescription | None:
-        return None
-
-    def __iter__(self) -> Iterator[TopicDescription]:
-        return iter(())
 
 
 class MemberState(StrEnum):

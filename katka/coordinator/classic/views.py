@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from katka.coordinator.consumer_protocol import PROTOCOL_TYPE, assigned_partition_count
-from katka.coordinator.group import ClassicGroup
+from katka.coordinator.classic.consumer_protocol import PROTOCOL_TYPE, assigned_partition_count
+from katka.coordinator.classic.group import ClassicGroup
+from katka.coordinator.classic.state import GroupState
 from katka.coordinator.results import DescribedGroup, DescribedMember, GroupSummary, MemberSummary
-from katka.coordinator.state import GroupState
 from katka.errors import ErrorCode
 
 

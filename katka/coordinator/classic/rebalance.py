@@ -16,22 +16,22 @@ from __future__ import annotations
 
 import logging
 
-from katka.coordinator.effects import (
-    Context,
+from katka.coordinator.classic.group import ClassicGroup
+from katka.coordinator.classic.member import ClassicMember
+from katka.coordinator.classic.state import GroupState
+from katka.coordinator.classic.timeouts import (
+    ClassicTimerEvent,
     HeartbeatExpiry,
     JoinExpiry,
     SyncExpiry,
-    TimerEvent,
     heartbeat_key,
     join_key,
     sync_key,
 )
-from katka.coordinator.group import ClassicGroup
+from katka.coordinator.effects import Context
 from katka.coordinator.history import RebalanceCause, RebalanceTrigger
-from katka.coordinator.member import ClassicMember
 from katka.coordinator.records import GroupSnapshot, MemberSnapshot, Record, group_record
 from katka.coordinator.results import JoinGroupResult, SyncGroupResult
-from katka.coordinator.state import GroupState
 from katka.errors import ErrorCode
 
 logger = logging.getLogger("katka.coordinator")
@@ -41,6 +41,20 @@ PREPARING = GroupState.PREPARING_REBALANCE
 COMPLETING = GroupState.COMPLETING_REBALANCE
 STABLE = GroupState.STABLE
 DEAD = GroupState.DEAD
+
+
+def answer_join(ctx: Context, member: ClassicMember, result: JoinGroupResult) -> None:
+    """Answer the member's parked JoinGroup, if it has one."""
+    if member.awaiting_join:
+        member.awaiting_join = False
+        ctx.fx.join_responses[member.member_id] = result
+
+
+def answer_sync(ctx: Context, member: ClassicMember, result: SyncGroupResult) -> None:
+    """Answer the member's parked SyncGroup, if it has one."""
+    if member.awaiting_sync:
+        member.awaiting_sync = False
+        ctx.fx.sync_responses[member.member_id] = result
 
 
 def current_generation(
@@ -164,7 +178,8 @@ def complete_join(group: ClassicGroup, ctx: Context) -> None:
         group.size,
     )
     for member in group.all_members():
-        ctx.fx.complete_join(
+        answer_join(
+            ctx,
             member,
             current_generation(
                 group, member.member_id, with_members=group.is_leader(member.member_id)
@@ -192,7 +207,8 @@ def propagate_assignment(group: ClassicGroup, error: ErrorCode, ctx: Context) ->
     ok = error is ErrorCode.none
     for member in group.all_members():
         if member.awaiting_sync:
-            ctx.fx.complete_sync(
+            answer_sync(
+                ctx,
                 member,
                 SyncGroupResult(
                     error,
@@ -232,9 +248,9 @@ def remove_member_and_update_group(
     group: ClassicGroup, member: ClassicMember, ctx: Context, cause: RebalanceCause
 ) -> None:
     # A new member may time out while parked in JoinGroup: answer so it retries the join.
-    ctx.fx.complete_join(member, JoinGroupResult.error(ErrorCode.unknown_member_id))
+    answer_join(ctx, member, JoinGroupResult.error(ErrorCode.unknown_member_id))
     # Deviation: Kafka drops a parked SyncGroup of a removed member; we answer it.
-    ctx.fx.complete_sync(member, SyncGroupResult(ErrorCode.unknown_member_id))
+    answer_sync(ctx, member, SyncGroupResult(ErrorCode.unknown_member_id))
     group.remove(member.member_id)
     ctx.fx.cancel(heartbeat_key(group.group_id, member.member_id))
     group.history.on_member_removed(member.member_id, member.group_instance_id, cause.trigger)
@@ -253,7 +269,7 @@ def remove_pending_member(group: ClassicGroup, member_id: str, ctx: Context) -> 
 # --- timers ------------------------------------------------------------------------------
 
 
-def on_timer(group: ClassicGroup, event: TimerEvent, ctx: Context) -> None:
+def on_timer(group: ClassicGroup, event: ClassicTimerEvent, ctx: Context) -> None:
     """Run a fired timer; events whose generation or member deadline moved on do nothing."""
     if group.is_state(DEAD):
         return

@@ -15,16 +15,16 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from uuid import uuid4
 
-from katka.coordinator.consumer_protocol import (
+from katka.coordinator.classic.consumer_protocol import (
     PROTOCOL_TYPE,
     ConsumerProtocolError,
     assigned_partition_count,
     parse_subscription,
 )
+from katka.coordinator.classic.member import ClassicMember
+from katka.coordinator.classic.state import GroupState, GroupStateMachine
 from katka.coordinator.history import MemberAssignmentSize, RebalanceHistory
-from katka.coordinator.member import ClassicMember
 from katka.coordinator.results import JoinGroupMember
-from katka.coordinator.state import GroupState, GroupStateMachine
 from katka.errors import ErrorCode
 
 

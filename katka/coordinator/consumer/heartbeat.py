@@ -1,115 +1,62 @@
 """The KIP-848 consumer group protocol: ConsumerGroupHeartbeat as plain functions.
 
 Theory of operation (Kafka 4.0's GroupMetadataManager.consumerGroupHeartbeat and
-CurrentAssignmentBuilder). Every heartbeat runs three steps against a group and a ConsumerContext
+CurrentAssignmentBuilder). Every heartbeat runs three steps against a group and a Context
 (now_ms, config, the topic image and an effects collector), never awaiting anything:
   1. update the member (a member joins with epoch 0; null request fields mean "unchanged") and
      bump the group epoch if a subscription, or the metadata of a subscribed topic, changed;
   2. if the group epoch is ahead of the target assignment epoch, run the server-side assignor
-     (consumer_assignors.py) for the whole group and persist what changed;
-  3. reconcile this member towards its target: partitions it must give up are revoked first
-     (the member keeps its epoch until its heartbeat no longer reports them), partitions still
-     owned by another member are withheld until released, everything else is handed over with
-     the target epoch. So no partition is ever owned twice, and members that have not converged
-     keep consuming what they own.
+     (assignors.py) for the whole group and persist what changed;
+  3. reconcile this member towards its target (reconciliation.py).
 Leaving (epoch -1) and session or rebalance timeouts remove the member and bump the group epoch;
 a static member's epoch -2 keeps its place (and partitions) until its session times out, and a
 new member with the same instance id takes over its assignment without a new target.
 
 Errors are raised as KafkaError before the group is touched; records (records.py) and named
-timers are collected in the effects and executed by consumer_service.py.
+timers are collected in the effects and executed by the service (manager.py routes them).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from katka.coordinator.config import CoordinatorConfig
-from katka.coordinator.consumer_assignors import ASSIGNORS, MemberSpec
-from katka.coordinator.consumer_group import (
+from katka.coordinator.consumer.group import (
     LEAVE_GROUP_MEMBER_EPOCH,
     LEAVE_GROUP_STATIC_MEMBER_EPOCH,
     NO_PARTITIONS,
     ConsumerGroup,
-    ConsumerGroupState,
     ConsumerMember,
     MemberState,
     Partitions,
-    TopicImage,
     compile_regex,
-    member_topics,
     subscription_metadata,
 )
+from katka.coordinator.consumer.reconciliation import (
+    bump_group_epoch,
+    maybe_complete_history,
+    reconcile,
+    update_target_assignment,
+)
+from katka.coordinator.consumer.timeouts import (
+    ConsumerTimerEvent,
+    SessionExpiry,
+    rebalance_key,
+    session_key,
+)
+from katka.coordinator.effects import Context
 from katka.coordinator.history import RebalanceCause, RebalanceTrigger
 from katka.coordinator.records import (
-    ConsumerGroupMetadataValue,
-    Record,
     consumer_current_assignment_record,
-    consumer_group_metadata_record,
     consumer_member_metadata_record,
     consumer_member_tombstones,
     consumer_target_member_record,
-    consumer_target_metadata_record,
 )
 from katka.errors import ErrorCode, KafkaError
 
 logger = logging.getLogger("katka.coordinator")
-
-TimerKey = tuple[str, ...]
-
-
-def session_key(group_id: str, member_id: str) -> TimerKey:
-    return ("consumer-session", group_id, member_id)
-
-
-def rebalance_key(group_id: str, member_id: str) -> TimerKey:
-    return ("consumer-rebalance", group_id, member_id)
-
-
-@dataclass(frozen=True, slots=True)
-class SessionExpiry:
-    group_id: str
-    member_id: str
-    deadline_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class RebalanceExpiry:
-    group_id: str
-    member_id: str
-    member_epoch: int
-
-
-ConsumerTimerEvent = SessionExpiry | RebalanceExpiry
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumerTimerOp:
-    key: TimerKey
-    deadline_ms: int | None  # None: cancel
-    event: ConsumerTimerEvent | None
-
-
-@dataclass
-class ConsumerEffects:
-    records: list[Record] = field(default_factory=list)
-    timer_ops: list[ConsumerTimerOp] = field(default_factory=list)
-
-    def schedule(self, key: TimerKey, deadline_ms: int, event: ConsumerTimerEvent) -> None:
-        self.timer_ops.append(ConsumerTimerOp(key, deadline_ms, event))
-
-    def cancel(self, key: TimerKey) -> None:
-        self.timer_ops.append(ConsumerTimerOp(key, None, None))
-
-
-@dataclass
-class ConsumerContext:
-    now_ms: int
-    config: CoordinatorConfig
-    topics: TopicImage
-    fx: ConsumerEffects = field(default_factory=ConsumerEffects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +187,7 @@ def _static_member_checks(group: ConsumerGroup, req: HeartbeatRequest) -> Consum
 # --- heartbeat -------------------------------------------------------------------------------
 
 
-def heartbeat(
-    group: ConsumerGroup, req: HeartbeatRequest, ctx: ConsumerContext
-) -> HeartbeatResponse:
+def heartbeat(group: ConsumerGroup, req: HeartbeatRequest, ctx: Context) -> HeartbeatResponse:
     """A validated heartbeat (not a leave) for an existing or just created group."""
     member_id = req.member_id or str(uuid.uuid4())  # v0: the coordinator names new members
     if (
@@ -320,7 +265,7 @@ def _is_static_rejoin(group: ConsumerGroup, req: HeartbeatRequest) -> bool:
 
 
 def _get_or_create_member(
-    group: ConsumerGroup, req: HeartbeatRequest, member_id: str, ctx: ConsumerContext
+    group: ConsumerGroup, req: HeartbeatRequest, member_id: str, ctx: Context
 ) -> tuple[ConsumerMember, ConsumerMember | None]:
     """The member and what it was before this heartbeat: None if new, else the old object.
 
@@ -372,7 +317,7 @@ def _new_member(group: ConsumerGroup, member_id: str) -> ConsumerMember:
 
 
 def _replace_static_member(
-    group: ConsumerGroup, old: ConsumerMember, member_id: str, ctx: ConsumerContext
+    group: ConsumerGroup, old: ConsumerMember, member_id: str, ctx: Context
 ) -> ConsumerMember:
     """The new member takes over the old one's assignment and target, at epoch 0."""
     logger.info(
@@ -429,164 +374,10 @@ def _cause(
     return RebalanceCause(trigger, member.member_id, member.client_id, member.instance_id, reason)
 
 
-# --- group epoch and target assignment ----------------------------------------------------------
-
-
-def bump_group_epoch(
-    group: ConsumerGroup,
-    metadata: tuple[tuple[str, uuid.UUID, int], ...],
-    cause: RebalanceCause,
-    ctx: ConsumerContext,
-) -> None:
-    if group.history.in_progress is not None:
-        # A newer epoch arrived before every member converged to the previous one.
-        _complete_history(group, "Superseded", group.group_epoch, ctx)
-    group.group_epoch += 1
-    group.subscription_metadata = metadata
-    ctx.fx.records.append(
-        consumer_group_metadata_record(
-            group.group_id, ConsumerGroupMetadataValue(group.group_epoch, metadata)
-        )
-    )
-    group.history.on_prepare(cause, ctx.now_ms)
-    logger.info(
-        "consumer group %s bumped its epoch to %d (trigger=%s member=%s%s)",
-        group.group_id,
-        group.group_epoch,
-        cause.trigger.value,
-        cause.member_id or "-",
-        f" reason={cause.reason!r}" if cause.reason else "",
-    )
-
-
-def update_target_assignment(group: ConsumerGroup, ctx: ConsumerContext) -> None:
-    assignor_name = group.preferred_assignor(ctx.config.consumer_assignors[0])
-    topic_ids = {topic_id: partitions for _, topic_id, partitions in group.subscription_metadata}
-    ids_by_name = {name: topic_id for name, topic_id, _ in group.subscription_metadata}
-    specs = {
-        m.member_id: MemberSpec(
-            m.member_id,
-            m.instance_id,
-            frozenset(
-                ids_by_name[name] for name in member_topics(m, ctx.topics) if name in ids_by_name
-            ),
-            group.target.get(m.member_id, NO_PARTITIONS),
-        )
-        for m in group.members.values()
-    }
-    new_target = ASSIGNORS[assignor_name](specs, topic_ids)
-    for member_id, partitions in new_target.items():
-        if group.target.get(member_id) != partitions:
-            group.target[member_id] = partitions
-            ctx.fx.records.append(
-                consumer_target_member_record(group.group_id, member_id, partitions)
-            )
-    group.assignment_epoch = group.group_epoch
-    group.assignor_name = assignor_name
-    ctx.fx.records.append(consumer_target_metadata_record(group.group_id, group.assignment_epoch))
-    logger.info(
-        "consumer group %s computed a new target assignment for epoch %d with the %s assignor: %s",
-        group.group_id,
-        group.assignment_epoch,
-        assignor_name,
-        {m: len(p) for m, p in new_target.items()},
-    )
-
-
-# --- reconciliation (Kafka's CurrentAssignmentBuilder) -----------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class NextAssignment:
-    state: MemberState
-    member_epoch: int
-    assigned: Partitions
-    pending_revocation: Partitions
-
-
-def _owns_any(owned: Partitions | None, partitions: Partitions) -> bool:
-    # A member that did not report what it owns is assumed to still own everything.
-    return owned is None or not owned.isdisjoint(partitions)
-
-
-def compute_next_assignment(
-    group: ConsumerGroup,
-    member: ConsumerMember,
-    member_epoch: int,
-    owned: Partitions | None,
-) -> NextAssignment:
-    target = group.target.get(member.member_id, NO_PARTITIONS)
-    target_epoch = group.assignment_epoch
-    kept = member.assigned & target
-    to_revoke = member.assigned - kept
-    to_assign = target - kept
-    # A partition another member still owns is withheld until that member releases it.
-    unreleased = frozenset(
-        tp for tp in to_assign if group.owner(tp) not in (None, member.member_id)
-    )
-    to_assign -= unreleased
-    if to_revoke and _owns_any(owned, to_revoke):
-        return NextAssignment(MemberState.UNREVOKED_PARTITIONS, member_epoch, kept, to_revoke)
-    state = MemberState.UNRELEASED_PARTITIONS if unreleased else MemberState.STABLE
-    return NextAssignment(state, target_epoch, kept | to_assign, NO_PARTITIONS)
-
-
-def reconcile(
-    group: ConsumerGroup, member: ConsumerMember, owned: Partitions | None, ctx: ConsumerContext
-) -> bool:
-    """Move `member` one step towards its target; True if anything changed (and was recorded)."""
-    if member.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH:
-        return False
-    if member.is_reconciled_to(group.assignment_epoch):
-        return False
-    if member.state is MemberState.UNREVOKED_PARTITIONS:
-        if _owns_any(owned, member.pending_revocation):
-            return False
-        step = compute_next_assignment(group, member, member.member_epoch + 1, owned)
-    else:
-        step = compute_next_assignment(group, member, member.member_epoch, owned)
-    unchanged = (
-        step.state is member.state
-        and step.member_epoch == member.member_epoch
-        and step.assigned == member.assigned
-        and step.pending_revocation == member.pending_revocation
-    )
-    if unchanged:
-        return False
-    member.previous_member_epoch, member.member_epoch = member.member_epoch, step.member_epoch
-    member.state = step.state
-    group.set_assignment(member, step.assigned, step.pending_revocation, ctx.now_ms)
-    ctx.fx.records.append(
-        consumer_current_assignment_record(
-            group.group_id, member.member_id, member.assignment_value()
-        )
-    )
-    logger.info(
-        "consumer group %s member %s: epoch=%d previous_epoch=%d state=%s assigned=%d "
-        "pending_revocation=%d",
-        group.group_id,
-        member.member_id,
-        member.member_epoch,
-        member.previous_member_epoch,
-        member.state.value,
-        len(member.assigned),
-        len(member.pending_revocation),
-    )
-    if member.state is MemberState.UNREVOKED_PARTITIONS:
-        ctx.fx.schedule(
-            rebalance_key(group.group_id, member.member_id),
-            ctx.now_ms + member.rebalance_timeout_ms,
-            RebalanceExpiry(group.group_id, member.member_id, member.member_epoch),
-        )
-    else:
-        ctx.fx.cancel(rebalance_key(group.group_id, member.member_id))
-    return True
-
-
 # --- leaving, fencing and timers ----------------------------------------------------------------
 
 
-def leave(group: ConsumerGroup, req: HeartbeatRequest, ctx: ConsumerContext) -> HeartbeatResponse:
+def leave(group: ConsumerGroup, req: HeartbeatRequest, ctx: Context) -> HeartbeatResponse:
     """Epoch -1 (leave) or -2 (a static member's temporary leave)."""
     if req.instance_id is None:
         member = group.members.get(req.member_id)
@@ -627,7 +418,7 @@ def leave(group: ConsumerGroup, req: HeartbeatRequest, ctx: ConsumerContext) -> 
 
 
 def fence_member(
-    group: ConsumerGroup, member: ConsumerMember, cause: RebalanceCause, ctx: ConsumerContext
+    group: ConsumerGroup, member: ConsumerMember, cause: RebalanceCause, ctx: Context
 ) -> None:
     """Remove a member (leave, session or rebalance timeout) and bump the group epoch."""
     ctx.fx.records.extend(consumer_member_tombstones(group.group_id, member.member_id))
@@ -639,14 +430,12 @@ def fence_member(
     maybe_complete_history(group, ctx)
 
 
-def cancel_timers(group: ConsumerGroup, member_id: str, ctx: ConsumerContext) -> None:
+def cancel_timers(group: ConsumerGroup, member_id: str, ctx: Context) -> None:
     ctx.fx.cancel(session_key(group.group_id, member_id))
     ctx.fx.cancel(rebalance_key(group.group_id, member_id))
 
 
-def schedule_session_timeout(
-    group: ConsumerGroup, member: ConsumerMember, ctx: ConsumerContext
-) -> None:
+def schedule_session_timeout(group: ConsumerGroup, member: ConsumerMember, ctx: Context) -> None:
     deadline = ctx.now_ms + ctx.config.consumer_session_timeout_ms
     member.session_deadline_ms = deadline
     ctx.fx.schedule(
@@ -656,7 +445,7 @@ def schedule_session_timeout(
     )
 
 
-def on_timer(group: ConsumerGroup, event: ConsumerTimerEvent, ctx: ConsumerContext) -> None:
+def on_timer(group: ConsumerGroup, event: ConsumerTimerEvent, ctx: Context) -> None:
     """A fired timer; one whose member, deadline or epoch moved on does nothing."""
     member = group.members.get(event.member_id)
     if member is None or group.dead:
@@ -690,36 +479,3 @@ def on_timer(group: ConsumerGroup, event: ConsumerTimerEvent, ctx: ConsumerConte
         ),
         ctx,
     )
-
-
-# --- history ---------------------------------------------------------------------------------
-
-
-def maybe_complete_history(group: ConsumerGroup, ctx: ConsumerContext) -> None:
-    """Close the open rebalance once every member converged (Stable), or the group emptied."""
-    state = group.note_state(ctx.now_ms)
-    if group.history.in_progress is None:
-        return
-    if state is ConsumerGroupState.STABLE:
-        _complete_history(group, "Stable", group.assignment_epoch, ctx)
-    elif state is ConsumerGroupState.EMPTY:
-        _complete_history(group, "Empty", group.group_epoch, ctx)
-
-
-def _complete_history(group: ConsumerGroup, outcome: str, epoch: int, ctx: ConsumerContext) -> None:
-    pauses = group.pauses
-    still_paused = [ctx.now_ms - released for released in pauses.released_ms.values()]
-    stopped = max([pauses.longest_pause_ms, *still_paused]) if outcome != "Empty" else 0
-    group.history.complete(
-        group_id=group.group_id,
-        generation_id=epoch,
-        outcome=outcome,
-        protocol_name=group.assignor_name or None,
-        members=group.assignment_sizes(),
-        now_ms=ctx.now_ms,
-        stopped_ms=stopped,
-    )
-    if outcome != "Superseded":
-        pauses.longest_pause_ms = 0
-        if outcome == "Empty":
-            pauses.released_ms.clear()
