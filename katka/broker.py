@@ -23,14 +23,14 @@ from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.internal_log import OFFSETS_TOPIC, PartitionInternalLog
 from katka.coordinator.service import GroupCoordinator
 from katka.coordinator.timers import AsyncioTimers, Timers
-from katka.flusher import GroupCommitFlusher
 from katka.metadata.catalog import CATALOG_FILE, TopicCatalog, write_atomically
 from katka.metadata.topics import TopicManager
 from katka.producer_ids import ProducerIdManager
 from katka.server.connection import Connection
 from katka.server.dispatch import Dispatcher, build_registry
 from katka.server.limits import ConnectionLimiter
-from katka.storage.base import PartitionLog, StorageEngine
+from katka.storage.base import StorageEngine
+from katka.storage.durability import Durability
 
 log = logging.getLogger("katka.broker")
 
@@ -95,8 +95,7 @@ class Broker:
         self.node_id = config.get_int("node.id")
         self._storage_override = storage
         self.started_monotonic = time.monotonic()
-        self.fsync_always = config.get("katka.fsync") == "always"
-        self.flusher = GroupCommitFlusher()
+        self.durability = Durability(config.get("katka.fsync") == "always", self.clock)
         self.appends = AppendNotifier()
         self.cluster_id = ""
         self.topics: TopicManager
@@ -193,6 +192,7 @@ class Broker:
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._connections, return_exceptions=True)
+        await self.durability.close()
         self.coordinator.shutdown()
         self.storage.close()
         log.info("shut down cleanly")
@@ -232,17 +232,6 @@ class Broker:
     def after_append(self) -> None:
         self.appends.notify()
 
-    async def make_durable(self, logs: list[PartitionLog]) -> None:
-        """Honour the flush policy before an acks=1/all reply: group-committed fsync when
-        `--fsync always`, else fsync only the logs whose flush.messages/flush.ms is due."""
-        if self.fsync_always:
-            await self.flusher.flush(logs)
-            return
-        now_ms = self.clock.now_ms()
-        due = [partition_log for partition_log in logs if partition_log.needs_flush(now_ms)]
-        if due:
-            await self.flusher.flush(due)
-
     def set_dynamic_configs(self, values: dict[str, str], validate_only: bool = False) -> None:
         """Replace the dynamic broker configs (IncrementalAlterConfigs); persisted like Kafka's."""
         check = BrokerConfig()
@@ -277,12 +266,10 @@ class Broker:
                         partition_log.topic,
                         partition_log.partition,
                     )
-            due = [partition_log for partition_log in logs if partition_log.needs_flush(now_ms)]
-            if due:
-                try:
-                    await self.flusher.flush(due)
-                except Exception:
-                    log.exception("scheduled flush failed")
+            try:
+                await self.durability.flush_due(logs)
+            except Exception:
+                log.exception("scheduled flush failed")
             if self.clock.monotonic_ms() - last_retention >= retention_every_ms:
                 last_retention = self.clock.monotonic_ms()
                 self.enforce_retention()

@@ -1,6 +1,6 @@
 """OffsetCommit (key 8), v2-9. v2-4 carry a retention time that Kafka ignores since
-KIP-211; so do we. Results keep the request's topic order. With `--fsync always` the reply
-waits for the group-committed fsync of __consumer_offsets, as produce replies do."""
+KIP-211; so do we. Results keep the request's topic order. The reply waits for the
+fsync of __consumer_offsets when the durability policy says so, as produce replies do."""
 
 from __future__ import annotations
 
@@ -66,12 +66,6 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             for name, partitions in by_topic.items()
         ),
     )
-    if broker.fsync_always:
-        # `--fsync always` promises durability across power loss for commits too.
-        return _after_flush(broker, response)
-    return response
-
-
-async def _after_flush(broker: Broker, response: Any) -> Any:
-    await broker.make_durable([broker.topics.get_log(OFFSETS_TOPIC, 0)])
-    return response
+    # The commit's records are in __consumer_offsets: the reply waits as a produce's would
+    # (`--fsync always` promises durability across power loss for commits too).
+    return broker.durability.reply_when_durable([broker.topics.get_log(OFFSETS_TOPIC, 0)], response)

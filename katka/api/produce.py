@@ -3,7 +3,8 @@
 Each partition's batches are validated (header, CRC, counts, size), then appended; the
 bytes are in the OS before the reply, so an acknowledged record survives `kill -9` of the
 broker. acks=0 gets no reply at all (Kafka closes nothing, it just stays silent). With
-`--fsync always` or a due flush policy the reply waits for a group-committed fsync.
+`--fsync always` or a due flush policy the reply waits for a group-committed fsync
+(storage/durability.py decides).
 Transactional batches are refused: katka does not implement transactions.
 """
 
@@ -92,16 +93,4 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     response = make(m.ProduceResponse, responses=tuple(topic_responses), throttle_time=ZERO)
     if acks == 0:
         return None
-    if appended and (broker.fsync_always or _flush_due(appended, broker)):
-        return _after_flush(broker, appended, response)
-    return response
-
-
-def _flush_due(logs: list[PartitionLog], broker: Broker) -> bool:
-    now_ms = broker.clock.now_ms()
-    return any(partition_log.needs_flush(now_ms) for partition_log in logs)
-
-
-async def _after_flush(broker: Broker, logs: list[PartitionLog], response: Any) -> Any:
-    await broker.make_durable(logs)
-    return response
+    return broker.durability.reply_when_durable(appended, response)

@@ -65,7 +65,7 @@ def test_fsync_always_commits_are_answered_after_the_offsets_log_is_flushed() ->
     async def record(logs):  # type: ignore[no-untyped-def]
         flushed.extend(f"{log.topic}-{log.partition}" for log in logs)
 
-    broker.make_durable = record  # type: ignore[method-assign]
+    broker.durability.make_durable = record  # type: ignore[method-assign]
     reply = offset_commit.handle(
         RequestContext(8, 8, 1, "c", "127.0.0.1"), commit_request(), broker
     )
