@@ -22,7 +22,7 @@ Compute = Callable[[dict[str, str], Callable[[str], bool]], dict[str, str]]
 def _is_topic_list(name: str) -> bool:
     if name not in TOPIC_CONFIGS:
         raise KafkaError(ErrorCode.invalid_config, f"Unknown topic config name: {name}")
-    return TOPIC_CONFIGS[name][0] is ConfigType.LIST
+    return TOPIC_CONFIGS[name].type is ConfigType.LIST
 
 
 def alter_resource(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
-from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigSource, ConfigType
+from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigType
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
@@ -36,30 +36,20 @@ class ConfigEntry:
 
 def topic_config_entries(broker: Broker, overrides: Mapping[str, str]) -> list[ConfigEntry]:
     entries = []
-    for name, (type_, synonym, _default) in sorted(TOPIC_CONFIGS.items()):
+    for name, definition in sorted(TOPIC_CONFIGS.items()):
         value, source = broker.config.topic_config_value(name, overrides)
-        synonyms: list[tuple[str, str | None, int]] = []
-        if name in overrides:
-            synonyms.append((name, overrides[name], ConfigSource.TOPIC_CONFIG))
-        if synonym is not None:
-            synonyms.append((synonym, broker.config.get(synonym), broker.config.source(synonym)))
-        entries.append(ConfigEntry(name, value, source, False, type_, tuple(synonyms)))
+        synonyms = tuple(broker.config.topic_synonyms(name, overrides))
+        entries.append(ConfigEntry(name, value, source, False, definition.type, synonyms))
     return entries
 
 
 def broker_config_entries(broker: Broker) -> list[ConfigEntry]:
     entries = []
     for name, definition in sorted(BROKER_CONFIGS.items()):
-        source = broker.config.source(name)
+        value, source = broker.config.value_and_source(name)
+        synonyms = tuple(broker.config.synonyms(name))
         entries.append(
-            ConfigEntry(
-                name,
-                broker.config.get(name),
-                source,
-                definition.read_only,
-                definition.type,
-                ((name, broker.config.get(name), source),),
-            )
+            ConfigEntry(name, value, source, definition.read_only, definition.type, synonyms)
         )
     return entries
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from katka.broker import Broker, Endpoint
-from katka.config import BrokerConfig, load_properties
+from katka.cli.properties import load_properties
+from katka.config import BrokerConfig
 from katka.errors import KafkaError
 from katka.server.run import serve_forever
 

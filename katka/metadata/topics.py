@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from katka.config import BrokerConfig, validate_topic_configs
 from katka.errors import ErrorCode, KafkaError
 from katka.metadata.catalog import TopicCatalog, TopicInfo, validate_topic_name
-from katka.storage.base import PartitionLog, StorageEngine
+from katka.storage.base import LogConfig, PartitionLog, StorageEngine
 
 log = logging.getLogger("katka.metadata")
 
@@ -31,10 +31,10 @@ class TopicManager:
     def open_all(self) -> None:
         """Open the log of every partition in the catalog (recovering them as needed)."""
         for info in self.catalog:
-            log_config = self.config.log_config(info.configs)
+            partition_config = log_config(self.config, info.configs)
             for partition in range(info.partitions):
                 self._logs[(info.name, partition)] = self.storage.open_log(
-                    info.name, partition, log_config
+                    info.name, partition, partition_config
                 )
         known = {(t.name, p) for t in self.catalog for p in range(t.partitions)}
         for topic, partition in self.storage.existing_logs():
@@ -74,9 +74,9 @@ class TopicManager:
     ) -> TopicInfo:
         checked = self.validate_new_topic(name, partitions, configs)
         info = self.catalog.create(name, partitions, checked, internal)
-        log_config = self.config.log_config(checked)
+        partition_config = log_config(self.config, checked)
         for partition in range(partitions):
-            self._logs[(name, partition)] = self.storage.open_log(name, partition, log_config)
+            self._logs[(name, partition)] = self.storage.open_log(name, partition, partition_config)
         log.info("created topic %s with %d partitions %s", name, partitions, checked or "")
         self._changed()
         return info
@@ -117,9 +117,9 @@ class TopicManager:
 
     def create_partitions(self, name: str, count: int) -> None:
         info = self.validate_partition_increase(name, count)
-        log_config = self.config.log_config(info.configs)
+        partition_config = log_config(self.config, info.configs)
         for partition in range(info.partitions, count):
-            self._logs[(name, partition)] = self.storage.open_log(name, partition, log_config)
+            self._logs[(name, partition)] = self.storage.open_log(name, partition, partition_config)
         self.catalog.set_partitions(name, count)
         self._changed()
 
@@ -136,12 +136,36 @@ class TopicManager:
         for info in self.catalog:
             if name is not None and info.name != name:
                 continue
-            log_config = self.config.log_config(info.configs)
+            partition_config = log_config(self.config, info.configs)
             for partition in range(info.partitions):
                 partition_log = self._logs.get((info.name, partition))
                 if partition_log is not None:
-                    partition_log.config = log_config
+                    partition_log.config = partition_config
 
     def _changed(self) -> None:
         for callback in self.on_topics_changed:
             callback()
+
+
+def log_config(config: BrokerConfig, topic_overrides: Mapping[str, str]) -> LogConfig:
+    """What a partition log obeys: each topic config's value in effect (the topic's own, else
+    its broker default)."""
+
+    def value(name: str) -> str:
+        raw = config.topic_config_value(name, topic_overrides)[0]
+        assert raw is not None, name
+        return raw
+
+    return LogConfig(
+        segment_bytes=int(value("segment.bytes")),
+        segment_ms=int(value("segment.ms")),
+        index_interval_bytes=int(value("index.interval.bytes")),
+        segment_index_bytes=int(value("segment.index.bytes")),
+        retention_ms=int(value("retention.ms")),
+        retention_bytes=int(value("retention.bytes")),
+        max_message_bytes=int(value("max.message.bytes")),
+        log_append_time=value("message.timestamp.type") == "LogAppendTime",
+        flush_messages=int(value("flush.messages")),
+        flush_ms=int(value("flush.ms")),
+        file_delete_delay_ms=int(value("file.delete.delay.ms")),
+    )

@@ -1,0 +1,217 @@
+"""Kafka's broker configs that katka knows: names, types, defaults and valid ranges as Kafka 4
+defines them. Where katka differs (a default, a narrower range), the entry says why.
+
+Unset configs with synonyms take their value from them, as Kafka's do: log.retention.ms from
+log.retention.minutes, then log.retention.hours.
+"""
+
+from __future__ import annotations
+
+from katka.config.definitions import (
+    INT_MAX,
+    LONG_MAX,
+    AtLeast,
+    ConfigDef,
+    ConfigType,
+    OneOf,
+    Synonym,
+    by_name,
+)
+
+BOOLEAN, STRING, INT = ConfigType.BOOLEAN, ConfigType.STRING, ConfigType.INT
+SHORT, LONG, LIST = ConfigType.SHORT, ConfigType.LONG, ConfigType.LIST
+
+HOUR_MS = 3_600_000
+COMPRESSION_TYPES = OneOf(("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"))
+# Kafka 4 refuses segments under 1 MiB; katka keeps the older floor (a v0 record's overhead)
+# because its crash and retention tests need segments of a few KiB.
+SEGMENT_BYTES_MIN = AtLeast(14)
+NO_COMPACTION = "katka does not compact logs"
+
+
+BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
+    [
+        # --- identity, listeners and data directory (decided at start) ---------------------
+        ConfigDef("node.id", INT, "1", AtLeast(0), read_only=True),
+        ConfigDef("broker.id", INT, "1", read_only=True),
+        ConfigDef("listeners", LIST, "PLAINTEXT://127.0.0.1:9092", read_only=True),
+        ConfigDef("advertised.listeners", LIST, None, read_only=True),
+        ConfigDef(
+            "listener.security.protocol.map",
+            STRING,
+            "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            read_only=True,
+        ),
+        ConfigDef("log.dirs", LIST, None, read_only=True),
+        ConfigDef("log.dir", LIST, "./katka-data", read_only=True),
+        # katka's: the HTTP admin API's HOST:PORT ("none": off); reported as bound.
+        ConfigDef("katka.admin.listener", STRING, "", read_only=True),
+        # katka's: "always" fsyncs (group-committed) before acknowledging a produce.
+        ConfigDef("katka.fsync", STRING, "policy", OneOf(("policy", "always")), read_only=True),
+        # --- topics -------------------------------------------------------------------------
+        ConfigDef("num.partitions", INT, "1", AtLeast(1)),
+        ConfigDef("auto.create.topics.enable", BOOLEAN, "true"),
+        ConfigDef("delete.topic.enable", BOOLEAN, "true"),
+        ConfigDef("message.max.bytes", INT, "1048588", AtLeast(0)),
+        ConfigDef("compression.type", STRING, "producer", COMPRESSION_TYPES),
+        ConfigDef("min.insync.replicas", INT, "1", AtLeast(1)),
+        # --- requests and connections -------------------------------------------------------
+        ConfigDef("socket.request.max.bytes", INT, "104857600", AtLeast(1), read_only=True),
+        ConfigDef("queued.max.requests", INT, "500", AtLeast(1), read_only=True),
+        # katka's: encoded replies a connection may hold for a client that is not reading.
+        ConfigDef(
+            "katka.connection.max.buffered.bytes",
+            INT,
+            str(16 * 1024 * 1024),
+            AtLeast(1),
+            read_only=True,
+        ),
+        ConfigDef("max.connections", INT, str(INT_MAX), AtLeast(0)),
+        ConfigDef("max.connections.per.ip", INT, str(INT_MAX), AtLeast(0)),
+        # --- logs ---------------------------------------------------------------------------
+        ConfigDef("log.segment.bytes", INT, "1073741824", SEGMENT_BYTES_MIN),
+        ConfigDef("log.roll.ms", LONG, None, synonyms=(Synonym("log.roll.hours", HOUR_MS),)),
+        ConfigDef("log.roll.hours", INT, "168", AtLeast(1)),
+        ConfigDef(
+            "log.retention.ms",
+            LONG,
+            None,
+            synonyms=(
+                Synonym("log.retention.minutes", 60_000),
+                Synonym("log.retention.hours", HOUR_MS),
+            ),
+        ),
+        ConfigDef("log.retention.minutes", INT, None),
+        ConfigDef("log.retention.hours", INT, "168"),
+        ConfigDef("log.retention.bytes", LONG, "-1"),
+        ConfigDef("log.retention.check.interval.ms", LONG, "300000", AtLeast(1)),
+        ConfigDef("log.index.interval.bytes", INT, "4096", AtLeast(0)),
+        ConfigDef("log.index.size.max.bytes", INT, "10485760", AtLeast(4)),
+        ConfigDef("log.flush.interval.messages", LONG, str(LONG_MAX), AtLeast(1)),
+        ConfigDef(
+            "log.flush.interval.ms",
+            LONG,
+            None,
+            synonyms=(Synonym("log.flush.scheduler.interval.ms"),),
+        ),
+        ConfigDef("log.flush.scheduler.interval.ms", LONG, str(LONG_MAX)),
+        ConfigDef(
+            "log.message.timestamp.type",
+            STRING,
+            "CreateTime",
+            OneOf(("CreateTime", "LogAppendTime")),
+        ),
+        ConfigDef("log.cleanup.policy", LIST, "delete", OneOf(("delete",)), why=NO_COMPACTION),
+        ConfigDef("log.segment.delete.delay.ms", LONG, "60000", AtLeast(0)),
+        # --- groups and offsets -------------------------------------------------------------
+        ConfigDef("group.initial.rebalance.delay.ms", INT, "3000"),
+        ConfigDef("group.min.session.timeout.ms", INT, "6000"),
+        ConfigDef("group.max.session.timeout.ms", INT, "1800000"),
+        ConfigDef("group.max.size", INT, str(INT_MAX), AtLeast(1)),
+        # KIP-848 consumer groups: static, as in Kafka; checked together by groups.py.
+        ConfigDef(
+            "group.coordinator.rebalance.protocols",
+            LIST,
+            "classic,consumer",
+            OneOf(("classic", "consumer")),
+            why="katka has classic and consumer groups",
+            read_only=True,
+        ),
+        ConfigDef("group.consumer.session.timeout.ms", INT, "45000", AtLeast(1), read_only=True),
+        ConfigDef(
+            "group.consumer.min.session.timeout.ms", INT, "45000", AtLeast(1), read_only=True
+        ),
+        ConfigDef(
+            "group.consumer.max.session.timeout.ms", INT, "60000", AtLeast(1), read_only=True
+        ),
+        ConfigDef("group.consumer.heartbeat.interval.ms", INT, "5000", AtLeast(1), read_only=True),
+        ConfigDef(
+            "group.consumer.min.heartbeat.interval.ms", INT, "5000", AtLeast(1), read_only=True
+        ),
+        ConfigDef(
+            "group.consumer.max.heartbeat.interval.ms", INT, "15000", AtLeast(1), read_only=True
+        ),
+        ConfigDef("group.consumer.max.size", INT, str(INT_MAX), AtLeast(1), read_only=True),
+        ConfigDef(
+            "group.consumer.assignors",
+            LIST,
+            "uniform,range",
+            OneOf(("uniform", "range")),
+            why="katka has no pluggable assignors",
+            read_only=True,
+        ),
+        ConfigDef("offsets.retention.minutes", INT, "10080", AtLeast(1)),
+        ConfigDef("offsets.retention.check.interval.ms", LONG, "600000", AtLeast(1)),
+        ConfigDef("offset.metadata.max.bytes", INT, "4096"),
+        ConfigDef("transactional.id.expiration.ms", INT, "604800000", AtLeast(1)),
+        ConfigDef("producer.id.expiration.ms", INT, "86400000", AtLeast(1)),
+        # --- accepted, validated and reported, but meaning nothing on one katka node --------
+        # KRaft roles and quorum: katka is its own controller.
+        ConfigDef(
+            "process.roles",
+            LIST,
+            None,
+            OneOf(("broker", "controller")),
+            read_only=True,
+            ignored=True,
+        ),
+        ConfigDef("controller.quorum.voters", LIST, "", read_only=True, ignored=True),
+        ConfigDef("controller.quorum.bootstrap.servers", LIST, "", read_only=True, ignored=True),
+        # Listeners named here are the quorum's: katka does not open them.
+        ConfigDef("controller.listener.names", LIST, None, read_only=True, ignored=True),
+        ConfigDef("inter.broker.listener.name", STRING, None, read_only=True, ignored=True),
+        ConfigDef("metadata.log.dir", STRING, None, read_only=True, ignored=True),
+        # Replication: one node holds the only replica (Kafka's defaults assume three).
+        ConfigDef("default.replication.factor", INT, "1", AtLeast(1), read_only=True, ignored=True),
+        ConfigDef(
+            "offsets.topic.replication.factor", SHORT, "1", AtLeast(1), read_only=True, ignored=True
+        ),
+        ConfigDef(
+            "offsets.topic.num.partitions", INT, "1", AtLeast(1), read_only=True, ignored=True
+        ),
+        ConfigDef(
+            "transaction.state.log.replication.factor",
+            SHORT,
+            "1",
+            AtLeast(1),
+            read_only=True,
+            ignored=True,
+        ),
+        ConfigDef(
+            "transaction.state.log.min.isr", INT, "1", AtLeast(1), read_only=True, ignored=True
+        ),
+        ConfigDef(
+            "share.coordinator.state.topic.replication.factor",
+            SHORT,
+            "1",
+            AtLeast(1),
+            read_only=True,
+            ignored=True,
+        ),
+        ConfigDef(
+            "share.coordinator.state.topic.min.isr",
+            SHORT,
+            "1",
+            AtLeast(1),
+            read_only=True,
+            ignored=True,
+        ),
+        ConfigDef("num.replica.fetchers", INT, "1", AtLeast(1), ignored=True),
+        ConfigDef("replica.lag.time.max.ms", LONG, "30000", read_only=True, ignored=True),
+        ConfigDef("unclean.leader.election.enable", BOOLEAN, "false", ignored=True),
+        ConfigDef("auto.leader.rebalance.enable", BOOLEAN, "true", read_only=True, ignored=True),
+        ConfigDef("controlled.shutdown.enable", BOOLEAN, "true", read_only=True, ignored=True),
+        ConfigDef("broker.rack", STRING, None, read_only=True, ignored=True),
+        # Thread pools and socket buffers: katka is one event loop with the OS's buffers.
+        ConfigDef("num.network.threads", INT, "3", AtLeast(1), ignored=True),
+        ConfigDef("num.io.threads", INT, "8", AtLeast(1), ignored=True),
+        ConfigDef("num.recovery.threads.per.data.dir", INT, "2", AtLeast(1), ignored=True),
+        ConfigDef("background.threads", INT, "10", AtLeast(1), ignored=True),
+        ConfigDef("log.cleaner.threads", INT, "1", AtLeast(0), ignored=True),
+        ConfigDef("log.cleaner.enable", BOOLEAN, "true", read_only=True, ignored=True),
+        ConfigDef("socket.send.buffer.bytes", INT, "102400", read_only=True, ignored=True),
+        ConfigDef("socket.receive.buffer.bytes", INT, "102400", read_only=True, ignored=True),
+        # Security katka does not have: stored so tools that alter it succeed.
+        ConfigDef("sasl.kerberos.min.time.before.relogin", LONG, "60000", ignored=True),
+    ]
+)
