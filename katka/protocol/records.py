@@ -24,6 +24,7 @@ import cramjam
 
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import (
+    CONTROL_FLAG,
     CRC_OFFSET,
     HEADER_SIZE,
     LOG_OVERHEAD,
@@ -192,6 +193,7 @@ def build_batch(
     base_sequence: int = -1,
     log_append_time: bool = False,
     transactional: bool = False,
+    control: bool = False,
     partition_leader_epoch: int = -1,
 ) -> bytes:
     """One v2 batch holding `records` (key, value, headers, timestamp_ms), CRC signed.
@@ -213,6 +215,8 @@ def build_batch(
         attributes |= TIMESTAMP_TYPE_LOG_APPEND
     if transactional:
         attributes |= TRANSACTIONAL_FLAG
+    if control:
+        attributes |= CONTROL_FLAG
     batch = bytearray(HEADER_SIZE + len(payload))
     _HEADER.pack_into(
         batch,

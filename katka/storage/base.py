@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from katka.protocol.batches import BatchHeader
+from katka.storage.transaction_index import AbortedTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,28 @@ class PartitionLog(Protocol):
         returns the original offsets with duplicate=True for a retried batch), rolls segments
         by segment.bytes / segment.ms, and has written the bytes to the OS before returning.
         """
+        ...
+
+    def append_marker(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        coordinator_epoch: int,
+        commit: bool,
+        now_ms: int,
+    ) -> AppendInfo:
+        """Append a COMMIT or ABORT control batch ending the producer's open transaction.
+
+        Raises KafkaError INVALID_PRODUCER_EPOCH when the epoch is older than the producer's."""
+        ...
+
+    @property
+    def last_stable_offset(self) -> int:
+        """The first offset of the oldest open transaction, or the high watermark."""
+        ...
+
+    def aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTransaction]:
+        """Aborted transactions with records in [fetch_offset, upper_bound), marker order."""
         ...
 
     def read(

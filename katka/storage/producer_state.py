@@ -1,5 +1,4 @@
-"""Idempotent producer state of one partition (Kafka's ProducerStateManager, without
-transactions).
+"""Idempotent and transactional producer state of one partition (Kafka's ProducerStateManager).
 
 Theory of operation: for every producer id the partition remembers the current producer epoch
 and the metadata of the last five batches it appended (Kafka's NUM_BATCHES_TO_RETAIN: a client
@@ -16,19 +15,26 @@ Deviation from Kafka, kept simple on purpose: a producer id the partition does n
 write, or its batches were all removed by retention / DeleteRecords) is accepted at any
 sequence, as Kafka 2.x+ does after KIP-360 rather than answering UNKNOWN_PRODUCER_ID.
 
-The state is derived from batch headers only, so recovery rebuilds it by replaying the headers
-of the log (optionally starting from a snapshot taken at clean shutdown).
+Transactions (KIP-98): transactional batches open a transaction and control batches (markers)
+close it; transaction_index.py keeps the open ones (the last stable offset) and the aborted
+ones. A marker carries the producer's epoch: a newer epoch (the coordinator fenced the
+producer) replaces the entry, so the fenced producer's late batches get INVALID_PRODUCER_EPOCH.
+
+The state is derived from batch headers (and the one record of each marker), so recovery
+rebuilds it by replaying the log, optionally starting from a snapshot (disk/log.py).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import NO_PRODUCER_ID, NO_SEQUENCE, BatchHeader
+from katka.protocol.control import TransactionMarker, read_marker
+from katka.storage.transaction_index import TransactionIndex
 
 MAX_CACHED_BATCHES = 5
 MAX_SEQUENCE = 2**31 - 1
@@ -50,6 +56,7 @@ class ProducerEntry:
     producer_id: int
     producer_epoch: int
     batches: deque[BatchMetadata] = field(default_factory=lambda: deque(maxlen=MAX_CACHED_BATCHES))
+    last_marker_offset: int = -1
 
     @property
     def last_sequence(self) -> int:
@@ -112,6 +119,17 @@ class ProducerStateManager:
 
     def __init__(self) -> None:
         self.producers: dict[int, ProducerEntry] = {}
+        self.transactions = TransactionIndex()
+
+    def validate_marker(self, header: BatchHeader) -> None:
+        """A marker from an epoch older than the producer's current one is refused (Kafka)."""
+        entry = self.producers.get(header.producer_id)
+        if entry is not None and header.producer_epoch < entry.producer_epoch:
+            raise KafkaError(
+                ErrorCode.invalid_producer_epoch,
+                f"marker epoch {header.producer_epoch} is older than producer "
+                f"{header.producer_id}'s epoch {entry.producer_epoch}",
+            )
 
     def check(self, header: BatchHeader) -> BatchMetadata | None:
         """None when the batch is new and may be appended; the original batch's metadata when
@@ -145,8 +163,21 @@ class ProducerStateManager:
             pending[header.producer_id] = (header.producer_epoch, header.last_sequence)
         return None
 
-    def on_append(self, header: BatchHeader, base_offset: int, timestamp_ms: int) -> None:
-        """Record an appended batch (also used to replay headers at recovery)."""
+    def on_append(
+        self,
+        header: BatchHeader,
+        base_offset: int,
+        timestamp_ms: int,
+        marker: TransactionMarker | None = None,
+    ) -> None:
+        """Record an appended batch (also used to replay headers at recovery); `marker` is
+        the content of a control batch."""
+        if header.is_control:
+            if marker is not None:
+                self._on_marker(header, base_offset, marker)
+            return
+        if header.is_transactional and header.producer_id != NO_PRODUCER_ID:
+            self.transactions.on_transactional_batch(header.producer_id, base_offset)
         if not is_idempotent(header):
             return
         entry = self.producers.get(header.producer_id)
@@ -164,23 +195,46 @@ class ProducerStateManager:
             )
         )
 
-    def replay(self, headers: Iterable[BatchHeader]) -> None:
+    def _on_marker(self, header: BatchHeader, offset: int, marker: TransactionMarker) -> None:
+        entry = self.producers.get(header.producer_id)
+        if entry is None or header.producer_epoch > entry.producer_epoch:
+            # The coordinator bumped the epoch (fencing): batches of older epochs are refused.
+            self.producers[header.producer_id] = ProducerEntry(
+                header.producer_id, header.producer_epoch
+            )
+        self.producers[header.producer_id].last_marker_offset = offset
+        self.transactions.on_marker(header.producer_id, offset, marker.commit)
+
+    def replay(
+        self,
+        headers: Iterable[BatchHeader],
+        read_batch: Callable[[BatchHeader], bytes | bytearray | memoryview] | None = None,
+    ) -> None:
+        """Apply stored headers in order; `read_batch` fetches a control batch's marker."""
         for header in headers:
-            self.on_append(header, header.base_offset, header.max_timestamp)
+            marker = None
+            if header.is_control and read_batch is not None:
+                marker = read_marker(read_batch(header))
+            self.on_append(header, header.base_offset, header.max_timestamp, marker)
 
     def truncate_head(self, log_start_offset: int) -> None:
-        """Forget producers whose every batch now lies below the log start offset."""
+        """Forget producers whose every batch now lies below the log start offset (unless a
+        transaction of theirs is still open)."""
+        ongoing = self.transactions.ongoing
         expired = [
             producer_id
             for producer_id, entry in self.producers.items()
-            if entry.last_offset < log_start_offset
+            if max(entry.last_offset, entry.last_marker_offset) < log_start_offset
+            and producer_id not in ongoing
         ]
         for producer_id in expired:
             del self.producers[producer_id]
+        self.transactions.truncate_head(log_start_offset)
 
-    def to_snapshot(self) -> list[Any]:
-        """A JSON-able form, written at clean shutdown so start-up need not replay the log."""
-        return [
+    def to_snapshot(self) -> dict[str, Any]:
+        """A JSON-able form, written at clean shutdown and at segment rolls so start-up
+        replays only the log after it."""
+        entries = [
             [
                 entry.producer_id,
                 entry.producer_epoch,
@@ -194,15 +248,22 @@ class ProducerStateManager:
                     ]
                     for b in entry.batches
                 ],
+                entry.last_marker_offset,
             ]
             for entry in self.producers.values()
         ]
+        return {"entries": entries, **self.transactions.to_snapshot()}
 
     @classmethod
-    def from_snapshot(cls, snapshot: list[Any]) -> ProducerStateManager:
+    def from_snapshot(cls, snapshot: list[Any] | dict[str, Any]) -> ProducerStateManager:
+        """Reads both forms: the list of entries written before transactions, and the dict."""
         manager = cls()
-        for producer_id, producer_epoch, batches in snapshot:
+        entries: list[Any] = snapshot if isinstance(snapshot, list) else snapshot["entries"]
+        if isinstance(snapshot, dict):
+            manager.transactions = TransactionIndex.from_snapshot(snapshot)
+        for producer_id, producer_epoch, batches, *rest in entries:
             entry = ProducerEntry(int(producer_id), int(producer_epoch))
+            entry.last_marker_offset = int(rest[0]) if rest else -1
             for fields in batches:
                 entry.batches.append(BatchMetadata(*(int(value) for value in fields)))
             manager.producers[entry.producer_id] = entry

@@ -24,11 +24,14 @@ from katka.protocol.batches import (
     TIMESTAMP_TYPE_LOG_APPEND,
     BatchHeader,
     assign_base_offset,
+    read_header,
     set_log_append_time,
 )
+from katka.protocol.control import build_marker_batch, read_marker
 from katka.protocol.records import Record, decode_batch
 from katka.storage.base import AppendInfo, LogConfig, TimestampOffset
 from katka.storage.producer_state import ProducerStateManager
+from katka.storage.transaction_index import AbortedTransaction
 
 NO_TIMESTAMP = -1
 _BASE_OFFSET = struct.Struct(">q")
@@ -142,7 +145,7 @@ class SegmentedLog:
         """Rebuild producer state by replaying every batch header of the log."""
         manager = ProducerStateManager()
         for segment in self.segments:
-            manager.replay(segment.iter_headers(segment.base_offset))
+            manager.replay(segment.iter_headers(segment.base_offset), segment.read_batch)
         manager.truncate_head(self._log_start_offset)
         return manager
 
@@ -232,9 +235,12 @@ class SegmentedLog:
                     _BASE_OFFSET.pack(offset),
                     view[header.position + 8 : header.position + header.size],
                 )
+            marker = None
+            if header.is_control:  # written by the broker itself (append_marker), never a client
+                marker = read_marker(view[header.position : header.position + header.size])
             self._maybe_roll_for(stored, now_ms)
             self.active_segment.append(parts, stored)
-            producer_state.on_append(stored, offset, stored.max_timestamp)
+            producer_state.on_append(stored, offset, stored.max_timestamp, marker)
             offset = stored.next_offset
             self._unflushed_messages += stored.record_count
         return AppendInfo(
@@ -243,6 +249,29 @@ class SegmentedLog:
             now_ms if log_append_time else NO_TIMESTAMP,
             self._log_start_offset,
         )
+
+    def append_marker(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        coordinator_epoch: int,
+        commit: bool,
+        now_ms: int,
+    ) -> AppendInfo:
+        """Write a COMMIT or ABORT marker ending `producer_id`'s transaction here."""
+        batch = build_marker_batch(producer_id, producer_epoch, coordinator_epoch, commit, now_ms)
+        header = read_header(batch)
+        self.producer_state.validate_marker(header)
+        return self.append(batch, [header], now_ms)
+
+    @property
+    def last_stable_offset(self) -> int:
+        return self.producer_state.transactions.last_stable_offset(
+            self.high_watermark, self._log_start_offset
+        )
+
+    def aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTransaction]:
+        return self.producer_state.transactions.aborted_between(fetch_offset, upper_bound)
 
     def _maybe_roll_for(self, header: BatchHeader, now_ms: int) -> None:
         active = self.active_segment

@@ -8,8 +8,9 @@ corrupt tail is truncated and everything after it dropped); older segments are t
 garbled byte there surfaces as CORRUPT_MESSAGE when read. After a clean shutdown nothing is
 scanned but the headers after the active segment's last index entry.
 
-`{dir}/producer.snapshot` (JSON) holds the idempotent producer state at the offset where it
-was taken (clean shutdown); start-up loads it lazily and replays the batch headers after it,
+`{dir}/producer.snapshot` (JSON) holds the producer state (idempotence, open and aborted
+transactions) at the offset where it was taken (clean shutdown, segment roll); start-up loads it
+lazily and replays the batch headers after it,
 or the whole log when there is no usable snapshot.
 """
 
@@ -184,6 +185,9 @@ class DiskPartitionLog(SegmentedLog):
         closed.flush()
         self._recovery_point = self.active_segment.base_offset
         self._write_checkpoint()
+        # As Kafka does at every roll: after a crash, start-up replays only the segment after
+        # it, and the state of producers whose batches retention deletes is not lost.
+        self._write_producer_snapshot()
 
     def _on_log_start_offset_changed(self) -> None:
         self._write_checkpoint()
@@ -194,7 +198,10 @@ class DiskPartitionLog(SegmentedLog):
             return super()._load_producer_state()
         for segment in self.segments:
             if segment.next_offset > snapshot_offset:
-                manager.replay(segment.iter_headers(max(snapshot_offset, segment.base_offset)))
+                manager.replay(
+                    segment.iter_headers(max(snapshot_offset, segment.base_offset)),
+                    segment.read_batch,
+                )
         manager.truncate_head(self._log_start_offset)
         return manager
 
