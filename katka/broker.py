@@ -31,6 +31,13 @@ from katka.server.dispatch import Dispatcher, build_registry
 from katka.server.limits import ConnectionLimiter
 from katka.storage.base import StorageEngine
 from katka.storage.durability import Durability
+from katka.transactions.coordinator import (
+    TRANSACTION_STATE_TOPIC,
+    TransactionConfig,
+    TransactionCoordinator,
+)
+from katka.transactions.service import TransactionService
+from katka.transactions.state import TopicPartition
 
 log = logging.getLogger("katka.broker")
 
@@ -100,6 +107,7 @@ class Broker:
         self.cluster_id = ""
         self.topics: TopicManager
         self.coordinator: GroupCoordinator
+        self.transactions: TransactionService
         self.producer_ids: ProducerIdManager
         self._server: asyncio.Server | None = None
         self.admin_http: AdminHttpServer | None = None
@@ -136,6 +144,13 @@ class Broker:
             self.topics.create_topic(
                 OFFSETS_TOPIC, 1, {"segment.bytes": str(100 * 1024 * 1024)}, internal=True
             )
+        if TRANSACTION_STATE_TOPIC not in catalog:
+            self.topics.create_topic(
+                TRANSACTION_STATE_TOPIC,
+                1,
+                {"segment.bytes": str(100 * 1024 * 1024)},
+                internal=True,
+            )
 
     def start_coordinator(self, timers: Timers | None = None) -> None:
         """Replay the group coordinator's log; its timers run on the running loop by default."""
@@ -148,6 +163,35 @@ class Broker:
             self.topics.catalog,
         )
         self.coordinator.load()
+        self.start_transaction_coordinator()
+
+    def start_transaction_coordinator(self) -> None:
+        """Replay `__transaction_state`; prepared transactions complete once the loop runs."""
+        state_log = self.topics.get_log(TRANSACTION_STATE_TOPIC, 0)
+        coordinator = TransactionCoordinator(
+            TransactionConfig(
+                max_timeout_ms=self.config.get_int("transaction.max.timeout.ms"),
+                abort_timed_out_interval_ms=self.config.get_int(
+                    "transaction.abort.timed.out.transaction.cleanup.interval.ms"
+                ),
+            ),
+            self.clock,
+            PartitionInternalLog(state_log, self.clock),
+            self.producer_ids.next_producer_id,
+            self._write_marker,
+        )
+        coordinator.load()
+        self.transactions = TransactionService(
+            coordinator, state_log, self.topics.get_log, self.durability
+        )
+
+    def _write_marker(
+        self, partition: TopicPartition, producer_id: int, producer_epoch: int, commit: bool
+    ) -> None:
+        partition_log = self.topics.get_log(*partition)
+        now_ms = self.clock.now_ms()
+        partition_log.append_marker(producer_id, producer_epoch, 0, commit, now_ms)
+        self.after_append()
 
     async def start(self) -> None:
         self.open()
@@ -163,6 +207,7 @@ class Broker:
         if self.listen.port == 0 and sockets:
             self.listen = Endpoint(self.listen.host, sockets[0].getsockname()[1])
         self._tasks.append(asyncio.create_task(self._housekeeping()))
+        self._tasks.append(asyncio.create_task(self.transactions.run()))
         await self._start_admin_http()
 
     async def _start_admin_http(self) -> None:

@@ -1,10 +1,11 @@
 """Fetch (key 1), v4-12.
 
 Returns stored batch bytes as they are: the client skips records before its fetch offset
-inside the first batch. Never past the high watermark (on one node, with no transactions,
-the last stable offset equals it, so both isolation levels read the same). Long poll: when
-fewer than min_bytes are available the reply is parked until an append or max_wait_ms.
-The first batch of the first non-empty partition is returned whole even above the byte
+inside the first batch. read_uncommitted reads up to the high watermark; read_committed
+(isolation_level 1) up to the last stable offset, with the aborted transactions overlapping
+the range so the client drops their records (every client drops control batches).
+Long poll: when fewer than min_bytes are available the reply is parked until an append or
+max_wait_ms. The first batch of the first non-empty partition is returned whole even above the byte
 limits (KIP-74). Fetch sessions (KIP-227) are not created: session id 0 keeps clients on
 full fetches.
 """
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 API_KEY = 1
 VERSIONS = range(4, 13)
 LEADER_EPOCH = 0
+READ_COMMITTED = 1
 
 
 def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
@@ -60,6 +62,7 @@ async def _long_poll(ctx: RequestContext, request: Any, broker: Broker, max_wait
 def _read(ctx: RequestContext, request: Any, broker: Broker) -> tuple[Any, int, bool]:
     m = response_module(ctx)
     remaining_bytes = request.max_bytes if request.max_bytes > 0 else 2**31 - 1
+    read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     total_bytes = 0
     has_error = False
     topic_responses = []
@@ -69,20 +72,36 @@ def _read(ctx: RequestContext, request: Any, broker: Broker) -> tuple[Any, int, 
             error = ErrorCode.none
             records: bytes | memoryview = b""
             high_watermark = -1
+            last_stable_offset = -1
             log_start_offset = -1
+            aborted: tuple[Any, ...] | None = None
             try:
                 partition_log = broker.topics.get_log(fetch_topic.topic, fetch_partition.partition)
                 epoch = getattr(fetch_partition, "current_leader_epoch", -1)
                 if epoch > LEADER_EPOCH:
                     raise KafkaError(ErrorCode.unknown_leader_epoch)
                 high_watermark = partition_log.high_watermark
+                last_stable_offset = partition_log.last_stable_offset
                 log_start_offset = partition_log.log_start_offset
+                max_offset = high_watermark
+                if read_committed:
+                    max_offset = last_stable_offset
+                    aborted = tuple(
+                        make(
+                            m.AbortedTransaction,
+                            producer_id=txn.producer_id,
+                            first_offset=txn.first_offset,
+                        )
+                        for txn in partition_log.aborted_transactions(
+                            fetch_partition.fetch_offset, max_offset
+                        )
+                    )
                 max_bytes = min(fetch_partition.partition_max_bytes, remaining_bytes)
                 if max_bytes > 0 or total_bytes == 0:
                     records = partition_log.read(
                         fetch_partition.fetch_offset,
                         max_bytes,
-                        high_watermark,
+                        max_offset,
                         min_one_batch=total_bytes == 0,
                     )
             except KafkaError as exc:
@@ -99,9 +118,9 @@ def _read(ctx: RequestContext, request: Any, broker: Broker) -> tuple[Any, int, 
                     partition_index=fetch_partition.partition,
                     error_code=error,
                     high_watermark=high_watermark,
-                    last_stable_offset=high_watermark,
+                    last_stable_offset=last_stable_offset,
                     log_start_offset=log_start_offset,
-                    aborted_transactions=None,
+                    aborted_transactions=aborted,
                     preferred_read_replica=-1,
                     records=records,
                 )

@@ -1,9 +1,5 @@
-"""FindCoordinator (key 10), v0-5: this broker coordinates every group (key type 0).
-
-v4+ batches keys. Transaction coordinators (key type 1) do not exist here: katka does not
-implement transactions, so those keys get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the
-non-retriable error InitProducerId gives too, so `init_transactions()` fails at once instead
-of retrying until its timeout.
+"""FindCoordinator (key 10), v0-5: this broker coordinates every group (key type 0) and every
+transactional id (key type 1). v4+ batches keys. Other key types get INVALID_REQUEST.
 """
 
 from __future__ import annotations
@@ -20,18 +16,19 @@ if TYPE_CHECKING:
 API_KEY = 10
 VERSIONS = range(0, 6)
 GROUP_KEY_TYPE = 0
+TRANSACTION_KEY_TYPE = 1
 
 
 def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     m = response_module(ctx)
     endpoint = broker.advertised_endpoint
     key_type = getattr(request, "key_type", GROUP_KEY_TYPE)
-    if key_type == GROUP_KEY_TYPE:
+    if key_type in (GROUP_KEY_TYPE, TRANSACTION_KEY_TYPE):
         error, message = ErrorCode.none, None
         node_id, host, port = broker.node_id, endpoint.host, endpoint.port
     else:
-        error = ErrorCode.transactional_id_authorization_failed
-        message = "katka does not support transactions"
+        error = ErrorCode.invalid_request
+        message = f"unknown coordinator key type {key_type}"
         node_id, host, port = -1, "", -1
     if ctx.api_version < 4:
         return make(

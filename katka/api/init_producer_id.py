@@ -1,17 +1,22 @@
-"""InitProducerId (key 22), v0-5: a fresh producer id for idempotent producers.
+"""InitProducerId (key 22), v0-5: a producer id and epoch for idempotent and transactional
+producers.
 
-Transactional ids are refused (katka does not implement transactions). A v3+ request that
-names its current producer id and epoch gets the epoch bumped (KIP-360), so an idempotent
-producer can recover from an OUT_OF_ORDER_SEQUENCE_NUMBER without losing its id.
+Without a transactional id: a fresh producer id; a v3+ request that names its current id and
+epoch gets the epoch bumped (KIP-360), so an idempotent producer recovers from
+OUT_OF_ORDER_SEQUENCE_NUMBER without losing its id. With one: the transaction coordinator
+bumps the epoch (fencing older producers of the id, aborting their open transaction first)
+and checks transaction.timeout.ms against transaction.max.timeout.ms.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from katka.api._build import ZERO, make, response_module
+from katka.api._build import ZERO, make, millis, response_module
+from katka.api._transactions import for_version
 from katka.api.context import RequestContext
-from katka.errors import ErrorCode
+from katka.errors import ErrorCode, KafkaError
+from katka.transactions.coordinator import ProducerIdAndEpoch
 
 if TYPE_CHECKING:
     from katka.broker import Broker
@@ -22,25 +27,36 @@ MAX_EPOCH = 32766
 
 
 def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
-    m = response_module(ctx)
     if request.transactional_id is not None:
-        return make(
-            m.InitProducerIdResponse,
-            throttle_time=ZERO,
-            error_code=ErrorCode.transactional_id_authorization_failed,
-            producer_id=-1,
-            producer_epoch=-1,
-        )
+        return _transactional(ctx, request, broker)
     producer_id = getattr(request, "producer_id", -1)
     epoch = getattr(request, "producer_epoch", -1)
     if producer_id >= 0 and 0 <= epoch < MAX_EPOCH:
         new_id, new_epoch = producer_id, epoch + 1
     else:
         new_id, new_epoch = broker.producer_ids.next_producer_id(), 0
+    return _response(ctx, ErrorCode.none, new_id, new_epoch)
+
+
+async def _transactional(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    producer_id = getattr(request, "producer_id", -1)
+    epoch = getattr(request, "producer_epoch", -1)
+    expected = ProducerIdAndEpoch(producer_id, epoch) if producer_id >= 0 else None
+    try:
+        result = await broker.transactions.init_producer_id(
+            request.transactional_id, millis(request.transaction_timeout), expected
+        )
+    except KafkaError as error:
+        return _response(ctx, for_version(error.code, API_KEY, ctx.api_version), -1, -1)
+    return _response(ctx, ErrorCode.none, result.producer_id, result.producer_epoch)
+
+
+def _response(ctx: RequestContext, error: ErrorCode, producer_id: int, epoch: int) -> Any:
+    m = response_module(ctx)
     return make(
         m.InitProducerIdResponse,
         throttle_time=ZERO,
-        error_code=ErrorCode.none,
-        producer_id=new_id,
-        producer_epoch=new_epoch,
+        error_code=error,
+        producer_id=producer_id,
+        producer_epoch=epoch,
     )

@@ -1,6 +1,7 @@
 """ListOffsets (key 2), v1-8: earliest (-2), latest (-1), max timestamp (-3, v7+),
 earliest local (-4, v8+: the same as earliest, there is no tiered storage), or the first
-offset whose timestamp is >= the given one (or -1/-1 when none is).
+offset whose timestamp is >= the given one (or -1/-1 when none is). Latest is the last stable
+offset for read_committed (isolation_level 1), as in Kafka.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ API_KEY = 2
 VERSIONS = range(1, 9)
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 LEADER_EPOCH = 0
+READ_COMMITTED = 1
 
 
 def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     m = response_module(ctx)
+    read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     topics = []
     for topic in request.topics:
         partitions = []
@@ -33,7 +36,11 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                     raise KafkaError(ErrorCode.unknown_leader_epoch)
                 wanted = requested.timestamp
                 if wanted == LATEST:
-                    offset = partition_log.high_watermark
+                    offset = (
+                        partition_log.last_stable_offset
+                        if read_committed
+                        else partition_log.high_watermark
+                    )
                 elif wanted in (EARLIEST, EARLIEST_LOCAL):
                     offset = partition_log.log_start_offset
                 elif wanted == MAX_TIMESTAMP:

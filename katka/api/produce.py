@@ -5,7 +5,8 @@ bytes are in the OS before the reply, so an acknowledged record survives `kill -
 broker. acks=0 gets no reply at all (Kafka closes nothing, it just stays silent). With
 `--fsync always` or a due flush policy the reply waits for a group-committed fsync
 (storage/durability.py decides).
-Transactional batches are refused: katka does not implement transactions.
+Transactional batches are accepted only inside an open transaction that added the partition
+(the transaction coordinator says so: KIP-890 part 1 verification, done locally).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import validate_produce_records
 from katka.storage.base import PartitionLog
+from katka.transactions.coordinator import TRANSACTION_STATE_TOPIC
 
 if TYPE_CHECKING:
     from katka.broker import Broker
@@ -44,7 +46,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 if acks not in (-1, 0, 1):
                     raise KafkaError(ErrorCode.invalid_required_acks, "acks must be -1, 0 or 1")
                 partition_log = broker.topics.get_log(topic_data.name, partition_data.index)
-                if topic_data.name == OFFSETS_TOPIC:
+                if topic_data.name in (OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC):
                     raise KafkaError(
                         ErrorCode.invalid_topic_exception, "Cannot append to internal topic"
                     )
@@ -53,11 +55,13 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 headers = validate_produce_records(
                     partition_data.records, partition_log.config.max_message_bytes
                 )
-                if any(header.is_transactional for header in headers):
-                    raise KafkaError(
-                        ErrorCode.transactional_id_authorization_failed,
-                        "katka does not support transactions",
-                    )
+                for header in headers:
+                    if header.is_transactional:
+                        broker.transactions.coordinator.validate_transactional_write(
+                            header.producer_id,
+                            header.producer_epoch,
+                            (topic_data.name, partition_data.index),
+                        )
                 info = partition_log.append(partition_data.records, headers, now_ms)
                 appended.append(partition_log)
                 base_offset = info.base_offset

@@ -145,6 +145,14 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
         ConfigDef("offset.metadata.max.bytes", INT, "4096"),
         ConfigDef("transactional.id.expiration.ms", INT, "604800000", AtLeast(1)),
         ConfigDef("producer.id.expiration.ms", INT, "86400000", AtLeast(1)),
+        ConfigDef("transaction.max.timeout.ms", INT, "900000", AtLeast(1), read_only=True),
+        ConfigDef(
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            INT,
+            "10000",
+            AtLeast(1),
+            read_only=True,
+        ),
         # --- accepted, validated and reported, but meaning nothing on one katka node --------
         # KRaft roles and quorum: katka is its own controller.
         ConfigDef(

@@ -89,6 +89,9 @@ class PartitionInternalLog:
             if not batches:
                 return
             for header, batch in batches:
+                if header.is_control:  # a transaction marker (TxnOffsetCommit's transactions)
+                    offset = header.next_offset
+                    continue
                 for record in decode_batch(batch):
                     if record.offset >= offset and record.key is not None:
                         yield record.key, record.value

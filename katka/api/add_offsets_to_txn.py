@@ -1,0 +1,37 @@
+"""AddOffsetsToTxn (key 25), v0-3: adds the group's `__consumer_offsets` partition to the
+transaction, so its TxnOffsetCommit offsets commit or abort with it (KIP-98, KIP-447)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api._transactions import for_version
+from katka.api.context import RequestContext
+from katka.coordinator.internal_log import OFFSETS_TOPIC
+from katka.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 25
+VERSIONS = range(0, 4)
+OFFSETS_PARTITION = 0  # katka's __consumer_offsets has one partition: every group maps to it
+
+
+async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    m = response_module(ctx)
+    error = ErrorCode.none
+    try:
+        if not request.group_id:
+            raise KafkaError(ErrorCode.invalid_group_id, "empty group id")
+        broker.transactions.coordinator.add_partitions(
+            request.transactional_id,
+            request.producer_id,
+            request.producer_epoch,
+            [(OFFSETS_TOPIC, OFFSETS_PARTITION)],
+        )
+        await broker.transactions.state_log_durable()
+    except KafkaError as exc:
+        error = for_version(exc.code, API_KEY, ctx.api_version)
+    return make(m.AddOffsetsToTxnResponse, throttle_time=ZERO, error_code=error)
