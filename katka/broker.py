@@ -194,15 +194,19 @@ class Broker:
         self.after_append()
 
     async def start(self) -> None:
-        self.open()
-        self.start_coordinator()
-        self._server = await asyncio.start_server(
-            self._on_connection,
-            self.listen.host,
-            self.listen.port,
-            reuse_address=True,
-            backlog=1024,
-        )
+        try:
+            self.open()
+            self.start_coordinator()
+            self._server = await asyncio.start_server(
+                self._on_connection,
+                self.listen.host,
+                self.listen.port,
+                reuse_address=True,
+                backlog=1024,
+            )
+        except BaseException:
+            self._release_data_dir()
+            raise
         sockets = list(self._server.sockets or [])
         if self.listen.port == 0 and sockets:
             self.listen = Endpoint(self.listen.host, sockets[0].getsockname()[1])
@@ -222,6 +226,15 @@ class Broker:
         self.admin_http = AdminHttpServer(self)
         host, port = await self.admin_http.start(endpoint.host, endpoint.port)
         self.config.set_static("katka.admin.listener", f"{host}:{port}")
+
+    def _release_data_dir(self) -> None:
+        """A start that failed leaves the data directory unlocked for a retry in this process,
+        as the kernel would after an exit (no clean-shutdown marker is written)."""
+        from katka.storage.disk.engine import DiskStorageEngine
+
+        storage = getattr(self, "storage", None)
+        if isinstance(storage, DiskStorageEngine):
+            storage.lock.release()
 
     @property
     def advertised_endpoint(self) -> Endpoint:

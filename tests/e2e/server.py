@@ -88,3 +88,15 @@ class KatkaProcess:
 
     def log_text(self) -> str:
         return "\n".join(self.output)
+
+
+def refused_start(data_dir: Path, extra_args: list[str]) -> tuple[int, list[str]]:
+    """Run `katka serve` expecting it to exit before it is ready: its exit code and output."""
+    process = KatkaProcess(data_dir, extra_args)
+    try:
+        process.start()
+    except RuntimeError:
+        assert process.process is not None
+        return process.process.wait(30), process.output
+    process.kill()
+    raise AssertionError("katka started:\n" + process.log_text())

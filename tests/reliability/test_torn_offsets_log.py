@@ -59,6 +59,7 @@ def crash(broker: Broker) -> None:
     assert isinstance(broker.storage, DiskStorageEngine)
     for log in broker.storage._logs.values():
         log.close_files()
+    broker.storage.lock.release()  # the kernel drops a dead process's lock
 
 
 def committed(broker: Broker) -> Offsets:

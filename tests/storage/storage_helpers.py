@@ -47,6 +47,7 @@ class EngineHarness:
         assert isinstance(self.engine, DiskStorageEngine)
         for log in self.engine._logs.values():
             log.close_files()
+        self.engine.lock.release()  # the kernel drops a dead process's lock
         self.engine = self._new_engine()
 
 

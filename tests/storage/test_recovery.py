@@ -263,6 +263,7 @@ def test_a_crash_after_a_clean_restart_recovers_producer_state_from_the_snapshot
     produce(log, 1, producer_id=9, producer_epoch=0, base_sequence=sequence + 1)
     for segment in log.segments:
         segment.close()  # type: ignore[attr-defined]
+    engine.lock.release()  # a crash: the kernel drops the dead process's lock
 
     engine, log = reopen(copy_of)
 

@@ -8,6 +8,9 @@ partition until then.
 
 Partition directories are named f"{topic}-{partition}"; topic names may contain '-', so the
 partition is parsed from the right.
+
+The engine holds the directory's `.lock` (lock.py) from construction to `close()`, before it
+reads or removes anything there.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import shutil
 
 from katka.storage.base import LogConfig
+from katka.storage.disk.lock import DataDirectoryLock
 from katka.storage.disk.log import DiskPartitionLog
 
 CLEAN_SHUTDOWN_FILE = ".clean_shutdown"
@@ -36,6 +40,7 @@ class DiskStorageEngine:
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.data_dir = os.fspath(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
+        self.lock = DataDirectoryLock(self.data_dir)
         marker = os.path.join(self.data_dir, CLEAN_SHUTDOWN_FILE)
         self._recovered_cleanly = os.path.exists(marker)
         if self._recovered_cleanly:
@@ -90,6 +95,7 @@ class DiskStorageEngine:
         with open(os.path.join(self.data_dir, CLEAN_SHUTDOWN_FILE), "wb") as marker:
             os.fsync(marker.fileno())
         _fsync_directory(self.data_dir)
+        self.lock.release()
 
 
 def _fsync_directory(path: str) -> None:
