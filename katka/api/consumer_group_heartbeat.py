@@ -49,7 +49,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             owned_partitions=_owned(request.topic_partitions),
             client_id=ctx.client_id,
             client_host=f"/{ctx.client_host}",
-            api_version=ctx.api_version,
+            member_id_required=ctx.api_version >= 1,
         )
     )
     m = response_module(ctx)

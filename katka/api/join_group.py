@@ -1,6 +1,7 @@
 """JoinGroup (key 11), v0-9. The reply is parked until the join phase completes, without
 blocking the connection's other requests or other clients (the connection keeps order).
-v0 has no rebalance timeout: it equals the session timeout, as in Kafka."""
+v0 has no rebalance timeout: it equals the session timeout, as in Kafka. v4+ requires a known
+member id (KIP-394), v9+ lets a static leader skip the assignment (KIP-814)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, millis, response_module
 from katka.api.context import RequestContext
+from katka.coordinator.classic.join import JoinGroupRequest
 
 if TYPE_CHECKING:
     from katka.broker import Broker
@@ -19,21 +21,25 @@ VERSIONS = range(0, 10)
 async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     session_timeout_ms = millis(request.session_timeout)
     rebalance_timeout = getattr(request, "rebalance_timeout", None)
-    result = await broker.coordinator.join_group(
-        request.group_id,
-        request.member_id,
-        api_version=ctx.api_version,
-        client_id=ctx.client_id,
-        client_host=f"/{ctx.client_host}",
-        session_timeout_ms=session_timeout_ms,
-        rebalance_timeout_ms=millis(rebalance_timeout)
-        if rebalance_timeout is not None
-        else session_timeout_ms,
-        protocol_type=request.protocol_type,
-        protocols=[(p.name, p.metadata) for p in request.protocols],
-        group_instance_id=getattr(request, "group_instance_id", None),
-        reason=getattr(request, "reason", None),
+    reply = broker.coordinator.join_group(
+        JoinGroupRequest(
+            group_id=request.group_id,
+            member_id=request.member_id,
+            client_id=ctx.client_id,
+            client_host=f"/{ctx.client_host}",
+            session_timeout_ms=session_timeout_ms,
+            rebalance_timeout_ms=millis(rebalance_timeout)
+            if rebalance_timeout is not None
+            else session_timeout_ms,
+            protocol_type=request.protocol_type,
+            protocols=tuple((p.name, p.metadata) for p in request.protocols),
+            group_instance_id=getattr(request, "group_instance_id", None),
+            require_known_member_id=ctx.api_version >= 4,
+            supports_skipping_assignment=ctx.api_version >= 9,
+            reason=getattr(request, "reason", None),
+        )
     )
+    result = await reply.wait()
     m = response_module(ctx)
     protocol_name = result.protocol_name
     if protocol_name is None and ctx.api_version < 7:

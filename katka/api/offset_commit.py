@@ -38,7 +38,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             request.generation_id_or_member_epoch,
             offsets,
             group_instance_id=getattr(request, "group_instance_id", None),
-            api_version=ctx.api_version,
+            member_epoch_capable=ctx.api_version >= 9,
         )
     except KafkaError as error:
         if error.code != ErrorCode.kafka_storage_error:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
+from katka.coordinator.classic.membership import SyncGroupRequest
 
 if TYPE_CHECKING:
     from katka.broker import Broker
@@ -15,15 +16,18 @@ VERSIONS = range(0, 6)
 
 
 async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
-    result = await broker.coordinator.sync_group(
-        request.group_id,
-        request.member_id,
-        request.generation_id,
-        assignments={a.member_id: a.assignment for a in request.assignments},
-        group_instance_id=getattr(request, "group_instance_id", None),
-        protocol_type=getattr(request, "protocol_type", None),
-        protocol_name=getattr(request, "protocol_name", None),
+    reply = broker.coordinator.sync_group(
+        SyncGroupRequest(
+            group_id=request.group_id,
+            member_id=request.member_id,
+            generation_id=request.generation_id,
+            group_instance_id=getattr(request, "group_instance_id", None),
+            protocol_type=getattr(request, "protocol_type", None),
+            protocol_name=getattr(request, "protocol_name", None),
+            assignments={a.member_id: a.assignment for a in request.assignments},
+        )
     )
+    result = await reply.wait()
     m = response_module(ctx)
     return make(
         m.SyncGroupResponse,

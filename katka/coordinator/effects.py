@@ -40,9 +40,9 @@ class TimerOp:
 class Effects:
     records: list[Record] = field(default_factory=list)
     timer_ops: list[TimerOp] = field(default_factory=list)
-    # Answers for parked classic requests, by member id (the group is the one operated on).
-    join_responses: dict[str, JoinGroupResult] = field(default_factory=dict)
-    sync_responses: dict[str, SyncGroupResult] = field(default_factory=dict)
+    # Answers for parked classic requests, by (group id, member id).
+    join_responses: dict[tuple[str, str], JoinGroupResult] = field(default_factory=dict)
+    sync_responses: dict[tuple[str, str], SyncGroupResult] = field(default_factory=dict)
 
     def schedule(self, key: TimerKey, deadline_ms: int, event: TimerEvent) -> None:
         self.timer_ops.append(TimerOp(key, deadline_ms, event))

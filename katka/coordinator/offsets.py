@@ -1,24 +1,23 @@
 """Committed offsets: the store (mutated only by `apply`) and the rules that produce records.
 
-Theory of operation: a commit is validated (group membership and generation in classic.py,
-per partition here), turned into offset commit records, appended to the internal log and
-only then applied, so the in-memory view never holds an offset the log does not. Replay at
+Theory of operation: a commit is validated (group membership and generation by the group's
+protocol, per partition here), turned into offset commit records, appended to the internal log
+and only then applied, so the in-memory view never holds an offset the log does not. Replay at
 start-up goes through the same `apply`.
 
 Expiry follows Kafka 2.1+ (KIP-211): offsets of a group that has a protocol type expire only
 once the group has been Empty for offsets.retention.minutes (counted from when it became
 Empty); a Stable consumer group's offsets for topics it no longer subscribes to expire
 counted from their commit; offsets of standalone consumers (no protocol type) expire counted
-from their commit. An explicit per-commit expire timestamp (OffsetCommit v2-v4) wins.
+from their commit. An explicit per-commit expire timestamp (OffsetCommit v2-v4) wins. Which rule
+applies is the group protocol's call (its manager's `expire_offsets`); the arithmetic is here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
-from katka.coordinator.classic.consumer_protocol import PROTOCOL_TYPE
-from katka.coordinator.classic.group import ClassicGroup
-from katka.coordinator.classic.state import GroupState
 from katka.coordinator.records import (
     OffsetKey,
     OffsetValue,
@@ -34,9 +33,26 @@ PartitionExists = Callable[[str, int], bool]
 TopicPartition = tuple[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class OffsetCommitter:
+    """Who commits (OffsetCommit's group fields), checked by the group's protocol."""
+
+    member_id: str
+    generation_id: int  # a consumer group member's epoch (OffsetCommit v9+)
+    group_instance_id: str | None = None
+    # OffsetCommit v9+ (KIP-848): the version consumer protocol members must use, and the one
+    # that answers GROUP_ID_NOT_FOUND (older ones: ILLEGAL_GENERATION) for an unknown group.
+    member_epoch_capable: bool = False
+
+
 class OffsetStore:
+    """Every group's committed offsets; one store shared by every group protocol."""
+
     def __init__(self) -> None:
         self._offsets: dict[str, dict[TopicPartition, OffsetValue]] = {}
+
+    def clear(self) -> None:
+        self._offsets.clear()
 
     def apply(self, key: OffsetKey, value: bytes | None) -> None:
         """The only mutation: an offset commit record or its tombstone."""
@@ -114,39 +130,25 @@ def build_commit(
 def expired_partitions(
     offsets: Mapping[TopicPartition, OffsetValue],
     *,
-    protocol_type: str | None,
-    state: GroupState,
-    state_changed_ms: int | None,
-    subscribed_topics: frozenset[str] | None,
     now_ms: int,
     retention_ms: int,
+    empty_since_ms: int | None = None,
+    protected_topics: frozenset[str] = frozenset(),
 ) -> list[TopicPartition]:
-    """Which committed partitions of a group have expired (GroupMetadata.removeExpiredOffsets)."""
+    """Committed partitions whose retention has passed (GroupMetadata.removeExpiredOffsets).
 
-    def expired(value: OffsetValue, base_ms: int) -> bool:
+    Retention counts from `empty_since_ms` when given (the group has been Empty since then),
+    else from each commit; an explicit per-commit expire timestamp wins. Partitions of
+    `protected_topics` (topics the group still consumes) never expire.
+    """
+
+    def expired(value: OffsetValue) -> bool:
         if value.expire_timestamp_ms is not None:
             return now_ms >= value.expire_timestamp_ms
+        base_ms = value.commit_timestamp_ms if empty_since_ms is None else empty_since_ms
         return now_ms - base_ms >= retention_ms
 
-    if protocol_type is not None and state is GroupState.EMPTY:
-        return [
-            tp
-            for tp, v in offsets.items()
-            if expired(v, v.commit_timestamp_ms if state_changed_ms is None else state_changed_ms)
-        ]
-    if (
-        protocol_type == PROTOCOL_TYPE
-        and subscribed_topics is not None
-        and state is GroupState.STABLE
-    ):
-        return [
-            tp
-            for tp, v in offsets.items()
-            if tp[0] not in subscribed_topics and expired(v, v.commit_timestamp_ms)
-        ]
-    if protocol_type is None:
-        return [tp for tp, v in offsets.items() if expired(v, v.commit_timestamp_ms)]
-    return []
+    return [tp for tp, v in offsets.items() if tp[0] not in protected_topics and expired(v)]
 
 
 def fetch_committed(
@@ -174,27 +176,23 @@ def fetch_committed(
 
 
 def plan_offset_delete(
-    group: ClassicGroup, partitions: Sequence[TopicPartition], partition_exists: PartitionExists
-) -> tuple[ErrorCode, list[PartitionResult], list[TopicPartition]]:
-    """OffsetDelete's verdict: (group error, per-partition results, partitions to delete).
+    partitions: Sequence[TopicPartition],
+    protected_topics: frozenset[str],
+    partition_exists: PartitionExists,
+) -> tuple[list[PartitionResult], list[TopicPartition]]:
+    """OffsetDelete's answers per partition, and the partitions whose offsets may go.
 
-    An Empty group may drop any offset; a consumer group that is consuming may drop offsets
-    only of topics none of its members subscribes to; other non-empty groups may not.
+    Offsets of topics the group still consumes (`protected_topics`) stay.
     """
-    consuming = group.is_state(
-        GroupState.PREPARING_REBALANCE, GroupState.COMPLETING_REBALANCE, GroupState.STABLE
-    )
-    if consuming and group.protocol_type != PROTOCOL_TYPE:
-        return ErrorCode.non_empty_group, [], []
     results = []
     eligible = []
     for topic, partition in partitions:
         if not partition_exists(topic, partition):
             code = ErrorCode.unknown_topic_or_partition
-        elif consuming and group.is_subscribed_to_topic(topic):
+        elif topic in protected_topics:
             code = ErrorCode.group_subscribed_to_topic
         else:
             code = ErrorCode.none
             eligible.append((topic, partition))
         results.append(PartitionResult(topic, partition, code))
-    return ErrorCode.none, results, eligible
+    return results, eligible

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from katka.clock import ManualClock
 from katka.coordinator.classic.consumer_protocol import encode_assignment, encode_subscription
+from katka.coordinator.classic.join import JoinGroupRequest
+from katka.coordinator.classic.membership import SyncGroupRequest
 from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.internal_log import MemoryInternalLog
+from katka.coordinator.reply import Reply
 from katka.coordinator.results import (
     JoinGroupResult,
     OffsetCommitPartition,
@@ -26,26 +29,6 @@ TOPICS = {"orders": 6, "payments": 3, "audit": 1}
 
 def subscription(*topics: str) -> bytes:
     return encode_subscription(list(topics) or ["orders"], version=1)
-
-
-@dataclass
-class Reply(Generic[T]):
-    """Collects a callback answer; `value` stays None while the request is parked."""
-
-    value: T | None = None
-    calls: int = 0
-
-    def __call__(self, result: T) -> None:
-        self.value = result
-        self.calls += 1
-
-    @property
-    def parked(self) -> bool:
-        return self.value is None
-
-    def get(self) -> T:
-        assert self.value is not None, "request is still parked"
-        return self.value
 
 
 @dataclass
@@ -90,22 +73,24 @@ class Harness:
         version: int = 9,
         reason: str | None = None,
     ) -> Reply[JoinGroupResult]:
-        reply: Reply[JoinGroupResult] = Reply()
-        self.coordinator.handle_join_group(
-            group,
-            member_id,
-            callback=reply,
-            api_version=version,
-            client_id=client_id,
-            client_host="/127.0.0.1",
-            session_timeout_ms=session_timeout_ms,
-            rebalance_timeout_ms=rebalance_timeout_ms,
-            protocol_type=protocol_type,
-            protocols=protocols if protocols is not None else [("range", subscription())],
-            group_instance_id=instance,
-            reason=reason,
+        return self.coordinator.join_group(
+            JoinGroupRequest(
+                group_id=group,
+                member_id=member_id,
+                client_id=client_id,
+                client_host="/127.0.0.1",
+                session_timeout_ms=session_timeout_ms,
+                rebalance_timeout_ms=rebalance_timeout_ms,
+                protocol_type=protocol_type,
+                protocols=tuple(protocols)
+                if protocols is not None
+                else (("range", subscription()),),
+                group_instance_id=instance,
+                require_known_member_id=version >= 4,
+                supports_skipping_assignment=version >= 9,
+                reason=reason,
+            )
         )
-        return reply
 
     def join_new(self, **kwargs: Any) -> Reply[JoinGroupResult]:
         """A fresh member's join: on MEMBER_ID_REQUIRED (v4+ dynamic), rejoin with the id."""
@@ -125,18 +110,17 @@ class Harness:
         protocol_type: str | None = None,
         protocol_name: str | None = None,
     ) -> Reply[SyncGroupResult]:
-        reply: Reply[SyncGroupResult] = Reply()
-        self.coordinator.handle_sync_group(
-            group,
-            member_id,
-            generation_id,
-            callback=reply,
-            assignments=assignments or {},
-            group_instance_id=instance,
-            protocol_type=protocol_type,
-            protocol_name=protocol_name,
+        return self.coordinator.sync_group(
+            SyncGroupRequest(
+                group_id=group,
+                member_id=member_id,
+                generation_id=generation_id,
+                group_instance_id=instance,
+                protocol_type=protocol_type,
+                protocol_name=protocol_name,
+                assignments=assignments or {},
+            )
         )
-        return reply
 
     def heartbeat(
         self, member_id: str, generation_id: int, *, group: str = GROUP, instance: str | None = None
@@ -165,7 +149,7 @@ class Harness:
                 for (t, p), o in offsets.items()
             ],
             group_instance_id=instance,
-            api_version=api_version,
+            member_epoch_capable=api_version >= 9,
         )
         return {(r.topic, r.partition): r.error_code for r in result.partitions}
 

@@ -92,7 +92,7 @@ class Kip848:
         return Kip848(self.config, self.clock, MemoryInternalLog(self.log.records), self.topics)
 
     def group(self, group_id: str = GROUP) -> ConsumerGroup:
-        return self.coordinator.consumer_groups.groups[group_id]
+        return self.coordinator.consumer.groups[group_id]
 
     def tp(self, topic: str, *partitions: int) -> Partitions:
         return frozenset((self.topics.id(topic), p) for p in partitions)
@@ -126,7 +126,7 @@ class Kip848:
                 owned_partitions=owned,
                 client_id=f"client-{member_id}",
                 client_host="/127.0.0.1",
-                api_version=version,
+                member_id_required=version >= 1,
             )
         )
 

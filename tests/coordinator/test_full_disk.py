@@ -16,7 +16,7 @@ from katka.coordinator.results import OffsetCommitPartition
 from katka.coordinator.service import GroupCoordinator
 from katka.coordinator.timers import AsyncioTimers
 from katka.errors import ErrorCode, KafkaError
-from tests.coordinator.test_service_async import GROUP, join_new
+from tests.coordinator.test_service_async import GROUP, join_new, sync
 
 
 class FullDiskLog(MemoryInternalLog):
@@ -47,13 +47,13 @@ def test_members_get_their_sync_answers_when_group_metadata_cannot_be_written() 
         leader = joined[0].leader_id
         follower = next(r.member_id for r in joined if r.member_id != leader)
         log.full = True
-        parked = asyncio.create_task(coordinator.sync_group(GROUP, follower, 1, assignments={}))
+        parked = asyncio.create_task(sync(coordinator, follower))
         await asyncio.sleep(0)
         assignments = {
             leader: encode_assignment({"t": [0]}),
             follower: encode_assignment({"t": [1]}),
         }
-        lead = await coordinator.sync_group(GROUP, leader, 1, assignments=assignments)
+        lead = await sync(coordinator, leader, assignments)
         synced = await asyncio.wait_for(parked, 5)
         assert lead.error_code is ErrorCode.none and synced.error_code is ErrorCode.none
         assert synced.assignment == assignments[follower]

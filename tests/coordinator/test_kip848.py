@@ -334,7 +334,7 @@ def test_bad_first_heartbeats_are_refused(kwargs: dict[str, object], code: Error
         **request,  # type: ignore[arg-type]
     )
     assert response.error_code is code
-    assert GROUP not in h.coordinator.consumer_groups.groups
+    assert GROUP not in h.coordinator.consumer.groups
 
 
 def test_a_full_group_refuses_new_members() -> None:
@@ -372,7 +372,7 @@ def test_a_classic_join_to_a_consumer_group_is_refused_unless_it_is_empty() -> N
     joined = classic.join_new(group=GROUP, protocols=[("range", subscription())])
     h.timers.run_due()
     assert joined.get().error_code is ErrorCode.none
-    assert GROUP not in h.coordinator.consumer_groups.groups
+    assert GROUP not in h.coordinator.consumer.groups
 
 
 def test_a_consumer_heartbeat_to_a_classic_group_is_refused_unless_it_is_empty() -> None:
@@ -421,7 +421,11 @@ def test_group_listing_describing_and_deleting_know_both_kinds() -> None:
 
 def commit(h: Kip848, member_id: str, epoch: int, version: int = 9) -> ErrorCode:
     result = h.coordinator.commit_offsets(
-        GROUP, member_id, epoch, [OffsetCommitPartition("orders", 0, 42)], api_version=version
+        GROUP,
+        member_id,
+        epoch,
+        [OffsetCommitPartition("orders", 0, 42)],
+        member_epoch_capable=version >= 9,
     )
     return result.partitions[0].error_code
 
@@ -456,14 +460,14 @@ def test_offsets_of_unsubscribed_topics_expire_and_an_empty_group_goes_with_its_
     a, _ = h.join("a")
     commit(h, "a", a.epoch)
     h.coordinator.commit_offsets(
-        GROUP, "a", a.epoch, [OffsetCommitPartition("audit", 0, 1)], api_version=9
+        GROUP, "a", a.epoch, [OffsetCommitPartition("audit", 0, 1)], member_epoch_capable=True
     )
     h.clock.advance(61_000)
     h.poll(a)
     assert h.coordinator.expire_offsets() == 1  # audit: not subscribed
     h.heartbeat("a", -1)
     assert h.coordinator.expire_offsets() == 1
-    assert GROUP not in h.coordinator.consumer_groups.groups
+    assert GROUP not in h.coordinator.consumer.groups
 
 
 # --- replay -------------------------------------------------------------------------------
@@ -503,7 +507,7 @@ def test_a_restart_after_the_group_was_deleted_does_not_bring_it_back() -> None:
     h.join("a")
     h.heartbeat("a", -1)
     h.coordinator.delete_groups([GROUP])
-    assert GROUP not in h.restart().coordinator.consumer_groups.groups
+    assert GROUP not in h.restart().coordinator.consumer.groups
 
 
 def test_compaction_keeps_consumer_groups() -> None:

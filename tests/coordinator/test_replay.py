@@ -3,6 +3,8 @@
 import pytest
 
 from katka.clock import ManualClock
+from katka.coordinator.classic.join import JoinGroupRequest
+from katka.coordinator.classic.membership import SyncGroupRequest
 from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.internal_log import MemoryInternalLog
 from katka.coordinator.records import (
@@ -150,20 +152,21 @@ def test_while_loading_calls_answer_load_in_progress_and_heartbeats_answer_none(
     assert coordinator.delete_groups([GROUP])[0].error_code is (
         ErrorCode.coordinator_load_in_progress
     )
-    answers = []
-    coordinator.handle_sync_group(GROUP, "m", 1, callback=answers.append, assignments={})
-    coordinator.handle_join_group(
-        GROUP,
-        "",
-        callback=answers.append,
-        api_version=9,
-        client_id="c",
-        client_host="h",
-        session_timeout_ms=10_000,
-        rebalance_timeout_ms=10_000,
-        protocol_type="consumer",
-        protocols=[("range", b"")],
-    )
+    answers = [
+        coordinator.sync_group(SyncGroupRequest(GROUP, "m", 1)).get(),
+        coordinator.join_group(
+            JoinGroupRequest(
+                group_id=GROUP,
+                member_id="",
+                client_id="c",
+                client_host="h",
+                session_timeout_ms=10_000,
+                rebalance_timeout_ms=10_000,
+                protocol_type="consumer",
+                protocols=(("range", b""),),
+            )
+        ).get(),
+    ]
     assert [a.error_code for a in answers] == [
         ErrorCode.rebalance_in_progress,
         ErrorCode.coordinator_load_in_progress,

@@ -4,6 +4,8 @@ import asyncio
 
 from katka.clock import ManualClock
 from katka.coordinator.classic.consumer_protocol import encode_assignment, encode_subscription
+from katka.coordinator.classic.join import JoinGroupRequest
+from katka.coordinator.classic.membership import SyncGroupRequest
 from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.internal_log import MemoryInternalLog
 from katka.coordinator.service import GroupCoordinator
@@ -27,17 +29,25 @@ def make_coordinator(clock: ManualClock, **config: int) -> GroupCoordinator:
 
 
 async def join(coordinator: GroupCoordinator, member_id: str = "", client_id: str = "c"):
-    return await coordinator.join_group(
-        GROUP,
-        member_id,
-        api_version=9,
+    request = JoinGroupRequest(
+        group_id=GROUP,
+        member_id=member_id,
         client_id=client_id,
         client_host="/127.0.0.1",
         session_timeout_ms=10_000,
         rebalance_timeout_ms=30_000,
         protocol_type="consumer",
-        protocols=[("range", SUB)],
+        protocols=(("range", SUB),),
+        supports_skipping_assignment=True,
     )
+    return await coordinator.join_group(request).wait()
+
+
+async def sync(
+    coordinator: GroupCoordinator, member_id: str, assignments: dict[str, bytes] | None = None
+):
+    request = SyncGroupRequest(GROUP, member_id, 1, assignments=assignments or {})
+    return await coordinator.sync_group(request).wait()
 
 
 async def join_new(coordinator: GroupCoordinator, client_id: str):
@@ -56,7 +66,7 @@ def test_parked_joins_and_syncs_of_several_members_complete_concurrently():
         leader = results[0].leader_id
         assert sum(1 for r in results if r.members) == 1
         followers = [
-            asyncio.create_task(coordinator.sync_group(GROUP, r.member_id, 1, assignments={}))
+            asyncio.create_task(sync(coordinator, r.member_id))
             for r in results
             if r.member_id != leader
         ]
@@ -65,7 +75,7 @@ def test_parked_joins_and_syncs_of_several_members_complete_concurrently():
         assignments = {
             r.member_id: encode_assignment({"orders": [i]}) for i, r in enumerate(results)
         }
-        lead = await coordinator.sync_group(GROUP, leader, 1, assignments=assignments)
+        lead = await sync(coordinator, leader, assignments)
         synced = await asyncio.wait_for(asyncio.gather(*followers), 5)
         assert lead.error_code is ErrorCode.none
         assert sorted(s.assignment for s in [lead, *synced]) == sorted(assignments.values())
@@ -100,10 +110,10 @@ def test_a_cancelled_join_forgets_its_waiter():
         coordinator = make_coordinator(ManualClock(), group_initial_rebalance_delay_ms=60_000)
         task = asyncio.create_task(join_new(coordinator, "gone"))
         await asyncio.sleep(0.01)
-        assert len(coordinator._join_waiters) == 1
+        assert len(coordinator.classic._join_waiters) == 1
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        assert coordinator._join_waiters == {}
+        assert coordinator.classic._join_waiters == {}
         coordinator.shutdown()
 
     asyncio.run(scenario())

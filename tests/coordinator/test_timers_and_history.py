@@ -17,7 +17,7 @@ from .harness import GROUP, Harness
 
 
 def group_of(h: Harness):
-    return h.coordinator._groups[GROUP]  # white-box: feed the domain a late timer event
+    return h.coordinator.classic.groups[GROUP]  # white-box: feed the domain a late timer event
 
 
 def test_manual_timers_fire_in_deadline_order_and_rescheduling_replaces():
@@ -80,7 +80,7 @@ def test_a_timer_for_a_deleted_group_does_nothing():
     h = Harness()
     h.commit("", -1, {("orders", 0): 1})
     h.coordinator.delete_groups([GROUP])
-    h.coordinator._on_timer(JoinExpiry(GROUP, 0))  # no group, no error
+    h.coordinator.classic.on_timer(JoinExpiry(GROUP, 0), Context(h.clock.now_ms(), h.config))
     assert h.coordinator.list_groups().groups == ()
 
 

@@ -51,12 +51,15 @@ DEAD = GroupState.DEAD
 
 
 @dataclass(frozen=True, slots=True)
-class JoinRequest:
+class JoinGroupRequest:
+    """JoinGroup's fields; the API handler turns wire versions into the capabilities below."""
+
+    group_id: str
     member_id: str
     client_id: str
     client_host: str
     session_timeout_ms: int
-    rebalance_timeout_ms: int
+    rebalance_timeout_ms: int  # JoinGroup v0 has none: the handler passes the session timeout
     protocol_type: str
     protocols: tuple[tuple[str, bytes], ...]
     group_instance_id: str | None = None
@@ -72,7 +75,9 @@ class JoinRequest:
 # --- JoinGroup -----------------------------------------------------------------------
 
 
-def join_group(group: ClassicGroup, req: JoinRequest, ctx: Context) -> JoinGroupResult | Parked:
+def join_group(
+    group: ClassicGroup, req: JoinGroupRequest, ctx: Context
+) -> JoinGroupResult | Parked:
     cfg = ctx.config
     if not (
         cfg.group_min_session_timeout_ms
@@ -105,7 +110,7 @@ def _accept_joining_member(group: ClassicGroup, member_id: str, max_size: int) -
 
 
 def _join_new_member(
-    group: ClassicGroup, req: JoinRequest, ctx: Context
+    group: ClassicGroup, req: JoinGroupRequest, ctx: Context
 ) -> JoinGroupResult | Parked:
     if group.is_state(DEAD):
         return JoinGroupResult.error(ErrorCode.coordinator_not_available)
@@ -134,7 +139,7 @@ def _join_new_member(
 
 
 def _join_existing_member(
-    group: ClassicGroup, req: JoinRequest, ctx: Context
+    group: ClassicGroup, req: JoinGroupRequest, ctx: Context
 ) -> JoinGroupResult | Parked:
     member_id = req.member_id
     if group.is_state(DEAD):
@@ -169,7 +174,7 @@ def _join_existing_member(
 
 
 def _add_member_and_rebalance(
-    group: ClassicGroup, member_id: str, req: JoinRequest, ctx: Context
+    group: ClassicGroup, member_id: str, req: JoinGroupRequest, ctx: Context
 ) -> Parked:
     member = ClassicMember(
         member_id=member_id,
@@ -198,7 +203,7 @@ def _add_member_and_rebalance(
 def _update_member_and_rebalance(
     group: ClassicGroup,
     member: ClassicMember,
-    req: JoinRequest,
+    req: JoinGroupRequest,
     ctx: Context,
     cause: RebalanceCause,
 ) -> Parked:
@@ -210,15 +215,15 @@ def _update_member_and_rebalance(
 
 
 def _update_static_member_and_rebalance(
-    group: ClassicGroup, old_member_id: str, new_member_id: str, req: JoinRequest, ctx: Context
+    group: ClassicGroup, old_member_id: str, new_member_id: str, req: JoinGroupRequest, ctx: Context
 ) -> JoinGroupResult | Parked:
     """A known static member restarted: it takes over its old identity and assignment."""
     assert req.group_instance_id is not None
     current_leader = group.leader_id
     old = group.get(old_member_id)
     # Fence a duplicate still parked with the old id (Kafka's replaceStaticMember).
-    answer_join(ctx, old, JoinGroupResult.error(ErrorCode.fenced_instance_id, old_member_id))
-    answer_sync(ctx, old, SyncGroupResult(ErrorCode.fenced_instance_id))
+    answer_join(ctx, group, old, JoinGroupResult.error(ErrorCode.fenced_instance_id, old_member_id))
+    answer_sync(ctx, group, old, SyncGroupResult(ErrorCode.fenced_instance_id))
     member = group.replace_static_member(req.group_instance_id, old_member_id, new_member_id)
     member.client_id, member.client_host = req.client_id, req.client_host
     ctx.fx.cancel(heartbeat_key(group.group_id, old_member_id))

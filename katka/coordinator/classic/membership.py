@@ -45,7 +45,8 @@ DEAD = GroupState.DEAD
 
 
 @dataclass(frozen=True, slots=True)
-class SyncRequest:
+class SyncGroupRequest:
+    group_id: str
     member_id: str
     generation_id: int
     group_instance_id: str | None = None
@@ -57,7 +58,9 @@ class SyncRequest:
 # --- SyncGroup, Heartbeat, LeaveGroup, commit validation ------------------------------------
 
 
-def sync_group(group: ClassicGroup, req: SyncRequest, ctx: Context) -> SyncGroupResult | Parked:
+def sync_group(
+    group: ClassicGroup, req: SyncGroupRequest, ctx: Context
+) -> SyncGroupResult | Parked:
     if group.is_state(DEAD):
         return SyncGroupResult(ErrorCode.coordinator_not_available)
     error = group.validate_current_member(req.member_id, req.group_instance_id)

@@ -43,18 +43,22 @@ STABLE = GroupState.STABLE
 DEAD = GroupState.DEAD
 
 
-def answer_join(ctx: Context, member: ClassicMember, result: JoinGroupResult) -> None:
+def answer_join(
+    ctx: Context, group: ClassicGroup, member: ClassicMember, result: JoinGroupResult
+) -> None:
     """Answer the member's parked JoinGroup, if it has one."""
     if member.awaiting_join:
         member.awaiting_join = False
-        ctx.fx.join_responses[member.member_id] = result
+        ctx.fx.join_responses[group.group_id, member.member_id] = result
 
 
-def answer_sync(ctx: Context, member: ClassicMember, result: SyncGroupResult) -> None:
+def answer_sync(
+    ctx: Context, group: ClassicGroup, member: ClassicMember, result: SyncGroupResult
+) -> None:
     """Answer the member's parked SyncGroup, if it has one."""
     if member.awaiting_sync:
         member.awaiting_sync = False
-        ctx.fx.sync_responses[member.member_id] = result
+        ctx.fx.sync_responses[group.group_id, member.member_id] = result
 
 
 def current_generation(
@@ -180,6 +184,7 @@ def complete_join(group: ClassicGroup, ctx: Context) -> None:
     for member in group.all_members():
         answer_join(
             ctx,
+            group,
             member,
             current_generation(
                 group, member.member_id, with_members=group.is_leader(member.member_id)
@@ -209,6 +214,7 @@ def propagate_assignment(group: ClassicGroup, error: ErrorCode, ctx: Context) ->
         if member.awaiting_sync:
             answer_sync(
                 ctx,
+                group,
                 member,
                 SyncGroupResult(
                     error,
@@ -248,9 +254,9 @@ def remove_member_and_update_group(
     group: ClassicGroup, member: ClassicMember, ctx: Context, cause: RebalanceCause
 ) -> None:
     # A new member may time out while parked in JoinGroup: answer so it retries the join.
-    answer_join(ctx, member, JoinGroupResult.error(ErrorCode.unknown_member_id))
+    answer_join(ctx, group, member, JoinGroupResult.error(ErrorCode.unknown_member_id))
     # Deviation: Kafka drops a parked SyncGroup of a removed member; we answer it.
-    answer_sync(ctx, member, SyncGroupResult(ErrorCode.unknown_member_id))
+    answer_sync(ctx, group, member, SyncGroupResult(ErrorCode.unknown_member_id))
     group.remove(member.member_id)
     ctx.fx.cancel(heartbeat_key(group.group_id, member.member_id))
     group.history.on_member_removed(member.member_id, member.group_instance_id, cause.trigger)

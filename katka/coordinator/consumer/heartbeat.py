@@ -75,7 +75,8 @@ class HeartbeatRequest:
     owned_partitions: Partitions | None = None
     client_id: str = ""
     client_host: str = ""
-    api_version: int = 1
+    # ConsumerGroupHeartbeat v1+: clients name themselves; v0 lets the coordinator name them.
+    member_id_required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,9 @@ def validate_request(req: HeartbeatRequest, config: CoordinatorConfig) -> None:
         return KafkaError(ErrorCode.invalid_request, message)
 
     if (
-        req.api_version >= 1 or req.member_epoch > 0 or req.member_epoch == LEAVE_GROUP_MEMBER_EPOCH
+        req.member_id_required
+        or req.member_epoch > 0
+        or req.member_epoch == LEAVE_GROUP_MEMBER_EPOCH
     ) and not req.member_id:
         raise invalid("MemberId can't be empty.")
     if not req.group_id:
