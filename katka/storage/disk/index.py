@@ -108,7 +108,7 @@ class _IndexFile:
 
     def flush(self) -> None:
         if self._fd is not None:
-            os.fsync(self._fd)
+            faults.fsync(self._fd, self.path)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -40,7 +40,7 @@ def write_file_atomically(path: str, data: bytes) -> None:
     with open(temporary, "wb") as file:
         file.write(data)
         file.flush()
-        os.fsync(file.fileno())
+        faults.fsync(file.fileno(), temporary)
     os.replace(temporary, path)
 
 

@@ -117,7 +117,7 @@ class LogSegment:
 
     def flush(self) -> None:
         if self._fd is not None:
-            os.fsync(self._fd)
+            faults.fsync(self._fd, self.log_path)
         self.offset_index.flush()
         self.time_index.flush()
 
