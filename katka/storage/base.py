@@ -10,8 +10,9 @@ On a single node the high watermark equals the log end offset once an append ret
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from katka.protocol.batches import BatchHeader
@@ -50,6 +51,35 @@ class AppendInfo:
 class TimestampOffset:
     offset: int
     timestamp_ms: int
+
+
+@dataclass(eq=False)
+class FlushPlan:
+    """One log's part of an fsync round: captured on the event loop by `begin_flush`, run on
+    a worker thread by `fsync`, handed back to `complete_flush` on the loop.
+
+    The descriptors are duplicates (os.dup) owned by the plan: the loop may close or delete
+    the segment meanwhile (retention, DeleteRecords, topic deletion, shutdown) and the fsync
+    still meets an open descriptor of the same file, never a closed or reused number.
+    """
+
+    end_offset: int  # everything below it was appended before the capture
+    files: list[tuple[int, str]] = field(default_factory=list)  # (duplicate fd, path)
+    sync: Callable[[int, str], None] = lambda fd, _path: os.fsync(fd)  # the disk's fault hook
+
+    def fsync(self) -> None:
+        """fsync every captured file, then close the duplicates (the only thing that runs
+        off the loop: no log state is read or written here)."""
+        try:
+            for fd, path in self.files:
+                self.sync(fd, path)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        files, self.files = self.files, []
+        for fd, _path in files:
+            os.close(fd)
 
 
 class PartitionLog(Protocol):
@@ -145,11 +175,25 @@ class PartitionLog(Protocol):
         ...
 
     def flush(self) -> None:
-        """fsync everything appended so far."""
+        """fsync everything appended so far, on the calling thread (close, compaction)."""
+        ...
+
+    def begin_flush(self) -> FlushPlan:
+        """On the loop: capture what an fsync of everything appended so far needs."""
+        ...
+
+    def complete_flush(self, plan: FlushPlan) -> None:
+        """On the loop, after `plan.fsync()` returned: move the recovery point to
+        plan.end_offset (a closed log ignores it)."""
         ...
 
     def needs_flush(self, now_ms: int) -> bool:
         """True when flush.messages or flush.ms says an fsync is due."""
+        ...
+
+    @property
+    def has_unflushed_closed_segment(self) -> bool:
+        """A rolled segment is not yet fsynced (flushed in the background, as Kafka does)."""
         ...
 
     def close(self) -> None: ...

@@ -87,9 +87,6 @@ class MemoryPartitionLog(SegmentedLog):
     def _new_segment(self, base_offset: int) -> MemorySegment:
         return MemorySegment(base_offset)
 
-    def flush(self) -> None:
-        self._mark_flushed()
-
     def close(self) -> None:
         pass
 

@@ -9,7 +9,15 @@ segment.ms has passed since its first batch's timestamp (Kafka's rollingBasedTim
 Retention and DeleteRecords only ever delete whole closed segments from the front.
 
 Engines supply the segments (memory.py keeps bytes in RAM, disk/ in files) and a few hooks:
-checkpointing the log start offset, flushing a rolled segment, loading producer state.
+checkpointing the log start offset and the recovery point, the files an fsync covers, loading
+producer state.
+
+Flushing (Kafka's recovery point): everything below `recovery_point` is fsynced; records at or
+after it are unflushed (flush.messages counts them). A flush is three steps so that only the
+fsync leaves the event loop: `begin_flush` captures the files and the log end offset on the
+loop, `FlushPlan.fsync` runs on a worker thread (storage/durability.py), `complete_flush`
+moves the recovery point back on the loop. A roll only closes the segment; its fsync is the
+next round's (Kafka also flushes a rolled segment in the background).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from katka.protocol.batches import (
 )
 from katka.protocol.control import build_marker_batch, read_marker
 from katka.protocol.records import Record, decode_batch
-from katka.storage.base import AppendInfo, LogConfig, TimestampOffset
+from katka.storage.base import AppendInfo, FlushPlan, LogConfig, TimestampOffset
 from katka.storage.producer_state import ProducerStateManager
 from katka.storage.transaction_index import AbortedTransaction
 
@@ -124,8 +132,9 @@ class SegmentedLog:
         self._base_offsets: list[int] = []
         self._log_start_offset = 0
         self._producer_state: ProducerStateManager | None = None
-        self._unflushed_messages = 0
-        self._last_flush_ms: int | None = None
+        self._recovery_point = 0  # everything below it is fsynced
+        self._last_flush_ms: int | None = None  # the first append after the last full flush
+        self._closed = False  # files released: a flush completing late changes nothing
 
     # --- hooks ---------------------------------------------------------------------------------
 
@@ -136,10 +145,17 @@ class SegmentedLog:
         """Release a segment removed by retention or DeleteRecords."""
 
     def _on_roll(self, closed: Segment) -> None:
-        """The active segment was closed (disk: flush it and advance the recovery point)."""
+        """The active segment was closed for appends (its fsync is left to the next flush)."""
 
     def _on_log_start_offset_changed(self) -> None:
         """Persist the new log start offset (disk: the partition checkpoint)."""
+
+    def _on_recovery_point_advanced(self) -> None:
+        """Persist the recovery point when that saves recovery work (disk: the checkpoint)."""
+
+    def _files_to_sync(self, segments: Sequence[Segment]) -> list[tuple[int, str]]:
+        """Duplicated descriptors of the segments' files, for an fsync off the loop."""
+        return []
 
     def _load_producer_state(self) -> ProducerStateManager:
         """Rebuild producer state by replaying every batch header of the log."""
@@ -242,7 +258,6 @@ class SegmentedLog:
             self.active_segment.append(parts, stored)
             producer_state.on_append(stored, offset, stored.max_timestamp, marker)
             offset = stored.next_offset
-            self._unflushed_messages += stored.record_count
         return AppendInfo(
             base_offset,
             offset - 1,
@@ -410,21 +425,43 @@ class SegmentedLog:
             self._move_log_start_offset(self.segments[0].base_offset)
         return freed
 
+    # --- flushing -------------------------------------------------------------------------------
+
+    @property
+    def recovery_point(self) -> int:
+        return self._recovery_point
+
     def needs_flush(self, now_ms: int) -> bool:
-        if self._unflushed_messages == 0:
+        unflushed = self.log_end_offset - self._recovery_point  # offsets are dense
+        if unflushed <= 0:
             return False
-        if self._unflushed_messages >= self.config.flush_messages:
+        if unflushed >= self.config.flush_messages:
             return True
         return (
             self._last_flush_ms is not None and now_ms - self._last_flush_ms >= self.config.flush_ms
         )
 
-    def _mark_flushed(self, messages: int | None = None) -> None:
-        """`messages` were made durable (all when None). A flush runs on a worker thread
-        (group commit) while the loop may append: those appends stay counted as unflushed."""
-        # flush.ms then counts from the first append after this flush (flush() takes no time).
-        if messages is None or messages >= self._unflushed_messages:
-            self._unflushed_messages = 0
+    @property
+    def has_unflushed_closed_segment(self) -> bool:
+        return self._segment_index_for(self._recovery_point) < len(self.segments) - 1
+
+    def begin_flush(self) -> FlushPlan:
+        # From the segment holding the last flushed offset: when a roll came right after a
+        # flush, closing that segment wrote its final time index entry after its fsync.
+        first = self._segment_index_for(max(self._recovery_point - 1, 0))
+        return FlushPlan(self.log_end_offset, self._files_to_sync(self.segments[first:]))
+
+    def complete_flush(self, plan: FlushPlan) -> None:
+        if self._closed or plan.end_offset <= self._recovery_point:
+            return
+        self._recovery_point = plan.end_offset
+        if self._recovery_point >= self.log_end_offset:
+            # flush.ms counts from the first append after a full flush; appends made while
+            # the fsync ran keep the earlier start, so their flush comes no later.
             self._last_flush_ms = None
-        else:
-            self._unflushed_messages -= messages
+        self._on_recovery_point_advanced()
+
+    def flush(self) -> None:
+        plan = self.begin_flush()
+        plan.fsync()
+        self.complete_flush(plan)

@@ -13,17 +13,12 @@ def test_appends_during_a_flush_stay_unflushed(tmp_path: Path) -> None:
     harness = EngineHarness("disk", tmp_path)
     log = harness.open(LogConfig(flush_messages=4))
     produce(log, 3)
-    segment = log.active_segment_on_disk
-    fsync = segment.flush
-
-    def flush_while_the_loop_appends() -> None:
-        produce(log, 2)  # lands while the fsync of the first three is under way
-        fsync()
-
-    segment.flush = flush_while_the_loop_appends
-    log.flush()
-    segment.flush = fsync
-    assert log._unflushed_messages == 2
+    plan = log.begin_flush()  # on the loop
+    produce(log, 2)  # lands while the fsync of the first three is under way
+    plan.fsync()  # on the worker thread
+    log.complete_flush(plan)  # back on the loop
+    assert log.recovery_point == 3
+    assert not log.needs_flush(0)  # 2 unflushed
     produce(log, 2)
     assert log.needs_flush(0)  # 4 unflushed: flush.messages is due
     harness.engine.close()

@@ -106,9 +106,9 @@ class _IndexFile:
     def _clear(self) -> None:
         raise NotImplementedError
 
-    def flush(self) -> None:
-        if self._fd is not None:
-            faults.fsync(self._fd, self.path)
+    def duplicate_descriptor(self) -> int | None:
+        """A duplicate of the open descriptor, for an fsync off the loop (None: never written)."""
+        return None if self._fd is None else os.dup(self._fd)
 
     def close(self) -> None:
         if self._fd is not None:

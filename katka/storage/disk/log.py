@@ -1,8 +1,11 @@
 """A partition log on disk: a directory of segments plus two small files (Kafka's LocalLog).
 
 Theory of operation: `{dir}/partition.checkpoint` holds "log_start_offset recovery_point".
-The recovery point is the offset below which everything is fsynced: it advances when a rolled
-segment is flushed (at roll, as Kafka does) and on `flush()`. After an unclean shutdown only
+The recovery point is the offset below which everything is fsynced (segmented.py): it advances
+when a flush completes, on the event loop, which is the only writer of the checkpoint. Recovery
+scans whole segments from the one holding the recovery point, so the checkpoint is rewritten
+only when the recovery point enters a later segment (and when the log start moves, and at
+close): a flush within the active segment saves no recovery work. After an unclean shutdown only
 the segments at or after the recovery point are scanned batch by batch with CRC (a torn or
 corrupt tail is truncated and everything after it dropped); older segments are trusted and a
 garbled byte there surfaces as CORRUPT_MESSAGE when read. After a clean shutdown nothing is
@@ -19,9 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 
 from katka.errors import ErrorCode, KafkaError
-from katka.storage.base import LogConfig
+from katka.storage.base import FlushPlan, LogConfig
 from katka.storage.disk import faults
 from katka.storage.disk.segment import LogSegment
 from katka.storage.producer_state import ProducerStateManager
@@ -50,7 +54,7 @@ class DiskPartitionLog(SegmentedLog):
     def __init__(self, topic: str, partition: int, config: LogConfig, directory: str) -> None:
         super().__init__(topic, partition, config)
         self.directory = directory
-        self._recovery_point = 0
+        self._checkpointed_recovery_point = 0
         self._reported_corruption: set[str] = set()
 
     # --- opening -------------------------------------------------------------------------------
@@ -107,6 +111,7 @@ class DiskPartitionLog(SegmentedLog):
         log_start_offset, self._recovery_point = self._read_checkpoint()
         if verify_all:
             self._recovery_point = 0
+        self._checkpointed_recovery_point = self._recovery_point
         segments: list[LogSegment] = []
         for base_offset in sorted(log_sizes):
             segment = self._segment(base_offset, log_sizes[base_offset])
@@ -172,6 +177,7 @@ class DiskPartitionLog(SegmentedLog):
     def _write_checkpoint(self) -> None:
         data = f"{self._log_start_offset} {self._recovery_point}\n".encode()
         write_file_atomically(os.path.join(self.directory, CHECKPOINT_FILE), data)
+        self._checkpointed_recovery_point = self._recovery_point
 
     # --- hooks ---------------------------------------------------------------------------------
 
@@ -182,15 +188,38 @@ class DiskPartitionLog(SegmentedLog):
     def _on_roll(self, closed: Segment) -> None:
         assert isinstance(closed, LogSegment)
         closed.close_for_appends()
-        closed.flush()
-        self._recovery_point = self.active_segment.base_offset
-        self._write_checkpoint()
         # As Kafka does at every roll: after a crash, start-up replays only the segment after
         # it, and the state of producers whose batches retention deletes is not lost.
         self._write_producer_snapshot()
 
     def _on_log_start_offset_changed(self) -> None:
         self._write_checkpoint()
+
+    def _on_recovery_point_advanced(self) -> None:
+        holding = self._base_offsets[self._segment_index_for(self._recovery_point)]
+        if holding <= self._checkpointed_recovery_point:
+            return
+        try:
+            self._write_checkpoint()
+        except OSError as exc:  # the data is fsynced; an older checkpoint only costs recovery time
+            logger.warning("%s: recovery point not checkpointed: %s", self.directory, exc)
+
+    def _files_to_sync(self, segments: Sequence[Segment]) -> list[tuple[int, str]]:
+        files: list[tuple[int, str]] = []
+        try:
+            for segment in segments:
+                assert isinstance(segment, LogSegment)
+                files.extend(segment.duplicate_descriptors())
+        except BaseException:
+            for fd, _path in files:
+                os.close(fd)
+            raise
+        return files
+
+    def begin_flush(self) -> FlushPlan:
+        plan = super().begin_flush()
+        plan.sync = faults.fsync
+        return plan
 
     def _load_producer_state(self) -> ProducerStateManager:
         snapshot_offset, manager = self._read_producer_snapshot()
@@ -251,16 +280,6 @@ class DiskPartitionLog(SegmentedLog):
             message,
         )
 
-    def flush(self) -> None:
-        # Captured before the fsync: the loop may append while a group commit runs this on a
-        # worker thread, and those later appends are not covered by this fsync.
-        unflushed, log_end_offset = self._unflushed_messages, self.log_end_offset
-        self.active_segment_on_disk.flush()
-        self._mark_flushed(unflushed)
-        if self._recovery_point < log_end_offset:
-            self._recovery_point = log_end_offset
-            self._write_checkpoint()
-
     @property
     def active_segment_on_disk(self) -> LogSegment:
         segment = self.segments[-1]
@@ -268,15 +287,19 @@ class DiskPartitionLog(SegmentedLog):
         return segment
 
     def close(self) -> None:
-        """Flush, record the final time index entry and the producer snapshot, release fds."""
+        """Record the final time index entry, flush, write the checkpoint and the producer
+        snapshot, release fds."""
         active = self.active_segment_on_disk
         active.close_for_appends()
         self.flush()
+        self._write_checkpoint()
         self._write_producer_snapshot()
         self.close_files()
 
     def close_files(self) -> None:
-        """Release every file descriptor (the log may be reopened later)."""
+        """Release every file descriptor (the log may be reopened later); a flush round still
+        under way holds its own duplicates and completes into nothing."""
+        self._closed = True
         for segment in self.segments:
             assert isinstance(segment, LogSegment)
             segment.close()

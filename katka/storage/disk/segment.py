@@ -115,11 +115,16 @@ class LogSegment:
         except OSError as exc:
             raise KafkaError(ErrorCode.kafka_storage_error, f"{self.log_path}: {exc}") from exc
 
-    def flush(self) -> None:
-        if self._fd is not None:
-            faults.fsync(self._fd, self.log_path)
-        self.offset_index.flush()
-        self.time_index.flush()
+    def duplicate_descriptors(self) -> list[tuple[int, str]]:
+        """Duplicates of the open descriptors (log, indexes) with their paths, owned by the
+        caller, for an fsync off the loop. A file never opened by this process has nothing
+        unflushed from it (recovery opens what it scans)."""
+        files = [] if self._fd is None else [(os.dup(self._fd), self.log_path)]
+        for index in (self.offset_index, self.time_index):
+            fd = index.duplicate_descriptor()
+            if fd is not None:
+                files.append((fd, index.path))
+        return files
 
     def close(self) -> None:
         if self._fd is not None:
