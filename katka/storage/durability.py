@@ -65,6 +65,13 @@ class Durability:
             return reply
         return self._reply_after(due, reply)
 
+    async def after_append(self, logs: Sequence[PartitionLog]) -> None:
+        """Wait for what the policy asks once `logs` were appended to (nothing by default)."""
+        self.maybe_flush_rolled(logs)
+        due = self.logs_to_flush(logs)
+        if due:
+            await self.make_durable(due)
+
     async def _reply_after(self, logs: list[PartitionLog], reply: Reply) -> Reply:
         await self.make_durable(logs)
         return reply

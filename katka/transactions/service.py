@@ -43,9 +43,7 @@ class TransactionService:
     async def _make_durable(self, logs: list[PartitionLog]) -> None:
         """As the flush policy says (storage/durability.py): fsync under `--fsync always` or a
         due flush.messages / flush.ms, else the OS has the bytes already."""
-        due = self._durability.logs_to_flush(logs)
-        if due:
-            await self._durability.make_durable(due)
+        await self._durability.after_append(logs)
 
     async def state_log_durable(self) -> None:
         await self._make_durable([self._state_log])
