@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, millis, response_module
 from katka.api.context import RequestContext
-from katka.coordinator.classic.join import JoinGroupRequest
+from katka.coordinator.classic.requests import JoinGroupRequest
 
 if TYPE_CHECKING:
     from katka.broker import Broker

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
-from katka.coordinator.classic.membership import SyncGroupRequest
+from katka.coordinator.classic.requests import SyncGroupRequest
 
 if TYPE_CHECKING:
     from katka.broker import Broker

@@ -22,10 +22,10 @@ One group id, one protocol: joining with one protocol takes over an empty group 
 Kafka says when online migration does not apply).
 
 How a new protocol plugs in. A group protocol (KIP-932 share groups: `coordinator/share/`)
-writes a manager that implements GroupManager below, with its own record key type in records.py
-(Kafka's share group keys), its own timer events (effects.TimerEvent) and its own API entry
-points here that take the group over with `_take_over` and run through `_execute`; listing,
-deletion, offsets, expiry, replay and compaction then route to it with no other change. A
+writes a manager that implements group_manager.GroupManager, with its own record key type in
+records.py (Kafka's share group keys), its own timer events (effects.TimerEvent) and its own
+API entry points here that take the group over with `_take_over` and run through `_execute`;
+listing, deletion, offsets, expiry, replay and compaction then route to it with no other change. A
 coordinator with its own internal log (transactions: `katka/transactions/`, over
 __transaction_state) does not go through this service: it reuses the pattern (operations return
 records plus an answer; append, then apply; start-up replays through the same apply), the
@@ -38,12 +38,10 @@ import functools
 import logging
 from collections.abc import Hashable, Sequence
 from enum import Enum
-from typing import Protocol
 
 from katka.clock import Clock
-from katka.coordinator.classic.join import JoinGroupRequest
 from katka.coordinator.classic.manager import ClassicGroupManager
-from katka.coordinator.classic.membership import SyncGroupRequest
+from katka.coordinator.classic.requests import JoinGroupRequest, SyncGroupRequest
 from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.consumer.heartbeat import (
     HeartbeatRequest,
@@ -53,6 +51,7 @@ from katka.coordinator.consumer.heartbeat import (
 from katka.coordinator.consumer.manager import ConsumerGroupManager
 from katka.coordinator.consumer.views import DescribedConsumerGroup
 from katka.coordinator.effects import Context, Effects, TimerEvent
+from katka.coordinator.group_manager import GroupManager
 from katka.coordinator.history import RebalanceRecord
 from katka.coordinator.internal_log import InternalLog
 from katka.coordinator.offsets import (
@@ -64,8 +63,6 @@ from katka.coordinator.offsets import (
     plan_offset_delete,
 )
 from katka.coordinator.records import (
-    ConsumerGroupKey,
-    GroupKey,
     OffsetKey,
     Record,
     decode_key,
@@ -93,83 +90,11 @@ from katka.coordinator.timers import Timers
 from katka.coordinator.topics import NoTopics, TopicImage
 from katka.errors import ErrorCode, KafkaError
 
-__all__ = ["CoordinatorConfig", "GroupCoordinator", "GroupManager"]
+__all__ = ["CoordinatorConfig", "GroupCoordinator"]
 
 logger = logging.getLogger("katka.coordinator")
 
 OFFSETS_EXPIRY_KEY: Hashable = ("offsets-expiry",)
-
-
-class GroupManager(Protocol):
-    """What the service asks of every group protocol's manager."""
-
-    @property
-    def group_type(self) -> str:
-        """ListGroups' group type (v5+)."""
-        ...
-
-    @property
-    def record_key(self) -> type:
-        """The record key type (records.py) its records carry."""
-        ...
-
-    def owns(self, group_id: str) -> bool: ...
-
-    def is_empty(self, group_id: str) -> bool:
-        """True when another protocol may take the group id over."""
-        ...
-
-    def remove_group(self, group_id: str, ctx: Context) -> None:
-        """Forget an empty group and tombstone its records (not its offsets)."""
-        ...
-
-    def delete_group(self, group_id: str, ctx: Context) -> ErrorCode:
-        """DeleteGroups for an owned group: remove it, or say why not."""
-        ...
-
-    def start_load(self) -> None: ...
-
-    def apply(self, key: bytes, decoded: GroupKey | ConsumerGroupKey, value: bytes | None) -> None:
-        """A record of this manager's key type: at run time and during replay."""
-        ...
-
-    def finish_load(self, ctx: Context) -> None: ...
-
-    def live_records(self) -> list[Record]:
-        """The latest record of every live key (for compaction)."""
-        ...
-
-    def on_executed(self, fx: Effects) -> None:
-        """The effects were executed: answer the parked requests they name."""
-        ...
-
-    def on_timer(self, event: TimerEvent, ctx: Context) -> None: ...
-
-    def shutdown(self) -> None: ...
-
-    def validate_offset_commit(
-        self, group_id: str, committer: OffsetCommitter, ctx: Context
-    ) -> ErrorCode | None:
-        """The group's verdict on an OffsetCommit (group_id may be unknown to every manager)."""
-        ...
-
-    def validate_offset_fetch(
-        self, group_id: str, member_id: str | None, member_epoch: int
-    ) -> ErrorCode | None: ...
-
-    def validate_offset_delete(self, group_id: str) -> frozenset[str]:
-        """Topics whose offsets must stay; raises KafkaError when the group refuses."""
-        ...
-
-    def expire_offsets(self, ctx: Context) -> int:
-        """Tombstone expired offsets (and groups left empty without any); how many."""
-        ...
-
-    def listed(self, states: set[str]) -> list[ListedGroup]: ...
-
-    def summaries(self) -> list[GroupSummary]: ...
-
-    def rebalance_history(self, group_id: str) -> list[RebalanceRecord]: ...
 
 
 class _Status(Enum):

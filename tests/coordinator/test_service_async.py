@@ -4,8 +4,7 @@ import asyncio
 
 from katka.clock import ManualClock
 from katka.coordinator.classic.consumer_protocol import encode_assignment, encode_subscription
-from katka.coordinator.classic.join import JoinGroupRequest
-from katka.coordinator.classic.membership import SyncGroupRequest
+from katka.coordinator.classic.requests import JoinGroupRequest, SyncGroupRequest
 from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.internal_log import MemoryInternalLog
 from katka.coordinator.service import GroupCoordinator

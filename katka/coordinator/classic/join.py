@@ -14,7 +14,6 @@ timer expiries and group persistence in rebalance.py; the timer events in timeou
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from katka.coordinator.classic.group import ClassicGroup
 from katka.coordinator.classic.member import ClassicMember
@@ -30,49 +29,22 @@ from katka.coordinator.classic.rebalance import (
     prepare_rebalance,
     schedule_heartbeat,
 )
-from katka.coordinator.classic.state import GroupState, IllegalStateTransition
+from katka.coordinator.classic.requests import JoinGroupRequest
+from katka.coordinator.classic.state import (
+    COMPLETING,
+    DEAD,
+    EMPTY,
+    PREPARING,
+    STABLE,
+    IllegalStateTransition,
+)
 from katka.coordinator.classic.timeouts import HeartbeatExpiry, heartbeat_key
 from katka.coordinator.effects import Context
 from katka.coordinator.history import RebalanceCause, RebalanceTrigger
-from katka.coordinator.results import (
-    JoinGroupResult,
-    Parked,
-    SyncGroupResult,
-)
+from katka.coordinator.results import JoinGroupResult, Parked, SyncGroupResult
 from katka.errors import ErrorCode
 
 logger = logging.getLogger("katka.coordinator")
-
-EMPTY = GroupState.EMPTY
-PREPARING = GroupState.PREPARING_REBALANCE
-COMPLETING = GroupState.COMPLETING_REBALANCE
-STABLE = GroupState.STABLE
-DEAD = GroupState.DEAD
-
-
-@dataclass(frozen=True, slots=True)
-class JoinGroupRequest:
-    """JoinGroup's fields; the API handler turns wire versions into the capabilities below."""
-
-    group_id: str
-    member_id: str
-    client_id: str
-    client_host: str
-    session_timeout_ms: int
-    rebalance_timeout_ms: int  # JoinGroup v0 has none: the handler passes the session timeout
-    protocol_type: str
-    protocols: tuple[tuple[str, bytes], ...]
-    group_instance_id: str | None = None
-    require_known_member_id: bool = True  # JoinGroup v4+
-    supports_skipping_assignment: bool = False  # JoinGroup v9+
-    reason: str | None = None  # JoinGroup v8+
-
-    @property
-    def protocol_names(self) -> list[str]:
-        return [name for name, _ in self.protocols]
-
-
-# --- JoinGroup -----------------------------------------------------------------------
 
 
 def join_group(

@@ -22,9 +22,9 @@ from typing import TypeVar
 from katka.coordinator.classic import membership, rebalance
 from katka.coordinator.classic.consumer_protocol import PROTOCOL_TYPE
 from katka.coordinator.classic.group import ClassicGroup
-from katka.coordinator.classic.join import JoinGroupRequest, join_group
-from katka.coordinator.classic.membership import SyncGroupRequest
-from katka.coordinator.classic.state import GroupState
+from katka.coordinator.classic.join import join_group
+from katka.coordinator.classic.requests import JoinGroupRequest, SyncGroupRequest
+from katka.coordinator.classic.state import COMPLETING, DEAD, EMPTY, PREPARING, STABLE
 from katka.coordinator.classic.timeouts import HeartbeatExpiry, JoinExpiry, SyncExpiry
 from katka.coordinator.classic.views import describe_group, group_summary
 from katka.coordinator.config import CoordinatorConfig
@@ -60,13 +60,7 @@ from katka.coordinator.results import (
 )
 from katka.errors import ErrorCode, KafkaError
 
-EMPTY = GroupState.EMPTY
-DEAD = GroupState.DEAD
-CONSUMING = (
-    GroupState.PREPARING_REBALANCE,
-    GroupState.COMPLETING_REBALANCE,
-    GroupState.STABLE,
-)
+CONSUMING = (PREPARING, COMPLETING, STABLE)
 
 WaiterKey = tuple[str, str]  # (group id, member id)
 T = TypeVar("T")
@@ -306,7 +300,7 @@ class ClassicGroupManager:
         if (
             group.protocol_type == PROTOCOL_TYPE
             and group.subscribed_topics is not None
-            and group.is_state(GroupState.STABLE)
+            and group.is_state(STABLE)
         ):
             return expired_partitions(
                 offsets,

@@ -8,8 +8,7 @@ the caller's answer (or `Parked`); the rebalance mechanics they trigger live in 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from katka.coordinator.classic.group import ClassicGroup
 from katka.coordinator.classic.member import ClassicMember
@@ -22,7 +21,8 @@ from katka.coordinator.classic.rebalance import (
     remove_pending_member,
     schedule_heartbeat,
 )
-from katka.coordinator.classic.state import GroupState
+from katka.coordinator.classic.requests import SyncGroupRequest
+from katka.coordinator.classic.state import COMPLETING, DEAD, EMPTY, PREPARING, STABLE
 from katka.coordinator.classic.timeouts import sync_key
 from katka.coordinator.effects import Context
 from katka.coordinator.history import RebalanceTrigger
@@ -36,26 +36,6 @@ from katka.coordinator.results import (
 from katka.errors import ErrorCode
 
 logger = logging.getLogger("katka.coordinator")
-
-EMPTY = GroupState.EMPTY
-PREPARING = GroupState.PREPARING_REBALANCE
-COMPLETING = GroupState.COMPLETING_REBALANCE
-STABLE = GroupState.STABLE
-DEAD = GroupState.DEAD
-
-
-@dataclass(frozen=True, slots=True)
-class SyncGroupRequest:
-    group_id: str
-    member_id: str
-    generation_id: int
-    group_instance_id: str | None = None
-    protocol_type: str | None = None  # SyncGroup v5+
-    protocol_name: str | None = None  # SyncGroup v5+
-    assignments: Mapping[str, bytes] = field(default_factory=dict)
-
-
-# --- SyncGroup, Heartbeat, LeaveGroup, commit validation ------------------------------------
 
 
 def sync_group(

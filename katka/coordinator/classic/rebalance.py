@@ -18,7 +18,7 @@ import logging
 
 from katka.coordinator.classic.group import ClassicGroup
 from katka.coordinator.classic.member import ClassicMember
-from katka.coordinator.classic.state import GroupState
+from katka.coordinator.classic.state import COMPLETING, DEAD, EMPTY, PREPARING, STABLE
 from katka.coordinator.classic.timeouts import (
     ClassicTimerEvent,
     HeartbeatExpiry,
@@ -35,12 +35,6 @@ from katka.coordinator.results import JoinGroupResult, SyncGroupResult
 from katka.errors import ErrorCode
 
 logger = logging.getLogger("katka.coordinator")
-
-EMPTY = GroupState.EMPTY
-PREPARING = GroupState.PREPARING_REBALANCE
-COMPLETING = GroupState.COMPLETING_REBALANCE
-STABLE = GroupState.STABLE
-DEAD = GroupState.DEAD
 
 
 def answer_join(

@@ -23,6 +23,13 @@ class GroupState(Enum):
     DEAD = "Dead"
 
 
+# Short names for the protocol modules (join.py, membership.py, rebalance.py, manager.py).
+EMPTY = GroupState.EMPTY
+PREPARING = GroupState.PREPARING_REBALANCE
+COMPLETING = GroupState.COMPLETING_REBALANCE
+STABLE = GroupState.STABLE
+DEAD = GroupState.DEAD
+
 _S = GroupState
 
 # target state -> the states it may be entered from (ClassicGroupState.validPreviousStates).
