@@ -191,6 +191,8 @@ class Broker:
         partition_log = self.topics.get_log(*partition)
         now_ms = self.clock.now_ms()
         partition_log.append_marker(producer_id, producer_epoch, 0, commit, now_ms)
+        if partition == (OFFSETS_TOPIC, 0):
+            self.coordinator.complete_transaction(producer_id, commit)
         self.after_append()
 
     async def start(self) -> None:

@@ -45,7 +45,9 @@ def test_protocol_uses_only_kio_codecs_and_the_standard_library(path: Path) -> N
 )
 def test_the_domain_never_imports_the_server_or_the_handlers(path: Path) -> None:
     for name in imports_of(path):
-        assert not name.startswith(("katka.server", "katka.api", "katka.broker", "asyncio.streams")), name
+        assert not name.startswith(
+            ("katka.server", "katka.api", "katka.broker", "asyncio.streams")
+        ), name
 
 
 @pytest.mark.parametrize("path", modules_under("api"), ids=lambda p: p.name)
@@ -61,7 +63,11 @@ WAITS_FOR_FSYNC = PACKAGE / "storage" / "durability.py"
 
 @pytest.mark.parametrize(
     "path",
-    [path for path in modules_under("protocol") + modules_under("storage") if path != WAITS_FOR_FSYNC],
+    [
+        path
+        for path in modules_under("protocol") + modules_under("storage")
+        if path != WAITS_FOR_FSYNC
+    ],
     ids=lambda p: p.name,
 )
 def test_the_sans_io_core_has_no_asyncio(path: Path) -> None:

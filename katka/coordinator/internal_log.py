@@ -5,6 +5,12 @@ to a real partition log: each append is one uncompressed v2 batch written throug
 PartitionLog as producer data, so its durability, CRC checks and crash recovery are the storage
 layer's: a torn tail of this log is truncated at start-up like any other, and replay reads
 what survived.
+
+Transactional offset commits (TxnOffsetCommit, KIP-98/447) are appended as a transactional
+batch carrying the producer's id and epoch, as Kafka writes them; the transaction's marker in
+this log commits or aborts them. Replay yields a committed transaction's records at its
+COMMIT marker, drops an aborted one's, and keeps the still-open ones for `open_transactions`,
+so the coordinator restarts with the same pending offsets it had.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Protocol
 from katka.clock import Clock
 from katka.coordinator.records import Record
 from katka.protocol.batches import validate_produce_records
+from katka.protocol.control import read_marker
 from katka.protocol.records import build_batch, decode_batch, iter_batches
 from katka.storage.base import PartitionLog
 
@@ -40,12 +47,31 @@ class InternalLog(Protocol):
         """
         ...
 
+    def append_transactional(
+        self, records: list[Record], producer_id: int, producer_epoch: int
+    ) -> None:
+        """Append records that take effect only when the producer's transaction commits."""
+        ...
+
+    def open_transactions(self) -> dict[int, list[Record]]:
+        """After `replay`: the records of transactions with no marker yet, by producer id."""
+        ...
+
 
 class MemoryInternalLog:
     """An InternalLog in a list, for tests and embedded use."""
 
     def __init__(self, records: Iterable[Record] = ()) -> None:
         self.records: list[Record] = list(records)
+        self.transactional: dict[int, list[Record]] = {}
+
+    def append_transactional(
+        self, records: list[Record], producer_id: int, producer_epoch: int
+    ) -> None:
+        self.transactional.setdefault(producer_id, []).extend(records)
+
+    def open_transactions(self) -> dict[int, list[Record]]:
+        return {pid: list(records) for pid, records in self.transactional.items()}
 
     def append(self, records: list[Record]) -> None:
         self.records.extend(records)
@@ -61,14 +87,31 @@ class PartitionInternalLog:
     def __init__(self, log: PartitionLog, clock: Clock) -> None:
         self.log = log
         self.clock = clock
+        self._open: dict[int, list[Record]] = {}
 
     def append(self, records: list[Record]) -> None:
         if records:
             self._append(records)
 
-    def _append(self, records: list[Record]) -> int:
+    def append_transactional(
+        self, records: list[Record], producer_id: int, producer_epoch: int
+    ) -> None:
+        if records:
+            self._append(records, producer_id, producer_epoch)
+
+    def open_transactions(self) -> dict[int, list[Record]]:
+        return {pid: list(records) for pid, records in self._open.items()}
+
+    def _append(
+        self, records: list[Record], producer_id: int = -1, producer_epoch: int = -1
+    ) -> int:
         now_ms = self.clock.now_ms()
-        batch = build_batch([(key, value, (), now_ms) for key, value in records])
+        batch = build_batch(
+            [(key, value, (), now_ms) for key, value in records],
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            transactional=producer_id >= 0,
+        )
         headers = validate_produce_records(
             batch, max(len(batch), self.log.config.max_message_bytes)
         )
@@ -81,6 +124,7 @@ class PartitionInternalLog:
         self.log.flush()
 
     def replay(self) -> Iterator[Record]:
+        self._open = {}
         offset = self.log.log_start_offset
         end = self.log.high_watermark
         while offset < end:
@@ -89,10 +133,19 @@ class PartitionInternalLog:
             if not batches:
                 return
             for header, batch in batches:
-                if header.is_control:  # a transaction marker (TxnOffsetCommit's transactions)
+                if header.is_control:
+                    pending = self._open.pop(header.producer_id, [])
+                    if read_marker(batch).commit:
+                        yield from pending
                     offset = header.next_offset
                     continue
-                for record in decode_batch(batch):
-                    if record.offset >= offset and record.key is not None:
-                        yield record.key, record.value
+                records = [
+                    (record.key, record.value)
+                    for record in decode_batch(batch)
+                    if record.offset >= offset and record.key is not None
+                ]
+                if header.is_transactional:
+                    self._open.setdefault(header.producer_id, []).extend(records)
+                else:
+                    yield from records
                 offset = header.next_offset

@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Hashable, Sequence
+from dataclasses import replace
 from enum import Enum
 
 from katka.clock import Clock
@@ -88,6 +89,7 @@ from katka.coordinator.results import (
 )
 from katka.coordinator.timers import Timers
 from katka.coordinator.topics import NoTopics, TopicImage
+from katka.coordinator.txn_offsets import PendingTransactionalOffsets
 from katka.errors import ErrorCode, KafkaError
 
 __all__ = ["CoordinatorConfig", "GroupCoordinator"]
@@ -125,6 +127,7 @@ class GroupCoordinator:
         self._managers: tuple[GroupManager, ...] = (self.classic, self.consumer)
         self._status = _Status.LOADING
         self._records_since_compaction = 0
+        self._pending_txn_offsets = PendingTransactionalOffsets()
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -139,6 +142,7 @@ class GroupCoordinator:
             self._apply(key, value)
             count += 1
         self._records_since_compaction = count
+        self._pending_txn_offsets.load(self._log.open_transactions())
         for manager in self._managers:
             ctx = self._context()
             manager.finish_load(ctx)
@@ -272,8 +276,11 @@ class GroupCoordinator:
         *,
         group_instance_id: str | None = None,
         member_epoch_capable: bool = False,
+        producer: tuple[int, int] | None = None,
     ) -> OffsetCommitResult:
-        """OffsetCommit; `member_epoch_capable` says the request is OffsetCommit v9+."""
+        """OffsetCommit; `member_epoch_capable` says the request is OffsetCommit v9+. With
+        `producer` (id, epoch) TxnOffsetCommit: the same checks (KIP-447 generation fencing
+        included), but the offsets wait for the transaction's marker (txn_offsets.py)."""
         error = self._status_error()
         if error is not None:
             return OffsetCommitResult(
@@ -296,9 +303,18 @@ class GroupCoordinator:
             max_metadata_size=self.config.offset_metadata_max_bytes,
             now_ms=ctx.now_ms,
         )
-        ctx.fx.records.extend(records)
+        if producer is None:
+            ctx.fx.records.extend(records)
+        elif records:
+            self._log.append_transactional(records, *producer)
+            self._pending_txn_offsets.add(producer[0], records)
         self._execute(manager, ctx.fx)
         return OffsetCommitResult(tuple(results))
+
+    def complete_transaction(self, producer_id: int, commit: bool) -> None:
+        """The transaction's marker is in the internal log: its offsets take effect or go."""
+        for key, value in self._pending_txn_offsets.complete(producer_id, commit):
+            self._apply(key, value)
 
     def fetch_offsets(
         self,
@@ -310,8 +326,8 @@ class GroupCoordinator:
     ) -> OffsetFetchResult:
         """Committed offsets, whatever the group's state (standalone consumers have none).
 
-        `partitions=None` means every committed partition. `require_stable` (KIP-447) has no
-        effect until transactional offset commits exist: no commit is ever pending. The member
+        `partitions=None` means every committed partition. With `require_stable` (KIP-447) a
+        partition with a transactional commit pending answers UNSTABLE_OFFSET_COMMIT. The member
         id and epoch (OffsetFetch v9+) are checked by the group's protocol.
         """
         error = self._status_error()
@@ -321,7 +337,16 @@ class GroupCoordinator:
         if error is not None:
             return OffsetFetchResult(error)
         committed = self.offsets.group_offsets(group_id)
-        return OffsetFetchResult(ErrorCode.none, fetch_committed(committed, partitions))
+        fetched = fetch_committed(committed, partitions)
+        if require_stable and self._pending_txn_offsets:
+            unstable = self._pending_txn_offsets.pending_partitions(group_id)
+            fetched = tuple(
+                replace(f, error_code=ErrorCode.unstable_offset_commit)
+                if (f.topic, f.partition) in unstable
+                else f
+                for f in fetched
+            )
+        return OffsetFetchResult(ErrorCode.none, fetched)
 
     def delete_offsets(
         self, group_id: str, partitions: Sequence[tuple[str, int]]
@@ -426,6 +451,8 @@ class GroupCoordinator:
         snapshots its own state instead, which keeps start-up replay proportional to the live
         state rather than to the history of commits.
         """
+        if self._pending_txn_offsets:
+            return False  # the snapshot would drop the open transactions' offsets
         live = self.live_records()
         if self._records_since_compaction < max(min_records, 2 * len(live)):
             return False

@@ -18,9 +18,15 @@ from kio.serial import entity_writer
 from katka.protocol.codec import DecodeError, decode_request, encode_response, read_fixed_header
 
 
-def frame_for(api_key: int, version: int, body: bytes, flexible_header: bool, client_id: bytes | None = b"c") -> bytes:
+def frame_for(
+    api_key: int, version: int, body: bytes, flexible_header: bool, client_id: bytes | None = b"c"
+) -> bytes:
     header = struct.pack(">hhi", api_key, version, 42)
-    header += struct.pack(">h", -1) if client_id is None else struct.pack(">h", len(client_id)) + client_id
+    header += (
+        struct.pack(">h", -1)
+        if client_id is None
+        else struct.pack(">h", len(client_id)) + client_id
+    )
     if flexible_header:
         header += b"\x00"
     return header + body
@@ -32,8 +38,13 @@ def encode(entity: object) -> bytes:
     return buffer.getvalue()
 
 
-@given(names=st.lists(st.text(alphabet="abc.-_", min_size=1, max_size=10), max_size=5), client=st.none() | st.binary(max_size=10).filter(lambda b: b"\xff" not in b))
-def test_a_metadata_request_round_trips_with_its_flexible_header(names: list[str], client: bytes | None) -> None:
+@given(
+    names=st.lists(st.text(alphabet="abc.-_", min_size=1, max_size=10), max_size=5),
+    client=st.none() | st.binary(max_size=10).filter(lambda b: b"\xff" not in b),
+)
+def test_a_metadata_request_round_trips_with_its_flexible_header(
+    names: list[str], client: bytes | None
+) -> None:
     request = MetadataRequest(
         topics=tuple(MetadataRequestTopic(name=n, topic_id=None) for n in names),
         allow_auto_topic_creation=False,
@@ -48,7 +59,9 @@ def test_a_metadata_request_round_trips_with_its_flexible_header(names: list[str
 def test_api_versions_responses_always_use_response_header_v0() -> None:
     from kio.schema.api_versions.v3.response import ApiVersionsResponse
 
-    response = ApiVersionsResponse(error_code=ErrorCode.none, api_keys=(), throttle_time=datetime.timedelta(0))  # type: ignore[arg-type]
+    response = ApiVersionsResponse(
+        error_code=ErrorCode.none, api_keys=(), throttle_time=datetime.timedelta(0)
+    )  # type: ignore[arg-type]
     payload = encode_response(18, 3, 9, response).payload()
     assert payload[:4] == struct.pack(">i", 9)
     assert payload[4:6] == b"\x00\x00"  # error code follows the correlation id directly
@@ -56,7 +69,11 @@ def test_api_versions_responses_always_use_response_header_v0() -> None:
 
 def test_flexible_responses_carry_an_empty_tagged_field_section_in_the_header() -> None:
     response = MetadataResponse(
-        throttle_time=datetime.timedelta(0), brokers=(), cluster_id=None, controller_id=1, topics=()  # type: ignore[arg-type]
+        throttle_time=datetime.timedelta(0),
+        brokers=(),
+        cluster_id=None,
+        controller_id=1,
+        topics=(),  # type: ignore[arg-type]
     )
     payload = encode_response(3, 12, 5, response).payload()
     assert payload[:5] == struct.pack(">i", 5) + b"\x00"
@@ -66,7 +83,12 @@ def test_a_body_that_does_not_match_its_schema_is_a_decode_error() -> None:
     frame = frame_for(18, 3, b"\xff\xff\xff", flexible_header=True)
     with pytest.raises(DecodeError):
         decode_request(frame, read_fixed_header(frame))
-    good = frame_for(18, 3, encode(ApiVersionsRequest(client_software_name="x", client_software_version="1")), True)
+    good = frame_for(
+        18,
+        3,
+        encode(ApiVersionsRequest(client_software_name="x", client_software_version="1")),
+        True,
+    )
     assert decode_request(good, read_fixed_header(good))[1].client_software_name == "x"
 
 

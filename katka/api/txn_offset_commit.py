@@ -1,0 +1,87 @@
+"""TxnOffsetCommit (key 28), v0-3: a consumer's offsets inside the producer's transaction.
+
+The producer must have added the group's `__consumer_offsets` partition (AddOffsetsToTxn) in
+its current epoch, else INVALID_TXN_STATE (or INVALID_PRODUCER_EPOCH / PRODUCER_FENCED when
+fenced). v3 carries the consumer's member id and generation: a zombie that lost its
+partitions in a rebalance is refused (ILLEGAL_GENERATION, KIP-447). The offsets are written to
+`__consumer_offsets` at once and become visible only when the transaction commits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, response_module
+from katka.api._transactions import for_version
+from katka.api.context import RequestContext
+from katka.coordinator.internal_log import OFFSETS_TOPIC
+from katka.coordinator.results import OffsetCommitPartition, OffsetCommitResult, PartitionResult
+from katka.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from katka.broker import Broker
+
+API_KEY = 28
+VERSIONS = range(0, 4)
+OFFSETS_PARTITION = 0
+
+
+def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+    offsets = [
+        OffsetCommitPartition(
+            topic.name,
+            p.partition_index,
+            p.committed_offset,
+            getattr(p, "committed_leader_epoch", -1),
+            p.committed_metadata,
+        )
+        for topic in request.topics
+        for p in topic.partitions
+    ]
+    try:
+        transactions = broker.transactions.coordinator
+        if transactions.transactional_id_of(request.producer_id) != request.transactional_id:
+            raise KafkaError(
+                ErrorCode.invalid_producer_id_mapping,
+                f"producer id {request.producer_id} is not {request.transactional_id!r}'s",
+            )
+        transactions.validate_transactional_write(
+            request.producer_id, request.producer_epoch, (OFFSETS_TOPIC, OFFSETS_PARTITION)
+        )
+        result = broker.coordinator.commit_offsets(
+            request.group_id,
+            getattr(request, "member_id", ""),
+            getattr(request, "generation_id", -1),
+            offsets,
+            group_instance_id=getattr(request, "group_instance_id", None),
+            producer=(request.producer_id, request.producer_epoch),
+        )
+    except KafkaError as error:
+        code = error.code
+        if code == ErrorCode.kafka_storage_error:
+            code = ErrorCode.not_coordinator  # retriable, as OffsetCommit answers
+        code = for_version(code, API_KEY, ctx.api_version)
+        result = OffsetCommitResult(
+            tuple(PartitionResult(o.topic, o.partition, code) for o in offsets)
+        )
+    m = response_module(ctx)
+    by_topic: dict[str, list[Any]] = {}
+    for partition in result.partitions:
+        by_topic.setdefault(partition.topic, []).append(
+            make(
+                m.TxnOffsetCommitResponsePartition,
+                partition_index=partition.partition,
+                error_code=partition.error_code,
+            )
+        )
+    response = make(
+        m.TxnOffsetCommitResponse,
+        throttle_time=ZERO,
+        topics=tuple(
+            make(m.TxnOffsetCommitResponseTopic, name=name, partitions=tuple(partitions))
+            for name, partitions in by_topic.items()
+        ),
+    )
+    return broker.durability.reply_when_durable(
+        [broker.topics.get_log(OFFSETS_TOPIC, OFFSETS_PARTITION)], response
+    )
