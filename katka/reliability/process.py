@@ -1,4 +1,7 @@
-"""A `katka serve` subprocess for the harnesses: start, wait for the ready line, SIGKILL, RSS."""
+"""A `katka serve` subprocess: start, wait for the ready line, stop, SIGKILL, RSS.
+
+The one broker-subprocess helper: the reliability harnesses and the end-to-end and CLI tests
+all use it."""
 
 from __future__ import annotations
 
@@ -127,6 +130,17 @@ class BrokerProcess:
         self.recovery_seconds = time.monotonic() - started
         return self.recovery_seconds
 
+    def start_refused(self, timeout: float = 60) -> int:
+        """Start expecting the broker to exit before it is ready; its exit code (the output
+        is in `output`). AssertionError if it starts."""
+        try:
+            self.start(timeout)
+        except RuntimeError:
+            assert self.process is not None
+            return self.process.wait(30)
+        self.kill()
+        raise AssertionError("katka started:\n" + self.log_text())
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -136,10 +150,11 @@ class BrokerProcess:
             self.process.kill()
             self.process.wait(30)
 
-    def stop(self, timeout: float = 30) -> int:
+    def stop(self, timeout: float = 30, sig: int = signal.SIGTERM) -> int:
+        """Send `sig` (SIGTERM: a clean shutdown) and return the exit code."""
         assert self.process is not None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(sig)
         return self.process.wait(timeout)
 
     def rss(self) -> int:
@@ -147,3 +162,6 @@ class BrokerProcess:
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.output[-lines:])
+
+    def log_text(self) -> str:
+        return "\n".join(self.output)

@@ -1,5 +1,6 @@
-"""Fixtures for the CLI tests: a real broker subprocess (with the admin API) and a runner that
-invokes `python -m katka ...` as a user does."""
+"""Fixtures for the CLI tests: a real broker subprocess (with the admin API), and runners for
+`katka ...`: in-process (click's runner: the same code path, a fraction of the time) and as a
+subprocess (`python -m katka`, the way a user runs it: one smoke test per command group)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from tests.e2e.server import KatkaProcess
+from katka.cli.main import run
+from katka.reliability.process import BrokerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 # The CLI's tests run against the same `katka serve` subprocess the end-to-end tests use.
-CliBroker = KatkaProcess
+CliBroker = BrokerProcess
 
 
 @pytest.fixture(scope="session")
 def cli_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliBroker]:
     data_dir = tmp_path_factory.mktemp("katka-cli")
-    broker = KatkaProcess(data_dir, ["-o", "group.initial.rebalance.delay.ms=0"]).start()
+    broker = BrokerProcess(data_dir, overrides=["group.initial.rebalance.delay.ms=0"])
+    broker.start(30)
     yield broker
     broker.kill()
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -34,6 +38,23 @@ def cli_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliBroker]:
 def run_katka(
     *args: str, input: str | None = None, timeout: float = 60, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """`katka ARGS` in this process: stdin, stdout and stderr captured, the exit code returned
+    by katka.cli.main.run (the function `katka` itself calls). `timeout` is for the signature
+    shared with run_katka_process; pytest-timeout bounds an in-process run."""
+    with CliRunner().isolation(input=input, env={"COLUMNS": "200"}) as (stdout, stderr, _):
+        code = run(list(args))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        completed = subprocess.CompletedProcess(
+            ["katka", *args], code, stdout.getvalue().decode(), stderr.getvalue().decode()
+        )
+    return checked(completed, check)
+
+
+def run_katka_process(
+    *args: str, input: str | None = None, timeout: float = 60, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`python -m katka ARGS` as a subprocess, as a user runs it."""
     completed = subprocess.run(
         [sys.executable, "-m", "katka", *args],
         input=input,
@@ -43,21 +64,26 @@ def run_katka(
         cwd=REPO,
         env={**os.environ, "COLUMNS": "200"},
     )
+    return checked(completed, check)
+
+
+def checked(
+    completed: subprocess.CompletedProcess[str], check: bool
+) -> subprocess.CompletedProcess[str]:
     if check and completed.returncode != 0:
-        raise AssertionError(
-            f"katka {' '.join(args)} exited {completed.returncode}:\n{completed.stderr}"
-        )
+        command = " ".join(str(arg) for arg in completed.args)
+        raise AssertionError(f"{command} exited {completed.returncode}:\n{completed.stderr}")
     return completed
 
 
 @pytest.fixture
 def katka(cli_broker: CliBroker) -> Run:
-    """Run `python -m katka ARGS --bootstrap-server <the test broker>`."""
+    """Run `katka ARGS --bootstrap-server <the test broker>` in-process."""
 
-    def run(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def invoke(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         return run_katka(*args, "--bootstrap-server", cli_broker.bootstrap, **kwargs)  # type: ignore[arg-type]
 
-    return run
+    return invoke
 
 
 _names = iter(range(1, 1_000_000))

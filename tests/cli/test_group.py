@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from katka.reliability.process import BrokerProcess
 from tests.cli.conftest import CliBroker, Run, run_katka
-from tests.e2e.server import KatkaProcess
 
 HOUR_MS = 3_600_000
 
@@ -200,7 +200,8 @@ def test_rebalances_lists_the_history_with_trigger_member_and_assignment(
 
 
 def test_katka_only_views_say_so_when_the_broker_has_no_admin_api(tmp_path: Path) -> None:
-    plain = KatkaProcess(tmp_path / "plain", ["-o", "katka.admin.listener=none"]).start()
+    plain = BrokerProcess(tmp_path / "plain", overrides=["katka.admin.listener=none"])
+    plain.start(30)
     try:
         result = run_katka("group", "rebalances", "g", "--bootstrap-server", plain.bootstrap)
         assert result.returncode == 1
@@ -229,10 +230,11 @@ def test_katka_only_views_say_so_when_the_broker_has_no_admin_api(tmp_path: Path
 def test_describe_without_the_admin_api_reads_lag_in_time_itself(tmp_path: Path) -> None:
     """Against a broker without katka's admin API (as against Kafka): no generation, and the
     age of the next record is read with a short-lived consumer."""
-    plain = KatkaProcess(
+    plain = BrokerProcess(
         tmp_path / "plain",
-        ["-o", "group.initial.rebalance.delay.ms=0", "-o", "katka.admin.listener=none"],
-    ).start()
+        overrides=["group.initial.rebalance.delay.ms=0", "katka.admin.listener=none"],
+    )
+    plain.start(30)
     try:
         old = int(time.time() * 1000) - HOUR_MS
         run_katka("topic", "create", "t", "--bootstrap-server", plain.bootstrap)

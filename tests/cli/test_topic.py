@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
 import click
@@ -11,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from katka.cli.main import cli
-from tests.cli.conftest import Run, run_katka
-from tests.e2e.server import free_port
+from katka.reliability.process import free_port
+from tests.cli.conftest import CliBroker, Run, run_katka, run_katka_process
 
 
 def test_topics_are_created_listed_described_grown_and_deleted(
@@ -96,9 +95,7 @@ def test_an_unreachable_broker_fails_fast_with_one_line() -> None:
         ("consume", "t"),
         ("group", "describe", "g"),
     ):
-        started = time.monotonic()
         result = run_katka(*args, "--bootstrap-server", address, input="x\n")
-        assert time.monotonic() - started < 5
         assert result.returncode == 1
         assert result.stderr == (
             f"katka: error: cannot connect to the broker at {address}: Connection refused\n"
@@ -106,11 +103,30 @@ def test_an_unreachable_broker_fails_fast_with_one_line() -> None:
 
 
 def test_bad_usage_is_one_line_and_exit_2() -> None:
-    result = run_katka("topic", "create", "x", "--partitions", "0")
+    result = run_katka_process("topic", "create", "x", "--partitions", "0")
     assert result.returncode == 2
     assert result.stderr.startswith("katka: error: Invalid value for '--partitions'")
     assert result.stderr.count("\n") == 1
     assert run_katka("topci").returncode == 2
+
+
+def test_every_command_group_runs_as_a_subprocess_as_users_run_it(
+    cli_broker: CliBroker, unique: Callable[[str], str]
+) -> None:
+    """The other CLI tests run in-process; this one runs `python -m katka` per command group."""
+    name, group = unique("smoke"), unique("g")
+    server = ("--bootstrap-server", cli_broker.bootstrap)
+    created = run_katka_process("topic", "create", name, *server, check=True)
+    assert created.stdout == f"Created topic {name}.\n"
+    produced = run_katka_process("produce", name, *server, input="a\nb\n", check=True)
+    assert produced.stdout.startswith(f"Produced 2 records (4 bytes) to {name} in ")
+    consumed = run_katka_process(
+        "consume", name, "--group", group, "--from-beginning", "--max-messages", "2", *server
+    )
+    assert (consumed.returncode, consumed.stdout) == (0, "a\nb\n"), consumed.stderr
+    described = run_katka_process("group", "describe", group, "--output", "json", *server)
+    assert described.returncode == 0, described.stderr
+    assert [p["committed_offset"] for p in json.loads(described.stdout)["partitions"]] == [2]
 
 
 def every_command(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -6,20 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import KatkaProcess
+from katka.reliability.process import BrokerProcess
 
 
 @pytest.fixture
-def start_katka(tmp_path: Path) -> Iterator[Callable[..., KatkaProcess]]:
+def start_katka(tmp_path: Path) -> Iterator[Callable[..., BrokerProcess]]:
     """Start `katka serve` subprocesses; all are killed at the end of the test."""
-    started: list[KatkaProcess] = []
+    started: list[BrokerProcess] = []
 
     def start(
         extra_args: list[str] | None = None, data_dir: Path | None = None, port: int | None = None
-    ) -> KatkaProcess:
-        process = KatkaProcess(data_dir or tmp_path / "data", extra_args, port)
+    ) -> BrokerProcess:
+        process = BrokerProcess(
+            data_dir or tmp_path / "data", extra_args=extra_args or [], port=port
+        )
         started.append(process)
-        return process.start()
+        process.start(30)
+        return process
 
     yield start
     for process in started:
@@ -27,10 +30,11 @@ def start_katka(tmp_path: Path) -> Iterator[Callable[..., KatkaProcess]]:
 
 
 @pytest.fixture(scope="module")
-def katka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KatkaProcess]:
+def katka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     """One broker shared by a module's tests (topics must be unique per test)."""
     data_dir = tmp_path_factory.mktemp("katka")
-    process = KatkaProcess(data_dir, ["-o", "group.initial.rebalance.delay.ms=0"]).start()
+    process = BrokerProcess(data_dir, overrides=["group.initial.rebalance.delay.ms=0"])
+    process.start(30)
     yield process
     process.kill()
     shutil.rmtree(data_dir, ignore_errors=True)

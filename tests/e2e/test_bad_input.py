@@ -9,11 +9,11 @@ import threading
 
 from confluent_kafka import Producer
 
-from tests.e2e.server import KatkaProcess
+from katka.reliability.process import BrokerProcess
 from tests.e2e.test_produce_consume import consume_all, create_topic, unique
 
 
-def raw_connection(server: KatkaProcess) -> socket.socket:
+def raw_connection(server: BrokerProcess) -> socket.socket:
     connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     return connection
 
@@ -34,7 +34,7 @@ def request_frame(
 
 
 def test_api_versions_above_ours_gets_a_v0_unsupported_version_response(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     with raw_connection(katka_server) as connection:
         connection.sendall(request_frame(18, 99, 7))
@@ -49,7 +49,7 @@ def test_api_versions_above_ours_gets_a_v0_unsupported_version_response(
         assert {0, 1, 3, 18} <= keys
 
 
-def test_garbage_unknown_keys_and_lies_close_the_connection(katka_server: KatkaProcess) -> None:
+def test_garbage_unknown_keys_and_lies_close_the_connection(katka_server: BrokerProcess) -> None:
     cases = [
         b"\x00\x00\x00\x05hello",  # too short for a header
         request_frame(9999, 0, 1),  # unknown api key
@@ -64,7 +64,7 @@ def test_garbage_unknown_keys_and_lies_close_the_connection(katka_server: KatkaP
             assert closed_by_peer(connection), frame[:20]
 
 
-def test_a_truncated_frame_does_not_disturb_another_producer(katka_server: KatkaProcess) -> None:
+def test_a_truncated_frame_does_not_disturb_another_producer(katka_server: BrokerProcess) -> None:
     topic = unique("neighbour")
     create_topic(katka_server.bootstrap, topic, 1)
     stuck = raw_connection(katka_server)

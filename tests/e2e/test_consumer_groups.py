@@ -9,6 +9,7 @@ import time
 import pytest
 from confluent_kafka import KafkaError
 
+from katka.reliability.process import BrokerProcess
 from tests.e2e.groups import (
     Member,
     create_topic,
@@ -18,12 +19,11 @@ from tests.e2e.groups import (
     stable_split,
     unique,
 )
-from tests.e2e.server import KatkaProcess
 
 
 @pytest.mark.parametrize("member_count", [1, 2, 3])
 def test_members_split_six_partitions_disjointly_and_consume_each_record_once(
-    katka_server: KatkaProcess, member_count: int
+    katka_server: BrokerProcess, member_count: int
 ) -> None:
     topic, group = unique("split"), unique("g")
     create_topic(katka_server.bootstrap, topic, 6)
@@ -48,7 +48,9 @@ def test_members_split_six_partitions_disjointly_and_consume_each_record_once(
             member.close()
 
 
-def test_seven_members_on_six_partitions_leave_exactly_one_idle(katka_server: KatkaProcess) -> None:
+def test_seven_members_on_six_partitions_leave_exactly_one_idle(
+    katka_server: BrokerProcess,
+) -> None:
     topic, group = unique("ceiling"), unique("g")
     create_topic(katka_server.bootstrap, topic, 6)
     members = [new_member(katka_server.bootstrap, group, [topic], f"m{i}") for i in range(7)]
@@ -66,7 +68,7 @@ def test_seven_members_on_six_partitions_leave_exactly_one_idle(katka_server: Ka
             member.close()
 
 
-def test_two_groups_read_the_same_records_independently(katka_server: KatkaProcess) -> None:
+def test_two_groups_read_the_same_records_independently(katka_server: BrokerProcess) -> None:
     topic = unique("two-groups")
     create_topic(katka_server.bootstrap, topic, 3)
     produce(katka_server.bootstrap, topic, 90)
@@ -86,7 +88,7 @@ def test_two_groups_read_the_same_records_independently(katka_server: KatkaProce
 
 @pytest.mark.parametrize("strategy", ["range", "roundrobin", "cooperative-sticky"])
 def test_every_librdkafka_assignor_covers_all_partitions(
-    katka_server: KatkaProcess, strategy: str
+    katka_server: BrokerProcess, strategy: str
 ) -> None:
     topic, group = unique(f"assignor-{strategy}"), unique("g")
     create_topic(katka_server.bootstrap, topic, 6)
@@ -109,7 +111,7 @@ def test_every_librdkafka_assignor_covers_all_partitions(
 
 
 def test_eager_revokes_everything_while_cooperative_revokes_only_what_moves(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     outcomes: dict[str, list[tuple[str, list[int]]]] = {}
     for strategy in ("range", "cooperative-sticky"):
@@ -145,7 +147,7 @@ def test_eager_revokes_everything_while_cooperative_revokes_only_what_moves(
     assert ("revoke", [0, 1, 2, 3]) not in cooperative
 
 
-def test_a_closing_member_hands_its_partitions_to_the_others(katka_server: KatkaProcess) -> None:
+def test_a_closing_member_hands_its_partitions_to_the_others(katka_server: BrokerProcess) -> None:
     topic, group = unique("close"), unique("g")
     create_topic(katka_server.bootstrap, topic, 6)
     members = [new_member(katka_server.bootstrap, group, [topic], f"m{i}") for i in range(3)]
@@ -161,7 +163,7 @@ def test_a_closing_member_hands_its_partitions_to_the_others(katka_server: Katka
 
 
 def test_a_group_mixing_kafka_python_and_librdkafka_members_splits_partitions(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     from kafka import KafkaConsumer
     from kafka.coordinator.assignors.range import RangePartitionAssignor
@@ -219,7 +221,7 @@ def test_a_group_mixing_kafka_python_and_librdkafka_members_splits_partitions(
         thread.join(20)
 
 
-def test_a_duplicate_static_member_is_fenced(katka_server: KatkaProcess) -> None:
+def test_a_duplicate_static_member_is_fenced(katka_server: BrokerProcess) -> None:
     topic, group = unique("fence"), unique("g")
     create_topic(katka_server.bootstrap, topic, 2)
     first = new_member(

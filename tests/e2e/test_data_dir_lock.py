@@ -9,20 +9,21 @@ from pathlib import Path
 import pytest
 
 from katka.embed import embedded, start_embedded
+from katka.reliability.process import BrokerProcess
 from katka.storage.disk.lock import DataDirectoryInUse
-from tests.e2e.server import KatkaProcess, refused_start
 
 
 def test_a_second_broker_on_the_same_data_directory_exits_naming_the_first(
-    start_katka: Callable[..., KatkaProcess],
+    start_katka: Callable[..., BrokerProcess],
 ) -> None:
     first = start_katka()
     assert first.process is not None
 
-    code, output = refused_start(first.data_dir, [])
+    second = BrokerProcess(first.data_dir)
+    code = second.start_refused()
 
     assert code == 1
-    assert output == [
+    assert second.output == [
         f"katka: cannot start: data directory {first.data_dir} is in use by another katka "
         f"broker (pid {first.process.pid}): stop it first or use another data directory"
     ]
@@ -30,7 +31,7 @@ def test_a_second_broker_on_the_same_data_directory_exits_naming_the_first(
 
 
 def test_the_lock_is_free_after_the_holder_is_killed(
-    start_katka: Callable[..., KatkaProcess],
+    start_katka: Callable[..., BrokerProcess],
 ) -> None:
     first = start_katka()
     first.kill()  # SIGKILL: no clean shutdown

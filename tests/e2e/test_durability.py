@@ -10,12 +10,12 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from tests.e2e.server import KatkaProcess
+from katka.reliability.process import BrokerProcess
 from tests.e2e.test_produce_consume import consume_all, create_topic, unique
 
 
 def test_sigterm_shuts_down_cleanly_and_keeps_every_record(
-    start_katka: Callable[..., KatkaProcess], tmp_path: Path
+    start_katka: Callable[..., BrokerProcess], tmp_path: Path
 ) -> None:
     server = start_katka()
     topic = unique("clean")
@@ -24,7 +24,7 @@ def test_sigterm_shuts_down_cleanly_and_keeps_every_record(
     for i in range(2000):
         producer.produce(topic, key=b"%d" % i, value=b"x" * 50 + b"%d" % i, partition=i % 2)
     assert producer.flush(15) == 0
-    assert server.stop(signal.SIGTERM) == 0
+    assert server.stop(sig=signal.SIGTERM) == 0
     assert (tmp_path / "data" / ".clean_shutdown").exists()
     restarted = start_katka(port=server.port)
     messages = consume_all(restarted.bootstrap, topic, 2, 2000)
@@ -37,7 +37,7 @@ def test_sigterm_shuts_down_cleanly_and_keeps_every_record(
 
 
 def test_sigkill_mid_stream_loses_no_acknowledged_record(
-    start_katka: Callable[..., KatkaProcess],
+    start_katka: Callable[..., BrokerProcess],
 ) -> None:
     server = start_katka()
     topic = unique("kill9")

@@ -17,8 +17,9 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from katka.reliability.process import BrokerProcess
+from tests.conditions import wait_until
 from tests.e2e.groups import create_topic, new_member, poll_until, produce, stable_split, unique
-from tests.e2e.server import KatkaProcess
 
 FAST_GROUPS = [
     "-o",
@@ -94,15 +95,15 @@ class ConsumerProcess:
 
 
 @pytest.fixture
-def server(start_katka: Callable[..., KatkaProcess]) -> KatkaProcess:
+def server(start_katka: Callable[..., BrokerProcess]) -> BrokerProcess:
     return start_katka(FAST_GROUPS)
 
 
-def rebalance_lines(server: KatkaProcess, group: str) -> list[str]:
+def rebalance_lines(server: BrokerProcess, group: str) -> list[str]:
     return [line for line in server.output if f"group {group} rebalance to generation" in line]
 
 
-def test_a_sigkilled_member_is_evicted_after_its_session_timeout(server: KatkaProcess) -> None:
+def test_a_sigkilled_member_is_evicted_after_its_session_timeout(server: BrokerProcess) -> None:
     topic, group = unique("kill"), unique("g")
     create_topic(server.bootstrap, topic, 4)
     victim = ConsumerProcess(server.bootstrap, group, topic)
@@ -120,7 +121,7 @@ def test_a_sigkilled_member_is_evicted_after_its_session_timeout(server: KatkaPr
         survivor.close()
 
 
-def test_exceeding_max_poll_interval_makes_the_member_leave(server: KatkaProcess) -> None:
+def test_exceeding_max_poll_interval_makes_the_member_leave(server: BrokerProcess) -> None:
     topic, group = unique("poll"), unique("g")
     create_topic(server.bootstrap, topic, 2)
     slow = new_member(
@@ -137,7 +138,7 @@ def test_exceeding_max_poll_interval_makes_the_member_leave(server: KatkaProcess
         busy.close()
 
 
-def test_a_static_member_restart_causes_no_rebalance(server: KatkaProcess) -> None:
+def test_a_static_member_restart_causes_no_rebalance(server: BrokerProcess) -> None:
     topic, group = unique("static"), unique("g")
     create_topic(server.bootstrap, topic, 4)
     stable = new_member(
@@ -188,7 +189,7 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int) -> list[T
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_committed_offsets_and_metadata_survive_a_broker_restart(
-    start_katka: Callable[..., KatkaProcess], how: int
+    start_katka: Callable[..., BrokerProcess], how: int
 ) -> None:
     server = start_katka(FAST_GROUPS)
     topic, group = unique("durable-offsets"), unique("g")
@@ -205,7 +206,7 @@ def test_committed_offsets_and_metadata_survive_a_broker_restart(
     if how == signal.SIGKILL:
         server.kill()
     else:
-        server.stop(how)
+        server.stop(sig=how)
     restarted = start_katka(FAST_GROUPS, port=server.port)
     found = committed(restarted.bootstrap, group, topic, 3)
     assert [(tp.partition, tp.offset, tp.metadata) for tp in found] == [
@@ -213,7 +214,7 @@ def test_committed_offsets_and_metadata_survive_a_broker_restart(
     ]
 
 
-def test_auto_commit_can_lose_records_that_manual_commit_keeps(server: KatkaProcess) -> None:
+def test_auto_commit_can_lose_records_that_manual_commit_keeps(server: BrokerProcess) -> None:
     topic = unique("loss")
     create_topic(server.bootstrap, topic, 1)
     produce(server.bootstrap, topic, 100, partitions=1)
@@ -225,7 +226,12 @@ def test_auto_commit_can_lose_records_that_manual_commit_keeps(server: KatkaProc
             server.bootstrap, group, topic, "--process", "20", "--commit", mode, **extra
         )
         crashing.wait_for(lambda c=crashing: len(c.handed) >= 100 and len(c.processed) == 20)
-        time.sleep(0.5)  # auto-commit fires: it commits what was handed over, processed or not
+        if mode == "auto":
+            # Auto-commit fires every 100 ms: it commits what was handed over, processed or not.
+            wait_until(
+                lambda: committed(server.bootstrap, group, topic, 1)[0].offset > 20,
+                what="an auto-commit past the processed records",
+            )
         crashing.kill()
         [position] = committed(server.bootstrap, group, topic, 1)
         results[mode] = position.offset
@@ -234,7 +240,7 @@ def test_auto_commit_can_lose_records_that_manual_commit_keeps(server: KatkaProc
 
 
 def test_resetting_an_empty_groups_offsets_with_the_admin_client_replays_history(
-    server: KatkaProcess,
+    server: BrokerProcess,
 ) -> None:
     topic, group = unique("replay"), unique("g")
     create_topic(server.bootstrap, topic, 2)

@@ -23,9 +23,9 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from katka.reliability.process import BrokerProcess
 from tests.e2e import groups
 from tests.e2e.groups import Member, create_topic, poll_until, produce, unique
-from tests.e2e.server import KatkaProcess
 
 SESSION_TIMEOUT_MS = 4000
 KIP848_BROKER = [
@@ -44,7 +44,7 @@ KIP848_BROKER = [
 
 
 @pytest.fixture
-def server(start_katka: Callable[..., KatkaProcess]) -> KatkaProcess:
+def server(start_katka: Callable[..., BrokerProcess]) -> BrokerProcess:
     return start_katka(KIP848_BROKER)
 
 
@@ -72,12 +72,12 @@ def close_all(members: Iterable[Member]) -> None:
         member.consumer.close()
 
 
-def history_lines(server: KatkaProcess, group: str) -> list[str]:
+def history_lines(server: BrokerProcess, group: str) -> list[str]:
     return [line for line in server.output if f"group {group} rebalance to generation" in line]
 
 
 def test_three_members_split_six_partitions_and_read_every_record_once(
-    server: KatkaProcess,
+    server: BrokerProcess,
 ) -> None:
     topic, group = unique("kip848"), unique("g")
     create_topic(server.bootstrap, topic, 6)
@@ -149,7 +149,7 @@ class BackgroundProducer:
 
 
 def test_a_fourth_member_takes_only_the_partitions_it_needs_while_the_others_keep_consuming(
-    server: KatkaProcess,
+    server: BrokerProcess,
 ) -> None:
     topic, group = unique("kip848"), unique("g")
     create_topic(server.bootstrap, topic, 6)
@@ -192,7 +192,7 @@ def test_a_fourth_member_takes_only_the_partitions_it_needs_while_the_others_kee
         fourth.consumer.close()
 
 
-def test_a_member_that_closes_hands_its_partitions_over_at_once(server: KatkaProcess) -> None:
+def test_a_member_that_closes_hands_its_partitions_over_at_once(server: BrokerProcess) -> None:
     topic, group = unique("kip848"), unique("g")
     create_topic(server.bootstrap, topic, 6)
     a = new_member(server.bootstrap, group, topic, "a")
@@ -248,7 +248,7 @@ class ConsumerProcess:
         self.process.wait(10)
 
 
-def test_a_sigkilled_member_is_evicted_after_its_session_timeout(server: KatkaProcess) -> None:
+def test_a_sigkilled_member_is_evicted_after_its_session_timeout(server: BrokerProcess) -> None:
     topic, group = unique("kip848"), unique("g")
     create_topic(server.bootstrap, topic, 4)
     victim = ConsumerProcess(server.bootstrap, group, topic)
@@ -284,7 +284,7 @@ def classic_consumer(bootstrap: str, group: str, errors: list[KafkaError]) -> Co
     )
 
 
-def test_a_group_id_serves_one_protocol_at_a_time(server: KatkaProcess) -> None:
+def test_a_group_id_serves_one_protocol_at_a_time(server: BrokerProcess) -> None:
     topic = unique("kip848")
     create_topic(server.bootstrap, topic, 2)
     classic_group, consumer_group = unique("classic"), unique("consumer")
@@ -336,7 +336,7 @@ def test_a_group_id_serves_one_protocol_at_a_time(server: KatkaProcess) -> None:
 
 
 def test_the_consumer_session_timeout_must_respect_its_broker_minimum(
-    start_katka: Callable[..., KatkaProcess],
+    start_katka: Callable[..., BrokerProcess],
 ) -> None:
     with pytest.raises(RuntimeError) as failure:
         start_katka(["-o", "group.consumer.session.timeout.ms=3000"])  # min is 45000
@@ -344,7 +344,7 @@ def test_the_consumer_session_timeout_must_respect_its_broker_minimum(
 
 
 def test_a_static_member_that_restarts_gets_its_partitions_back_without_a_new_epoch(
-    server: KatkaProcess,
+    server: BrokerProcess,
 ) -> None:
     topic, group = unique("kip848"), unique("g")
     create_topic(server.bootstrap, topic, 4)

@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicCollection
 from confluent_kafka.admin import AclOperation, AdminClient, ConfigResource
 
-from tests.e2e.server import KatkaProcess
+from katka.reliability.process import BrokerProcess
 from tests.e2e.test_produce_consume import create_topic, unique
 
 # What Kafka without an authorizer reports: every operation the resource type supports.
@@ -34,7 +34,7 @@ GROUP_OPERATIONS = {AclOperation.READ, AclOperation.DESCRIBE, AclOperation.DELET
 
 
 def test_describe_topics_and_cluster_report_every_operation_when_asked_like_kafka_without_acls(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     # librdkafka 0081_admin do_test_DescribeTopics / do_test_DescribeCluster "with authorized
     # operations": katka answered 0 operations.
@@ -55,7 +55,7 @@ def test_describe_topics_and_cluster_report_every_operation_when_asked_like_kafk
 
 
 def test_describe_consumer_groups_reports_every_group_operation_when_asked(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     topic, group = unique("authz-group"), unique("authz-group")
     create_topic(katka_server.bootstrap, topic, 1)
@@ -75,7 +75,7 @@ def test_describe_consumer_groups_reports_every_group_operation_when_asked(
 
 @pytest.mark.filterwarnings("ignore:alter_configs has been deprecated:DeprecationWarning")
 def test_alter_configs_replaces_a_topics_whole_config_set_like_kafka(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     # librdkafka 0081_admin do_test_AlterConfigs and 0092_mixed_msgver send the legacy AlterConfigs
     # (key 33), which katka did not implement: librdkafka reported UNSUPPORTED_FEATURE.
@@ -99,7 +99,7 @@ def test_alter_configs_replaces_a_topics_whole_config_set_like_kafka(
 
 
 def test_init_transactions_fails_at_once_instead_of_retrying_until_its_timeout(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     import time
 
@@ -113,7 +113,7 @@ def test_init_transactions_fails_at_once_instead_of_retrying_until_its_timeout(
 
 
 def test_kafka_configs_katka_does_not_use_are_accepted_not_refused(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, NewTopic
 

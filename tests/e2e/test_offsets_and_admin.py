@@ -16,7 +16,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
-from tests.e2e.server import KatkaProcess
+from katka.reliability.process import BrokerProcess
 from tests.e2e.test_produce_consume import create_topic, unique
 
 T0 = 1_700_000_000_000
@@ -34,7 +34,7 @@ def produce_with_timestamps(bootstrap: str, topic: str, count: int, batch: int =
 
 
 def test_offsets_for_times_returns_the_first_offset_at_or_after_a_timestamp(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     topic = unique("times")
     create_topic(katka_server.bootstrap, topic, 1)
@@ -53,7 +53,7 @@ def test_offsets_for_times_returns_the_first_offset_at_or_after_a_timestamp(
         consumer.close()
 
 
-def test_kafka_python_max_timestamp_and_earliest_latest(katka_server: KatkaProcess) -> None:
+def test_kafka_python_max_timestamp_and_earliest_latest(katka_server: BrokerProcess) -> None:
     from kafka import KafkaConsumer
     from kafka import TopicPartition as KTP
 
@@ -69,7 +69,7 @@ def test_kafka_python_max_timestamp_and_earliest_latest(katka_server: KatkaProce
 
 
 def test_delete_records_moves_the_log_start_and_older_offsets_become_out_of_range(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     topic = unique("delrec")
     create_topic(katka_server.bootstrap, topic, 1)
@@ -99,7 +99,7 @@ def test_delete_records_moves_the_log_start_and_older_offsets_become_out_of_rang
         consumer.close()
 
 
-def test_retention_by_bytes_deletes_old_segments(start_katka: Callable[..., KatkaProcess]) -> None:
+def test_retention_by_bytes_deletes_old_segments(start_katka: Callable[..., BrokerProcess]) -> None:
     server = start_katka(["-o", "log.retention.check.interval.ms=200"])
     topic = unique("retention")
     create_topic(server.bootstrap, topic, 1, {"segment.bytes": "2000", "retention.bytes": "4000"})
@@ -121,7 +121,7 @@ def test_retention_by_bytes_deletes_old_segments(start_katka: Callable[..., Katk
         consumer.close()
 
 
-def test_admin_errors_match_kafka(katka_server: KatkaProcess) -> None:
+def test_admin_errors_match_kafka(katka_server: BrokerProcess) -> None:
     admin = AdminClient({"bootstrap.servers": katka_server.bootstrap})
     topic = unique("adm")
     admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(10)
@@ -167,7 +167,7 @@ def test_admin_errors_match_kafka(katka_server: KatkaProcess) -> None:
 
 
 def test_topic_configs_and_catalog_survive_restart(
-    start_katka: Callable[..., KatkaProcess],
+    start_katka: Callable[..., BrokerProcess],
 ) -> None:
     server = start_katka()
     topic = unique("persist")
@@ -181,7 +181,7 @@ def test_topic_configs_and_catalog_survive_restart(
 
 
 def test_produce_to_a_missing_topic_gets_unknown_topic_and_metadata_auto_creates(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     from kafka import KafkaProducer
 

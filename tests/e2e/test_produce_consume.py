@@ -12,8 +12,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from katka.reliability.process import BrokerProcess
 from tests.e2e.conftest import kcat_path
-from tests.e2e.server import KatkaProcess
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 
@@ -55,7 +55,7 @@ def consume_all(
 @pytest.mark.parametrize("codec", CODECS)
 @pytest.mark.parametrize("acks", ["0", "1", "all"])
 def test_confluent_kafka_records_come_back_byte_exact(
-    katka_server: KatkaProcess, codec: str, acks: str
+    katka_server: BrokerProcess, codec: str, acks: str
 ) -> None:
     topic = unique(f"rt-{codec}-{acks}")
     create_topic(katka_server.bootstrap, topic, 3)
@@ -93,7 +93,7 @@ def test_confluent_kafka_records_come_back_byte_exact(
             assert (message.headers() or None) == ([tuple(h) for h in headers] if headers else None)
 
 
-def test_keyed_records_stay_on_the_partition_the_client_picked(katka_server: KatkaProcess) -> None:
+def test_keyed_records_stay_on_the_partition_the_client_picked(katka_server: BrokerProcess) -> None:
     topic = unique("keyed")
     create_topic(katka_server.bootstrap, topic, 6)
     producer = Producer({"bootstrap.servers": katka_server.bootstrap, "acks": "all"})
@@ -116,7 +116,7 @@ def test_keyed_records_stay_on_the_partition_the_client_picked(katka_server: Kat
 
 
 def test_kafka_python_round_trip_with_every_codec_and_murmur2_partitioning(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     from kafka import KafkaConsumer, KafkaProducer
     from kafka.partitioner.default import murmur2
@@ -152,7 +152,7 @@ def test_kafka_python_round_trip_with_every_codec_and_murmur2_partitioning(
             assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % 4
 
 
-def test_aiokafka_round_trip(katka_server: KatkaProcess) -> None:
+def test_aiokafka_round_trip(katka_server: BrokerProcess) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     topic = unique("aio")
@@ -187,7 +187,7 @@ def test_aiokafka_round_trip(katka_server: KatkaProcess) -> None:
     assert sorted(r.value for r in received) == sorted(b"aio-%d" % i for i in range(100))
 
 
-def test_kcat_produces_and_consumes(katka_server: KatkaProcess) -> None:
+def test_kcat_produces_and_consumes(katka_server: BrokerProcess) -> None:
     kcat = kcat_path()
     topic = unique("kcat")
     lines = "\n".join(f"key{i}:value {i}" for i in range(20)) + "\n"

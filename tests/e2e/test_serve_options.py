@@ -7,11 +7,11 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from tests.e2e.server import KatkaProcess, free_port
+from katka.reliability.process import BrokerProcess, free_port
 
 
 def test_ready_line_names_address_data_dir_and_start_up_time(
-    start_katka: Callable[..., KatkaProcess],
+    start_katka: Callable[..., BrokerProcess],
 ) -> None:
     server = start_katka()
     assert server.bootstrap in server.ready_line
@@ -20,7 +20,7 @@ def test_ready_line_names_address_data_dir_and_start_up_time(
 
 
 def test_advertised_listener_is_what_metadata_and_describe_cluster_report(
-    start_katka: Callable[..., KatkaProcess],
+    start_katka: Callable[..., BrokerProcess],
 ) -> None:
     port = free_port()
     server = start_katka(["--advertised-listener", f"localhost:{port}"], port=port)
@@ -33,7 +33,7 @@ def test_advertised_listener_is_what_metadata_and_describe_cluster_report(
 
 
 def test_properties_file_and_overrides_set_broker_configs(
-    start_katka: Callable[..., KatkaProcess], tmp_path: Path
+    start_katka: Callable[..., BrokerProcess], tmp_path: Path
 ) -> None:
     properties = tmp_path / "server.properties"
     properties.write_text("# katka test\nnum.partitions=4\nlog.retention.ms = 1234\n")
