@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import click
 
 from katka.cli.consume import consume
-from katka.cli.group import group
+from katka.cli.group.commands import group
 from katka.cli.produce import produce
 from katka.cli.serve import serve
 from katka.cli.topic import topic

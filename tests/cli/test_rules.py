@@ -8,13 +8,8 @@ import click
 import pytest
 
 from katka.cli.consume import Record, compile_format, render
-from katka.cli.group_logic import (
-    ResetSpec,
-    detect_storms,
-    parse_topic_partitions,
-    plan_reset,
-    storm_advice,
-)
+from katka.cli.group.reset_plan import ResetSpec, parse_topic_partitions, plan_reset
+from katka.cli.group.storms import detect_storms, storm_advice
 from katka.cli.timeparse import (
     TimeFormatError,
     format_duration_ms,
