@@ -16,6 +16,9 @@ import pytest
 
 from tests.cli.conftest import REPO, CliBroker, run_katka
 
+# Each step runs consumers for a fixed time: minutes in all.
+pytestmark = pytest.mark.slow
+
 WALKTHROUGH = REPO / "docs" / "walkthrough.md"
 
 

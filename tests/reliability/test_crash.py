@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+import pytest
 
 from katka.reliability import crash
 from katka.reliability.crash import CrashHarness, Ledger
 
 
+@pytest.mark.slow
 def test_a_few_kill_restart_cycles_lose_and_duplicate_nothing(tmp_path: Path) -> None:
-    started = time.monotonic()
     summary = crash.run(3, data_dir=tmp_path / "data", seed=5, max_seconds=40, full_check_every=2)
     assert summary.problems == [], summary.problems
     assert summary.violations == 0, summary.line()
     assert summary.cycles >= 2, summary.line()
     assert summary.records_checked > 500, summary.line()
     assert max(summary.recovery_seconds) < 10, summary.line()
-    assert time.monotonic() - started < 90
 
 
 class _Message:

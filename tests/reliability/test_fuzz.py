@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from katka.reliability import fuzz
 
 
+@pytest.mark.slow
 def test_a_minute_of_mutated_requests_neither_crashes_nor_hangs_the_broker(
     tmp_path: Path,
 ) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from katka.reliability.partitions import measure
 
 
+@pytest.mark.slow
 def test_a_thousand_partitions_start_fast_and_small_after_clean_and_unclean_stops(
     tmp_path: Path,
 ) -> None:
