@@ -257,3 +257,46 @@ def test_describe_without_the_admin_api_reads_lag_in_time_itself(tmp_path: Path)
         assert HOUR_MS - 60_000 < partition["lag_ms"] < HOUR_MS + 60_000
     finally:
         plain.kill()
+
+
+def test_shifting_partitions_without_a_committed_offset_is_refused_unless_a_fallback_is_named(
+    katka: Run, cli_broker: CliBroker, unique: Callable[[str], str]
+) -> None:
+    """Kafka refuses --shift-by where nothing is committed; starting from the log end would
+    skip every record there without a word (issue 15, mistake 4)."""
+    topic, group = unique("t"), unique("g")
+    katka("topic", "create", topic, "--partitions", "2", check=True)
+    for partition in (0, 1):
+        katka("produce", topic, "--partition", str(partition), input="a\nb\nc\nd\ne\n", check=True)
+    katka(
+        "group",
+        "reset-offsets",
+        group,
+        "--topic",
+        f"{topic}:0",
+        "--to-offset",
+        "4",
+        "--execute",
+        check=True,
+    )
+
+    for mode in (("--shift-by", "-2"), ("--to-current",)):
+        refused = katka("group", "reset-offsets", group, "--topic", topic, *mode, "--execute")
+        assert refused.returncode == 1, refused.stdout
+        assert refused.stderr.startswith(f"katka: error: {topic}-1 has no committed offset"), (
+            refused.stderr
+        )
+        assert "--if-no-offset earliest" in refused.stderr and refused.stderr.count("\n") == 1
+    described = json.loads(katka("group", "describe", group, "--output", "json", check=True).stdout)
+    assert [(p["partition"], p["committed_offset"]) for p in described["partitions"]] == [(0, 4)]
+
+    def plan(*args: str) -> list[tuple[int, int | None, int]]:
+        result = katka("group", "reset-offsets", group, "--topic", topic, "--output", "json", *args)
+        assert result.returncode == 0, result.stderr
+        rows = json.loads(result.stdout)["partitions"]
+        return [(r["partition"], r["current_offset"], r["new_offset"]) for r in rows]
+
+    assert plan("--shift-by", "-2", "--if-no-offset", "earliest") == [(0, 4, 2), (1, None, 0)]
+    assert plan("--shift-by", "-2", "--if-no-offset", "latest") == [(0, 4, 2), (1, None, 3)]
+    assert plan("--to-current", "--if-no-offset", "earliest") == [(0, 4, 4), (1, None, 0)]
+    assert plan("--to-earliest") == [(0, 4, 0), (1, None, 0)]  # needs no current offset

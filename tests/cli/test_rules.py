@@ -8,7 +8,12 @@ import click
 import pytest
 
 from katka.cli.consume import Record, compile_format, render
-from katka.cli.group.reset_plan import ResetSpec, parse_topic_partitions, plan_reset
+from katka.cli.group.reset_plan import (
+    NoCommittedOffset,
+    ResetSpec,
+    parse_topic_partitions,
+    plan_reset,
+)
 from katka.cli.group.storms import detect_storms, storm_advice
 from katka.cli.timeparse import (
     TimeFormatError,
@@ -89,7 +94,7 @@ def test_unknown_format_fields_are_refused(text: str) -> None:
 
 
 def plan(
-    spec: ResetSpec, committed: dict[tuple[str, int], int | None]
+    spec: ResetSpec, committed: dict[tuple[str, int], int | None], if_no_offset: str | None = None
 ) -> list[tuple[int, int | None]]:
     keys = [("t", 0), ("t", 1)]
     start = {key: 10 for key in keys}
@@ -97,7 +102,7 @@ def plan(
     by_time = {("t", 0): 50, ("t", 1): None}
     return [
         (p.new_offset, p.records_to_replay)
-        for p in plan_reset(keys, spec, committed, start, end, by_time)
+        for p in plan_reset(keys, spec, committed, start, end, by_time, if_no_offset)
     ]
 
 
@@ -105,11 +110,34 @@ def test_reset_plans_follow_kafka_consumer_groups_and_stay_within_the_log() -> N
     committed: dict[tuple[str, int], int | None] = {("t", 0): 60, ("t", 1): None}
     assert plan(ResetSpec("earliest"), committed) == [(10, 50), (10, None)]
     assert plan(ResetSpec("latest"), committed) == [(100, -40), (100, None)]
-    assert plan(ResetSpec("current"), committed) == [(60, 0), (100, None)]
     assert plan(ResetSpec("offset", 5), committed) == [(10, 50), (10, None)]
     assert plan(ResetSpec("offset", 500), committed) == [(100, -40), (100, None)]
-    assert plan(ResetSpec("shift", -20), committed) == [(40, 20), (80, None)]
     assert plan(ResetSpec("timestamp", 0), committed) == [(50, 10), (100, None)]
+    assert plan(ResetSpec("shift", -20), {("t", 0): 60, ("t", 1): 15}) == [(40, 20), (10, 5)]
+
+
+def test_moving_from_a_missing_committed_offset_needs_a_named_fallback() -> None:
+    committed: dict[tuple[str, int], int | None] = {("t", 0): 60, ("t", 1): None}
+    for spec in (ResetSpec("shift", -20), ResetSpec("current")):
+        with pytest.raises(NoCommittedOffset, match="^t-1 has no committed offset") as refused:
+            plan(spec, committed)
+        assert refused.value.partitions == [("t", 1)]
+    assert plan(ResetSpec("shift", -20), committed, "earliest") == [(40, 20), (10, None)]
+    assert plan(ResetSpec("shift", -20), committed, "latest") == [(40, 20), (80, None)]
+    assert plan(ResetSpec("current"), committed, "latest") == [(60, 0), (100, None)]
+
+
+def test_offsets_outside_the_log_are_clamped_with_a_warning() -> None:
+    [past_end] = plan_reset(
+        [("t", 0)], ResetSpec("offset", 500), {}, {("t", 0): 10}, {("t", 0): 100}
+    )
+    assert past_end.clamp_warning == "new offset 500 is past the log end of t-0: 100 is used"
+    [before] = plan_reset(
+        [("t", 0)], ResetSpec("shift", -50), {("t", 0): 20}, {("t", 0): 10}, {("t", 0): 100}
+    )
+    assert before.clamp_warning == "new offset -30 is before the log start of t-0: 10 is used"
+    [inside] = plan_reset([("t", 0)], ResetSpec("offset", 50), {}, {("t", 0): 10}, {("t", 0): 100})
+    assert inside.clamp_warning is None
 
 
 def test_topic_partition_arguments() -> None:

@@ -14,6 +14,7 @@ from katka.cli.common import (
     CliError,
     Connection,
     connection_options,
+    echo_err,
     emit_json,
     no_such_partition,
     now_ms,
@@ -35,7 +36,13 @@ from katka.cli.group.queries import (
     state_name,
 )
 from katka.cli.group.report import group_report
-from katka.cli.group.reset_plan import ResetSpec, parse_topic_partitions, plan_reset
+from katka.cli.group.reset_plan import (
+    NO_OFFSET_FALLBACKS,
+    NoCommittedOffset,
+    ResetSpec,
+    parse_topic_partitions,
+    plan_reset,
+)
 from katka.cli.group.storms import detect_storms, storm_advice
 from katka.cli.timeparse import TimeFormatError, parse_duration_ms, parse_time_ms
 
@@ -187,6 +194,13 @@ def reset_spec(
     metavar="DURATION",
     help="Back from now: PnDTnHnMnS or 1h30m style.",
 )
+@click.option(
+    "--if-no-offset",
+    type=click.Choice(NO_OFFSET_FALLBACKS),
+    default=None,
+    help="Where --shift-by and --to-current start on partitions with no committed offset "
+    "(refused without it).",
+)
 @click.option("--execute", is_flag=True, help="Apply the plan (the default is a dry run).")
 @click.option("--dry-run", is_flag=True, help="Only print the plan (the default).")
 @connection_options
@@ -202,13 +216,17 @@ def reset_offsets(
     shift_by: int | None,
     to_datetime: str | None,
     by_duration: str | None,
+    if_no_offset: str | None,
     execute: bool,
     dry_run: bool,
 ) -> None:
     """Plan, and with --execute apply, new committed offsets for an inactive group.
 
     Prints current and new offsets and the records each partition will replay (negative:
-    skip). New offsets are kept within [log start, log end].
+    skip). New offsets are kept within [log start, log end]. --shift-by and --to-current move
+    from the committed offset: partitions without one are refused unless --if-no-offset
+    names where they start (Kafka refuses --shift-by there and puts --to-current at the log
+    end, which would skip their records without a word).
 
     \b
     Examples:
@@ -260,7 +278,13 @@ def reset_offsets(
             key: (offset if offset >= 0 else None)
             for key, offset in log_offsets(connection, admin, partitions, str(spec.value)).items()
         }
-    plan = plan_reset(partitions, spec, committed, log_start, log_end, by_time)
+    try:
+        plan = plan_reset(partitions, spec, committed, log_start, log_end, by_time, if_no_offset)
+    except NoCommittedOffset as error:
+        raise CliError(str(error)) from None
+    for planned in plan:
+        if planned.clamp_warning is not None:
+            echo_err(f"katka: warning: {planned.clamp_warning}")
     if execute:
         offsets = {(p.topic, p.partition): p.new_offset for p in plan}
         alter_committed_offsets(connection, admin, group_id, offsets)

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 TopicPartitionKey = tuple[str, int]
 
 
+# Where partitions without a committed offset start, for the modes that move from the
+# committed offset: the log start or the log end (--if-no-offset).
+NO_OFFSET_FALLBACKS = ("earliest", "latest")
+
+
 @dataclass(frozen=True, slots=True)
 class ResetSpec:
     """One of --to-earliest, --to-latest, --to-current, --to-offset N, --shift-by N,
@@ -20,6 +25,29 @@ class ResetSpec:
 
     kind: str  # earliest | latest | current | offset | shift | timestamp
     value: int = 0
+
+    @property
+    def moves_from_committed_offset(self) -> bool:
+        return self.kind in ("current", "shift")
+
+
+class NoCommittedOffset(ValueError):
+    """--shift-by or --to-current on partitions with nothing committed and no fallback named.
+
+    Kafka refuses --shift-by there ("no current committed offset"); for --to-current it takes
+    the log end. Both would silently skip every record of such a partition, so katka refuses
+    both unless the user names where they start."""
+
+    def __init__(self, spec: ResetSpec, partitions: Sequence[TopicPartitionKey]) -> None:
+        names = [f"{topic}-{partition}" for topic, partition in partitions]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        verb = "has" if len(names) == 1 else "have"
+        action = "shift from" if spec.kind == "shift" else "keep"
+        super().__init__(
+            f"{shown} {verb} no committed offset to {action}: pass --if-no-offset earliest "
+            "or --if-no-offset latest to start there from the log start or the log end"
+        )
+        self.partitions = list(partitions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +58,7 @@ class PlannedReset:
     new_offset: int
     log_start_offset: int
     log_end_offset: int
+    requested_offset: int  # before clamping to [log start, log end]
 
     @property
     def records_to_replay(self) -> int | None:
@@ -37,6 +66,22 @@ class PlannedReset:
         if self.current_offset is None:
             return None
         return self.current_offset - self.new_offset
+
+    @property
+    def clamp_warning(self) -> str | None:
+        """Kafka's warning when the requested offset lies outside the log."""
+        name = f"{self.topic}-{self.partition}"
+        if self.requested_offset > self.log_end_offset:
+            return (
+                f"new offset {self.requested_offset} is past the log end of {name}: "
+                f"{self.new_offset} is used"
+            )
+        if self.requested_offset < self.log_start_offset:
+            return (
+                f"new offset {self.requested_offset} is before the log start of {name}: "
+                f"{self.new_offset} is used"
+            )
+        return None
 
 
 def plan_reset(
@@ -46,16 +91,24 @@ def plan_reset(
     log_start: Mapping[TopicPartitionKey, int],
     log_end: Mapping[TopicPartitionKey, int],
     offsets_for_time: Mapping[TopicPartitionKey, int | None] | None = None,
+    if_no_offset: str | None = None,
 ) -> list[PlannedReset]:
     """New offsets, clamped to [log start, log end] as kafka-consumer-groups.sh does.
 
-    Without a committed offset, --to-current and --shift-by start from the log end (where a
-    new consumer with auto.offset.reset=latest would start)."""
+    --to-current and --shift-by move from the committed offset: partitions without one start
+    from the log start or end named by `if_no_offset`, and without it the plan is refused
+    (NoCommittedOffset). A timestamp past the last record means the log end, as in Kafka."""
+    missing = [key for key in sorted(partitions) if committed.get(key) is None]
+    if spec.moves_from_committed_offset and missing and if_no_offset is None:
+        raise NoCommittedOffset(spec, missing)
     plan = []
     for key in sorted(partitions):
         start, end = log_start[key], log_end[key]
         current = committed.get(key)
-        base = current if current is not None else end
+        if current is not None:
+            base = current
+        else:
+            base = start if if_no_offset == "earliest" else end
         if spec.kind == "earliest":
             new = start
         elif spec.kind == "latest":
@@ -71,7 +124,8 @@ def plan_reset(
             new = end if found is None or found < 0 else found
         else:
             raise ValueError(f"unknown reset kind {spec.kind!r}")
-        plan.append(PlannedReset(key[0], key[1], current, min(max(new, start), end), start, end))
+        clamped = min(max(new, start), end)
+        plan.append(PlannedReset(key[0], key[1], current, clamped, start, end, new))
     return plan
 
 
