@@ -6,12 +6,15 @@ Commands talk Kafka through confluent-kafka, so they work against Kafka as well 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import signal
 import socket
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -255,3 +258,49 @@ def kafka_admin_module() -> Any:
     import importlib
 
     return importlib.import_module("confluent_kafka.admin")
+
+
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM (`kill`) ask a command to stop at its next safe point.
+
+    The handler only records the request: raising KeyboardInterrupt inside a confluent-kafka
+    call (a delivery callback during flush, a rebalance callback during poll) would break the
+    call, so the command's loop checks `requested` between calls. Only inside `interruptible()`
+    (a blocking read of the input) does the signal raise KeyboardInterrupt at once."""
+
+    def __init__(self) -> None:
+        self.requested: int | None = None  # the signal number
+        self._raise = False
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as a shell reports a process stopped by it."""
+        return 128 + (self.requested or signal.SIGINT)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.requested = signum
+        if self._raise:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """A signal during this block raises KeyboardInterrupt at once."""
+        if self.requested is not None:
+            raise KeyboardInterrupt
+        self._raise = True
+        try:
+            yield
+        finally:
+            self._raise = False

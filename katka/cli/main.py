@@ -48,9 +48,11 @@ def run(args: Sequence[str] | None = None) -> int:
 
     main() exits with it; tests call it in-process (much faster than a subprocess)."""
     try:
-        cli.main(
+        # standalone_mode=False: click returns the code of an Exit raised by a command.
+        outcome = cli.main(
             args=list(args) if args is not None else None, standalone_mode=False, prog_name="katka"
         )
+        return outcome if isinstance(outcome, int) else 0
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.UsageError as error:
@@ -65,7 +67,6 @@ def run(args: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0  # `katka consume ... | head`: the reader has what it wanted
-    return 0
 
 
 def main() -> None:

@@ -1,7 +1,14 @@
-"""`katka produce TOPIC`: one record per input line (kafka-console-producer.sh, kcat -P)."""
+"""`katka produce TOPIC`: one record per input line (kafka-console-producer.sh, kcat -P).
+
+The policy on a line that cannot be sent (no key separator, refused by the client) and on
+Ctrl-C is the same: stop reading, deliver every line before it, and say exactly what was sent
+and what was not (counts and the line number). The exit code is 0 only when every line of the
+input was delivered.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -11,7 +18,15 @@ from typing import IO, Any
 
 import click
 
-from katka.cli.common import CliError, Connection, connection_options, emit_json, kafka_error_text
+from katka.cli.common import (
+    CliError,
+    Connection,
+    StopSignals,
+    connection_options,
+    echo_err,
+    emit_json,
+    kafka_error_text,
+)
 
 COMPRESSION = ["none", "gzip", "snappy", "lz4", "zstd"]
 # Show a progress bar for files, and for streams on a TTY once they last this long.
@@ -19,18 +34,22 @@ PROGRESS_AFTER_S = 1.0
 
 
 class DeliveryTally:
+    """Delivery reports, with the input line of the first record that failed."""
+
     def __init__(self) -> None:
         self.delivered = 0
         self.failed = 0
         self.first_error: str | None = None
+        self.first_failed_line: int | None = None
 
-    def __call__(self, error: Any, message: Any) -> None:
+    def on_delivery(self, line_number: int, error: Any, message: Any) -> None:
         if error is None:
             self.delivered += 1
             return
         self.failed += 1
         if self.first_error is None:
             self.first_error = kafka_error_text(error)
+            self.first_failed_line = line_number
 
 
 def split_record(
@@ -110,7 +129,9 @@ def produce(
     """Produce one record per line of stdin (or --file).
 
     Prints a summary when done; a progress bar with the rate shows on a terminal for files
-    and long streams.
+    and long streams. Lines are sent in order: at a line that cannot be sent (no key
+    separator, refused by the client) or on Ctrl-C, katka stops reading, delivers the lines
+    before it and says which lines were produced and which were not.
 
     \b
     Example:
@@ -144,6 +165,7 @@ def produce(
     started = time.monotonic()
     records = 0
     payload_bytes = 0
+    stopped: str | None = None  # why reading stopped before the end of the input
     with ExitStack() as stack:
         if path is not None:
             stream: IO[bytes] = stack.enter_context(open(path, "rb"))
@@ -153,14 +175,28 @@ def produce(
             total = None
         show = progress if progress is not None else sys.stderr.isatty()
         bar = stack.enter_context(ProgressReporter(show, total, topic_name))
-        for line_number, line in enumerate(read_lines(stream), start=1):
-            key, value = split_record(line, separator, line_number)
-            send(producer, topic_name, key, value, partition, record_headers, tally)
+        stop = stack.enter_context(StopSignals())
+        lines = enumerate(read_lines(stream), start=1)
+        while stop.requested is None:
+            try:
+                with stop.interruptible():
+                    line_number, line = next(lines)
+            except (StopIteration, KeyboardInterrupt):
+                break
+            try:
+                key, value = split_record(line, separator, line_number)
+                send(
+                    producer, topic_name, key, value, partition, record_headers, tally, line_number
+                )
+            except CliError as error:
+                stopped = error.format_message()
+                break
             records += 1
             payload_bytes += len(line) + 1
             bar.update(records, payload_bytes)
         remaining = producer.flush(connection.timeout_s)
         bar.update(records, payload_bytes, final=True)
+    interrupted = stop.requested is not None
     elapsed = max(time.monotonic() - started, 1e-6)
     if remaining:
         tally.failed += remaining
@@ -172,6 +208,8 @@ def produce(
         "bytes": payload_bytes,
         "seconds": round(elapsed, 3),
         "records_per_second": round(tally.delivered / elapsed, 1),
+        "lines_sent": records,
+        "complete": stopped is None and not interrupted and not tally.failed,
     }
     if connection.json:
         emit_json(summary)
@@ -181,8 +219,33 @@ def produce(
             f"{elapsed:.2f} s ({summary['records_per_second']:.0f} records/s)"
             + (f", {tally.failed} failed" if tally.failed else "")
         )
+    sent = what_was_sent(records, tally)
+    if interrupted:
+        echo_err(
+            f"katka: interrupted after line {records}: {sent}; the rest of the input was not read"
+        )
+        raise click.exceptions.Exit(stop.exit_code)
+    if stopped is not None:
+        raise CliError(
+            f"{stopped}; {sent}; line {records + 1} and the lines after it were not sent"
+        )
     if tally.failed:
-        raise CliError(f"{tally.failed} records were not delivered: {tally.first_error}")
+        raise CliError(
+            f"{tally.failed} of {records} records were not delivered (the first at line "
+            f"{tally.first_failed_line}): {tally.first_error}"
+        )
+
+
+def what_was_sent(lines: int, tally: DeliveryTally) -> str:
+    """`the 10000 lines before it were produced`, with the failures among them."""
+    if lines == 0:
+        return "no record was sent"
+    if not tally.failed:
+        return f"{tally.delivered} records (lines 1-{lines}) were produced"
+    return (
+        f"{tally.delivered} of {lines} records (lines 1-{lines}) were produced, "
+        f"{tally.failed} failed (the first at line {tally.first_failed_line}: {tally.first_error})"
+    )
 
 
 def send(
@@ -193,10 +256,12 @@ def send(
     partition: int | None,
     headers: list[tuple[str, bytes]],
     tally: DeliveryTally,
+    line_number: int,
 ) -> None:
     from confluent_kafka import KafkaException
 
-    kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": tally}
+    on_delivery = functools.partial(tally.on_delivery, line_number)
+    kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": on_delivery}
     if partition is not None:
         kwargs["partition"] = partition
     if headers:
@@ -208,7 +273,9 @@ def send(
         except BufferError:
             producer.poll(0.1)  # the local queue is full: let deliveries drain it
         except KafkaException as error:
-            raise CliError(f"cannot produce to {topic}: {kafka_error_text(error)}") from None
+            raise CliError(
+                f"line {line_number}: cannot produce to {topic}: {kafka_error_text(error)}"
+            ) from None
     producer.poll(0)
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.cli.conftest import Run
+from tests.cli.conftest import CliBroker, Run
+from tests.conditions import wait_until
 
 
 def topic_with_records(katka: Run, name: str, partitions: int = 1, lines: str = "") -> str:
@@ -144,9 +148,12 @@ def test_bad_produce_input_is_refused_with_one_line(
     katka: Run, unique: Callable[[str], str]
 ) -> None:
     name = topic_with_records(katka, unique("t"))
-    missing_key = katka("produce", name, "--key-separator", ":", input="k:v\nno separator\n")
+    missing_key = katka("produce", name, "--key-separator", ":", input="no separator\n")
     assert missing_key.returncode == 1
-    assert missing_key.stderr == "katka: error: line 2: no key separator ':' found\n"
+    assert missing_key.stderr == (
+        "katka: error: line 1: no key separator ':' found; no record was sent; "
+        "line 1 and the lines after it were not sent\n"
+    )
     bad_partition = katka("produce", name, "--partition", "3", input="x\n")
     assert (bad_partition.returncode, bad_partition.stderr) == (
         1,
@@ -154,3 +161,52 @@ def test_bad_produce_input_is_refused_with_one_line(
     )
     bad_header = katka("produce", name, "--header", "novalue", input="x\n")
     assert bad_header.returncode == 2 and "expected KEY=VALUE" in bad_header.stderr
+
+
+def test_a_bad_line_stops_produce_after_delivering_the_lines_before_it_and_says_so(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = topic_with_records(katka, unique("t"))
+    lines = "".join(f"k{i}:v{i}\n" for i in range(1, 1001)) + "no separator\nk:after\n"
+    result = katka("produce", name, "--key-separator", ":", input=lines)
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"Produced 1000 records (9786 bytes) to {name} in ")
+    assert result.stderr == (
+        "katka: error: line 1001: no key separator ':' found; 1000 records (lines 1-1000) were "
+        "produced; line 1001 and the lines after it were not sent\n"
+    )
+    consumed = katka("consume", name, "--from-beginning", "--exit-at-end", "--format", r"%k\n")
+    assert consumed.stdout.split() == [f"k{i}" for i in range(1, 1001)]
+
+
+def test_ctrl_c_stops_produce_after_delivering_what_was_read_and_says_so(
+    cli_broker: CliBroker, katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = topic_with_records(katka, unique("t"))
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "katka", "produce", name, "-b", cli_broker.bootstrap],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert producer.stdin is not None
+        producer.stdin.write("one\ntwo\nthree\n")
+        producer.stdin.flush()
+
+        def consumed() -> list[str]:
+            result = katka("consume", name, "--from-beginning", "--exit-at-end")
+            return result.stdout.split()
+
+        wait_until(lambda: consumed() == ["one", "two", "three"], what="three records")
+        producer.send_signal(signal.SIGINT)
+        stdout, stderr = producer.communicate(timeout=30)
+    finally:
+        producer.kill()
+    assert producer.returncode == 130
+    assert stdout.startswith(f"Produced 3 records (14 bytes) to {name} in ")
+    assert stderr == (
+        "katka: interrupted after line 3: 3 records (lines 1-3) were produced; "
+        "the rest of the input was not read\n"
+    )
