@@ -2,6 +2,9 @@
 
 Without --group the consumer assigns partitions itself and commits nothing; with --group it
 subscribes as a member of the group (or assigns --partition and commits for the group).
+Ctrl-C and SIGTERM both close the consumer, which commits (auto-commit) and leaves the group
+at once, then exit with 128 + the signal number. A topic that does not exist yet is waited
+for, as kafka-console-consumer.sh does (with --partition or --exit-at-end it is an error).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import click
 from katka.cli.common import (
     CliError,
     Connection,
+    StopSignals,
     connection_options,
     echo_err,
     kafka_error_text,
@@ -258,48 +262,95 @@ def consume(
             "enable.auto.offset.store": commit != "manual",
         },
     )
-    try:
-        metadata = consumer.list_topics(timeout=connection.timeout_s)
-    except Exception as error:
-        consumer.close()
-        raise CliError(f"cannot read cluster metadata: {kafka_error_text(error)}") from None
-    known = metadata.topics.get(topic_name)
-    if known is None or known.error is not None:
-        consumer.close()
-        raise CliError(f"Topic '{topic_name}' does not exist as expected")
-    all_partitions = sorted(known.partitions)
-    for partition in partitions:
-        if partition not in known.partitions:
+    count = 0
+    with StopSignals() as stop:
+        try:
+            # Without --partition or --exit-at-end nothing needs checking against the topic:
+            # wait for it, as kafka-console-consumer.sh does.
+            may_wait = not partitions and not exit_at_end
+            known = wait_for_topic(consumer, topic_name, connection, stop, may_wait, idle_timeout)
+            if known is not None:
+                for partition in partitions:
+                    if partition not in known.partitions:
+                        raise no_such_partition(topic_name, partition, len(known.partitions))
+                chosen = list(partitions) or sorted(known.partitions)
+                start_position = StartPosition(from_beginning, offset, start_ms)
+                start_consuming(
+                    consumer, connection, topic_name, group_id, partitions, chosen, start_position
+                )
+                count = print_records(
+                    consumer,
+                    connection,
+                    stop,
+                    topic_name,
+                    parts,
+                    commit,
+                    max_messages,
+                    exit_at_end,
+                    idle_timeout,
+                )
+        finally:
+            # After Ctrl-C or SIGTERM too: close() commits the stored offsets when
+            # auto-committing and leaves the group at once, so the group's partitions move to
+            # other members without waiting for a session timeout.
             consumer.close()
-            raise no_such_partition(topic_name, partition, len(all_partitions))
+    echo_err(f"Processed a total of {count} messages")
+    if stop.requested is not None:
+        raise click.exceptions.Exit(stop.exit_code)
 
-    def start_offset() -> int | None:
-        if from_beginning:
+
+@dataclass(frozen=True, slots=True)
+class StartPosition:
+    """--from-beginning, --offset N or --from-time: where each partition starts."""
+
+    from_beginning: bool
+    offset: int | None
+    start_ms: int | None
+
+    def explicit(self, group_id: str | None) -> bool:
+        """Whether the start overrides a group's committed offsets."""
+        return (
+            self.start_ms is not None
+            or self.offset is not None
+            or (self.from_beginning and not group_id)
+        )
+
+    def logical_offset(self) -> int | None:
+        if self.from_beginning:
             return OFFSET_BEGINNING
-        if offset is not None:
-            return offset if offset >= 0 else OFFSET_TAIL_BASE + offset
+        if self.offset is not None:
+            return self.offset if self.offset >= 0 else OFFSET_TAIL_BASE + self.offset
         return None
 
-    def positioned(assigned: list[Any]) -> list[Any]:
-        from confluent_kafka import TopicPartition
 
-        if start_ms is not None:
+def start_consuming(
+    consumer: Any,
+    connection: Connection,
+    topic_name: str,
+    group_id: str | None,
+    partitions: tuple[int, ...],
+    chosen: list[int],
+    start: StartPosition,
+) -> None:
+    """Subscribe as a group member, or assign the chosen partitions, at the start position."""
+    from confluent_kafka import TopicPartition
+
+    def positioned(assigned: list[Any]) -> list[Any]:
+        if start.start_ms is not None:
             found = consumer.offsets_for_times(
-                [TopicPartition(tp.topic, tp.partition, start_ms) for tp in assigned],
+                [TopicPartition(tp.topic, tp.partition, start.start_ms) for tp in assigned],
                 timeout=connection.timeout_s,
             )
             return [
                 TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_END)
                 for tp in found
             ]
-        first = start_offset()
+        first = start.logical_offset()
         if first is not None:
             return [TopicPartition(tp.topic, tp.partition, first) for tp in assigned]
         return assigned
 
-    from confluent_kafka import TopicPartition
-
-    explicit_start = start_ms is not None or offset is not None or (from_beginning and not group_id)
+    explicit_start = start.explicit(group_id)
     if group_id and not partitions:
 
         def on_assign(client: Any, assigned: list[Any]) -> None:
@@ -307,67 +358,105 @@ def consume(
                 client.assign(positioned(assigned))
 
         consumer.subscribe([topic_name], on_assign=on_assign)
+    elif explicit_start:
+        consumer.assign(positioned([TopicPartition(topic_name, p) for p in chosen]))
+    elif group_id:
+        consumer.assign([TopicPartition(topic_name, p) for p in chosen])  # committed, else reset
     else:
-        chosen = list(partitions) or all_partitions
-        initial = [TopicPartition(topic_name, p, OFFSET_END) for p in chosen]
-        if group_id and not explicit_start:
-            initial = [TopicPartition(topic_name, p) for p in chosen]  # committed, else reset
-        else:
-            initial = (
-                positioned([TopicPartition(topic_name, p) for p in chosen])
-                if explicit_start
-                else initial
-            )
-        consumer.assign(initial)
+        consumer.assign([TopicPartition(topic_name, p, OFFSET_END) for p in chosen])
+
+
+def print_records(
+    consumer: Any,
+    connection: Connection,
+    stop: StopSignals,
+    topic_name: str,
+    parts: list[bytes | str],
+    commit: str,
+    max_messages: int | None,
+    exit_at_end: bool,
+    idle_timeout: float | None,
+) -> int:
+    """Poll and print until a limit, the end (--exit-at-end), idleness or a stop signal;
+    returns how many records were printed."""
+    from confluent_kafka import KafkaError, TopicPartition
 
     count = 0
     last_record = time.monotonic()
     at_end: set[int] = set()
     write = sys.stdout.buffer.write
-    interrupted = False
-    try:
-        while max_messages is None or count < max_messages:
-            message = consumer.poll(0.2)
-            if message is None:
-                if idle_timeout is not None and time.monotonic() - last_record >= idle_timeout:
+    while stop.requested is None and (max_messages is None or count < max_messages):
+        message = consumer.poll(0.2)
+        if message is None:
+            if idle_timeout is not None and time.monotonic() - last_record >= idle_timeout:
+                break
+            continue
+        problem = message.error()
+        if problem is not None:
+            if problem.code() == KafkaError._PARTITION_EOF:
+                at_end.add(message.partition())
+                assigned = consumer.assignment()
+                if exit_at_end and assigned and {tp.partition for tp in assigned} <= at_end:
                     break
                 continue
-            problem = message.error()
-            if problem is not None:
-                from confluent_kafka import KafkaError
+            if problem.fatal() or problem.code() in (
+                KafkaError.UNKNOWN_TOPIC_OR_PART,
+                KafkaError._UNKNOWN_TOPIC,
+            ):
+                raise CliError(f"consume {topic_name}: {kafka_error_text(problem)}")
+            echo_err(f"katka: warning: {kafka_error_text(problem)}")
+            continue
+        record = to_record(message)
+        at_end.discard(record.partition)
+        last_record = time.monotonic()
+        if connection.json:
+            write(record_json(record).encode() + b"\n")
+        else:
+            write(render(parts, record))
+        sys.stdout.buffer.flush()
+        count += 1
+        if commit == "manual":
+            # After the record is out: at-least-once, a crash re-delivers rather than loses.
+            consumer.commit(
+                offsets=[TopicPartition(record.topic, record.partition, record.offset + 1)],
+                asynchronous=False,
+            )
+    return count
 
-                if problem.code() == KafkaError._PARTITION_EOF:
-                    at_end.add(message.partition())
-                    assigned = consumer.assignment()
-                    if exit_at_end and assigned and {tp.partition for tp in assigned} <= at_end:
-                        break
-                    continue
-                if problem.fatal() or problem.code() in (
-                    KafkaError.UNKNOWN_TOPIC_OR_PART,
-                    KafkaError._UNKNOWN_TOPIC,
-                ):
-                    raise CliError(f"consume {topic_name}: {kafka_error_text(problem)}")
-                echo_err(f"katka: warning: {kafka_error_text(problem)}")
-                continue
-            record = to_record(message)
-            at_end.discard(record.partition)
-            last_record = time.monotonic()
-            if connection.json:
-                write(record_json(record).encode() + b"\n")
-            else:
-                write(render(parts, record))
-            sys.stdout.buffer.flush()
-            count += 1
-            if commit == "manual":
-                # After the record is out: at-least-once, a crash re-delivers rather than loses.
-                consumer.commit(
-                    offsets=[TopicPartition(record.topic, record.partition, record.offset + 1)],
-                    asynchronous=False,
-                )
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        consumer.close()  # commits the stored offsets when auto-committing; leaves the group
-    echo_err(f"Processed a total of {count} messages")
-    if interrupted:
-        raise KeyboardInterrupt
+
+# How often a consumer waiting for its topic asks the cluster again.
+TOPIC_WAIT_INTERVAL_S = 0.5
+
+
+def wait_for_topic(
+    consumer: Any,
+    topic_name: str,
+    connection: Connection,
+    stop: StopSignals,
+    may_wait: bool,
+    idle_timeout: float | None,
+) -> Any:
+    """The topic's metadata; while it does not exist, wait (saying so once) when `may_wait`,
+    else CliError. None when stopped by a signal or --idle-timeout while waiting."""
+    started = time.monotonic()
+    said = False
+    while True:
+        try:
+            metadata = consumer.list_topics(timeout=connection.timeout_s)
+        except Exception as error:
+            raise CliError(f"cannot read cluster metadata: {kafka_error_text(error)}") from None
+        known = metadata.topics.get(topic_name)
+        if known is not None and known.error is None:
+            return known
+        if not may_wait:
+            raise CliError(f"Topic '{topic_name}' does not exist as expected")
+        if not said:
+            echo_err(f"katka: waiting for topic '{topic_name}' to be created (Ctrl-C to stop)")
+            said = True
+        deadline = time.monotonic() + TOPIC_WAIT_INTERVAL_S
+        while time.monotonic() < deadline:
+            if stop.requested is not None:
+                return None
+            if idle_timeout is not None and time.monotonic() - started >= idle_timeout:
+                return None
+            time.sleep(0.05)

@@ -6,8 +6,10 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.cli.conftest import CliBroker, Run
 from tests.conditions import wait_until
@@ -210,3 +212,71 @@ def test_ctrl_c_stops_produce_after_delivering_what_was_read_and_says_so(
         "katka: interrupted after line 3: 3 records (lines 1-3) were produced; "
         "the rest of the input was not read\n"
     )
+
+
+class RunningCommand:
+    """`python -m katka ARGS` left running, its stdout and stderr lines collected as they come."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "katka", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        for stream, lines in (
+            (self.process.stdout, self.stdout),
+            (self.process.stderr, self.stderr),
+        ):
+            threading.Thread(target=self._pump, args=(stream, lines), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream: Any, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def test_sigterm_makes_a_group_consumer_leave_its_group_at_once(
+    cli_broker: CliBroker, katka: Run, unique: Callable[[str], str]
+) -> None:
+    """As Ctrl-C does: close, commit, leave; the group is empty at once, not after the
+    session timeout (issue 15, mistake 7)."""
+    name = topic_with_records(katka, unique("t"), lines="a:1\nb:2\n")
+    group = unique("g")
+    consumer = RunningCommand(
+        "consume", name, "--group", group, "--from-beginning", "-b", cli_broker.bootstrap
+    )
+    try:
+        wait_until(lambda: consumer.stdout == ["1", "2"], what="the two records")
+        consumer.process.send_signal(signal.SIGTERM)
+        assert consumer.process.wait(30) == 128 + signal.SIGTERM
+    finally:
+        consumer.kill()
+    described = json.loads(katka("group", "describe", group, "--output", "json", check=True).stdout)
+    assert (described["state"], described["members"]) == ("Empty", [])
+    assert [p["committed_offset"] for p in described["partitions"]] == [2]
+    wait_until(lambda: consumer.stderr == ["Processed a total of 2 messages"])
+
+
+def test_consuming_a_topic_that_does_not_exist_yet_waits_for_it(
+    cli_broker: CliBroker, katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = unique("later")
+    consumer = RunningCommand(
+        "consume", name, "--from-beginning", "--max-messages", "1", "-b", cli_broker.bootstrap
+    )
+    try:
+        waiting = f"katka: waiting for topic '{name}' to be created (Ctrl-C to stop)"
+        wait_until(lambda: consumer.stderr == [waiting], what="the waiting message")
+        topic_with_records(katka, name, lines="k:hello\n")
+        assert consumer.process.wait(30) == 0
+    finally:
+        consumer.kill()
+    wait_until(lambda: consumer.stdout == ["hello"], what="the record")
