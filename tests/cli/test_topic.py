@@ -131,7 +131,9 @@ def test_every_command_group_runs_as_a_subprocess_as_users_run_it(
 
 def every_command(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         if isinstance(command, click.Group):
             found += every_command(command, (*path, name))
         else:
