@@ -178,19 +178,26 @@ class Broker:
             self.clock,
             PartitionInternalLog(state_log, self.clock),
             self.producer_ids.next_producer_id,
-            self._write_marker,
+            self.write_marker,
         )
         coordinator.load()
         self.transactions = TransactionService(
             coordinator, state_log, self.topics.get_log, self.durability
         )
 
-    def _write_marker(
-        self, partition: TopicPartition, producer_id: int, producer_epoch: int, commit: bool
+    def write_marker(
+        self,
+        partition: TopicPartition,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        coordinator_epoch: int = 0,
     ) -> None:
+        """A transaction marker into one partition (from the transaction coordinator, or
+        WriteTxnMarkers); the group coordinator learns of those in __consumer_offsets."""
         partition_log = self.topics.get_log(*partition)
         now_ms = self.clock.now_ms()
-        partition_log.append_marker(producer_id, producer_epoch, 0, commit, now_ms)
+        partition_log.append_marker(producer_id, producer_epoch, coordinator_epoch, commit, now_ms)
         if partition == (OFFSETS_TOPIC, 0):
             self.coordinator.complete_transaction(producer_id, commit)
         self.after_append()

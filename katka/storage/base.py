@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from katka.protocol.batches import BatchHeader
+from katka.storage.producer_state import ProducerStateManager
 from katka.storage.transaction_index import AbortedTransaction
 
 
@@ -122,6 +123,11 @@ class PartitionLog(Protocol):
         """Append a COMMIT or ABORT control batch ending the producer's open transaction.
 
         Raises KafkaError INVALID_PRODUCER_EPOCH when the epoch is older than the producer's."""
+        ...
+
+    @property
+    def producer_state(self) -> ProducerStateManager:
+        """Idempotent and transactional producers of this partition (DescribeProducers)."""
         ...
 
     @property

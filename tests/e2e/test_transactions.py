@@ -313,3 +313,46 @@ def test_aiokafka_transactional_producer_commits_and_aborts(katka_server: KatkaP
     committed, uncommitted = asyncio.run(scenario())
     assert committed == [b"kept"]
     assert uncommitted == [b"kept", b"dropped"]
+
+
+def test_kafka_python_admin_lists_describes_and_aborts_transactions(
+    katka_server: KatkaProcess,
+) -> None:
+    from kafka import TopicPartition as KafkaTopicPartition
+    from kafka.admin import AbortTransactionSpec, KafkaAdminClient
+
+    bootstrap = katka_server.bootstrap
+    topic = unique("txn-admin")
+    create_topic(bootstrap, topic, 2)
+    transactional_id = unique("tx")
+    producer = transactional_producer(bootstrap, transactional_id)
+    producer.begin_transaction()
+    producer.produce(topic, value=b"stuck", partition=1)
+    producer.flush(10)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        listed = [t for ts in admin.list_transactions().values() for t in ts]
+        mine = [t for t in listed if t.transactional_id == transactional_id]
+        assert [t.state.value for t in mine] == ["Ongoing"]
+        description = admin.describe_transactions([transactional_id])[transactional_id]
+        assert description.topic_partitions == {KafkaTopicPartition(topic, 1)}
+        assert description.producer_id == mine[0].producer_id
+        partition = KafkaTopicPartition(topic, 1)
+        producers = admin.describe_producers([partition])[partition].active_producers
+        assert [(p.producer_id, p.current_transaction_start_offset) for p in producers] == [
+            (description.producer_id, 0)
+        ]
+        ongoing_only = admin.list_transactions(state_filters=["CompleteCommit"])
+        assert transactional_id not in {
+            t.transactional_id for ts in ongoing_only.values() for t in ts
+        }
+
+        # kafka-transactions.sh abort: a marker written straight into the partition.
+        admin.abort_transaction(
+            AbortTransactionSpec(partition, description.producer_id, description.producer_epoch, 0)
+        )
+        producers = admin.describe_producers([partition])[partition].active_producers
+        assert [p.current_transaction_start_offset for p in producers] == [-1]
+        assert read(bootstrap, topic, 2, "read_committed") == []
+    finally:
+        admin.close()
