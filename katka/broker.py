@@ -1,4 +1,5 @@
-"""Composition root: builds config, clock, storage, catalog, coordinator and server.
+"""Composition root: builds config, clock, storage, catalog, coordinator, the Node that
+handlers and admin views receive, and the listeners.
 
 The only module that knows every concrete class. `Broker.start()` opens (and recovers) the
 logs, replays the coordinator's log and starts listening; `Broker.stop()` flushes, closes
@@ -8,27 +9,27 @@ files and marks the shutdown clean.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from katka import api
 from katka.admin import AdminHttpServer
+from katka.api._appends import AppendNotifier
 from katka.clock import Clock, SystemClock
 from katka.config import BrokerConfig, config_list
 from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.internal_log import OFFSETS_TOPIC, PartitionInternalLog
 from katka.coordinator.service import GroupCoordinator
 from katka.coordinator.timers import AsyncioTimers, Timers
+from katka.metadata.broker_configs import DynamicBrokerConfigs
 from katka.metadata.catalog import CATALOG_FILE, TopicCatalog, write_atomically
 from katka.metadata.topics import TopicManager
+from katka.node import Endpoint, Node
 from katka.producer_ids import ProducerIdManager
-from katka.server.connection import Connection
-from katka.server.dispatch import Dispatcher, build_registry
-from katka.server.limits import ConnectionLimiter
+from katka.server.dispatch import Dispatcher, api_version_ranges, build_registry
+from katka.server.listener import Listener
 from katka.storage.base import StorageEngine
 from katka.storage.durability import Durability
 from katka.transactions.coordinator import (
@@ -42,46 +43,6 @@ from katka.transactions.state import TopicPartition
 log = logging.getLogger("katka.broker")
 
 CLUSTER_ID_FILE = "cluster-id"
-DYNAMIC_CONFIG_FILE = "broker-dynamic-configs.json"
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, value: str) -> Endpoint:
-        if "://" in value:
-            value = value.split("://", 1)[1]
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"expected HOST:PORT, got {value!r}")
-        return cls(host.strip("[]"), int(port))
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-class AppendNotifier:
-    """Wakes parked fetches when any partition grows (they re-check their own partitions)."""
-
-    def __init__(self) -> None:
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def notify(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def wait(self, timeout_s: float) -> None:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await asyncio.wait_for(waiter, timeout_s)
-        except TimeoutError:
-            pass
 
 
 class Broker:
@@ -104,17 +65,18 @@ class Broker:
         self.started_monotonic = time.monotonic()
         self.durability = Durability(config.get("katka.fsync") == "always", self.clock)
         self.appends = AppendNotifier()
+        self.registry = build_registry(api.ALL)
         self.cluster_id = ""
+        self.storage: StorageEngine
         self.topics: TopicManager
+        self.dynamic_configs: DynamicBrokerConfigs
         self.coordinator: GroupCoordinator
         self.transactions: TransactionService
         self.producer_ids: ProducerIdManager
-        self._server: asyncio.Server | None = None
+        self.node: Node
+        self.listener: Listener | None = None
         self.admin_http: AdminHttpServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._connections: set[asyncio.Task[None]] = set()
-        self.connection_limits = ConnectionLimiter()
-        self.dispatcher = Dispatcher(build_registry(api.ALL), self)
 
     # --- life cycle -------------------------------------------------------------------
     def open(self) -> None:
@@ -133,12 +95,13 @@ class Broker:
             catalog = TopicCatalog(self.data_dir / CATALOG_FILE)
             self.cluster_id = _load_cluster_id(self.data_dir)
             self.producer_ids = ProducerIdManager(self.data_dir / "producer-ids.json")
-            dynamic_path = self.data_dir / DYNAMIC_CONFIG_FILE
-            if dynamic_path.exists():
-                for name, value in json.loads(dynamic_path.read_text()).items():
-                    self.config.set_dynamic(name, value)
         self.storage = storage
         self.topics = TopicManager(catalog, storage, self.config)
+        self.dynamic_configs = DynamicBrokerConfigs(
+            self.config, self.data_dir, self.topics.refresh_log_configs
+        )
+        if self._storage_override is None:
+            self.dynamic_configs.load()
         self.topics.open_all()
         if OFFSETS_TOPIC not in catalog:
             self.topics.create_topic(
@@ -153,7 +116,8 @@ class Broker:
             )
 
     def start_coordinator(self, timers: Timers | None = None) -> None:
-        """Replay the group coordinator's log; its timers run on the running loop by default."""
+        """Replay the group coordinator's log (its timers run on the running loop by default),
+        then build the Node that handlers and admin views receive."""
         self.coordinator = GroupCoordinator(
             coordinator_config(self.config),
             self.clock,
@@ -164,6 +128,22 @@ class Broker:
         )
         self.coordinator.load()
         self.start_transaction_coordinator()
+        self.node = Node(
+            node_id=self.node_id,
+            cluster_id=self.cluster_id,
+            config=self.config,
+            dynamic_configs=self.dynamic_configs,
+            clock=self.clock,
+            topics=self.topics,
+            coordinator=self.coordinator,
+            transactions=self.transactions,
+            producer_ids=self.producer_ids,
+            durability=self.durability,
+            appends=self.appends,
+            api_versions=api_version_ranges(self.registry),
+            advertised=self.advertised_endpoint,
+            started_monotonic=self.started_monotonic,
+        )
 
     def start_transaction_coordinator(self) -> None:
         """Replay `__transaction_state`; prepared transactions complete once the loop runs."""
@@ -200,25 +180,19 @@ class Broker:
         partition_log.append_marker(producer_id, producer_epoch, coordinator_epoch, commit, now_ms)
         if partition == (OFFSETS_TOPIC, 0):
             self.coordinator.complete_transaction(producer_id, commit)
-        self.after_append()
+        self.appends.notify()
 
     async def start(self) -> None:
         try:
             self.open()
             self.start_coordinator()
-            self._server = await asyncio.start_server(
-                self._on_connection,
-                self.listen.host,
-                self.listen.port,
-                reuse_address=True,
-                backlog=1024,
-            )
+            self.listener = Listener(Dispatcher(self.registry, self.node), self.config)
+            port = await self.listener.start(self.listen.host, self.listen.port)
         except BaseException:
             self._release_data_dir()
             raise
-        sockets = list(self._server.sockets or [])
-        if self.listen.port == 0 and sockets:
-            self.listen = Endpoint(self.listen.host, sockets[0].getsockname()[1])
+        self.listen = Endpoint(self.listen.host, port)
+        self.node.advertised = self.advertised_endpoint
         self._tasks.append(asyncio.create_task(self._housekeeping()))
         self._tasks.append(asyncio.create_task(self.transactions.run()))
         await self._start_admin_http()
@@ -232,7 +206,7 @@ class Broker:
             self.config.set_static("katka.admin.listener", "")  # reported as: no admin API
             return
         endpoint = Endpoint.parse(wanted)
-        self.admin_http = AdminHttpServer(self)
+        self.admin_http = AdminHttpServer(self.node)
         host, port = await self.admin_http.start(endpoint.host, endpoint.port)
         self.config.set_static("katka.admin.listener", f"{host}:{port}")
 
@@ -252,68 +226,15 @@ class Broker:
     async def stop(self) -> None:
         if self.admin_http is not None:
             await self.admin_http.stop()
-        if self._server is not None:
-            self._server.close()
         for task in self._tasks:
             task.cancel()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._connections, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.listener is not None:
+            await self.listener.stop()
         await self.durability.close()
         self.coordinator.shutdown()
         self.storage.close()
         log.info("shut down cleanly")
-
-    async def _on_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        peer = writer.get_extra_info("peername")
-        host = str(peer[0]) if peer else "unknown"
-        if not self.connection_limits.try_acquire(
-            host,
-            self.config.get_int("max.connections"),
-            self.config.get_int("max.connections.per.ip"),
-        ):
-            writer.transport.abort()
-            return
-        connection = Connection(
-            reader,
-            writer,
-            self.dispatcher,
-            max_frame_bytes=self.config.get_int("socket.request.max.bytes"),
-            max_queued_requests=self.config.get_int("queued.max.requests"),
-            max_buffered_bytes=self.config.get_int("katka.connection.max.buffered.bytes"),
-        )
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            await connection.run()
-        except asyncio.CancelledError:
-            pass  # broker shutting down
-        finally:
-            self._connections.discard(task)
-            self.connection_limits.release(host)
-
-    # --- domain helpers used by handlers ----------------------------------------------
-    def after_append(self) -> None:
-        self.appends.notify()
-
-    def set_dynamic_configs(self, values: dict[str, str], validate_only: bool = False) -> None:
-        """Replace the dynamic broker configs (IncrementalAlterConfigs); persisted like Kafka's."""
-        check = BrokerConfig()
-        for name, value in values.items():
-            check.set_dynamic(name, value)
-        if validate_only:
-            return
-        for name in self.config.dynamic:
-            if name not in values:
-                self.config.delete_dynamic(name)
-        for name, value in values.items():
-            self.config.set_dynamic(name, value)
-        if self.data_dir is not None:
-            write_atomically(self.data_dir / DYNAMIC_CONFIG_FILE, json.dumps(values).encode())
-        self.topics.refresh_log_configs()
 
     async def _housekeeping(self) -> None:
         """Periodic work: time-based segment roll, flush.ms, retention."""

@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from katka.broker import Broker, Endpoint
+from katka.broker import Broker
 from katka.config import BrokerConfig
+from katka.node import Endpoint
 from katka.server.run import new_event_loop
 
 T = TypeVar("T")

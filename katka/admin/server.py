@@ -29,7 +29,7 @@ from katka.admin.http import (
 )
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 log = logging.getLogger("katka.admin")
 
@@ -63,7 +63,7 @@ def route(request: Request) -> tuple[View, list[str]] | None:
     return None
 
 
-def respond(broker: Broker, head: bytes) -> bytes:
+def respond(node: Node, head: bytes) -> bytes:
     """The whole response to one request head (never raises)."""
     try:
         request = parse_request_head(head)
@@ -78,7 +78,7 @@ def respond(broker: Broker, head: bytes) -> bytes:
         )
     view, arguments = found
     try:
-        document = view(broker, *arguments)
+        document = view(node, *arguments)
     except Exception:
         log.exception("admin API view failed for %s", request.path)
         status = HTTPStatus.INTERNAL_SERVER_ERROR
@@ -91,8 +91,8 @@ def respond(broker: Broker, head: bytes) -> bytes:
 
 
 class AdminHttpServer:
-    def __init__(self, broker: Broker) -> None:
-        self.broker = broker
+    def __init__(self, node: Node) -> None:
+        self.node = node
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
         self.address: tuple[str, int] | None = None
@@ -127,7 +127,7 @@ class AdminHttpServer:
         try:
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
-                response = respond(self.broker, head[:-4])
+                response = respond(self.node, head[:-4])
             except asyncio.LimitOverrunError:
                 status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
                 response = encode_response(status, error_body(status, "request head too large"))

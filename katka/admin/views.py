@@ -14,39 +14,39 @@ from typing import TYPE_CHECKING, Any
 from katka.errors import KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 Document = dict[str, Any]
 
 
-def health(broker: Broker) -> Document:
+def health(node: Node) -> Document:
     return {
         "status": "ok",
-        "node_id": broker.node_id,
-        "cluster_id": broker.cluster_id,
-        "listener": str(broker.advertised_endpoint),
-        "uptime_ms": int((time.monotonic() - broker.started_monotonic) * 1000),
-        "coordinator": _coordinator(broker) is not None,
+        "node_id": node.node_id,
+        "cluster_id": node.cluster_id,
+        "listener": str(node.advertised),
+        "uptime_ms": int((time.monotonic() - node.started_monotonic) * 1000),
+        "coordinator": True,
     }
 
 
-def topics(broker: Broker) -> Document:
-    return {"topics": [_topic(broker, info.name) for info in broker.topics.catalog]}
+def topics(node: Node) -> Document:
+    return {"topics": [_topic(node, info.name) for info in node.topics.catalog]}
 
 
-def topic(broker: Broker, name: str) -> Document | None:
-    if broker.topics.catalog.get(name) is None:
+def topic(node: Node, name: str) -> Document | None:
+    if node.topics.catalog.get(name) is None:
         return None
-    return _topic(broker, name)
+    return _topic(node, name)
 
 
-def _topic(broker: Broker, name: str) -> Document:
-    info = broker.topics.catalog.get(name)
+def _topic(node: Node, name: str) -> Document:
+    info = node.topics.catalog.get(name)
     assert info is not None
     partitions = []
     for partition in range(info.partitions):
         try:
-            log = broker.topics.get_log(name, partition)
+            log = node.topics.get_log(name, partition)
         except KafkaError:
             continue  # being created or deleted
         partitions.append(
@@ -65,14 +65,8 @@ def _topic(broker: Broker, name: str) -> Document:
     }
 
 
-def _coordinator(broker: Broker) -> Any:
-    # The coordinator is set in Broker.start(); the admin API may answer health before it.
-    return getattr(broker, "coordinator", None)
-
-
-def groups(broker: Broker) -> Document:
-    coordinator = _coordinator(broker)
-    summaries = [] if coordinator is None else coordinator.group_summaries()
+def groups(node: Node) -> Document:
+    summaries = node.coordinator.group_summaries()
     return {
         "groups": [
             dataclasses.asdict(summary) for summary in sorted(summaries, key=lambda s: s.group_id)
@@ -80,11 +74,8 @@ def groups(broker: Broker) -> Document:
     }
 
 
-def group(broker: Broker, group_id: str) -> Document | None:
-    coordinator = _coordinator(broker)
-    if coordinator is None:
-        return None
-    for summary in coordinator.group_summaries():
+def group(node: Node, group_id: str) -> Document | None:
+    for summary in node.coordinator.group_summaries():
         if summary.group_id == group_id:
             document: Document = dataclasses.asdict(summary)
             return document
@@ -104,9 +95,9 @@ def _committed(coordinator: Any, group_id: str) -> list[Any]:
     return [p for p in result.partitions if p.committed_offset >= 0]
 
 
-def rebalances(broker: Broker, group_id: str) -> Document | None:
-    coordinator = _coordinator(broker)
-    if coordinator is None or not _group_exists(coordinator, group_id):
+def rebalances(node: Node, group_id: str) -> Document | None:
+    coordinator = node.coordinator
+    if not _group_exists(coordinator, group_id):
         return None
     timeouts = [
         member.session_timeout_ms
@@ -125,15 +116,15 @@ def rebalances(broker: Broker, group_id: str) -> Document | None:
     }
 
 
-def lag(broker: Broker, group_id: str) -> Document | None:
+def lag(node: Node, group_id: str) -> Document | None:
     """Committed offset vs high watermark per partition, in records and in time.
 
     lag_ms is the age of the next unconsumed record (now - its timestamp): how far behind the
     group is in time. 0 when caught up; None when the record's timestamp is unknown."""
-    coordinator = _coordinator(broker)
-    if coordinator is None or not _group_exists(coordinator, group_id):
+    coordinator = node.coordinator
+    if not _group_exists(coordinator, group_id):
         return None
-    now_ms = broker.clock.now_ms()
+    now_ms = node.clock.now_ms()
     rows = []
     for committed in sorted(
         _committed(coordinator, group_id), key=lambda p: (p.topic, p.partition)
@@ -149,7 +140,7 @@ def lag(broker: Broker, group_id: str) -> Document | None:
             "lag_ms": None,
         }
         try:
-            log = broker.topics.get_log(committed.topic, committed.partition)
+            log = node.topics.get_log(committed.topic, committed.partition)
         except KafkaError:
             rows.append(row)  # the topic was deleted; the offset outlives it
             continue

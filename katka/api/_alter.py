@@ -13,7 +13,7 @@ from katka.config import TOPIC_CONFIGS, ConfigType, validate_topic_configs
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 # (current configs, is the named config a list?) -> the new complete set
 Compute = Callable[[dict[str, str], Callable[[str], bool]], dict[str, str]]
@@ -25,13 +25,11 @@ def _is_topic_list(name: str) -> bool:
     return TOPIC_CONFIGS[name].type is ConfigType.LIST
 
 
-def alter_resource(
-    m: Any, broker: Broker, resource: Any, validate_only: bool, compute: Compute
-) -> Any:
+def alter_resource(m: Any, node: Node, resource: Any, validate_only: bool, compute: Compute) -> Any:
     error, message = ErrorCode.none, None
     try:
         if resource.resource_type == TOPIC_RESOURCE:
-            info = broker.topics.catalog.get(resource.resource_name)
+            info = node.topics.catalog.get(resource.resource_name)
             if info is None:
                 raise KafkaError(
                     ErrorCode.unknown_topic_or_partition,
@@ -39,14 +37,14 @@ def alter_resource(
                 )
             updated = validate_topic_configs(compute(dict(info.configs), _is_topic_list))
             if not validate_only:
-                broker.topics.set_topic_configs(info.name, updated)
+                node.topics.set_topic_configs(info.name, updated)
         elif resource.resource_type == BROKER_RESOURCE:
-            validate_broker_resource(broker, resource.resource_name)
+            validate_broker_resource(node, resource.resource_name)
             updated = compute(
-                broker.config.dynamic,
-                lambda name: broker.config.definition(name).type is ConfigType.LIST,
+                node.config.dynamic,
+                lambda name: node.config.definition(name).type is ConfigType.LIST,
             )
-            broker.set_dynamic_configs(updated, validate_only=validate_only)
+            node.dynamic_configs.replace(updated, validate_only=validate_only)
         else:
             raise KafkaError(
                 ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}"

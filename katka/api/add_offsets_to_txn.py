@@ -12,26 +12,26 @@ from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 25
 VERSIONS = range(0, 4)
 OFFSETS_PARTITION = 0  # katka's __consumer_offsets has one partition: every group maps to it
 
 
-async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+async def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     error = ErrorCode.none
     try:
         if not request.group_id:
             raise KafkaError(ErrorCode.invalid_group_id, "empty group id")
-        broker.transactions.coordinator.add_partitions(
+        node.transactions.coordinator.add_partitions(
             request.transactional_id,
             request.producer_id,
             request.producer_epoch,
             [(OFFSETS_TOPIC, OFFSETS_PARTITION)],
         )
-        await broker.transactions.state_log_durable()
+        await node.transactions.state_log_durable()
     except KafkaError as exc:
         error = for_version(exc.code, API_KEY, ctx.api_version)
     return make(m.AddOffsetsToTxnResponse, throttle_time=ZERO, error_code=error)

@@ -16,13 +16,13 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 24
 VERSIONS = range(0, 4)
 
 
-async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+async def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     requested = [
         (topic.name, partition)
@@ -31,7 +31,7 @@ async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     ]
     errors: dict[tuple[str, int], ErrorCode] = {}
     for topic, partition in requested:
-        if not broker.topics.partition_exists(topic, partition):
+        if not node.topics.partition_exists(topic, partition):
             errors[(topic, partition)] = ErrorCode.unknown_topic_or_partition
     if errors:
         for key in requested:
@@ -39,13 +39,13 @@ async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     else:
         error = ErrorCode.none
         try:
-            broker.transactions.coordinator.add_partitions(
+            node.transactions.coordinator.add_partitions(
                 request.v3_and_below_transactional_id,
                 request.v3_and_below_producer_id,
                 request.v3_and_below_producer_epoch,
                 requested,
             )
-            await broker.transactions.state_log_durable()
+            await node.transactions.state_log_durable()
         except KafkaError as exc:
             error = for_version(exc.code, API_KEY, ctx.api_version)
         errors = dict.fromkeys(requested, error)

@@ -18,7 +18,7 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 33
 VERSIONS = range(0, 3)
@@ -37,7 +37,7 @@ def _requested_configs(resource: Any) -> dict[str, str]:
     return configs
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     results = []
     for resource in request.resources:
@@ -47,5 +47,5 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         ) -> dict[str, str]:
             return _requested_configs(resource)
 
-        results.append(alter_resource(m, broker, resource, request.validate_only, replace_all))
+        results.append(alter_resource(m, node, resource, request.validate_only, replace_all))
     return make(m.AlterConfigsResponse, throttle_time=ZERO, responses=tuple(results))

@@ -12,17 +12,17 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 18
 VERSIONS = range(0, 5)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     api_keys = tuple(
-        make(m.ApiVersion, api_key=h.api_key, min_version=h.min_version, max_version=h.max_version)
-        for h in sorted(broker.dispatcher.registry.values(), key=lambda h: h.api_key)
+        make(m.ApiVersion, api_key=v.api_key, min_version=v.min_version, max_version=v.max_version)
+        for v in node.api_versions
     )
     return make(
         m.ApiVersionsResponse, error_code=ErrorCode.none, api_keys=api_keys, throttle_time=ZERO

@@ -15,7 +15,7 @@ from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 69
 VERSIONS = range(0, 2)
@@ -31,7 +31,7 @@ def _assignment(m: Any, partitions: Any) -> Any:
     )
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     operations = authorized_operations(GROUP_OPERATIONS, request.include_authorized_operations)
     groups = tuple(
@@ -63,6 +63,6 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             ),
             authorized_operations=operations,
         )
-        for group in broker.coordinator.consumer_group_describe(list(request.group_ids))
+        for group in node.coordinator.consumer_group_describe(list(request.group_ids))
     )
     return make(m.ConsumerGroupDescribeResponse, throttle_time=ZERO, groups=groups)

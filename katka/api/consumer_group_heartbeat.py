@@ -16,7 +16,7 @@ from katka.coordinator.consumer.group import Partitions
 from katka.coordinator.consumer.heartbeat import HeartbeatRequest
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 68
 VERSIONS = range(0, 2)
@@ -33,9 +33,9 @@ def _owned(topic_partitions: Any) -> Partitions | None:
     )
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     names = request.subscribed_topic_names
-    result = broker.coordinator.consumer_group_heartbeat(
+    result = node.coordinator.consumer_group_heartbeat(
         HeartbeatRequest(
             group_id=request.group_id,
             member_id=request.member_id,

@@ -9,26 +9,26 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 37
 VERSIONS = range(0, 4)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     results = []
     for topic in request.topics:
         error, message = ErrorCode.none, None
         try:
             if topic.assignments is not None and any(
-                list(a.broker_ids) != [broker.node_id] for a in topic.assignments
+                list(a.broker_ids) != [node.node_id] for a in topic.assignments
             ):
                 raise KafkaError(ErrorCode.invalid_replica_assignment, "Only broker 1 exists")
             if request.validate_only:
-                broker.topics.validate_partition_increase(topic.name, topic.count)
+                node.topics.validate_partition_increase(topic.name, topic.count)
             else:
-                broker.topics.create_partitions(topic.name, topic.count)
+                node.topics.create_partitions(topic.name, topic.count)
         except KafkaError as exc:
             error, message = exc.code, exc.message
         results.append(

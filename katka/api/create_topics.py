@@ -13,13 +13,13 @@ from katka.api.describe_configs import topic_config_entries
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 19
 VERSIONS = range(2, 8)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     results = []
     seen: set[str] = set()
@@ -39,10 +39,10 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                         "Both numPartitions or replicationFactor and replicasAssignments were set.",
                     )
                 partitions = len(topic.assignments)
-                if any(list(a.broker_ids) != [broker.node_id] for a in topic.assignments):
+                if any(list(a.broker_ids) != [node.node_id] for a in topic.assignments):
                     raise KafkaError(ErrorCode.invalid_replica_assignment, "Only broker 1 exists")
             if partitions == -1:
-                partitions = broker.config.get_int("num.partitions")
+                partitions = node.config.get_int("num.partitions")
             if topic.replication_factor not in (-1, 1) and not topic.assignments:
                 raise KafkaError(
                     ErrorCode.invalid_replication_factor,
@@ -52,9 +52,9 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                     "are registered.",
                 )
             requested = {c.name: c.value for c in topic.configs}
-            configs = broker.topics.validate_new_topic(topic.name, partitions, requested)
+            configs = node.topics.validate_new_topic(topic.name, partitions, requested)
             if not request.validate_only:
-                topic_id = broker.topics.create_topic(topic.name, partitions, configs).topic_id
+                topic_id = node.topics.create_topic(topic.name, partitions, configs).topic_id
         except KafkaError as exc:
             error, message = exc.code, exc.message
         ok = error == ErrorCode.none
@@ -77,7 +77,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                         config_source=e.source,
                         is_sensitive=False,
                     )
-                    for e in topic_config_entries(broker, configs)
+                    for e in topic_config_entries(node, configs)
                 )
                 if ok and ctx.api_version >= 5
                 else None,

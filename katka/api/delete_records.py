@@ -9,13 +9,13 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 21
 VERSIONS = range(0, 3)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     topics = []
     for topic in request.topics:
@@ -23,7 +23,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         for requested in topic.partitions:
             error, low_watermark = ErrorCode.none, -1
             try:
-                partition_log = broker.topics.get_log(topic.name, requested.partition_index)
+                partition_log = node.topics.get_log(topic.name, requested.partition_index)
                 offset = requested.offset
                 if offset == -1:
                     offset = partition_log.high_watermark

@@ -10,14 +10,14 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 20
 VERSIONS = range(1, 7)
 ZERO_UUID = uuid.UUID(int=0)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     if ctx.api_version >= 6:
         targets = [(t.name, t.topic_id) for t in request.topics]
@@ -27,10 +27,10 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     for name, topic_id in targets:
         error, message = ErrorCode.none, None
         try:
-            if not broker.config.get_bool("delete.topic.enable"):
+            if not node.config.get_bool("delete.topic.enable"):
                 raise KafkaError(ErrorCode.topic_deletion_disabled, "Topic deletion is disabled.")
             if name is None and topic_id not in (None, ZERO_UUID):
-                found = broker.topics.catalog.by_id(topic_id)
+                found = node.topics.catalog.by_id(topic_id)
                 if found is None:
                     raise KafkaError(
                         ErrorCode.unknown_topic_id, f"Topic id {topic_id} does not exist"
@@ -38,7 +38,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 name = found.name
             if name is None:
                 raise KafkaError(ErrorCode.invalid_request, "Neither topic name nor id was given")
-            topic_id = broker.topics.delete_topic(name).topic_id
+            topic_id = node.topics.delete_topic(name).topic_id
         except KafkaError as exc:
             error, message = exc.code, exc.message
         results.append(

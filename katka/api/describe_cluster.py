@@ -15,14 +15,14 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 60
 VERSIONS = range(0, 2)
 BROKERS_ENDPOINT = 1
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     endpoint_type = getattr(request, "endpoint_type", BROKERS_ENDPOINT)
     if endpoint_type != BROKERS_ENDPOINT:
@@ -32,24 +32,24 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             error_code=ErrorCode.unsupported_endpoint_type,
             error_message="katka has no controller listener",
             endpoint_type=endpoint_type,
-            cluster_id=broker.cluster_id,
+            cluster_id=node.cluster_id,
             controller_id=-1,
             brokers=(),
             cluster_authorized_operations=NOT_REQUESTED,
         )
-    endpoint = broker.advertised_endpoint
+    endpoint = node.advertised
     return make(
         m.DescribeClusterResponse,
         throttle_time=ZERO,
         error_code=ErrorCode.none,
         error_message=None,
         endpoint_type=BROKERS_ENDPOINT,
-        cluster_id=broker.cluster_id,
-        controller_id=broker.node_id,
+        cluster_id=node.cluster_id,
+        controller_id=node.node_id,
         brokers=(
             make(
                 m.DescribeClusterBroker,
-                broker_id=broker.node_id,
+                broker_id=node.node_id,
                 host=endpoint.host,
                 port=endpoint.port,
                 rack=None,

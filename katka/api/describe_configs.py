@@ -16,7 +16,7 @@ from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigType
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 32
 VERSIONS = range(1, 5)
@@ -34,48 +34,48 @@ class ConfigEntry:
     synonyms: tuple[tuple[str, str | None, int], ...]
 
 
-def topic_config_entries(broker: Broker, overrides: Mapping[str, str]) -> list[ConfigEntry]:
+def topic_config_entries(node: Node, overrides: Mapping[str, str]) -> list[ConfigEntry]:
     entries = []
     for name, definition in sorted(TOPIC_CONFIGS.items()):
-        value, source = broker.config.topic_config_value(name, overrides)
-        synonyms = tuple(broker.config.topic_synonyms(name, overrides))
+        value, source = node.config.topic_config_value(name, overrides)
+        synonyms = tuple(node.config.topic_synonyms(name, overrides))
         entries.append(ConfigEntry(name, value, source, False, definition.type, synonyms))
     return entries
 
 
-def broker_config_entries(broker: Broker) -> list[ConfigEntry]:
+def broker_config_entries(node: Node) -> list[ConfigEntry]:
     entries = []
     for name, definition in sorted(BROKER_CONFIGS.items()):
-        value, source = broker.config.value_and_source(name)
-        synonyms = tuple(broker.config.synonyms(name))
+        value, source = node.config.value_and_source(name)
+        synonyms = tuple(node.config.synonyms(name))
         entries.append(
             ConfigEntry(name, value, source, definition.read_only, definition.type, synonyms)
         )
     return entries
 
 
-def validate_broker_resource(broker: Broker, resource_name: str) -> None:
-    if resource_name not in ("", str(broker.node_id)):
+def validate_broker_resource(node: Node, resource_name: str) -> None:
+    if resource_name not in ("", str(node.node_id)):
         raise KafkaError(ErrorCode.invalid_request, f"Unknown broker {resource_name}")
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     results = []
     for resource in request.resources:
         error, message, entries = ErrorCode.none, None, []
         try:
             if resource.resource_type == TOPIC_RESOURCE:
-                info = broker.topics.catalog.get(resource.resource_name)
+                info = node.topics.catalog.get(resource.resource_name)
                 if info is None:
                     raise KafkaError(
                         ErrorCode.unknown_topic_or_partition,
                         f"Topic {resource.resource_name} does not exist",
                     )
-                entries = topic_config_entries(broker, info.configs)
+                entries = topic_config_entries(node, info.configs)
             elif resource.resource_type == BROKER_RESOURCE:
-                validate_broker_resource(broker, resource.resource_name)
-                entries = broker_config_entries(broker)
+                validate_broker_resource(node, resource.resource_name)
+                entries = broker_config_entries(node)
             else:
                 raise KafkaError(
                     ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}"

@@ -10,13 +10,13 @@ from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 15
 VERSIONS = range(0, 6)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     # v3+: every group operation when asked for, as Kafka reports them without an authorizer.
     operations = authorized_operations(
@@ -44,6 +44,6 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             ),
             authorized_operations=operations,
         )
-        for group in broker.coordinator.describe_groups(list(request.groups))
+        for group in node.coordinator.describe_groups(list(request.groups))
     )
     return make(m.DescribeGroupsResponse, throttle_time=ZERO, groups=groups)

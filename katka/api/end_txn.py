@@ -16,17 +16,17 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 26
 VERSIONS = range(0, 4)
 
 
-async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+async def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     error = ErrorCode.none
     try:
-        await broker.transactions.end_transaction(
+        await node.transactions.end_transaction(
             request.transactional_id,
             request.producer_id,
             request.producer_epoch,

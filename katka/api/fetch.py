@@ -20,7 +20,7 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 1
 VERSIONS = range(4, 13)
@@ -28,7 +28,7 @@ LEADER_EPOCH = 0
 READ_COMMITTED = 1
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     if getattr(request, "session_id", 0) != 0 or getattr(request, "session_epoch", -1) > 0:
         m = response_module(ctx)
         return make(
@@ -38,28 +38,28 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             session_id=0,
             responses=(),
         )
-    response, total_bytes, has_error = _read(ctx, request, broker)
+    response, total_bytes, has_error = _read(ctx, request, node)
     max_wait_ms = millis(request.max_wait)
     if has_error or total_bytes >= request.min_bytes or max_wait_ms <= 0:
         return response
-    return _long_poll(ctx, request, broker, max_wait_ms)
+    return _long_poll(ctx, request, node, max_wait_ms)
 
 
-async def _long_poll(ctx: RequestContext, request: Any, broker: Broker, max_wait_ms: int) -> Any:
+async def _long_poll(ctx: RequestContext, request: Any, node: Node, max_wait_ms: int) -> Any:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_wait_ms / 1000
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
             break
-        await broker.appends.wait(remaining)
-        response, total_bytes, has_error = _read(ctx, request, broker)
+        await node.appends.wait(remaining)
+        response, total_bytes, has_error = _read(ctx, request, node)
         if has_error or total_bytes >= request.min_bytes:
             return response
-    return _read(ctx, request, broker)[0]
+    return _read(ctx, request, node)[0]
 
 
-def _read(ctx: RequestContext, request: Any, broker: Broker) -> tuple[Any, int, bool]:
+def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool]:
     m = response_module(ctx)
     remaining_bytes = request.max_bytes if request.max_bytes > 0 else 2**31 - 1
     read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
@@ -76,7 +76,7 @@ def _read(ctx: RequestContext, request: Any, broker: Broker) -> tuple[Any, int, 
             log_start_offset = -1
             aborted: tuple[Any, ...] | None = None
             try:
-                partition_log = broker.topics.get_log(fetch_topic.topic, fetch_partition.partition)
+                partition_log = node.topics.get_log(fetch_topic.topic, fetch_partition.partition)
                 epoch = getattr(fetch_partition, "current_leader_epoch", -1)
                 if epoch > LEADER_EPOCH:
                     raise KafkaError(ErrorCode.unknown_leader_epoch)

@@ -11,7 +11,7 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 10
 VERSIONS = range(0, 6)
@@ -19,13 +19,13 @@ GROUP_KEY_TYPE = 0
 TRANSACTION_KEY_TYPE = 1
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
-    endpoint = broker.advertised_endpoint
+    endpoint = node.advertised
     key_type = getattr(request, "key_type", GROUP_KEY_TYPE)
     if key_type in (GROUP_KEY_TYPE, TRANSACTION_KEY_TYPE):
         error, message = ErrorCode.none, None
-        node_id, host, port = broker.node_id, endpoint.host, endpoint.port
+        node_id, host, port = node.node_id, endpoint.host, endpoint.port
     else:
         error = ErrorCode.invalid_request
         message = f"unknown coordinator key type {key_type}"

@@ -8,14 +8,14 @@ from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 12
 VERSIONS = range(0, 5)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
-    result = broker.coordinator.heartbeat(
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    result = node.coordinator.heartbeat(
         request.group_id,
         request.member_id,
         request.generation_id,

@@ -12,7 +12,7 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 44
 VERSIONS = range(0, 2)
@@ -56,10 +56,10 @@ def _changes(resource: Any) -> Callable[[dict[str, str], Callable[[str], bool]],
     return compute
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     results = [
-        alter_resource(m, broker, resource, request.validate_only, _changes(resource))
+        alter_resource(m, node, resource, request.validate_only, _changes(resource))
         for resource in request.resources
     ]
     return make(m.IncrementalAlterConfigsResponse, throttle_time=ZERO, responses=tuple(results))

@@ -19,31 +19,31 @@ from katka.errors import ErrorCode, KafkaError
 from katka.transactions.coordinator import ProducerIdAndEpoch
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 22
 VERSIONS = range(0, 6)
 MAX_EPOCH = 32766
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     if request.transactional_id is not None:
-        return _transactional(ctx, request, broker)
+        return _transactional(ctx, request, node)
     producer_id = getattr(request, "producer_id", -1)
     epoch = getattr(request, "producer_epoch", -1)
     if producer_id >= 0 and 0 <= epoch < MAX_EPOCH:
         new_id, new_epoch = producer_id, epoch + 1
     else:
-        new_id, new_epoch = broker.producer_ids.next_producer_id(), 0
+        new_id, new_epoch = node.producer_ids.next_producer_id(), 0
     return _response(ctx, ErrorCode.none, new_id, new_epoch)
 
 
-async def _transactional(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+async def _transactional(ctx: RequestContext, request: Any, node: Node) -> Any:
     producer_id = getattr(request, "producer_id", -1)
     epoch = getattr(request, "producer_epoch", -1)
     expected = ProducerIdAndEpoch(producer_id, epoch) if producer_id >= 0 else None
     try:
-        result = await broker.transactions.init_producer_id(
+        result = await node.transactions.init_producer_id(
             request.transactional_id, millis(request.transaction_timeout), expected
         )
     except KafkaError as error:

@@ -12,16 +12,16 @@ from katka.api.context import RequestContext
 from katka.coordinator.classic.requests import JoinGroupRequest
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 11
 VERSIONS = range(0, 10)
 
 
-async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+async def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     session_timeout_ms = millis(request.session_timeout)
     rebalance_timeout = getattr(request, "rebalance_timeout", None)
-    reply = broker.coordinator.join_group(
+    reply = node.coordinator.join_group(
         JoinGroupRequest(
             group_id=request.group_id,
             member_id=request.member_id,

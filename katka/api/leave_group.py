@@ -10,13 +10,13 @@ from katka.coordinator.results import LeaveMember
 from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 13
 VERSIONS = range(0, 6)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     if ctx.api_version < 3:
         members = [LeaveMember(request.member_id)]
     else:
@@ -24,7 +24,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             LeaveMember(m.member_id, m.group_instance_id, getattr(m, "reason", None))
             for m in request.members
         ]
-    result = broker.coordinator.leave_group(request.group_id, members)
+    result = node.coordinator.leave_group(request.group_id, members)
     m = response_module(ctx)
     error = result.error_code
     if ctx.api_version < 3 and error == ErrorCode.none and result.members:

@@ -8,15 +8,15 @@ from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 16
 VERSIONS = range(0, 6)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
-    result = broker.coordinator.list_groups(
+    result = node.coordinator.list_groups(
         getattr(request, "states_filter", ()), getattr(request, "types_filter", ())
     )
     return make(

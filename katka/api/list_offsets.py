@@ -13,7 +13,7 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 2
 VERSIONS = range(1, 9)
@@ -22,7 +22,7 @@ LEADER_EPOCH = 0
 READ_COMMITTED = 1
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     topics = []
@@ -31,7 +31,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         for requested in topic.partitions:
             error, timestamp, offset = ErrorCode.none, -1, -1
             try:
-                partition_log = broker.topics.get_log(topic.name, requested.partition_index)
+                partition_log = node.topics.get_log(topic.name, requested.partition_index)
                 if getattr(requested, "current_leader_epoch", -1) > LEADER_EPOCH:
                     raise KafkaError(ErrorCode.unknown_leader_epoch)
                 wanted = requested.timestamp

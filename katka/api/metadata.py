@@ -21,7 +21,7 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 3
 VERSIONS = range(0, 13)
@@ -29,15 +29,15 @@ LEADER_EPOCH = 0
 ZERO_UUID = uuid.UUID(int=0)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
-    topics = broker.topics
+    topics = node.topics
     topic_operations = authorized_operations(
         TOPIC_OPERATIONS, getattr(request, "include_topic_authorized_operations", False)
     )
     allow_auto_create = getattr(
         request, "allow_auto_topic_creation", True
-    ) and broker.config.get_bool("auto.create.topics.enable")
+    ) and node.config.get_bool("auto.create.topics.enable")
     if request.topics is None or (ctx.api_version == 0 and not request.topics):
         names = [info.name for info in topics.catalog]
     else:
@@ -55,7 +55,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         error = ErrorCode.none
         if info is None and allow_auto_create:
             try:
-                info = topics.create_topic(name, broker.config.get_int("num.partitions"), {})
+                info = topics.create_topic(name, node.config.get_int("num.partitions"), {})
             except KafkaError as exc:
                 error = exc.code
         elif info is None:
@@ -78,10 +78,10 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 m.MetadataResponsePartition,
                 error_code=ErrorCode.none,
                 partition_index=p,
-                leader_id=broker.node_id,
+                leader_id=node.node_id,
                 leader_epoch=LEADER_EPOCH,
-                replica_nodes=(broker.node_id,),
-                isr_nodes=(broker.node_id,),
+                replica_nodes=(node.node_id,),
+                isr_nodes=(node.node_id,),
                 offline_replicas=(),
             )
             for p in range(info.partitions)
@@ -97,21 +97,21 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 topic_authorized_operations=topic_operations,
             )
         )
-    endpoint = broker.advertised_endpoint
+    endpoint = node.advertised
     return make(
         m.MetadataResponse,
         throttle_time=ZERO,
         brokers=(
             make(
                 m.MetadataResponseBroker,
-                node_id=broker.node_id,
+                node_id=node.node_id,
                 host=endpoint.host,
                 port=endpoint.port,
                 rack=None,
             ),
         ),
-        cluster_id=broker.cluster_id,
-        controller_id=broker.node_id,
+        cluster_id=node.cluster_id,
+        controller_id=node.node_id,
         topics=tuple(results),
         cluster_authorized_operations=authorized_operations(
             CLUSTER_OPERATIONS, getattr(request, "include_cluster_authorized_operations", False)

@@ -13,13 +13,13 @@ from katka.coordinator.results import OffsetCommitPartition, OffsetCommitResult,
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 8
 VERSIONS = range(2, 10)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     offsets = [
         OffsetCommitPartition(
             topic.name,
@@ -32,7 +32,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         for p in topic.partitions
     ]
     try:
-        result = broker.coordinator.commit_offsets(
+        result = node.coordinator.commit_offsets(
             request.group_id,
             request.member_id,
             request.generation_id_or_member_epoch,
@@ -68,4 +68,4 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
     )
     # The commit's records are in __consumer_offsets: the reply waits as a produce's would
     # (`--fsync always` promises durability across power loss for commits too).
-    return broker.durability.reply_when_durable([broker.topics.get_log(OFFSETS_TOPIC, 0)], response)
+    return node.durability.reply_when_durable([node.topics.get_log(OFFSETS_TOPIC, 0)], response)

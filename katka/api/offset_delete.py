@@ -9,15 +9,15 @@ from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 47
 VERSIONS = range(0, 1)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
-    result = broker.coordinator.delete_offsets(
+    result = node.coordinator.delete_offsets(
         request.group_id,
         [(t.name, p.partition_index) for t in request.topics for p in t.partitions],
     )

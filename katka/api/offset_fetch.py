@@ -12,7 +12,7 @@ from katka.coordinator.results import OffsetFetchResult
 from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 9
 VERSIONS = range(1, 10)
@@ -42,13 +42,13 @@ def _topics(
     return tuple(make(topic_cls, name=name, partitions=tuple(ps)) for name, ps in by_topic.items())
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     require_stable = getattr(request, "require_stable", False)
     if ctx.api_version >= 8:
         groups = []
         for group in request.groups:
-            result = broker.coordinator.fetch_offsets(
+            result = node.coordinator.fetch_offsets(
                 group.group_id,
                 _wanted(group.topics),
                 require_stable,
@@ -67,7 +67,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 )
             )
         return make(m.OffsetFetchResponse, throttle_time=ZERO, groups=tuple(groups))
-    result = broker.coordinator.fetch_offsets(
+    result = node.coordinator.fetch_offsets(
         request.group_id, _wanted(request.topics), require_stable
     )
     topics = _topics(m, result, m.OffsetFetchResponseTopic, m.OffsetFetchResponsePartition)

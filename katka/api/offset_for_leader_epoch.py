@@ -11,14 +11,14 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 23
 VERSIONS = range(2, 5)
 LEADER_EPOCH = 0
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     topics = []
     for topic in request.topics:
@@ -26,7 +26,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         for requested in topic.partitions:
             error, epoch, end_offset = ErrorCode.none, -1, -1
             try:
-                partition_log = broker.topics.get_log(topic.topic, requested.partition)
+                partition_log = node.topics.get_log(topic.topic, requested.partition)
                 if requested.current_leader_epoch > LEADER_EPOCH:
                     raise KafkaError(ErrorCode.unknown_leader_epoch)
                 if requested.leader_epoch >= LEADER_EPOCH:

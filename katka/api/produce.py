@@ -22,16 +22,16 @@ from katka.storage.base import PartitionLog
 from katka.transactions.coordinator import TRANSACTION_STATE_TOPIC
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 0
 VERSIONS = range(3, 12)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     acks = request.acks
-    now_ms = broker.clock.now_ms()
+    now_ms = node.clock.now_ms()
     appended: list[PartitionLog] = []
     topic_responses = []
     for topic_data in request.topic_data:
@@ -45,7 +45,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             try:
                 if acks not in (-1, 0, 1):
                     raise KafkaError(ErrorCode.invalid_required_acks, "acks must be -1, 0 or 1")
-                partition_log = broker.topics.get_log(topic_data.name, partition_data.index)
+                partition_log = node.topics.get_log(topic_data.name, partition_data.index)
                 if topic_data.name in (OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC):
                     raise KafkaError(
                         ErrorCode.invalid_topic_exception, "Cannot append to internal topic"
@@ -57,7 +57,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
                 )
                 for header in headers:
                     if header.is_transactional:
-                        broker.transactions.coordinator.validate_transactional_write(
+                        node.transactions.coordinator.validate_transactional_write(
                             header.producer_id,
                             header.producer_epoch,
                             (topic_data.name, partition_data.index),
@@ -93,8 +93,8 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             )
         )
     if appended:
-        broker.after_append()
+        node.appends.notify()
     response = make(m.ProduceResponse, responses=tuple(topic_responses), throttle_time=ZERO)
     if acks == 0:
         return None
-    return broker.durability.reply_when_durable(appended, response)
+    return node.durability.reply_when_durable(appended, response)

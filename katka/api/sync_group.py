@@ -9,14 +9,14 @@ from katka.api.context import RequestContext
 from katka.coordinator.classic.requests import SyncGroupRequest
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 14
 VERSIONS = range(0, 6)
 
 
-async def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
-    reply = broker.coordinator.sync_group(
+async def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    reply = node.coordinator.sync_group(
         SyncGroupRequest(
             group_id=request.group_id,
             member_id=request.member_id,

@@ -19,14 +19,14 @@ from katka.coordinator.results import OffsetCommitPartition, OffsetCommitResult,
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 28
 VERSIONS = range(0, 4)
 OFFSETS_PARTITION = 0
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     offsets = [
         OffsetCommitPartition(
             topic.name,
@@ -39,7 +39,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         for p in topic.partitions
     ]
     try:
-        transactions = broker.transactions.coordinator
+        transactions = node.transactions.coordinator
         if transactions.transactional_id_of(request.producer_id) != request.transactional_id:
             raise KafkaError(
                 ErrorCode.invalid_producer_id_mapping,
@@ -48,7 +48,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         transactions.validate_transactional_write(
             request.producer_id, request.producer_epoch, (OFFSETS_TOPIC, OFFSETS_PARTITION)
         )
-        result = broker.coordinator.commit_offsets(
+        result = node.coordinator.commit_offsets(
             request.group_id,
             getattr(request, "member_id", ""),
             getattr(request, "generation_id", -1),
@@ -82,6 +82,6 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             for name, partitions in by_topic.items()
         ),
     )
-    return broker.durability.reply_when_durable(
-        [broker.topics.get_log(OFFSETS_TOPIC, OFFSETS_PARTITION)], response
+    return node.durability.reply_when_durable(
+        [node.topics.get_log(OFFSETS_TOPIC, OFFSETS_PARTITION)], response
     )

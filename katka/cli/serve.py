@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from katka.broker import Broker, Endpoint
+from katka.broker import Broker
 from katka.cli.properties import load_properties
 from katka.config import BrokerConfig
 from katka.errors import KafkaError
+from katka.node import Endpoint
 from katka.server.run import serve_forever
 
 

@@ -21,26 +21,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING
 
 from katka.protocol.codec import EncodedFrame
 from katka.protocol.framing import FrameDecoder, FrameError
-
-if TYPE_CHECKING:
-    from katka.server.dispatch import Dispatcher
+from katka.server.dispatch import CloseConnection, Dispatcher, Reply
 
 log = logging.getLogger("katka.server")
 
 READ_CHUNK = 256 * 1024
 WRITE_HIGH_WATER = 4 * 1024 * 1024
-
-
-class CloseConnection(Exception):
-    """Raised by dispatch when Kafka would close the connection instead of answering."""
-
-
-Reply = EncodedFrame | Awaitable[EncodedFrame | None] | None
 
 
 class Connection:
@@ -104,7 +93,7 @@ class Connection:
                 return
             self.decoder.receive_data(data)
             while (frame := self.decoder.next_frame()) is not None:
-                reply = self.dispatcher.dispatch(frame, self)
+                reply = self.dispatcher.dispatch(frame, self.client_host)
                 if reply is None:
                     continue
                 self._replies.append(reply)

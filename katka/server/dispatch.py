@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.api_versions.v0.response import ApiVersion as ApiVersionV0
 from kio.schema.api_versions.v0.response import ApiVersionsResponse as ApiVersionsResponseV0
@@ -23,6 +23,7 @@ from kio.schema.errors import ErrorCode
 from kio.static.primitive import i16
 
 from katka.api.context import RequestContext
+from katka.node import ApiVersionRange, Node
 from katka.protocol.codec import (
     API_VERSIONS_KEY,
     DecodeError,
@@ -31,13 +32,17 @@ from katka.protocol.codec import (
     encode_response,
     read_fixed_header,
 )
-from katka.server.connection import CloseConnection
-
-if TYPE_CHECKING:
-    from katka.broker import Broker
-    from katka.server.connection import Connection, Reply
 
 log = logging.getLogger("katka.server")
+
+
+class CloseConnection(Exception):
+    """Raised by dispatch when Kafka would close the connection instead of answering."""
+
+
+# What a connection queues for one request: bytes now, bytes later (a parked reply), or
+# nothing (acks=0 produce).
+Reply = EncodedFrame | Awaitable[EncodedFrame | None] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +67,20 @@ def build_registry(modules: list[ModuleType]) -> dict[int, ApiHandler]:
     return registry
 
 
-class Dispatcher:
-    def __init__(self, registry: dict[int, ApiHandler], broker: Broker) -> None:
-        self.registry = registry
-        self.broker = broker
+def api_version_ranges(registry: dict[int, ApiHandler]) -> tuple[ApiVersionRange, ...]:
+    """What ApiVersions advertises: exactly the registry, ordered by api key."""
+    return tuple(
+        ApiVersionRange(h.api_key, h.min_version, h.max_version)
+        for h in sorted(registry.values(), key=lambda h: h.api_key)
+    )
 
-    def dispatch(self, frame: bytes, connection: Connection) -> Reply:
+
+class Dispatcher:
+    def __init__(self, registry: dict[int, ApiHandler], node: Node) -> None:
+        self.registry = registry
+        self.node = node
+
+    def dispatch(self, frame: bytes, client_host: str) -> Reply:
         try:
             fixed = read_fixed_header(frame)
         except DecodeError as error:
@@ -90,9 +103,9 @@ class Dispatcher:
             api_version=fixed.api_version,
             correlation_id=fixed.correlation_id,
             client_id=header.client_id or "",
-            client_host=connection.client_host,
+            client_host=client_host,
         )
-        response = handler.handle(context, request, self.broker)
+        response = handler.handle(context, request, self.node)
         if inspect.isawaitable(response):
             # A parked reply (long poll, rebalance, fsync): the connection keeps its place.
             return asyncio.ensure_future(self._complete(context, response))

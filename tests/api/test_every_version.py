@@ -16,10 +16,11 @@ from kio.static.primitive import Records
 
 from katka import api
 from katka.api.context import RequestContext
-from katka.broker import Broker, Endpoint
+from katka.broker import Broker
 from katka.clock import ManualClock
 from katka.config import BrokerConfig
 from katka.coordinator.timers import ManualTimers
+from katka.node import Endpoint
 from katka.protocol.codec import encode_response
 from katka.storage.memory import MemoryStorageEngine
 
@@ -57,7 +58,7 @@ def test_random_requests_get_an_encodable_response(
     @given(request=st.from_type(schema))
     def check(request: object) -> None:
         context = RequestContext(module.API_KEY, version, 1, "fuzz", "127.0.0.1")
-        response = module.handle(context, request, broker)
+        response = module.handle(context, request, broker.node)
         if inspect.isawaitable(response):
 
             async def wait() -> object:

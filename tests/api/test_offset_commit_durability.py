@@ -13,11 +13,12 @@ from kio.schema.offset_commit.v8.request import (
 
 from katka.api import offset_commit
 from katka.api.context import RequestContext
-from katka.broker import Broker, Endpoint
+from katka.broker import Broker
 from katka.clock import ManualClock
 from katka.config import BrokerConfig
 from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.coordinator.timers import ManualTimers
+from katka.node import Endpoint
 from katka.storage.memory import MemoryStorageEngine
 
 
@@ -65,9 +66,9 @@ def test_fsync_always_commits_are_answered_after_the_offsets_log_is_flushed() ->
     async def record(logs):  # type: ignore[no-untyped-def]
         flushed.extend(f"{log.topic}-{log.partition}" for log in logs)
 
-    broker.durability.make_durable = record  # type: ignore[method-assign]
+    broker.node.durability.make_durable = record  # type: ignore[method-assign]
     reply = offset_commit.handle(
-        RequestContext(8, 8, 1, "c", "127.0.0.1"), commit_request(), broker
+        RequestContext(8, 8, 1, "c", "127.0.0.1"), commit_request(), broker.node
     )
     assert inspect.isawaitable(reply)
     assert not flushed
@@ -79,6 +80,6 @@ def test_fsync_always_commits_are_answered_after_the_offsets_log_is_flushed() ->
 def test_the_default_policy_answers_commits_at_once() -> None:
     broker = broker_with("policy")
     reply = offset_commit.handle(
-        RequestContext(8, 8, 1, "c", "127.0.0.1"), commit_request(), broker
+        RequestContext(8, 8, 1, "c", "127.0.0.1"), commit_request(), broker.node
     )
     assert not inspect.isawaitable(reply)

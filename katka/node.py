@@ -1,0 +1,69 @@
+"""Node: what a handler or an admin view may know about the broker that runs it.
+
+The Broker (the composition root) builds one Node once storage, the topic catalog and the
+group coordinator exist. Handlers and views receive the Node, never the Broker: they depend
+on these few nouns only, never on sockets or life cycle, and tests drive them over the memory
+storage engine with no listener at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from katka.api._appends import AppendNotifier
+    from katka.clock import Clock
+    from katka.config import BrokerConfig
+    from katka.coordinator.service import GroupCoordinator
+    from katka.metadata.broker_configs import DynamicBrokerConfigs
+    from katka.metadata.topics import TopicManager
+    from katka.producer_ids import ProducerIdManager
+    from katka.storage.durability import Durability
+    from katka.transactions.service import TransactionService
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, value: str) -> Endpoint:
+        if "://" in value:
+            value = value.split("://", 1)[1]
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"expected HOST:PORT, got {value!r}")
+        return cls(host.strip("[]"), int(port))
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiVersionRange:
+    """One line of ApiVersions: the versions of one API this node answers."""
+
+    api_key: int
+    min_version: int
+    max_version: int
+
+
+@dataclass(eq=False, slots=True)
+class Node:
+    node_id: int
+    cluster_id: str
+    config: BrokerConfig
+    dynamic_configs: DynamicBrokerConfigs
+    clock: Clock
+    topics: TopicManager
+    coordinator: GroupCoordinator
+    transactions: TransactionService
+    producer_ids: ProducerIdManager
+    durability: Durability
+    appends: AppendNotifier
+    api_versions: tuple[ApiVersionRange, ...]
+    # Set again by the broker once its listener is bound (a listen port of 0 is only known then).
+    advertised: Endpoint
+    started_monotonic: float
