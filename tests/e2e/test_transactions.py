@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from katka.reliability.process import BrokerProcess
 from tests.e2e.groups import create_topic, unique
-from tests.e2e.server import KatkaProcess
 
 
 def transactional_producer(bootstrap: str, transactional_id: str, **extra: Any) -> Producer:
@@ -65,7 +65,7 @@ def values(records: list[tuple[int, int, bytes]]) -> list[bytes]:
 
 
 def test_read_committed_sees_committed_and_plain_records_never_aborted_or_open_ones(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     bootstrap = katka_server.bootstrap
     topic = unique("txn-mixed")
@@ -105,7 +105,7 @@ def test_read_committed_sees_committed_and_plain_records_never_aborted_or_open_o
 
 
 def test_the_last_stable_offset_bounds_a_read_committed_consumer_and_its_lag(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     bootstrap = katka_server.bootstrap
     topic = unique("txn-lso")
@@ -147,7 +147,7 @@ def test_the_last_stable_offset_bounds_a_read_committed_consumer_and_its_lag(
 
 
 def test_a_second_producer_with_the_same_transactional_id_fences_the_first(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     bootstrap = katka_server.bootstrap
     topic = unique("txn-fence")
@@ -172,7 +172,7 @@ def test_a_second_producer_with_the_same_transactional_id_fences_the_first(
 
 
 def test_a_transaction_open_past_its_timeout_is_aborted_by_the_broker(
-    start_katka: Callable[..., KatkaProcess],
+    start_katka: Callable[..., BrokerProcess],
 ) -> None:
     server = start_katka(["-o", "transaction.abort.timed.out.transaction.cleanup.interval.ms=100"])
     bootstrap = server.bootstrap
@@ -203,7 +203,7 @@ def test_a_transaction_open_past_its_timeout_is_aborted_by_the_broker(
         producer.commit_transaction(15)
 
 
-def test_max_timeout_is_enforced_at_init(katka_server: KatkaProcess) -> None:
+def test_max_timeout_is_enforced_at_init(katka_server: BrokerProcess) -> None:
     producer = Producer(
         {
             "bootstrap.servers": katka_server.bootstrap,
@@ -217,7 +217,7 @@ def test_max_timeout_is_enforced_at_init(katka_server: KatkaProcess) -> None:
 
 
 def test_consume_transform_produce_commits_offsets_only_with_the_transaction(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     bootstrap = katka_server.bootstrap
     source, sink, group = unique("ctp-in"), unique("ctp-out"), unique("ctp")
@@ -276,7 +276,7 @@ def test_consume_transform_produce_commits_offsets_only_with_the_transaction(
     )
 
 
-def test_aiokafka_transactional_producer_commits_and_aborts(katka_server: KatkaProcess) -> None:
+def test_aiokafka_transactional_producer_commits_and_aborts(katka_server: BrokerProcess) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     bootstrap = katka_server.bootstrap
