@@ -316,7 +316,7 @@ def test_aiokafka_transactional_producer_commits_and_aborts(katka_server: Broker
 
 
 def test_kafka_python_admin_lists_describes_and_aborts_transactions(
-    katka_server: KatkaProcess,
+    katka_server: BrokerProcess,
 ) -> None:
     from kafka import TopicPartition as KafkaTopicPartition
     from kafka.admin import AbortTransactionSpec, KafkaAdminClient
