@@ -16,6 +16,7 @@ from katka.cli.consume import consume
 from katka.cli.group.commands import group
 from katka.cli.produce import produce
 from katka.cli.topic import topic
+from katka.cli.transaction import transaction
 
 
 class KatkaCommands(click.Group):
@@ -58,6 +59,7 @@ cli.add_command(topic)
 cli.add_command(produce)
 cli.add_command(consume)
 cli.add_command(group)
+cli.add_command(transaction)
 
 
 def run(args: Sequence[str] | None = None) -> int:
