@@ -1,81 +1,72 @@
-"""The records the coordinator appends to its internal log, and their codec.
+"""The records the coordinator appends to `__consumer_offsets`, in Kafka's own schemas.
 
 Recovery is replay: the log holds (key, value) pairs; the latest value per key wins and a None
-value (tombstone) deletes the key, so the log can be compacted like __consumer_offsets.
+value (tombstone) deletes the key, so the log can be compacted like Kafka's. Keys and values are
+Kafka's record schemas byte for byte (record_schemas.py, encoded by protocol/message_schema.py),
+so Burrow, Kafka's formatters and lag monitors read katka's log as they read Kafka's:
 
-Keys start with an int16 key version that says what the key names (as Kafka's do):
-  0  offset commit    int16 0 | group_id str16 | topic str16 | partition int32
-  2  group metadata   int16 2 | group_id str16
-  (str16 = int16 byte length + UTF-8)
-
-Offset commit value, version 0 (struct, big-endian):
-  int16 0 | offset int64 | leader_epoch int32 (-1 none) | metadata int32 length (-1 null) + UTF-8
-  | commit_timestamp_ms int64 | expire_timestamp_ms int64 (-1 none; OffsetCommit v2-v4 only)
-
-Group metadata value, version 0: int16 0 | UTF-8 JSON object
-  {"protocol_type": str|null, "generation_id": int, "protocol_name": str|null,
-   "leader_id": str|null, "current_state_timestamp_ms": int,
-   "members": [{"member_id", "group_instance_id", "client_id", "client_host",
-                "rebalance_timeout_ms", "session_timeout_ms",
-                "subscription": base64 (metadata for protocol_name),
-                "assignment": base64}]}
-It is written when a generation's assignment is stored (the leader's SyncGroup), when a
-static member is replaced without a rebalance, and when a rebalance leaves the group Empty.
-Tombstones: offset key -> None (OffsetDelete, expiry, group deletion); group key -> None
-(DeleteGroups, or an Empty group whose offsets have all expired).
-
-KIP-848 consumer groups (ConsumerGroupHeartbeat) use Kafka's record types and key numbers, one
-record per fact, written only when that fact changes (as Kafka's GroupMetadataManager does):
-  3  consumer group metadata      int16 3 | group_id str16
-  5  member metadata              int16 5 | group_id str16 | member_id str16
-  6  target assignment metadata   int16 6 | group_id str16
-  7  target assignment member     int16 7 | group_id str16 | member_id str16
-  8  current member assignment    int16 8 | group_id str16 | member_id str16
-Values: int16 0 | UTF-8 JSON object; topic ids are UUID strings, an assignment is
-{"<topic id>": [partition, ...]}:
-  3  {"epoch": int, "subscription_metadata": [[topic name, topic id, partitions], ...]}
-     (the subscribed topics the target assignment was computed from; Kafka 4.0 keeps a hash)
-  5  {"instance_id", "rack_id", "client_id", "client_host", "subscribed_topic_names": [str],
-      "subscribed_topic_regex": str|null, "server_assignor": str|null,
-      "rebalance_timeout_ms": int}
-  6  {"assignment_epoch": int}
-  7  {"partitions": assignment}
-  8  {"member_epoch", "previous_member_epoch", "state": "stable" | "unrevoked_partitions" |
-      "unreleased_partitions", "assigned_partitions": assignment,
-      "partitions_pending_revocation": assignment}
-A member leaving writes tombstones for its keys 5, 7 and 8; deleting the group (DeleteGroups,
-expiry, or a classic join taking over an empty group) tombstones 6 and 3 as well. Replay keeps
-the latest value per key and rebuilds each group whose key 3 is live.
+  key type 1  OffsetCommitKey -> OffsetCommitValue v3 (v1 when an expire timestamp is set, i.e.
+              OffsetCommit v2-v4 with a retention time). Kafka 4.4 writes v4 (flexible, with the
+              topic id as a tagged field), which readers older than Kafka 4.0 (Burrow 1.2.1, Kafka
+              3.x's formatters) drop; v3 is read by every Kafka since 2.1, Kafka 4.4 included.
+  key type 2  GroupMetadataKey -> GroupMetadataValue v3 (classic groups), written when a
+              generation's assignment is stored (the leader's SyncGroup), when a static member
+              is replaced without a rebalance, and when a rebalance leaves the group Empty.
+  key types 3-8  KIP-848 consumer groups, value version 0 (flexible), one record per fact,
+              written only when that fact changes (as Kafka's GroupMetadataManager does):
+     3 ConsumerGroupMetadata (group epoch; KIP-1101's metadata hash is left 0, "not computed")
+     4 ConsumerGroupPartitionMetadata (the subscribed topics the target assignment was computed
+       from, as Kafka 4.0 kept them; Kafka 4.1+ keeps only the hash in record 3)
+     5 ConsumerGroupMemberMetadata, 6 ConsumerGroupTargetAssignmentMetadata,
+     7 ConsumerGroupTargetAssignmentMember, 8 ConsumerGroupCurrentMemberAssignment
+Tombstones are null values, as Kafka writes them: offset keys (OffsetDelete, expiry, group
+deletion); the group key (DeleteGroups, or an Empty group whose offsets have all expired); a
+KIP-848 member leaving tombstones its 8, 7 and 5 (Kafka's order); deleting the group tombstones
+6, 4 and 3 as well. Replay keeps the latest value per key and rebuilds each group whose key 3 is
+live. Values katka 0.1 wrote in its own layout are still read (legacy_records.py).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import struct
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from katka.coordinator import legacy_records as legacy
+from katka.coordinator import record_schemas as schemas
+from katka.protocol.message_schema import Message, SchemaError, decode, encode
+
 Record = tuple[bytes, bytes | None]
 
-OFFSET_KEY_VERSION = 0
-GROUP_KEY_VERSION = 2
-OFFSET_VALUE_VERSION = 0
-GROUP_VALUE_VERSION = 0
-CONSUMER_GROUP_METADATA_KEY_VERSION = 3
-CONSUMER_MEMBER_METADATA_KEY_VERSION = 5
-CONSUMER_TARGET_METADATA_KEY_VERSION = 6
-CONSUMER_TARGET_MEMBER_KEY_VERSION = 7
-CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION = 8
+OFFSET_KEY_VERSION = schemas.OFFSET_COMMIT
+GROUP_KEY_VERSION = schemas.GROUP_METADATA
+OFFSET_VALUE_VERSION = 3
+OFFSET_VALUE_VERSION_WITH_EXPIRE = 1
+GROUP_VALUE_VERSION = 3
+CONSUMER_GROUP_METADATA_KEY_VERSION = schemas.CONSUMER_GROUP_METADATA
+CONSUMER_PARTITION_METADATA_KEY_VERSION = schemas.CONSUMER_GROUP_PARTITION_METADATA
+CONSUMER_MEMBER_METADATA_KEY_VERSION = schemas.CONSUMER_GROUP_MEMBER_METADATA
+CONSUMER_TARGET_METADATA_KEY_VERSION = schemas.CONSUMER_GROUP_TARGET_ASSIGNMENT_METADATA
+CONSUMER_TARGET_MEMBER_KEY_VERSION = schemas.CONSUMER_GROUP_TARGET_ASSIGNMENT_MEMBER
+CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION = schemas.CONSUMER_GROUP_CURRENT_MEMBER_ASSIGNMENT
 CONSUMER_VALUE_VERSION = 0
-_CONSUMER_GROUP_KEYS = (CONSUMER_GROUP_METADATA_KEY_VERSION, CONSUMER_TARGET_METADATA_KEY_VERSION)
-_CONSUMER_MEMBER_KEYS = (
-    CONSUMER_MEMBER_METADATA_KEY_VERSION,
-    CONSUMER_TARGET_MEMBER_KEY_VERSION,
-    CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION,
+_CONSUMER_GROUP_KEYS = (
+    CONSUMER_GROUP_METADATA_KEY_VERSION,
+    CONSUMER_PARTITION_METADATA_KEY_VERSION,
+    CONSUMER_TARGET_METADATA_KEY_VERSION,
 )
+# In the order Kafka tombstones them when a member leaves.
+_CONSUMER_MEMBER_KEYS = (
+    CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION,
+    CONSUMER_TARGET_MEMBER_KEY_VERSION,
+    CONSUMER_MEMBER_METADATA_KEY_VERSION,
+)
+# Kafka's MemberState values (ConsumerGroupCurrentMemberAssignmentValue.state).
+_MEMBER_STATES = {"stable": 0, "unrevoked_partitions": 1, "unreleased_partitions": 2}
+_MEMBER_STATE_NAMES = {value: name for name, value in _MEMBER_STATES.items()}
+_I16 = struct.Struct(">h")
 
 
 class RecordError(ValueError):
@@ -134,88 +125,94 @@ class GroupSnapshot:
     members: tuple[MemberSnapshot, ...] = ()
 
 
-def _str16(value: str) -> bytes:
-    raw = value.encode("utf-8")
-    return struct.pack(">h", len(raw)) + raw
+def _record_key(record_type: int, values: dict[str, Any]) -> bytes:
+    return _I16.pack(record_type) + encode(schemas.RECORD_TYPES[record_type].key, 0, values)
 
 
-def _read_str16(data: bytes, pos: int) -> tuple[str, int]:
-    if pos + 2 > len(data):
-        raise RecordError("truncated string")
-    (size,) = struct.unpack_from(">h", data, pos)
-    end = pos + 2 + size
-    if size < 0 or end > len(data):
-        raise RecordError("truncated string")
-    return data[pos + 2 : end].decode("utf-8"), end
+def _record_value(message: Message, version: int, values: dict[str, Any]) -> bytes:
+    return _I16.pack(version) + encode(message, version, values)
+
+
+def _decode_value(message: Message, data: bytes) -> tuple[int, dict[str, Any]]:
+    try:
+        (version,) = _I16.unpack_from(data, 0)
+        return version, decode(message, version, data, 2)
+    except (struct.error, SchemaError) as exc:
+        raise RecordError(f"bad {message.name}: {exc}") from exc
 
 
 def offset_key(group_id: str, topic: str, partition: int) -> bytes:
-    return (
-        struct.pack(">h", OFFSET_KEY_VERSION)
-        + _str16(group_id)
-        + _str16(topic)
-        + struct.pack(">i", partition)
+    return _record_key(
+        OFFSET_KEY_VERSION, {"group": group_id, "topic": topic, "partition": partition}
     )
 
 
 def group_key(group_id: str) -> bytes:
-    return struct.pack(">h", GROUP_KEY_VERSION) + _str16(group_id)
+    return _record_key(GROUP_KEY_VERSION, {"group": group_id})
 
 
 def consumer_group_key(kind: int, group_id: str, member_id: str = "") -> bytes:
-    key = struct.pack(">h", kind) + _str16(group_id)
-    return key + _str16(member_id) if kind in _CONSUMER_MEMBER_KEYS else key
+    if kind in _CONSUMER_MEMBER_KEYS:
+        return _record_key(kind, {"group_id": group_id, "member_id": member_id})
+    return _record_key(kind, {"group_id": group_id})
 
 
 def decode_key(key: bytes) -> OffsetKey | GroupKey | ConsumerGroupKey:
     try:
-        (version,) = struct.unpack_from(">h", key, 0)
-        group_id, pos = _read_str16(key, 2)
-        if version == GROUP_KEY_VERSION:
-            return GroupKey(group_id)
-        if version == OFFSET_KEY_VERSION:
-            topic, pos = _read_str16(key, pos)
-            (partition,) = struct.unpack_from(">i", key, pos)
-            return OffsetKey(group_id, topic, partition)
-        if version in _CONSUMER_GROUP_KEYS:
-            return ConsumerGroupKey(version, group_id)
-        if version in _CONSUMER_MEMBER_KEYS:
-            member_id, pos = _read_str16(key, pos)
-            return ConsumerGroupKey(version, group_id, member_id)
-    except (struct.error, UnicodeDecodeError) as exc:
+        (record_type,) = _I16.unpack_from(key, 0)
+        kind = schemas.RECORD_TYPES.get(record_type)
+        if kind is None or (
+            record_type not in (schemas.LEGACY_OFFSET_COMMIT, OFFSET_KEY_VERSION, GROUP_KEY_VERSION)
+            and record_type not in _CONSUMER_GROUP_KEYS + _CONSUMER_MEMBER_KEYS
+        ):
+            raise RecordError(f"unknown coordinator record type {record_type}")
+        fields = decode(kind.key, 0, key, 2)
+    except (struct.error, SchemaError) as exc:
         raise RecordError(f"bad coordinator record key {key!r}") from exc
-    raise RecordError(f"unknown coordinator record key version {version}")
+    if record_type == GROUP_KEY_VERSION:
+        return GroupKey(fields["group"])
+    if record_type in (schemas.LEGACY_OFFSET_COMMIT, OFFSET_KEY_VERSION):
+        return OffsetKey(fields["group"], fields["topic"], fields["partition"])
+    return ConsumerGroupKey(record_type, fields["group_id"], fields.get("member_id", ""))
+
+
+def is_legacy_value(key: OffsetKey | GroupKey | ConsumerGroupKey, value: bytes | None) -> bool:
+    """Whether `value` is in katka 0.1's own layout (rewritten in Kafka's once loaded)."""
+    if value is None:
+        return False
+    if isinstance(key, OffsetKey):
+        return legacy.is_legacy_offset_value(value)
+    return legacy.is_legacy_json_value(value)
 
 
 def encode_offset_value(value: OffsetValue) -> bytes:
-    if value.metadata is None:
-        metadata = struct.pack(">i", -1)
-    else:
-        raw = value.metadata.encode("utf-8")
-        metadata = struct.pack(">i", len(raw)) + raw
-    expire = -1 if value.expire_timestamp_ms is None else value.expire_timestamp_ms
-    return (
-        struct.pack(">hqi", OFFSET_VALUE_VERSION, value.offset, value.leader_epoch)
-        + metadata
-        + struct.pack(">qq", value.commit_timestamp_ms, expire)
-    )
+    fields = {
+        "offset": value.offset,
+        "leader_epoch": value.leader_epoch,
+        "metadata": value.metadata or "",  # Kafka's metadata is never null: "" means none
+        "commit_timestamp": value.commit_timestamp_ms,
+    }
+    if value.expire_timestamp_ms is None:
+        return _record_value(schemas.OFFSET_COMMIT_VALUE, OFFSET_VALUE_VERSION, fields)
+    fields["expire_timestamp"] = value.expire_timestamp_ms
+    return _record_value(schemas.OFFSET_COMMIT_VALUE, OFFSET_VALUE_VERSION_WITH_EXPIRE, fields)
 
 
 def decode_offset_value(data: bytes) -> OffsetValue:
-    try:
-        version, offset, leader_epoch, size = struct.unpack_from(">hqii", data, 0)
-        if version != OFFSET_VALUE_VERSION:
-            raise RecordError(f"unknown offset commit value version {version}")
-        pos = 18
-        metadata = None
-        if size >= 0:
-            metadata = data[pos : pos + size].decode("utf-8")
-            pos += size
-        commit_ts, expire_ts = struct.unpack_from(">qq", data, pos)
-    except (struct.error, UnicodeDecodeError) as exc:
-        raise RecordError("bad offset commit value") from exc
+    if legacy.is_legacy_offset_value(data):
+        try:
+            fields = legacy.decode_offset_value(data)
+        except (struct.error, UnicodeDecodeError) as exc:
+            raise RecordError("bad offset commit value") from exc
+    else:
+        _, fields = _decode_value(schemas.OFFSET_COMMIT_VALUE, data)
+    expire = fields.get("expire_timestamp", -1)
     return OffsetValue(
-        offset, leader_epoch, metadata, commit_ts, None if expire_ts < 0 else expire_ts
+        fields["offset"],
+        fields.get("leader_epoch", -1),
+        fields["metadata"],
+        fields["commit_timestamp"],
+        None if expire < 0 else expire,
     )
 
 
@@ -227,63 +224,58 @@ def offset_tombstone(group_id: str, topic: str, partition: int) -> Record:
     return offset_key(group_id, topic, partition), None
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def encode_group_value(snapshot: GroupSnapshot) -> bytes:
-    body: dict[str, Any] = {
-        "protocol_type": snapshot.protocol_type,
-        "generation_id": snapshot.generation_id,
-        "protocol_name": snapshot.protocol_name,
-        "leader_id": snapshot.leader_id,
-        "current_state_timestamp_ms": snapshot.current_state_timestamp_ms,
+    fields = {
+        "protocol_type": snapshot.protocol_type or "",
+        "generation": snapshot.generation_id,
+        "protocol": snapshot.protocol_name,
+        "leader": snapshot.leader_id,
+        "current_state_timestamp": snapshot.current_state_timestamp_ms,
         "members": [
             {
                 "member_id": m.member_id,
                 "group_instance_id": m.group_instance_id,
                 "client_id": m.client_id,
                 "client_host": m.client_host,
-                "rebalance_timeout_ms": m.rebalance_timeout_ms,
-                "session_timeout_ms": m.session_timeout_ms,
-                "subscription": _b64(m.subscription),
-                "assignment": _b64(m.assignment),
+                "rebalance_timeout": m.rebalance_timeout_ms,
+                "session_timeout": m.session_timeout_ms,
+                "subscription": m.subscription,
+                "assignment": m.assignment,
             }
             for m in snapshot.members
         ],
     }
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    return struct.pack(">h", GROUP_VALUE_VERSION) + text.encode("utf-8")
+    return _record_value(schemas.GROUP_METADATA_VALUE, GROUP_VALUE_VERSION, fields)
 
 
 def decode_group_value(data: bytes) -> GroupSnapshot:
     try:
-        (version,) = struct.unpack_from(">h", data, 0)
-        if version != GROUP_VALUE_VERSION:
-            raise RecordError(f"unknown group metadata value version {version}")
-        body = json.loads(data[2:].decode("utf-8"))
-        members = tuple(
-            MemberSnapshot(
-                member_id=m["member_id"],
-                group_instance_id=m["group_instance_id"],
-                client_id=m["client_id"],
-                client_host=m["client_host"],
-                rebalance_timeout_ms=int(m["rebalance_timeout_ms"]),
-                session_timeout_ms=int(m["session_timeout_ms"]),
-                subscription=base64.b64decode(m["subscription"]),
-                assignment=base64.b64decode(m["assignment"]),
-            )
-            for m in body["members"]
-        )
+        if legacy.is_legacy_json_value(data):
+            fields = legacy.decode_group_value(data)
+        else:
+            fields = _decode_value(schemas.GROUP_METADATA_VALUE, data)[1]
         return GroupSnapshot(
-            protocol_type=body["protocol_type"],
-            generation_id=int(body["generation_id"]),
-            protocol_name=body["protocol_name"],
-            leader_id=body["leader_id"],
-            current_state_timestamp_ms=int(body["current_state_timestamp_ms"]),
-            members=members,
+            protocol_type=fields["protocol_type"] or None,
+            generation_id=fields["generation"],
+            protocol_name=fields["protocol"],
+            leader_id=fields["leader"],
+            current_state_timestamp_ms=fields.get("current_state_timestamp", -1),
+            members=tuple(
+                MemberSnapshot(
+                    member_id=m["member_id"],
+                    group_instance_id=m.get("group_instance_id"),
+                    client_id=m["client_id"],
+                    client_host=m["client_host"],
+                    # v0 has no rebalance timeout: Kafka takes the session timeout
+                    rebalance_timeout_ms=m.get("rebalance_timeout", m["session_timeout"]),
+                    session_timeout_ms=m["session_timeout"],
+                    subscription=m["subscription"],
+                    assignment=m["assignment"],
+                )
+                for m in fields["members"]
+            ),
         )
-    except (struct.error, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, RecordError):
             raise
         raise RecordError("bad group metadata value") from exc
@@ -329,41 +321,49 @@ class ConsumerCurrentAssignmentValue:
     partitions_pending_revocation: frozenset[TopicIdPartition]
 
 
-def _encode_json(body: dict[str, Any]) -> bytes:
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    return struct.pack(">h", CONSUMER_VALUE_VERSION) + text.encode("utf-8")
-
-
-def _decode_json(data: bytes) -> Any:
-    try:
-        (version,) = struct.unpack_from(">h", data, 0)
-        body = json.loads(data[2:].decode("utf-8"))
-    except (struct.error, UnicodeDecodeError, ValueError) as exc:
-        raise RecordError("bad consumer group record value") from exc
-    if version != CONSUMER_VALUE_VERSION:
-        raise RecordError(f"unknown consumer group record value version {version}")
-    return body
-
-
-def encode_partitions(partitions: Iterable[TopicIdPartition]) -> dict[str, list[int]]:
-    by_topic: dict[str, list[int]] = {}
+def encode_partitions(partitions: Iterable[TopicIdPartition]) -> list[dict[str, Any]]:
+    """Kafka's TopicPartitions array: one entry per topic id, partitions ascending."""
+    by_topic: dict[uuid.UUID, list[int]] = {}
     for topic_id, partition in sorted(partitions):
-        by_topic.setdefault(str(topic_id), []).append(partition)
-    return by_topic
+        by_topic.setdefault(topic_id, []).append(partition)
+    return [{"topic_id": t, "partitions": p} for t, p in by_topic.items()]
 
 
-def decode_partitions(body: dict[str, list[int]]) -> frozenset[TopicIdPartition]:
-    return frozenset(
-        (uuid.UUID(topic_id), int(p)) for topic_id, partitions in body.items() for p in partitions
-    )
+def decode_partitions(entries: list[dict[str, Any]]) -> frozenset[TopicIdPartition]:
+    return frozenset((e["topic_id"], int(p)) for e in entries for p in e["partitions"])
 
 
-def consumer_group_metadata_record(group_id: str, value: ConsumerGroupMetadataValue) -> Record:
-    body = {
-        "epoch": value.epoch,
-        "subscription_metadata": [[n, str(t), p] for n, t, p in value.subscription_metadata],
-    }
-    return consumer_group_key(CONSUMER_GROUP_METADATA_KEY_VERSION, group_id), _encode_json(body)
+def _consumer_value(record_type: int, values: dict[str, Any]) -> bytes:
+    return _record_value(schemas.RECORD_TYPES[record_type].value, CONSUMER_VALUE_VERSION, values)
+
+
+def _decode_consumer_value(record_type: int, data: bytes, legacy_decoder: Any) -> dict[str, Any]:
+    message = schemas.RECORD_TYPES[record_type].value
+    try:
+        if legacy.is_legacy_json_value(data):
+            result: dict[str, Any] = legacy_decoder(data)
+            return result
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise RecordError(f"bad {message.name} (katka 0.1 layout)") from exc
+    version, fields = _decode_value(message, data)
+    if version != CONSUMER_VALUE_VERSION:
+        raise RecordError(f"unknown {message.name} version {version}")
+    return fields
+
+
+def consumer_group_metadata_records(
+    group_id: str, value: ConsumerGroupMetadataValue
+) -> list[Record]:
+    """The subscribed topics (record 4) then the group epoch (record 3)."""
+    topics = [
+        {"topic_id": t, "topic_name": n, "num_partitions": p, "partition_metadata": []}
+        for n, t, p in value.subscription_metadata
+    ]
+    partition_key = consumer_group_key(CONSUMER_PARTITION_METADATA_KEY_VERSION, group_id)
+    partition_value = _consumer_value(CONSUMER_PARTITION_METADATA_KEY_VERSION, {"topics": topics})
+    key = consumer_group_key(CONSUMER_GROUP_METADATA_KEY_VERSION, group_id)
+    epoch_value = _consumer_value(CONSUMER_GROUP_METADATA_KEY_VERSION, {"epoch": value.epoch})
+    return [(partition_key, partition_value), (key, epoch_value)]
 
 
 def consumer_member_metadata_record(
@@ -375,24 +375,30 @@ def consumer_member_metadata_record(
         "client_id": value.client_id,
         "client_host": value.client_host,
         "subscribed_topic_names": list(value.subscribed_topic_names),
-        "subscribed_topic_regex": value.subscribed_topic_regex,
-        "server_assignor": value.server_assignor,
+        # Kafka writes "" for a member that subscribes by names only
+        "subscribed_topic_regex": value.subscribed_topic_regex or "",
         "rebalance_timeout_ms": value.rebalance_timeout_ms,
+        "server_assignor": value.server_assignor,
+        "classic_member_metadata": None,  # a KIP-848 member, not a classic one
     }
     key = consumer_group_key(CONSUMER_MEMBER_METADATA_KEY_VERSION, group_id, member_id)
-    return key, _encode_json(body)
+    return key, _consumer_value(CONSUMER_MEMBER_METADATA_KEY_VERSION, body)
 
 
-def consumer_target_metadata_record(group_id: str, assignment_epoch: int) -> Record:
+def consumer_target_metadata_record(
+    group_id: str, assignment_epoch: int, assignment_timestamp_ms: int = 0
+) -> Record:
     key = consumer_group_key(CONSUMER_TARGET_METADATA_KEY_VERSION, group_id)
-    return key, _encode_json({"assignment_epoch": assignment_epoch})
+    body = {"assignment_epoch": assignment_epoch, "assignment_timestamp": assignment_timestamp_ms}
+    return key, _consumer_value(CONSUMER_TARGET_METADATA_KEY_VERSION, body)
 
 
 def consumer_target_member_record(
     group_id: str, member_id: str, partitions: Iterable[TopicIdPartition]
 ) -> Record:
     key = consumer_group_key(CONSUMER_TARGET_MEMBER_KEY_VERSION, group_id, member_id)
-    return key, _encode_json({"partitions": encode_partitions(partitions)})
+    body = {"topic_partitions": encode_partitions(partitions)}
+    return key, _consumer_value(CONSUMER_TARGET_MEMBER_KEY_VERSION, body)
 
 
 def consumer_current_assignment_record(
@@ -401,12 +407,12 @@ def consumer_current_assignment_record(
     body = {
         "member_epoch": value.member_epoch,
         "previous_member_epoch": value.previous_member_epoch,
-        "state": value.state,
+        "state": _MEMBER_STATES[value.state],
         "assigned_partitions": encode_partitions(value.assigned_partitions),
         "partitions_pending_revocation": encode_partitions(value.partitions_pending_revocation),
     }
     key = consumer_group_key(CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION, group_id, member_id)
-    return key, _encode_json(body)
+    return key, _consumer_value(CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION, body)
 
 
 def consumer_member_tombstones(group_id: str, member_id: str) -> list[Record]:
@@ -417,57 +423,95 @@ def consumer_group_tombstones(group_id: str) -> list[Record]:
     return [(consumer_group_key(kind, group_id), None) for kind in reversed(_CONSUMER_GROUP_KEYS)]
 
 
+def _subscription_metadata(topics: list[dict[str, Any]]) -> tuple[tuple[str, uuid.UUID, int], ...]:
+    return tuple((t["topic_name"], t["topic_id"], t["num_partitions"]) for t in topics)
+
+
 def decode_consumer_group_metadata(data: bytes) -> ConsumerGroupMetadataValue:
-    body = _decode_json(data)
-    try:
-        return ConsumerGroupMetadataValue(
-            int(body["epoch"]),
-            tuple((str(n), uuid.UUID(t), int(p)) for n, t, p in body["subscription_metadata"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RecordError("bad consumer group metadata value") from exc
+    """The group epoch; the subscribed topics only from katka 0.1's layout, which kept them here
+    (Kafka's layout keeps them in record 4: decode_consumer_partition_metadata)."""
+    fields = _decode_consumer_value(
+        CONSUMER_GROUP_METADATA_KEY_VERSION, data, legacy.decode_consumer_group_metadata
+    )
+    return ConsumerGroupMetadataValue(
+        fields["epoch"], _subscription_metadata(fields.get("topics", []))
+    )
+
+
+def decode_consumer_partition_metadata(data: bytes) -> tuple[tuple[str, uuid.UUID, int], ...]:
+    fields = _decode_consumer_value(
+        CONSUMER_PARTITION_METADATA_KEY_VERSION, data, legacy.decode_consumer_group_metadata
+    )
+    return _subscription_metadata(fields["topics"])
 
 
 def decode_consumer_member_metadata(data: bytes) -> ConsumerMemberMetadataValue:
-    body = _decode_json(data)
-    try:
-        return ConsumerMemberMetadataValue(
-            instance_id=body["instance_id"],
-            rack_id=body["rack_id"],
-            client_id=body["client_id"],
-            client_host=body["client_host"],
-            subscribed_topic_names=tuple(body["subscribed_topic_names"]),
-            subscribed_topic_regex=body["subscribed_topic_regex"],
-            server_assignor=body["server_assignor"],
-            rebalance_timeout_ms=int(body["rebalance_timeout_ms"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RecordError("bad consumer group member metadata value") from exc
+    fields = _decode_consumer_value(
+        CONSUMER_MEMBER_METADATA_KEY_VERSION, data, legacy.decode_consumer_member_metadata
+    )
+    return ConsumerMemberMetadataValue(
+        instance_id=fields["instance_id"],
+        rack_id=fields["rack_id"],
+        client_id=fields["client_id"],
+        client_host=fields["client_host"],
+        subscribed_topic_names=tuple(fields["subscribed_topic_names"]),
+        subscribed_topic_regex=fields["subscribed_topic_regex"] or None,
+        server_assignor=fields["server_assignor"],
+        rebalance_timeout_ms=fields["rebalance_timeout_ms"],
+    )
 
 
 def decode_consumer_target_metadata(data: bytes) -> int:
-    try:
-        return int(_decode_json(data)["assignment_epoch"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RecordError("bad consumer group target assignment metadata value") from exc
+    fields = _decode_consumer_value(
+        CONSUMER_TARGET_METADATA_KEY_VERSION, data, legacy.decode_consumer_target_metadata
+    )
+    return int(fields["assignment_epoch"])
 
 
 def decode_consumer_target_member(data: bytes) -> frozenset[TopicIdPartition]:
-    try:
-        return decode_partitions(_decode_json(data)["partitions"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise RecordError("bad consumer group target assignment member value") from exc
+    fields = _decode_consumer_value(
+        CONSUMER_TARGET_MEMBER_KEY_VERSION, data, legacy.decode_consumer_target_member
+    )
+    return decode_partitions(fields["topic_partitions"])
 
 
 def decode_consumer_current_assignment(data: bytes) -> ConsumerCurrentAssignmentValue:
-    body = _decode_json(data)
-    try:
-        return ConsumerCurrentAssignmentValue(
-            member_epoch=int(body["member_epoch"]),
-            previous_member_epoch=int(body["previous_member_epoch"]),
-            state=str(body["state"]),
-            assigned_partitions=decode_partitions(body["assigned_partitions"]),
-            partitions_pending_revocation=decode_partitions(body["partitions_pending_revocation"]),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise RecordError("bad consumer group current assignment value") from exc
+    fields = _decode_consumer_value(
+        CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION, data, legacy.decode_consumer_current_assignment
+    )
+    state = _MEMBER_STATE_NAMES.get(fields["state"])
+    if state is None:
+        raise RecordError(f"unknown consumer group member state {fields['state']}")
+    return ConsumerCurrentAssignmentValue(
+        member_epoch=fields["member_epoch"],
+        previous_member_epoch=fields["previous_member_epoch"],
+        state=state,
+        assigned_partitions=decode_partitions(fields["assigned_partitions"]),
+        partitions_pending_revocation=decode_partitions(fields["partitions_pending_revocation"]),
+    )
+
+
+def upgrade_legacy_record(key: bytes, value: bytes) -> list[Record]:
+    """A record katka 0.1 wrote in its own layout, as the records katka writes now for the same
+    fact (group metadata with its subscribed topics becomes records 4 and 3)."""
+    decoded = decode_key(key)
+    if isinstance(decoded, OffsetKey):
+        offset = decode_offset_value(value)
+        return [offset_commit_record(decoded.group_id, decoded.topic, decoded.partition, offset)]
+    if isinstance(decoded, GroupKey):
+        return [group_record(decoded.group_id, decode_group_value(value))]
+    group_id, member_id = decoded.group_id, decoded.member_id
+    if decoded.kind == CONSUMER_GROUP_METADATA_KEY_VERSION:
+        return consumer_group_metadata_records(group_id, decode_consumer_group_metadata(value))
+    if decoded.kind == CONSUMER_MEMBER_METADATA_KEY_VERSION:
+        metadata = decode_consumer_member_metadata(value)
+        return [consumer_member_metadata_record(group_id, member_id, metadata)]
+    if decoded.kind == CONSUMER_TARGET_METADATA_KEY_VERSION:
+        return [consumer_target_metadata_record(group_id, decode_consumer_target_metadata(value))]
+    if decoded.kind == CONSUMER_TARGET_MEMBER_KEY_VERSION:
+        target = decode_consumer_target_member(value)
+        return [consumer_target_member_record(group_id, member_id, target)]
+    if decoded.kind == CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION:
+        current = decode_consumer_current_assignment(value)
+        return [consumer_current_assignment_record(group_id, member_id, current)]
+    raise RecordError(f"no katka 0.1 layout for record type {decoded.kind}")

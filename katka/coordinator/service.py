@@ -67,7 +67,9 @@ from katka.coordinator.records import (
     OffsetKey,
     Record,
     decode_key,
+    is_legacy_value,
     offset_commit_record,
+    upgrade_legacy_record,
 )
 from katka.coordinator.reply import Reply
 from katka.coordinator.results import (
@@ -137,10 +139,15 @@ class GroupCoordinator:
         self.offsets.clear()
         for manager in self._managers:
             manager.start_load()
-        count = 0
+        count = legacy = 0
         for key, value in self._log.replay():
-            self._apply(key, value)
             count += 1
+            if value is not None and is_legacy_value(decode_key(key), value):
+                legacy += 1  # katka 0.1's own layout: applied as today's records
+                for upgraded_key, upgraded_value in upgrade_legacy_record(key, value):
+                    self._apply(upgraded_key, upgraded_value)
+            else:
+                self._apply(key, value)
         self._records_since_compaction = count
         self._pending_txn_offsets.load(self._log.open_transactions())
         for manager in self._managers:
@@ -153,7 +160,18 @@ class GroupCoordinator:
         self._status = _Status.ACTIVE
         self._schedule_offsets_expiry()
         logger.info("coordinator loaded %d records", count)
-        self.maybe_compact()
+        if legacy:
+            # Rewrite the log at once, so tools reading __consumer_offsets see only Kafka's layout.
+            live = self.live_records()
+            self._log.compact(live)
+            self._records_since_compaction = len(live)
+            logger.info(
+                "rewrote %d records of katka 0.1's layout in Kafka's: %d live records",
+                legacy,
+                len(live),
+            )
+        else:
+            self.maybe_compact()
 
     def shutdown(self) -> None:
         """Stop timers and answer every parked request with COORDINATOR_NOT_AVAILABLE."""

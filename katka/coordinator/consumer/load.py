@@ -1,8 +1,9 @@
 """Rebuilding a KIP-848 consumer group from its records (coordinator load).
 
 Replay keeps the latest value of every consumer group key; a group whose metadata record
-(key 3) is live comes back with its members' epochs, subscriptions and assignments, the target
-assignment and its epoch. Member records without group metadata are a deleted group's leftovers.
+(key 3) is live comes back with its subscribed topics (key 4), its members' epochs,
+subscriptions and assignments, the target assignment and its epoch. Member records without
+group metadata are a deleted group's leftovers.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from katka.coordinator.records import (
     CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION,
     CONSUMER_GROUP_METADATA_KEY_VERSION,
     CONSUMER_MEMBER_METADATA_KEY_VERSION,
+    CONSUMER_PARTITION_METADATA_KEY_VERSION,
     CONSUMER_TARGET_MEMBER_KEY_VERSION,
     CONSUMER_TARGET_METADATA_KEY_VERSION,
     ConsumerGroupKey,
     decode_consumer_current_assignment,
     decode_consumer_group_metadata,
     decode_consumer_member_metadata,
+    decode_consumer_partition_metadata,
     decode_consumer_target_member,
     decode_consumer_target_metadata,
 )
@@ -36,7 +39,10 @@ def load_group(
     group = ConsumerGroup(group_id, now_ms, history_size=config.rebalance_history_size)
     meta = decode_consumer_group_metadata(metadata)
     group.group_epoch = meta.epoch
-    group.subscription_metadata = meta.subscription_metadata
+    group.subscription_metadata = meta.subscription_metadata  # katka 0.1 kept them here
+    topics = values.get(ConsumerGroupKey(CONSUMER_PARTITION_METADATA_KEY_VERSION, group_id))
+    if topics is not None:
+        group.subscription_metadata = decode_consumer_partition_metadata(topics)
     target_epoch = values.get(ConsumerGroupKey(CONSUMER_TARGET_METADATA_KEY_VERSION, group_id))
     if target_epoch is not None:
         group.assignment_epoch = decode_consumer_target_metadata(target_epoch)

@@ -35,7 +35,7 @@ from katka.coordinator.history import RebalanceCause
 from katka.coordinator.records import (
     ConsumerGroupMetadataValue,
     consumer_current_assignment_record,
-    consumer_group_metadata_record,
+    consumer_group_metadata_records,
     consumer_target_member_record,
     consumer_target_metadata_record,
 )
@@ -57,8 +57,8 @@ def bump_group_epoch(
         _complete_history(group, "Superseded", group.group_epoch, ctx)
     group.group_epoch += 1
     group.subscription_metadata = metadata
-    ctx.fx.records.append(
-        consumer_group_metadata_record(
+    ctx.fx.records.extend(
+        consumer_group_metadata_records(
             group.group_id, ConsumerGroupMetadataValue(group.group_epoch, metadata)
         )
     )
@@ -97,7 +97,9 @@ def update_target_assignment(group: ConsumerGroup, ctx: Context) -> None:
             )
     group.assignment_epoch = group.group_epoch
     group.assignor_name = assignor_name
-    ctx.fx.records.append(consumer_target_metadata_record(group.group_id, group.assignment_epoch))
+    ctx.fx.records.append(
+        consumer_target_metadata_record(group.group_id, group.assignment_epoch, ctx.now_ms)
+    )
     logger.info(
         "consumer group %s computed a new target assignment for epoch %d with the %s assignor: %s",
         group.group_id,
