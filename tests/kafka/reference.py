@@ -1,0 +1,184 @@
+"""Apache Kafka 4.4 as a judge: a single KRaft node on loopback for differential tests.
+
+Kafka is never part of katka: its jars are resolved by scripts/fetch-kafka.sh (Maven) into
+~/.cache/katka-kafka, outside the repository. Tests that use it are marked `kafka` (pytest -m
+kafka runs them as one group) and share one node per session through the `kafka_broker` fixture
+(tests/conftest.py); topics and groups must be unique per test. Without Java or Maven the tests
+are skipped with the reason, except under CI (CI=true), where .ci/run installs both and a
+missing Kafka is a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.server import free_port
+
+KAFKA_VERSION = "4.4.0"
+REPO = Path(__file__).resolve().parents[2]
+FETCH_SCRIPT = REPO / "scripts" / "fetch-kafka.sh"
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"Kafka {KAFKA_VERSION} reference unavailable under CI: {reason}")
+    pytest.skip(f"Kafka {KAFKA_VERSION} reference unavailable: {reason}")
+
+
+def kafka_libs() -> Path:
+    """The directory of Kafka's jars, resolved once (minutes the first time, then cached)."""
+    if shutil.which("java") is None:
+        unavailable("no java (apt-get install default-jre-headless)")
+    result = subprocess.run(
+        ["bash", str(FETCH_SCRIPT), KAFKA_VERSION], capture_output=True, text=True, timeout=900
+    )
+    if result.returncode != 0:
+        unavailable(f"scripts/fetch-kafka.sh failed:\n{result.stderr[-2000:]}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def classpath(libs: Path) -> str:
+    return f"{libs}/*"
+
+
+class KafkaReference:
+    """One KRaft node (broker and controller) on 127.0.0.1, its data in `work`."""
+
+    def __init__(self, libs: Path, work: Path) -> None:
+        self.libs = libs
+        self.work = work
+        self.port = free_port()
+        self.controller_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        return ["java", "-Xmx512m", "-cp", classpath(self.libs), main, *args]
+
+    def start(self, timeout: float = 180) -> KafkaReference:
+        data = self.work / "data"
+        config = self.work / "server.properties"
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={data}",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "transaction.state.log.num.partitions=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "",
+                ]
+            )
+        )
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        log = open(self.work / "kafka.log", "wb")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            self._java("kafka.Kafka", str(config)), stdout=log, stderr=subprocess.STDOUT
+        )
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        deadline = time.monotonic() + timeout
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Kafka exited:\n{self.log_tail()}")
+            try:
+                if admin.list_topics(timeout=2).brokers:
+                    return
+            except Exception:  # noqa: BLE001 - not listening yet
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"Kafka did not start in {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        path = self.work / "kafka.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def read_partition(
+    bootstrap: str, topic: str, partition: int = 0, start: int | None = None, timeout: float = 30
+) -> list[tuple[int, bytes | None, bytes | None]]:
+    """Every record of topic-partition from `start` (default: the log start) to its end:
+    (offset, key, value)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    records: list[tuple[int, bytes | None, bytes | None]] = []
+    try:
+        consumer.assign(
+            [TopicPartition(topic, partition, OFFSET_BEGINNING if start is None else start)]
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = consumer.poll(1)
+            if message is None:
+                continue
+            if message.error():
+                if message.error().code() == -191:  # _PARTITION_EOF
+                    return records
+                raise RuntimeError(str(message.error()))
+            offset = message.offset()
+            assert offset is not None
+            records.append((offset, message.key(), message.value()))
+    finally:
+        consumer.close()
+    raise TimeoutError(f"{topic}-{partition} not read to its end in {timeout} s")
+
+
+def kafka_broker_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaReference]:
+    libs = kafka_libs()
+    reference = KafkaReference(libs, tmp_path_factory.mktemp("kafka")).start()
+    try:
+        yield reference
+    finally:
+        reference.stop()
