@@ -288,7 +288,7 @@ def test_a_data_dir_written_by_katka_01_keeps_every_commit_and_is_rewritten_in_k
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
 
-    from tests.e2e.server import KatkaProcess
+    from katka.reliability.process import BrokerProcess
     from tests.kafka.reference import read_partition
 
     data_dir = tmp_path / "data"
@@ -299,7 +299,8 @@ def test_a_data_dir_written_by_katka_01_keeps_every_commit_and_is_rewritten_in_k
         "g-848": {("t1", 0): 5, ("t1", 1): 5},
     }
     for restart in range(2):
-        server = KatkaProcess(data_dir).start()
+        server = BrokerProcess(data_dir)
+        server.start()
         try:
             admin = AdminClient({"bootstrap.servers": server.bootstrap})
             for group, offsets in expected.items():

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import free_port
+from katka.reliability.process import free_port
 
 KAFKA_VERSION = "4.4.0"
 REPO = Path(__file__).resolve().parents[2]
