@@ -138,6 +138,7 @@ class Broker:
             coordinator=self.coordinator,
             transactions=self.transactions,
             producer_ids=self.producer_ids,
+            write_marker=self.write_marker,
             durability=self.durability,
             appends=self.appends,
             api_versions=api_version_ranges(self.registry),

@@ -8,6 +8,7 @@ storage engine with no listener at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,9 @@ class Node:
     coordinator: GroupCoordinator
     transactions: TransactionService
     producer_ids: ProducerIdManager
+    # A transaction marker into one partition: (topic, partition), producer id, producer
+    # epoch, commit?, coordinator epoch (WriteTxnMarkers; the transaction coordinator's own).
+    write_marker: Callable[[tuple[str, int], int, int, bool, int], None]
     durability: Durability
     appends: AppendNotifier
     api_versions: tuple[ApiVersionRange, ...]

@@ -60,6 +60,13 @@ def test_handlers_never_import_the_server(path: Path) -> None:
         assert not name.startswith("katka.server"), name
 
 
+@pytest.mark.parametrize(
+    "path", modules_under("api") + modules_under("admin"), ids=lambda p: f"{p.parent.name}/{p.name}"
+)
+def test_handlers_and_admin_views_see_the_node_never_the_broker(path: Path) -> None:
+    assert "katka.broker" not in imports_of(path)
+
+
 # storage/durability.py is the one place storage waits (the group-commit fsync round, DESIGN.md
 # rule 1); the logs it flushes stay sans-IO.
 WAITS_FOR_FSYNC = PACKAGE / "storage" / "durability.py"

@@ -12,13 +12,13 @@ from katka.errors import ErrorCode, KafkaError
 from katka.transactions.coordinator import COORDINATOR_EPOCH
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 61
 VERSIONS = range(0, 1)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     topics = []
     for topic in request.topics:
@@ -26,7 +26,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         for index in topic.partition_indexes:
             error, message, producers = ErrorCode.none, None, []
             try:
-                partition_log = broker.topics.get_log(topic.name, index)
+                partition_log = node.topics.get_log(topic.name, index)
                 state = partition_log.producer_state
                 ongoing = state.transactions.ongoing
                 for entry in state.producers.values():

@@ -11,18 +11,18 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 65
 VERSIONS = range(0, 1)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     states = []
     for transactional_id in request.transactional_ids:
         try:
-            metadata = broker.transactions.coordinator.describe(transactional_id)
+            metadata = node.transactions.coordinator.describe(transactional_id)
         except KafkaError as error:
             states.append(
                 make(

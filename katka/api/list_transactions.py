@@ -13,13 +13,13 @@ from katka.errors import ErrorCode
 from katka.transactions.state import TransactionState
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 66
 VERSIONS = range(0, 3)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     states: set[TransactionState] = set()
     unknown: list[str] = []
@@ -42,7 +42,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
         )
     found = []
     if not (unknown and not states):  # only unknown states asked for: nothing matches
-        found = broker.transactions.coordinator.list(
+        found = node.transactions.coordinator.list(
             states or None,
             set(request.producer_id_filters) or None,
             getattr(request, "duration_filter", -1),

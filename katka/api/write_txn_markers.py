@@ -15,13 +15,13 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from katka.broker import Broker
+    from katka.node import Node
 
 API_KEY = 27
 VERSIONS = range(1, 3)
 
 
-def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     results = []
     for marker in request.markers:
@@ -31,7 +31,7 @@ def handle(ctx: RequestContext, request: Any, broker: Broker) -> Any:
             for index in topic.partition_indexes:
                 error = ErrorCode.none
                 try:
-                    broker.write_marker(
+                    node.write_marker(
                         (topic.name, index),
                         marker.producer_id,
                         marker.producer_epoch,
