@@ -316,10 +316,19 @@ class Mirror:
         self.last_sequence: dict[tuple[bytes, int], int] = {}
 
 
-def read_log(
-    bootstrap: str, starts: list[int], timeout: float = 60
-) -> tuple[list[list[tuple[int, bytes]]], list[int]] | None:
-    """Every record from starts[p] to the high watermark of each partition; None on timeout."""
+class ReadTimeout(Exception):
+    """Reading a log back did not reach its high watermark in time."""
+
+
+def scan_log(
+    bootstrap: str,
+    topic: str,
+    starts: list[int],
+    on_record: Callable[[int, int, bytes], None],
+    timeout: float = 60,
+) -> list[int]:
+    """Call on_record(partition, offset, value) for every record from starts[p] to the high
+    watermark (read first) of each partition; returns the high watermarks. Raises ReadTimeout."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -332,17 +341,16 @@ def read_log(
     )
     try:
         ends = [
-            consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=30)[1]
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
             for p in range(len(starts))
         ]
-        records: list[list[tuple[int, bytes]]] = [[] for _ in starts]
         pending = {p for p in range(len(starts)) if starts[p] < ends[p]}
         if pending:
-            consumer.assign([TopicPartition(TOPIC, p, starts[p]) for p in sorted(pending)])
+            consumer.assign([TopicPartition(topic, p, starts[p]) for p in sorted(pending)])
         deadline = time.monotonic() + timeout
         while pending:
             if time.monotonic() > deadline:
-                return None
+                raise ReadTimeout(f"{topic}: partitions {sorted(pending)} not read to their end")
             messages: list[Any] = consumer.consume(1000, 0.5)
             for message in messages:
                 partition = message.partition()
@@ -352,12 +360,29 @@ def read_log(
                             pending.discard(partition)
                     continue
                 if message.offset() < ends[partition]:
-                    records[partition].append((message.offset(), bytes(message.value())))
+                    on_record(partition, message.offset(), bytes(message.value()))
                 if message.offset() >= ends[partition] - 1:
                     pending.discard(partition)
-        return records, ends
+        return ends
     finally:
         consumer.close()
+
+
+def read_log(
+    bootstrap: str, starts: list[int], timeout: float = 60
+) -> tuple[list[list[tuple[int, bytes]]], list[int]] | None:
+    """Every record from starts[p] to the high watermark of each partition, and the high
+    watermarks; None on timeout."""
+    records: list[list[tuple[int, bytes]]] = [[] for _ in starts]
+
+    def keep(partition: int, offset: int, value: bytes) -> None:
+        records[partition].append((offset, value))
+
+    try:
+        ends = scan_log(bootstrap, TOPIC, starts, keep, timeout)
+    except ReadTimeout:
+        return None
+    return records, ends
 
 
 def committed_offsets(bootstrap: str, partitions: int) -> list[int] | None:
