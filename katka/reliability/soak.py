@@ -17,7 +17,7 @@ back from offset 0:
 - errors: delivery reports with an error, fatal producer errors, and broker log lines at
   ERROR or with a traceback (before the kill and after the restart).
 
-    python -m katka.reliability.soak --seconds 40
+    python -m katka.reliability.soak --seconds 40 [--slow-fsync-ms 2]
 """
 
 from __future__ import annotations
@@ -222,40 +222,52 @@ def _soak(
     _verify(broker, summary, acknowledgements, partitions)
 
 
+class ReadBack:
+    """Checks the records read back against the acknowledgements, one record at a time."""
+
+    def __init__(self, acks: Acknowledgements, partitions: int, summary: SoakSummary) -> None:
+        self.acks = acks
+        self.summary = summary
+        self.found_partition = array.array("b", [-1]) * len(acks.offset)
+        self.found_offset = array.array("q", [-1]) * len(acks.offset)
+        self.next_offset = [0] * partitions
+
+    def on_record(self, partition: int, offset: int, value: bytes) -> None:
+        self.summary.records_read += 1
+        if offset != self.next_offset[partition]:
+            self.summary.gaps += 1
+        self.next_offset[partition] = offset + 1
+        sequence = int(value[:SEQUENCE_DIGITS])
+        if sequence >= len(self.found_offset):
+            return  # written, but the kill cut its acknowledgement: allowed, never checked
+        if self.found_offset[sequence] != -1:
+            self.summary.duplicated += 1
+            return  # the first copy is the one checked against the acknowledgement
+        self.found_partition[sequence] = partition
+        self.found_offset[sequence] = offset
+
+    def finish(self, high_watermarks: list[int]) -> None:
+        self.summary.gaps += sum(
+            1 for p, end in enumerate(high_watermarks) if self.next_offset[p] != end
+        )
+        for sequence, offset in enumerate(self.acks.offset):
+            if offset != -1 and (
+                self.found_offset[sequence] != offset
+                or self.found_partition[sequence] != self.acks.partition[sequence]
+            ):
+                self.summary.lost += 1
+
+
 def _verify(
     broker: BrokerProcess, summary: SoakSummary, acks: Acknowledgements, partitions: int
 ) -> None:
-    found_partition = array.array("b", [-1]) * len(acks.offset)
-    found_offset = array.array("q", [-1]) * len(acks.offset)
-    next_offset = [0] * partitions
-
-    def on_record(partition: int, offset: int, value: bytes) -> None:
-        summary.records_read += 1
-        if offset != next_offset[partition]:
-            summary.gaps += 1
-        next_offset[partition] = offset + 1
-        sequence = int(value[:SEQUENCE_DIGITS])
-        if sequence >= len(found_offset):
-            return  # written but never acknowledged (the kill cut its reply): allowed
-        if found_offset[sequence] != -1:
-            summary.duplicated += 1
-        found_partition[sequence] = partition
-        found_offset[sequence] = offset
-
+    check = ReadBack(acks, partitions, summary)
     try:
-        ends = scan_log(broker.bootstrap, TOPIC, [0] * partitions, on_record, timeout=600)
+        ends = scan_log(broker.bootstrap, TOPIC, [0] * partitions, check.on_record, timeout=600)
     except ReadTimeout:
         summary.verify_timeouts += 1
         return
-    summary.gaps += sum(1 for p in range(partitions) if next_offset[p] != ends[p])
-    for sequence, offset in enumerate(acks.offset):
-        if offset == -1:
-            continue
-        if (
-            found_offset[sequence] != offset
-            or found_partition[sequence] != acks.partition[sequence]
-        ):
-            summary.lost += 1
+    check.finish(ends)
 
 
 def main() -> None:
@@ -266,6 +278,9 @@ def main() -> None:
     parser.add_argument("--value-bytes", type=int, default=100)
     parser.add_argument("--fsync", choices=["policy", "always"], default="always")
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--slow-fsync-ms", type=float, default=0, help="KATKA_FAULT_SLOW_FSYNC_MS for the broker"
+    )
     args = parser.parse_args()
     summary = run(
         args.seconds,
@@ -274,6 +289,7 @@ def main() -> None:
         segment_bytes=args.segment_bytes,
         value_bytes=args.value_bytes,
         fsync=args.fsync,
+        env={"KATKA_FAULT_SLOW_FSYNC_MS": str(args.slow_fsync_ms)} if args.slow_fsync_ms else None,
     )
     for error in summary.first_errors:
         print("error:", error)
