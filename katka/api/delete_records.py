@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
+from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
@@ -17,30 +18,31 @@ VERSIONS = range(0, 3)
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
-    topics = []
-    for topic in request.topics:
-        partitions = []
-        for requested in topic.partitions:
-            error, low_watermark = ErrorCode.none, -1
-            try:
-                partition_log = node.topics.get_log(topic.name, requested.partition_index)
-                offset = requested.offset
-                if offset == -1:
-                    offset = partition_log.high_watermark
-                if offset < 0:
-                    raise KafkaError(ErrorCode.offset_out_of_range)
-                low_watermark = partition_log.delete_records_before(offset)
-            except KafkaError as exc:
-                error = exc.code
-            partitions.append(
-                make(
-                    m.DeleteRecordsPartitionResult,
-                    partition_index=requested.partition_index,
-                    low_watermark=low_watermark,
-                    error_code=error,
-                )
-            )
-        topics.append(
-            make(m.DeleteRecordsTopicResult, name=topic.name, partitions=tuple(partitions))
+
+    def partition(requested: Any, error: ErrorCode, low_watermark: int = -1) -> Any:
+        return make(
+            m.DeleteRecordsPartitionResult,
+            partition_index=requested.partition_index,
+            low_watermark=low_watermark,
+            error_code=error,
         )
-    return make(m.DeleteRecordsResponse, throttle_time=ZERO, topics=tuple(topics))
+
+    def answer(topic: Any, requested: Any) -> Any:
+        partition_log = node.topics.get_log(topic.name, requested.partition_index)
+        offset = requested.offset
+        if offset == -1:
+            offset = partition_log.high_watermark
+        if offset < 0:
+            raise KafkaError(ErrorCode.offset_out_of_range)
+        return partition(requested, ErrorCode.none, partition_log.delete_records_before(offset))
+
+    topics = answer_partitions(
+        request.topics,
+        lambda topic: topic.partitions,
+        answer,
+        lambda _topic, requested, error, _message: partition(requested, error),
+        lambda topic, partitions: make(
+            m.DeleteRecordsTopicResult, name=topic.name, partitions=partitions
+        ),
+    )
+    return make(m.DeleteRecordsResponse, throttle_time=ZERO, topics=topics)

@@ -16,6 +16,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, millis, response_module
+from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
@@ -60,83 +61,89 @@ async def _long_poll(ctx: RequestContext, request: Any, node: Node, max_wait_ms:
 
 
 def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool]:
+    """The response as of now, the record bytes in it, and whether a partition failed."""
     m = response_module(ctx)
     remaining_bytes = request.max_bytes if request.max_bytes > 0 else 2**31 - 1
     read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     total_bytes = 0
     has_error = False
-    topic_responses = []
-    for fetch_topic in request.topics:
-        partition_responses = []
-        for fetch_partition in fetch_topic.partitions:
-            error = ErrorCode.none
-            records: bytes | memoryview = b""
-            high_watermark = -1
-            last_stable_offset = -1
-            log_start_offset = -1
-            aborted: tuple[Any, ...] | None = None
-            try:
-                partition_log = node.topics.get_log(fetch_topic.topic, fetch_partition.partition)
-                epoch = getattr(fetch_partition, "current_leader_epoch", -1)
-                if epoch > LEADER_EPOCH:
-                    raise KafkaError(ErrorCode.unknown_leader_epoch)
-                high_watermark = partition_log.high_watermark
-                last_stable_offset = partition_log.last_stable_offset
-                log_start_offset = partition_log.log_start_offset
-                max_offset = high_watermark
-                if read_committed:
-                    max_offset = last_stable_offset
-                    aborted = tuple(
-                        make(
-                            m.AbortedTransaction,
-                            producer_id=txn.producer_id,
-                            first_offset=txn.first_offset,
-                        )
-                        for txn in partition_log.aborted_transactions(
-                            fetch_partition.fetch_offset, max_offset
-                        )
-                    )
-                max_bytes = min(fetch_partition.partition_max_bytes, remaining_bytes)
-                if max_bytes > 0 or total_bytes == 0:
-                    records = partition_log.read(
-                        fetch_partition.fetch_offset,
-                        max_bytes,
-                        max_offset,
-                        min_one_batch=total_bytes == 0,
-                    )
-            except KafkaError as exc:
-                error = exc.code
-                has_error = True
-            except OSError:
-                error = ErrorCode.kafka_storage_error
-                has_error = True
-            total_bytes += len(records)
-            remaining_bytes -= len(records)
-            partition_responses.append(
+
+    def answer(fetch_topic: Any, fetch_partition: Any) -> Any:
+        nonlocal total_bytes, remaining_bytes
+        partition_log = node.topics.get_log(fetch_topic.topic, fetch_partition.partition)
+        if getattr(fetch_partition, "current_leader_epoch", -1) > LEADER_EPOCH:
+            raise KafkaError(ErrorCode.unknown_leader_epoch)
+        high_watermark = partition_log.high_watermark
+        last_stable_offset = partition_log.last_stable_offset
+        max_offset = last_stable_offset if read_committed else high_watermark
+        aborted = None
+        if read_committed:
+            aborted = tuple(
                 make(
-                    m.PartitionData,
-                    partition_index=fetch_partition.partition,
-                    error_code=error,
-                    high_watermark=high_watermark,
-                    last_stable_offset=last_stable_offset,
-                    log_start_offset=log_start_offset,
-                    aborted_transactions=aborted,
-                    preferred_read_replica=-1,
-                    records=records,
+                    m.AbortedTransaction, producer_id=txn.producer_id, first_offset=txn.first_offset
+                )
+                for txn in partition_log.aborted_transactions(
+                    fetch_partition.fetch_offset, max_offset
                 )
             )
-        topic_responses.append(
-            make(
-                m.FetchableTopicResponse,
-                topic=fetch_topic.topic,
-                partitions=tuple(partition_responses),
+        records: bytes | memoryview = b""
+        max_bytes = min(fetch_partition.partition_max_bytes, remaining_bytes)
+        if max_bytes > 0 or total_bytes == 0:
+            records = partition_log.read(
+                fetch_partition.fetch_offset, max_bytes, max_offset, min_one_batch=total_bytes == 0
             )
+        total_bytes += len(records)
+        remaining_bytes -= len(records)
+        return partition(
+            fetch_partition,
+            ErrorCode.none,
+            high_watermark,
+            last_stable_offset,
+            partition_log.log_start_offset,
+            aborted,
+            records,
         )
+
+    def partition(
+        fetch_partition: Any,
+        error: ErrorCode,
+        high_watermark: int = -1,
+        last_stable_offset: int = -1,
+        log_start_offset: int = -1,
+        aborted: tuple[Any, ...] | None = None,
+        records: bytes | memoryview = b"",
+    ) -> Any:
+        return make(
+            m.PartitionData,
+            partition_index=fetch_partition.partition,
+            error_code=error,
+            high_watermark=high_watermark,
+            last_stable_offset=last_stable_offset,
+            log_start_offset=log_start_offset,
+            aborted_transactions=aborted,
+            preferred_read_replica=-1,
+            records=records,
+        )
+
+    def refuse(_topic: Any, fetch_partition: Any, error: ErrorCode, _message: str | None) -> Any:
+        nonlocal has_error
+        has_error = True
+        return partition(fetch_partition, error)
+
+    topics = answer_partitions(
+        request.topics,
+        lambda fetch_topic: fetch_topic.partitions,
+        answer,
+        refuse,
+        lambda fetch_topic, partitions: make(
+            m.FetchableTopicResponse, topic=fetch_topic.topic, partitions=partitions
+        ),
+    )
     response = make(
         m.FetchResponse,
         throttle_time=ZERO,
         error_code=ErrorCode.none,
         session_id=0,
-        responses=tuple(topic_responses),
+        responses=topics,
     )
     return response, total_bytes, has_error

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
+from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
+from katka.storage.base import PartitionLog
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -25,49 +27,47 @@ READ_COMMITTED = 1
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
-    topics = []
-    for topic in request.topics:
-        partitions = []
-        for requested in topic.partitions:
-            error, timestamp, offset = ErrorCode.none, -1, -1
-            try:
-                partition_log = node.topics.get_log(topic.name, requested.partition_index)
-                if getattr(requested, "current_leader_epoch", -1) > LEADER_EPOCH:
-                    raise KafkaError(ErrorCode.unknown_leader_epoch)
-                wanted = requested.timestamp
-                if wanted == LATEST:
-                    offset = (
-                        partition_log.last_stable_offset
-                        if read_committed
-                        else partition_log.high_watermark
-                    )
-                elif wanted in (EARLIEST, EARLIEST_LOCAL):
-                    offset = partition_log.log_start_offset
-                elif wanted == MAX_TIMESTAMP:
-                    found = partition_log.max_timestamp()
-                    if found is not None:
-                        offset, timestamp = found.offset, found.timestamp_ms
-                elif wanted < 0:
-                    raise KafkaError(
-                        ErrorCode.invalid_request, f"unknown special timestamp {wanted}"
-                    )
-                else:
-                    found = partition_log.offset_for_timestamp(wanted)
-                    if found is not None:
-                        offset, timestamp = found.offset, found.timestamp_ms
-            except KafkaError as exc:
-                error = exc.code
-            partitions.append(
-                make(
-                    m.ListOffsetsPartitionResponse,
-                    partition_index=requested.partition_index,
-                    error_code=error,
-                    timestamp=timestamp,
-                    offset=offset,
-                    leader_epoch=LEADER_EPOCH if error == ErrorCode.none and offset >= 0 else -1,
-                )
-            )
-        topics.append(
-            make(m.ListOffsetsTopicResponse, name=topic.name, partitions=tuple(partitions))
+
+    def partition(requested: Any, error: ErrorCode, timestamp: int = -1, offset: int = -1) -> Any:
+        return make(
+            m.ListOffsetsPartitionResponse,
+            partition_index=requested.partition_index,
+            error_code=error,
+            timestamp=timestamp,
+            offset=offset,
+            leader_epoch=LEADER_EPOCH if error == ErrorCode.none and offset >= 0 else -1,
         )
-    return make(m.ListOffsetsResponse, throttle_time=ZERO, topics=tuple(topics))
+
+    def answer(topic: Any, requested: Any) -> Any:
+        partition_log = node.topics.get_log(topic.name, requested.partition_index)
+        if getattr(requested, "current_leader_epoch", -1) > LEADER_EPOCH:
+            raise KafkaError(ErrorCode.unknown_leader_epoch)
+        offset, timestamp = _find(partition_log, requested.timestamp, read_committed)
+        return partition(requested, ErrorCode.none, timestamp, offset)
+
+    topics = answer_partitions(
+        request.topics,
+        lambda topic: topic.partitions,
+        answer,
+        lambda _topic, requested, error, _message: partition(requested, error),
+        lambda topic, partitions: make(
+            m.ListOffsetsTopicResponse, name=topic.name, partitions=partitions
+        ),
+    )
+    return make(m.ListOffsetsResponse, throttle_time=ZERO, topics=topics)
+
+
+def _find(partition_log: PartitionLog, wanted: int, read_committed: bool) -> tuple[int, int]:
+    """(offset, timestamp) for a requested timestamp or special value; -1s when none is."""
+    if wanted == LATEST:
+        end = partition_log.last_stable_offset if read_committed else partition_log.high_watermark
+        return end, -1
+    if wanted in (EARLIEST, EARLIEST_LOCAL):
+        return partition_log.log_start_offset, -1
+    if wanted < 0 and wanted != MAX_TIMESTAMP:
+        raise KafkaError(ErrorCode.invalid_request, f"unknown special timestamp {wanted}")
+    if wanted == MAX_TIMESTAMP:
+        found = partition_log.max_timestamp()
+    else:
+        found = partition_log.offset_for_timestamp(wanted)
+    return (found.offset, found.timestamp_ms) if found is not None else (-1, -1)

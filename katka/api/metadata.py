@@ -1,9 +1,10 @@
 """Metadata (key 3), v0-12.
 
-Topics are auto-created only here, as in Kafka: when `auto.create.topics.enable` is on and the
-request allows it (v4+ flag; always for v0-3), with `num.partitions` partitions. Every partition
-is led by this broker with leader epoch 0. Authorized operations (v8+), when asked for, are every
-operation the resource type supports, as Kafka reports them without an authorizer.
+Topics are auto-created only here, as in Kafka: the request may allow it (v4+ flag; always for
+v0-3), and the topic manager applies the policy (`auto.create.topics.enable`, `num.partitions`).
+Every partition is led by this broker with leader epoch 0. Authorized operations (v8+), when
+asked for, are every operation the resource type supports, as Kafka reports them without an
+authorizer.
 """
 
 from __future__ import annotations
@@ -35,9 +36,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     topic_operations = authorized_operations(
         TOPIC_OPERATIONS, getattr(request, "include_topic_authorized_operations", False)
     )
-    allow_auto_create = getattr(
-        request, "allow_auto_topic_creation", True
-    ) and node.config.get_bool("auto.create.topics.enable")
+    allow_auto_create = getattr(request, "allow_auto_topic_creation", True)
     if request.topics is None or (ctx.api_version == 0 and not request.topics):
         names = [info.name for info in topics.catalog]
     else:
@@ -51,15 +50,11 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 names.append(name)
     results = []
     for name in names:
-        info = topics.catalog.get(name)
-        error = ErrorCode.none
-        if info is None and allow_auto_create:
-            try:
-                info = topics.create_topic(name, node.config.get_int("num.partitions"), {})
-            except KafkaError as exc:
-                error = exc.code
-        elif info is None:
-            error = ErrorCode.unknown_topic_or_partition
+        error = ErrorCode.unknown_topic_or_partition
+        try:
+            info = topics.maybe_auto_create(name, allow_auto_create)
+        except KafkaError as exc:
+            info, error = None, exc.code
         if info is None:
             results.append(
                 make(

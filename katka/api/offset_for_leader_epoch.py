@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
+from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
@@ -20,29 +21,31 @@ LEADER_EPOCH = 0
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
-    topics = []
-    for topic in request.topics:
-        partitions = []
-        for requested in topic.partitions:
-            error, epoch, end_offset = ErrorCode.none, -1, -1
-            try:
-                partition_log = node.topics.get_log(topic.topic, requested.partition)
-                if requested.current_leader_epoch > LEADER_EPOCH:
-                    raise KafkaError(ErrorCode.unknown_leader_epoch)
-                if requested.leader_epoch >= LEADER_EPOCH:
-                    epoch, end_offset = LEADER_EPOCH, partition_log.log_end_offset
-            except KafkaError as exc:
-                error = exc.code
-            partitions.append(
-                make(
-                    m.EpochEndOffset,
-                    error_code=error,
-                    partition=requested.partition,
-                    leader_epoch=epoch,
-                    end_offset=end_offset,
-                )
-            )
-        topics.append(
-            make(m.OffsetForLeaderTopicResult, topic=topic.topic, partitions=tuple(partitions))
+
+    def partition(requested: Any, error: ErrorCode, epoch: int = -1, end_offset: int = -1) -> Any:
+        return make(
+            m.EpochEndOffset,
+            error_code=error,
+            partition=requested.partition,
+            leader_epoch=epoch,
+            end_offset=end_offset,
         )
-    return make(m.OffsetForLeaderEpochResponse, throttle_time=ZERO, topics=tuple(topics))
+
+    def answer(topic: Any, requested: Any) -> Any:
+        partition_log = node.topics.get_log(topic.topic, requested.partition)
+        if requested.current_leader_epoch > LEADER_EPOCH:
+            raise KafkaError(ErrorCode.unknown_leader_epoch)
+        if requested.leader_epoch < LEADER_EPOCH:
+            return partition(requested, ErrorCode.none)  # an epoch before the first
+        return partition(requested, ErrorCode.none, LEADER_EPOCH, partition_log.log_end_offset)
+
+    topics = answer_partitions(
+        request.topics,
+        lambda topic: topic.partitions,
+        answer,
+        lambda _topic, requested, error, _message: partition(requested, error),
+        lambda topic, partitions: make(
+            m.OffsetForLeaderTopicResult, topic=topic.topic, partitions=partitions
+        ),
+    )
+    return make(m.OffsetForLeaderEpochResponse, throttle_time=ZERO, topics=topics)

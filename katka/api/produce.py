@@ -14,12 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, datetime_ms, make, response_module
+from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
-from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import validate_produce_records
 from katka.storage.base import PartitionLog
-from katka.transactions.coordinator import TRANSACTION_STATE_TOPIC
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -33,68 +32,64 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     acks = request.acks
     now_ms = node.clock.now_ms()
     appended: list[PartitionLog] = []
-    topic_responses = []
-    for topic_data in request.topic_data:
-        partition_responses = []
-        for partition_data in topic_data.partition_data:
-            error = ErrorCode.none
-            message = None
-            base_offset = -1
-            log_append_time_ms = -1
-            log_start_offset = -1
-            try:
-                if acks not in (-1, 0, 1):
-                    raise KafkaError(ErrorCode.invalid_required_acks, "acks must be -1, 0 or 1")
-                partition_log = node.topics.get_log(topic_data.name, partition_data.index)
-                if topic_data.name in (OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC):
-                    raise KafkaError(
-                        ErrorCode.invalid_topic_exception, "Cannot append to internal topic"
-                    )
-                if partition_data.records is None:
-                    raise KafkaError(ErrorCode.invalid_record, "null record set")
-                headers = validate_produce_records(
-                    partition_data.records, partition_log.config.max_message_bytes
-                )
-                for header in headers:
-                    if header.is_transactional:
-                        node.transactions.coordinator.validate_transactional_write(
-                            header.producer_id,
-                            header.producer_epoch,
-                            (topic_data.name, partition_data.index),
-                        )
-                info = partition_log.append(partition_data.records, headers, now_ms)
-                appended.append(partition_log)
-                base_offset = info.base_offset
-                log_append_time_ms = info.log_append_time_ms
-                log_start_offset = info.log_start_offset
-            except KafkaError as exc:
-                error = exc.code
-                message = exc.message
-            except OSError as exc:
-                error = ErrorCode.kafka_storage_error
-                message = f"storage error: {exc.strerror or exc}"
-            partition_responses.append(
-                make(
-                    m.PartitionProduceResponse,
-                    index=partition_data.index,
-                    error_code=error,
-                    base_offset=base_offset,
-                    log_append_time=datetime_ms(log_append_time_ms),
-                    log_start_offset=log_start_offset,
-                    record_errors=(),
-                    error_message=message,
-                )
-            )
-        topic_responses.append(
-            make(
-                m.TopicProduceResponse,
-                name=topic_data.name,
-                partition_responses=tuple(partition_responses),
-            )
+
+    def partition(
+        partition_data: Any,
+        error: ErrorCode,
+        message: str | None = None,
+        base_offset: int = -1,
+        log_append_time_ms: int = -1,
+        log_start_offset: int = -1,
+    ) -> Any:
+        return make(
+            m.PartitionProduceResponse,
+            index=partition_data.index,
+            error_code=error,
+            base_offset=base_offset,
+            log_append_time=datetime_ms(log_append_time_ms),
+            log_start_offset=log_start_offset,
+            record_errors=(),
+            error_message=message,
         )
+
+    def answer(topic_data: Any, partition_data: Any) -> Any:
+        if acks not in (-1, 0, 1):
+            raise KafkaError(ErrorCode.invalid_required_acks, "acks must be -1, 0 or 1")
+        partition_log = node.topics.get_log_for_produce(topic_data.name, partition_data.index)
+        if partition_data.records is None:
+            raise KafkaError(ErrorCode.invalid_record, "null record set")
+        headers = validate_produce_records(
+            partition_data.records, partition_log.config.max_message_bytes
+        )
+        for header in headers:
+            if header.is_transactional:
+                node.transactions.coordinator.validate_transactional_write(
+                    header.producer_id,
+                    header.producer_epoch,
+                    (topic_data.name, partition_data.index),
+                )
+        info = partition_log.append(partition_data.records, headers, now_ms)
+        appended.append(partition_log)
+        return partition(
+            partition_data,
+            ErrorCode.none,
+            base_offset=info.base_offset,
+            log_append_time_ms=info.log_append_time_ms,
+            log_start_offset=info.log_start_offset,
+        )
+
+    topics = answer_partitions(
+        request.topic_data,
+        lambda topic_data: topic_data.partition_data,
+        answer,
+        lambda _topic, partition_data, error, message: partition(partition_data, error, message),
+        lambda topic_data, partitions: make(
+            m.TopicProduceResponse, name=topic_data.name, partition_responses=partitions
+        ),
+    )
     if appended:
         node.appends.notify()
-    response = make(m.ProduceResponse, responses=tuple(topic_responses), throttle_time=ZERO)
+    response = make(m.ProduceResponse, responses=topics, throttle_time=ZERO)
     if acks == 0:
         return None
     return node.durability.reply_when_durable(appended, response)

@@ -51,6 +51,26 @@ class TopicManager:
             )
         return found
 
+    def get_log_for_produce(self, topic: str, partition: int) -> PartitionLog:
+        """The log a client's Produce appends to: internal topics (__consumer_offsets,
+        __transaction_state) are written only by their coordinators, as in Kafka."""
+        partition_log = self.get_log(topic, partition)
+        info = self.catalog.get(topic)
+        if info is not None and info.internal:
+            raise KafkaError(ErrorCode.invalid_topic_exception, "Cannot append to internal topic")
+        return partition_log
+
+    def maybe_auto_create(self, name: str, requested: bool) -> TopicInfo | None:
+        """Kafka's auto-create policy (Metadata only): an unknown topic is created with
+        num.partitions partitions when `auto.create.topics.enable` is on and the request
+        allows it; None when it stays unknown."""
+        info = self.catalog.get(name)
+        if info is not None or not requested:
+            return info
+        if not self.config.get_bool("auto.create.topics.enable"):
+            return None
+        return self.create_topic(name, self.config.get_int("num.partitions"), {})
+
     def logs(self) -> list[PartitionLog]:
         return list(self._logs.values())
 
