@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from katka.protocol.records import iter_batches
 from katka.reliability.process import BrokerProcess
+from tests.conditions import wait_until
 from tests.reliability.test_overload import create_topic
 
 
@@ -60,7 +61,10 @@ def test_a_garbled_old_segment_is_reported_as_corrupt_message(tmp_path: Path) ->
         consumer.close()
         # Kafka error 2, CORRUPT_MESSAGE (librdkafka calls it INVALID_MSG)
         assert error is not None and error.code() == KafkaError.INVALID_MSG == 2, error
-        time.sleep(0.5)
+        wait_until(
+            lambda: "CORRUPT_MESSAGE returned to fetches" in broker.log_tail(400),
+            what="the broker's log line",
+        )
         log_text = broker.log_tail(400)
         assert "CORRUPT_MESSAGE" in log_text and segments[1] in log_text, log_text
         assert f"offset {victim.base_offset}" in log_text
