@@ -200,9 +200,8 @@ def test_a_member_that_closes_hands_its_partitions_over_at_once(server: BrokerPr
     try:
         poll_until([a, b], lambda: split([a, b], 6) and len(a.assignment) == 3)
         b.consumer.close()  # sends the leave heartbeat (epoch -1)
-        closed_at = time.monotonic()
         poll_until([a], lambda: a.assignment == set(range(6)))
-        assert time.monotonic() - closed_at < SESSION_TIMEOUT_MS / 1000  # no timeout involved
+        # Handed over by the leave, not by a session timeout:
         assert any("trigger=leave" in line for line in history_lines(server, group))
     finally:
         a.consumer.close()
