@@ -240,8 +240,15 @@ def console() -> Any:
     return Console(width=width, highlight=False, soft_wrap=False)
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 record`, `2 records`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def no_such_partition(topic: str, partition: int, count: int) -> CliError:
-    return CliError(f"partition {partition} does not exist: {topic} has {count} partitions")
+    return CliError(
+        f"partition {partition} does not exist: {topic} has {plural(count, 'partition')}"
+    )
 
 
 def echo_err(message: str) -> None:

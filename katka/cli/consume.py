@@ -26,6 +26,7 @@ from katka.cli.common import (
     kafka_error_text,
     no_such_partition,
     now_ms,
+    plural,
 )
 from katka.cli.timeparse import TimeFormatError, parse_time_ms
 
@@ -294,7 +295,7 @@ def consume(
             # auto-committing and leaves the group at once, so the group's partitions move to
             # other members without waiting for a session timeout.
             consumer.close()
-    echo_err(f"Processed a total of {count} messages")
+    echo_err(f"Processed a total of {plural(count, 'message')}")
     if stop.requested is not None:
         raise click.exceptions.Exit(stop.exit_code)
 

@@ -26,6 +26,8 @@ from katka.cli.common import (
     echo_err,
     emit_json,
     kafka_error_text,
+    no_such_partition,
+    plural,
 )
 
 COMPRESSION = ["none", "gzip", "snappy", "lz4", "zstd"]
@@ -157,10 +159,7 @@ def produce(
         if known is None or known.error is not None:
             raise CliError(f"Topic '{topic_name}' does not exist as expected")
         if partition not in known.partitions:
-            raise CliError(
-                f"partition {partition} does not exist: {topic_name} has "
-                f"{len(known.partitions)} partitions"
-            )
+            raise no_such_partition(topic_name, partition, len(known.partitions))
     tally = DeliveryTally()
     started = time.monotonic()
     records = 0
@@ -215,7 +214,8 @@ def produce(
         emit_json(summary)
     else:
         click.echo(
-            f"Produced {tally.delivered} records ({payload_bytes} bytes) to {topic_name} in "
+            f"Produced {plural(tally.delivered, 'record')} ({plural(payload_bytes, 'byte')}) "
+            f"to {topic_name} in "
             f"{elapsed:.2f} s ({summary['records_per_second']:.0f} records/s)"
             + (f", {tally.failed} failed" if tally.failed else "")
         )
@@ -231,19 +231,23 @@ def produce(
         )
     if tally.failed:
         raise CliError(
-            f"{tally.failed} of {records} records were not delivered (the first at line "
-            f"{tally.first_failed_line}): {tally.first_error}"
+            f"{tally.failed} of {plural(records, 'record')} could not be delivered (the first "
+            f"at line {tally.first_failed_line}): {tally.first_error}"
         )
 
 
+def line_range(lines: int) -> str:
+    return "line 1" if lines == 1 else f"lines 1-{lines}"
+
+
 def what_was_sent(lines: int, tally: DeliveryTally) -> str:
-    """`the 10000 lines before it were produced`, with the failures among them."""
+    """`produced 10000 records (lines 1-10000)`, with the failures among them."""
     if lines == 0:
-        return "no record was sent"
+        return "nothing was produced"
     if not tally.failed:
-        return f"{tally.delivered} records (lines 1-{lines}) were produced"
+        return f"produced {plural(tally.delivered, 'record')} ({line_range(lines)})"
     return (
-        f"{tally.delivered} of {lines} records (lines 1-{lines}) were produced, "
+        f"produced {tally.delivered} of {plural(lines, 'record')} ({line_range(lines)}), "
         f"{tally.failed} failed (the first at line {tally.first_failed_line}: {tally.first_error})"
     )
 

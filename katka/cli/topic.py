@@ -14,6 +14,7 @@ from katka.cli.common import (
     emit_json,
     kafka_admin_module,
     parse_pairs,
+    plural,
     print_table,
     wait,
 )
@@ -329,4 +330,4 @@ def add_partitions(connection: Connection, name: str, partitions: int) -> None:
     if connection.json:
         emit_json({"topic": name, "partitions": partitions})
     else:
-        click.echo(f"Topic {name} now has {partitions} partitions.")
+        click.echo(f"Topic {name} now has {plural(partitions, 'partition')}.")

@@ -132,7 +132,7 @@ def test_reset_offsets_is_refused_on_an_active_group_then_planned_and_executed(
 
     done = katka("group", "reset-offsets", group, "--all-topics", "--to-offset", "4", "--execute")
     assert done.returncode == 0, done.stderr
-    assert f"Reset the offsets of 1 partitions of group '{group}'." in done.stdout
+    assert f"Reset the offsets of 1 partition of group '{group}'." in done.stdout
     described = json.loads(katka("group", "describe", group, "--output", "json", check=True).stdout)
     assert described["state"] == "Empty"
     assert [(p["committed_offset"], p["lag"]) for p in described["partitions"]] == [(4, 6)]

@@ -138,7 +138,7 @@ def test_bad_consume_input_is_refused_with_one_line(
     bad_partition = katka("consume", name, "--partition", "7")
     assert (bad_partition.returncode, bad_partition.stderr) == (
         1,
-        f"katka: error: partition 7 does not exist: {name} has 1 partitions\n",
+        f"katka: error: partition 7 does not exist: {name} has 1 partition\n",
     )
     bad_format = katka("consume", name, "--format", "%q")
     assert bad_format.returncode == 2 and "unknown field %q" in bad_format.stderr
@@ -153,13 +153,13 @@ def test_bad_produce_input_is_refused_with_one_line(
     missing_key = katka("produce", name, "--key-separator", ":", input="no separator\n")
     assert missing_key.returncode == 1
     assert missing_key.stderr == (
-        "katka: error: line 1: no key separator ':' found; no record was sent; "
+        "katka: error: line 1: no key separator ':' found; nothing was produced; "
         "line 1 and the lines after it were not sent\n"
     )
     bad_partition = katka("produce", name, "--partition", "3", input="x\n")
     assert (bad_partition.returncode, bad_partition.stderr) == (
         1,
-        f"katka: error: partition 3 does not exist: {name} has 1 partitions\n",
+        f"katka: error: partition 3 does not exist: {name} has 1 partition\n",
     )
     bad_header = katka("produce", name, "--header", "novalue", input="x\n")
     assert bad_header.returncode == 2 and "expected KEY=VALUE" in bad_header.stderr
@@ -174,8 +174,8 @@ def test_a_bad_line_stops_produce_after_delivering_the_lines_before_it_and_says_
     assert result.returncode == 1
     assert result.stdout.startswith(f"Produced 1000 records (9786 bytes) to {name} in ")
     assert result.stderr == (
-        "katka: error: line 1001: no key separator ':' found; 1000 records (lines 1-1000) were "
-        "produced; line 1001 and the lines after it were not sent\n"
+        "katka: error: line 1001: no key separator ':' found; produced 1000 records "
+        "(lines 1-1000); line 1001 and the lines after it were not sent\n"
     )
     consumed = katka("consume", name, "--from-beginning", "--exit-at-end", "--format", r"%k\n")
     assert consumed.stdout.split() == [f"k{i}" for i in range(1, 1001)]
@@ -209,7 +209,7 @@ def test_ctrl_c_stops_produce_after_delivering_what_was_read_and_says_so(
     assert producer.returncode == 130
     assert stdout.startswith(f"Produced 3 records (14 bytes) to {name} in ")
     assert stderr == (
-        "katka: interrupted after line 3: 3 records (lines 1-3) were produced; "
+        "katka: interrupted after line 3: produced 3 records (lines 1-3); "
         "the rest of the input was not read\n"
     )
 

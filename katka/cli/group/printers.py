@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from katka.cli.common import print_table
+from katka.cli.common import plural, print_table
 from katka.cli.group.queries import GroupListing
 from katka.cli.group.report import AssignedPartition, GroupReport
 from katka.cli.group.reset_plan import PlannedReset
@@ -86,7 +86,7 @@ def print_reset_plan(group_id: str, plan: Sequence[PlannedReset], executed: bool
         right_align=["PARTITION", "CURRENT-OFFSET", "NEW-OFFSET", "REPLAY"],
     )
     if executed:
-        click.echo(f"Reset the offsets of {len(plan)} partitions of group '{group_id}'.")
+        click.echo(f"Reset the offsets of {plural(len(plan), 'partition')} of group '{group_id}'.")
     else:
         click.echo("Dry run: nothing changed. Add --execute to apply this plan.")
 
