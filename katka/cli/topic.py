@@ -1,4 +1,5 @@
-"""`katka topic create|list|describe|delete|add-partitions`, as kafka-topics.sh does them."""
+"""`katka topic create|list|describe|alter|delete|add-partitions`, as kafka-topics.sh and
+kafka-configs.sh do them."""
 
 from __future__ import annotations
 
@@ -176,20 +177,36 @@ def topic_configs(connection: Connection, admin: Any, topic: str) -> list[dict[s
 
 
 @topic.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("topic_names", metavar="[TOPIC]...", nargs=-1)
+@click.option(
+    "--topic", "-t", "topic_options", multiple=True, help="A topic (as kafka-topics.sh takes it)."
+)
 @click.option("--all-configs", is_flag=True, help="Show every config, not only overrides.")
+@click.option("--internal/--no-internal", default=False, help="With no topic named: internal too.")
 @connection_options
-def describe(connection: Connection, names: tuple[str, ...], all_configs: bool) -> None:
-    """Partitions (leader, log start and end offsets, records, size) and configs.
+def describe(
+    connection: Connection,
+    topic_names: tuple[str, ...],
+    topic_options: tuple[str, ...],
+    all_configs: bool,
+    internal: bool,
+) -> None:
+    """Partitions (leader, log start and end offsets, records, size) and configs; every topic
+    when none is named, as kafka-topics.sh --describe does.
 
     Sizes come from katka's admin API and are left out against other brokers.
 
     \b
     Example:
       katka topic describe orders payments
+      katka topic describe --topic orders --all-configs
     """
     admin = connection.admin()
     topics = existing_topics(connection, admin)
+    names = list(dict.fromkeys([*topic_names, *topic_options]))
+    every_topic = not names
+    if every_topic:
+        names = sorted(n for n in topics if internal or not n.startswith("__"))
     missing = [n for n in names if n not in topics]
     if missing:
         raise CliError(f"Topic '{missing[0]}' does not exist as expected")
@@ -231,7 +248,8 @@ def describe(connection: Connection, names: tuple[str, ...], all_configs: bool) 
             }
         )
     if connection.json:
-        emit_json(described if len(described) > 1 else described[0])
+        # One named topic is an object; several, or every topic, a list.
+        emit_json(described[0] if len(described) == 1 and not every_topic else described)
         return
     for index, entry in enumerate(described):
         if index:
@@ -263,6 +281,13 @@ def describe(connection: Connection, names: tuple[str, ...], all_configs: bool) 
             rows,
             right_align=["PARTITION", "LEADER", "LOG-START", "LOG-END", "RECORDS", "SIZE"],
         )
+
+
+def grow_partitions(connection: Connection, admin: Any, name: str, partitions: int) -> None:
+    futures = admin.create_partitions(
+        [kafka_admin_module().NewPartitions(name, partitions)], request_timeout=connection.timeout_s
+    )
+    wait(futures[name], connection.timeout_s, f"cannot add partitions to '{name}'")
 
 
 def human_bytes(size: int | None) -> str:
@@ -323,11 +348,80 @@ def add_partitions(connection: Connection, name: str, partitions: int) -> None:
     """
     admin = connection.admin()
     require_topic(connection, admin, name)
-    futures = admin.create_partitions(
-        [kafka_admin_module().NewPartitions(name, partitions)], request_timeout=connection.timeout_s
-    )
-    wait(futures[name], connection.timeout_s, f"cannot add partitions to '{name}'")
+    grow_partitions(connection, admin, name, partitions)
     if connection.json:
         emit_json({"topic": name, "partitions": partitions})
     else:
+        click.echo(f"Topic {name} now has {plural(partitions, 'partition')}.")
+
+
+@topic.command()
+@click.argument("name")
+@click.option(
+    "--config",
+    "-c",
+    "configs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a topic config; repeatable.",
+)
+@click.option(
+    "--delete-config",
+    "deleted",
+    multiple=True,
+    metavar="NAME",
+    help="Remove an override (back to the broker default); repeatable.",
+)
+@click.option(
+    "--partitions",
+    "-p",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Grow to this total partition count.",
+)
+@connection_options
+def alter(
+    connection: Connection,
+    name: str,
+    configs: tuple[str, ...],
+    deleted: tuple[str, ...],
+    partitions: int | None,
+) -> None:
+    """Change a topic's configs (kafka-configs.sh --alter --add-config / --delete-config) or
+    grow its partitions (kafka-topics.sh --alter --partitions). Other overrides are kept.
+
+    \b
+    Example:
+      katka topic alter orders --config retention.ms=3600000 --delete-config segment.ms
+      katka topic alter orders --partitions 12
+    """
+    if not configs and not deleted and partitions is None:
+        raise click.UsageError("name a change: --config, --delete-config or --partitions")
+    names = kafka_admin_module()
+    admin = connection.admin()
+    require_topic(connection, admin, name)
+    updates = parse_pairs(configs, "--config")
+    if updates or deleted:
+        entries = [
+            names.ConfigEntry(key, value, incremental_operation=names.AlterConfigOpType.SET)
+            for key, value in updates.items()
+        ] + [
+            names.ConfigEntry(key, None, incremental_operation=names.AlterConfigOpType.DELETE)
+            for key in deleted
+        ]
+        resource = names.ConfigResource(names.ResourceType.TOPIC, name, incremental_configs=entries)
+        futures = admin.incremental_alter_configs([resource], request_timeout=connection.timeout_s)
+        wait(futures[resource], connection.timeout_s, f"cannot alter the configs of '{name}'")
+    if partitions is not None:
+        grow_partitions(connection, admin, name, partitions)
+    if connection.json:
+        emit_json(
+            {"topic": name, "set": updates, "deleted": list(deleted), "partitions": partitions}
+        )
+        return
+    for key, value in updates.items():
+        click.echo(f"Set {key}={value} on topic {name}.")
+    for key in deleted:
+        click.echo(f"Removed {key} from topic {name}.")
+    if partitions is not None:
         click.echo(f"Topic {name} now has {plural(partitions, 'partition')}.")

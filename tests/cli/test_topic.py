@@ -152,3 +152,29 @@ def test_every_command_has_help_with_an_example() -> None:
         if command[0] != "serve":
             assert "--bootstrap-server" in result.stdout, command
             assert "--output" in result.stdout, command
+
+
+def test_topic_configs_are_altered_and_removed_and_describe_takes_kafkas_topic_option(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = unique("alter")
+    katka("topic", "create", name, "--config", "segment.ms=600000", check=True)
+    altered = katka("topic", "alter", name, "--config", "retention.ms=60000", "--partitions", "2")
+    assert altered.returncode == 0, altered.stderr
+    assert altered.stdout == (
+        f"Set retention.ms=60000 on topic {name}.\nTopic {name} now has 2 partitions.\n"
+    )
+
+    def described(*args: str) -> dict[str, object]:
+        return json.loads(katka("topic", "describe", *args, "--output", "json", check=True).stdout)
+
+    after = described("--topic", name)
+    assert after["configs"] == {"retention.ms": "60000", "segment.ms": "600000"}
+    assert len(after["partitions"]) == 2  # type: ignore[arg-type]
+    removed = katka("topic", "alter", name, "--delete-config", "segment.ms", check=True)
+    assert removed.stdout == f"Removed segment.ms from topic {name}.\n"
+    assert described(name)["configs"] == {"retention.ms": "60000"}
+    every = json.loads(katka("topic", "describe", "--output", "json", check=True).stdout)
+    assert name in [entry["topic"] for entry in every]
+    nothing = katka("topic", "alter", name)
+    assert nothing.returncode == 2 and "name a change" in nothing.stderr
