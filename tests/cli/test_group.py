@@ -300,3 +300,60 @@ def test_shifting_partitions_without_a_committed_offset_is_refused_unless_a_fall
     assert plan("--shift-by", "-2", "--if-no-offset", "latest") == [(0, 4, 2), (1, None, 3)]
     assert plan("--to-current", "--if-no-offset", "earliest") == [(0, 4, 4), (1, None, 0)]
     assert plan("--to-earliest") == [(0, 4, 0), (1, None, 0)]  # needs no current offset
+
+
+def test_offsets_exported_as_csv_are_restored_from_the_file(
+    katka: Run, unique: Callable[[str], str], tmp_path: Path
+) -> None:
+    topic, group = unique("t"), unique("g")
+    katka("topic", "create", topic, "--partitions", "2", check=True)
+    for partition in (0, 1):
+        katka("produce", topic, "-p", str(partition), input="a\nb\nc\nd\n", check=True)
+    katka(
+        "group",
+        "reset-offsets",
+        group,
+        "--topic",
+        topic,
+        "--to-offset",
+        "3",
+        "--execute",
+        check=True,
+    )
+    katka(
+        "group",
+        "reset-offsets",
+        group,
+        "--topic",
+        f"{topic}:1",
+        "--to-offset",
+        "1",
+        "--execute",
+        check=True,
+    )
+
+    exported = katka(
+        "group", "reset-offsets", group, "--all-topics", "--to-current", "--export", check=True
+    )
+    assert exported.stdout == f"{topic},0,3\n{topic},1,1\n"  # kafka-consumer-groups.sh's CSV
+    saved = tmp_path / "offsets.csv"
+    saved.write_text(exported.stdout)
+    katka("group", "reset-offsets", group, "--all-topics", "--to-earliest", "--execute", check=True)
+
+    restored = katka("group", "reset-offsets", group, "--from-file", str(saved), "--execute")
+    assert restored.returncode == 0, restored.stderr
+    described = json.loads(
+        katka("group", "describe", "--group", group, "--output", "json", check=True).stdout
+    )
+    assert [p["committed_offset"] for p in described["partitions"]] == [3, 1]
+    every = json.loads(
+        katka("group", "describe", "--all-groups", "--output", "json", check=True).stdout
+    )
+    assert group in [entry["group"] for entry in every]
+
+    saved.write_text(f"{topic},0\n")
+    bad = katka("group", "reset-offsets", group, "--from-file", str(saved))
+    assert bad.returncode == 2
+    assert "line 1: expected TOPIC,PARTITION,OFFSET" in bad.stderr
+    neither = katka("group", "describe")
+    assert neither.returncode == 2 and "--all-groups" in neither.stderr

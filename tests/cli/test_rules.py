@@ -11,6 +11,7 @@ from katka.cli.consume import Record, compile_format, render
 from katka.cli.group.reset_plan import (
     NoCommittedOffset,
     ResetSpec,
+    parse_offsets_csv,
     parse_topic_partitions,
     plan_reset,
 )
@@ -175,3 +176,13 @@ def test_spaced_out_rebalances_are_not_a_storm() -> None:
     assert detect_storms(spaced) == []
     assert detect_storms(spaced, session_timeout_ms=90_000) != []  # 2 x session timeout
     assert detect_storms([entry(0, "a"), entry(1000, "a")]) == []
+
+
+def test_offsets_csv_is_read_as_kafka_consumer_groups_writes_it() -> None:
+    one_group = "orders,0,42\norders,1,7\n\n"
+    assert parse_offsets_csv(one_group, "g") == {("orders", 0): 42, ("orders", 1): 7}
+    several = "g,orders,0,42\nother,orders,0,1\n"
+    assert parse_offsets_csv(several, "g") == {("orders", 0): 42}
+    for bad in ("orders,0\n", "orders,x,1\n", ",0,1\n"):
+        with pytest.raises(ValueError, match="line 1"):
+            parse_offsets_csv(bad, "g")

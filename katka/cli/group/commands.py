@@ -7,6 +7,8 @@ the next unconsumed record (lag in time) and the rebalance history.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from katka.cli.admin_api import admin_api, optional_admin_api, quote
@@ -40,6 +42,8 @@ from katka.cli.group.reset_plan import (
     NO_OFFSET_FALLBACKS,
     NoCommittedOffset,
     ResetSpec,
+    offsets_csv,
+    parse_offsets_csv,
     parse_topic_partitions,
     plan_reset,
 )
@@ -74,10 +78,39 @@ def list_command(connection: Connection) -> None:
         print_group_listings(listings)
 
 
+def group_selection(f: Any) -> Any:
+    """GROUP arguments, Kafka's --group (repeatable) and --all-groups."""
+    f = click.option("--all-groups", is_flag=True, help="Every consumer group.")(f)
+    f = click.option("--group", "-g", "group_options", multiple=True, help="A group; repeatable.")(
+        f
+    )
+    return click.argument("group_ids", metavar="[GROUP]...", nargs=-1)(f)
+
+
+def selected_groups(
+    connection: Connection,
+    admin: Any,
+    group_ids: tuple[str, ...],
+    group_options: tuple[str, ...],
+    all_groups: bool,
+) -> list[str]:
+    named = list(dict.fromkeys([*group_ids, *group_options]))
+    if bool(named) == all_groups:
+        raise click.UsageError("name groups (GROUP or --group) or pass --all-groups")
+    if all_groups:
+        return [listing.group for listing in list_groups(connection, admin)]
+    return named
+
+
 @group.command()
-@click.argument("group_ids", metavar="GROUP...", nargs=-1, required=True)
+@group_selection
 @connection_options
-def describe(connection: Connection, group_ids: tuple[str, ...]) -> None:
+def describe(
+    connection: Connection,
+    group_ids: tuple[str, ...],
+    group_options: tuple[str, ...],
+    all_groups: bool,
+) -> None:
     """State, protocol, generation, members and per-partition lag (records and time).
 
     LAG-TIME is the age of the next unconsumed record: how far behind the group is in time.
@@ -86,13 +119,16 @@ def describe(connection: Connection, group_ids: tuple[str, ...]) -> None:
     \b
     Example:
       katka group describe billing
+      katka group describe --all-groups --output json
     """
     admin = connection.admin()
+    names = selected_groups(connection, admin, group_ids, group_options, all_groups)
     api = optional_admin_api(connection, admin)
-    reports = [group_report(connection, admin, api, group_id) for group_id in group_ids]
+    reports = [group_report(connection, admin, api, group_id) for group_id in names]
     if connection.json:
         documents = [report.to_json() for report in reports]
-        emit_json(documents if len(documents) > 1 else documents[0])
+        # One named group is an object; several, or --all-groups, a list.
+        emit_json(documents[0] if len(documents) == 1 and not all_groups else documents)
         return
     for index, report in enumerate(reports):
         if index:
@@ -101,21 +137,31 @@ def describe(connection: Connection, group_ids: tuple[str, ...]) -> None:
 
 
 @group.command()
-@click.argument("group_ids", metavar="GROUP...", nargs=-1, required=True)
+@group_selection
 @connection_options
-def delete(connection: Connection, group_ids: tuple[str, ...]) -> None:
+def delete(
+    connection: Connection,
+    group_ids: tuple[str, ...],
+    group_options: tuple[str, ...],
+    all_groups: bool,
+) -> None:
     """Delete consumer groups and their committed offsets (the groups must be empty).
 
     \b
     Example:
       katka group delete billing
     """
-    delete_groups(connection, connection.admin(), list(group_ids))
+    admin = connection.admin()
+    names = selected_groups(connection, admin, group_ids, group_options, all_groups)
+    if names:
+        delete_groups(connection, admin, names)
     if connection.json:
-        emit_json({"deleted": list(group_ids)})
-    else:
-        quoted = ", ".join(f"'{g}'" for g in group_ids)
+        emit_json({"deleted": names})
+    elif names:
+        quoted = ", ".join(f"'{g}'" for g in names)
         click.echo(f"Deletion of requested consumer groups ({quoted}) was successful.")
+    else:
+        click.echo("There are no consumer groups to delete.")
 
 
 def reset_spec(
@@ -126,6 +172,8 @@ def reset_spec(
     shift_by: int | None,
     to_datetime: str | None,
     by_duration: str | None,
+    offsets_file: str | None,
+    group_id: str,
 ) -> ResetSpec:
     chosen = [
         name
@@ -137,13 +185,14 @@ def reset_spec(
             ("--shift-by", shift_by is not None),
             ("--to-datetime", to_datetime is not None),
             ("--by-duration", by_duration is not None),
+            ("--from-file", offsets_file is not None),
         )
         if given
     ]
     if len(chosen) != 1:
         raise click.UsageError(
             "choose exactly one of --to-earliest, --to-latest, --to-current, --to-offset, "
-            "--shift-by, --to-datetime, --by-duration"
+            "--shift-by, --to-datetime, --by-duration, --from-file"
             + (f" (got {', '.join(chosen)})" if chosen else "")
         )
     if to_earliest:
@@ -156,6 +205,15 @@ def reset_spec(
         return ResetSpec("offset", to_offset)
     if shift_by is not None:
         return ResetSpec("shift", shift_by)
+    if offsets_file is not None:
+        try:
+            with open(offsets_file) as file:
+                offsets = parse_offsets_csv(file.read(), group_id)
+        except (OSError, ValueError) as error:
+            raise click.BadParameter(str(error), param_hint="--from-file") from None
+        if not offsets:
+            raise click.BadParameter(f"no offsets for group '{group_id}'", param_hint="--from-file")
+        return ResetSpec("file", offsets=offsets)
     try:
         if to_datetime is not None:
             return ResetSpec("timestamp", parse_time_ms(to_datetime, now_ms()))
@@ -195,6 +253,17 @@ def reset_spec(
     help="Back from now: PnDTnHnMnS or 1h30m style.",
 )
 @click.option(
+    "--from-file",
+    "offsets_file",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    metavar="CSV",
+    help="The offsets in a CSV file (TOPIC,PARTITION,OFFSET), as --export writes it.",
+)
+@click.option(
+    "--export", is_flag=True, help="Print the plan as CSV (for --from-file), not a table."
+)
+@click.option(
     "--if-no-offset",
     type=click.Choice(NO_OFFSET_FALLBACKS),
     default=None,
@@ -216,6 +285,8 @@ def reset_offsets(
     shift_by: int | None,
     to_datetime: str | None,
     by_duration: str | None,
+    offsets_file: str | None,
+    export: bool,
     if_no_offset: str | None,
     execute: bool,
     dry_run: bool,
@@ -233,13 +304,27 @@ def reset_offsets(
       katka group reset-offsets billing --topic orders --to-datetime -1h
       katka group reset-offsets billing --topic orders:0,1 --shift-by -100 --execute
       katka group reset-offsets billing --all-topics --by-duration P1DT2H --execute
+      katka group reset-offsets billing --all-topics --to-current --export > saved.csv
+      katka group reset-offsets billing --from-file saved.csv --execute
     """
-    if bool(topics) == all_topics:
+    if offsets_file is not None and (topics or all_topics):
+        raise click.UsageError("--from-file names its partitions: no --topic or --all-topics")
+    if offsets_file is None and bool(topics) == all_topics:
         raise click.UsageError("choose one of --topic and --all-topics")
+    if export and connection.json:
+        raise click.UsageError("choose one of --export and --output json")
     if execute and dry_run:
         raise click.UsageError("choose one of --execute and --dry-run")
     spec = reset_spec(
-        to_earliest, to_latest, to_current, to_offset, shift_by, to_datetime, by_duration
+        to_earliest,
+        to_latest,
+        to_current,
+        to_offset,
+        shift_by,
+        to_datetime,
+        by_duration,
+        offsets_file,
+        group_id,
     )
     try:
         requested = parse_topic_partitions(topics)
@@ -261,6 +346,11 @@ def reset_offsets(
         partitions = sorted(committed)
         if not partitions:
             raise CliError(f"Consumer group '{group_id}' has no committed offsets to reset.")
+    if spec.offsets is not None:
+        by_topic: dict[str, list[int]] = {}
+        for name, partition in sorted(spec.offsets):
+            by_topic.setdefault(name, []).append(partition)
+        requested = list(by_topic.items())
     for name, listed in requested:
         known = metadata.topics.get(name)
         if known is None or known.error is not None:
@@ -288,7 +378,9 @@ def reset_offsets(
     if execute:
         offsets = {(p.topic, p.partition): p.new_offset for p in plan}
         alter_committed_offsets(connection, admin, group_id, offsets)
-    if connection.json:
+    if export:
+        click.echo(offsets_csv(plan), nl=False)
+    elif connection.json:
         rows = [
             {
                 "group": group_id,

@@ -23,8 +23,9 @@ class ResetSpec:
     """One of --to-earliest, --to-latest, --to-current, --to-offset N, --shift-by N,
     --to-datetime / --by-duration (both become `timestamp` here)."""
 
-    kind: str  # earliest | latest | current | offset | shift | timestamp
+    kind: str  # earliest | latest | current | offset | shift | timestamp | file
     value: int = 0
+    offsets: Mapping[TopicPartitionKey, int] | None = None  # kind file: --from-file's offsets
 
     @property
     def moves_from_committed_offset(self) -> bool:
@@ -122,6 +123,8 @@ def plan_reset(
         elif spec.kind == "timestamp":
             found = (offsets_for_time or {}).get(key)
             new = end if found is None or found < 0 else found
+        elif spec.kind == "file":
+            new = (spec.offsets or {})[key]
         else:
             raise ValueError(f"unknown reset kind {spec.kind!r}")
         clamped = min(max(new, start), end)
@@ -147,3 +150,31 @@ def parse_topic_partitions(values: Sequence[str]) -> list[tuple[str, list[int] |
             raise ValueError(f"invalid --topic {value!r}: expected TOPIC:P,P,...")
         parsed.append((name, numbers))
     return parsed
+
+
+def parse_offsets_csv(text: str, group_id: str) -> dict[TopicPartitionKey, int]:
+    """Offsets as kafka-consumer-groups.sh --export writes them: `topic,partition,offset`
+    lines, or `group,topic,partition,offset` for several groups (other groups' rows are
+    skipped). Raises ValueError naming the line."""
+    offsets: dict[TopicPartitionKey, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = [field.strip() for field in line.split(",")]
+        if fields == [""]:
+            continue
+        if len(fields) == 4:
+            group, *fields = fields
+            if group != group_id:
+                continue
+        if len(fields) != 3 or not fields[0]:
+            raise ValueError(f"line {number}: expected TOPIC,PARTITION,OFFSET, got {line!r}")
+        try:
+            partition, offset = int(fields[1]), int(fields[2])
+        except ValueError:
+            raise ValueError(f"line {number}: partition and offset must be numbers") from None
+        offsets[(fields[0], partition)] = offset
+    return offsets
+
+
+def offsets_csv(plan: Sequence[PlannedReset]) -> str:
+    """The plan's new offsets as kafka-consumer-groups.sh --export writes them."""
+    return "".join(f"{p.topic},{p.partition},{p.new_offset}\n" for p in plan)
