@@ -194,6 +194,7 @@ class Broker:
             raise
         self.listen = Endpoint(self.listen.host, port)
         self.node.advertised = self.advertised_endpoint
+        self._record_endpoints()
         self._tasks.append(asyncio.create_task(self._housekeeping()))
         self._tasks.append(asyncio.create_task(self.transactions.run()))
         await self._start_admin_http()
@@ -202,7 +203,7 @@ class Broker:
         """The katka-only HTTP admin API (rebalance history, lag in time) on its own listener;
         the bound address is reported as the read-only broker config katka.admin.listener so
         tools find it from the bootstrap address alone."""
-        wanted = self.config.get("katka.admin.listener") or f"{self.listen.host}:0"
+        wanted = self.config.get("katka.admin.listener") or f"{self.listen.host or '0.0.0.0'}:0"
         if wanted == "none":
             self.config.set_static("katka.admin.listener", "")  # reported as: no admin API
             return
@@ -210,6 +211,22 @@ class Broker:
         self.admin_http = AdminHttpServer(self.node)
         host, port = await self.admin_http.start(endpoint.host, endpoint.port)
         self.config.set_static("katka.admin.listener", f"{host}:{port}")
+
+    def _record_endpoints(self) -> None:
+        """DescribeConfigs reports what is in effect: where this broker was told to listen,
+        advertise and keep its data, when that differs from the configs it was given (the
+        port bound for port 0, an embedded broker's directory), as static configs."""
+        in_effect = {"listeners": self.listen, "advertised.listeners": self.advertised}
+        for name, endpoint in in_effect.items():
+            configured = self.config.get(name)
+            if endpoint is not None and (
+                configured is None or Endpoint.parse(configured.split(",")[0]) != endpoint
+            ):
+                self.config.set_static(name, f"PLAINTEXT://{endpoint}")
+        if self.data_dir is not None:
+            configured_dir = self.config.get("log.dirs") or self.config.get("log.dir")
+            if configured_dir != str(self.data_dir):
+                self.config.set_static("log.dirs", str(self.data_dir))
 
     def _release_data_dir(self) -> None:
         """A start that failed leaves the data directory unlocked for a retry in this process,

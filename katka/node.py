@@ -31,10 +31,13 @@ class Endpoint:
 
     @classmethod
     def parse(cls, value: str) -> Endpoint:
-        if "://" in value:
-            value = value.split("://", 1)[1]
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit():
+        """HOST:PORT, optionally after a listener name (PLAINTEXT://HOST:PORT). An empty
+        host, as Kafka's `PLAINTEXT://:9092`, means every interface; port 0 a free one."""
+        address = value.split("://", 1)[1] if "://" in value else value
+        host, separator, port = address.rpartition(":")
+        if not separator or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected HOST:PORT with a port from 0 to 65535, got {value!r}")
+        if not host and "://" not in value:
             raise ValueError(f"expected HOST:PORT, got {value!r}")
         return cls(host.strip("[]"), int(port))
 

@@ -1,37 +1,50 @@
-"""`katka serve`: run the broker in the foreground until SIGINT/SIGTERM."""
+"""`katka serve`: run the broker in the foreground until SIGINT/SIGTERM.
+
+Settings come from a Kafka `server.properties` (--config), then `-o NAME=VALUE`, then the
+flags; serve_settings.py resolves them and checks every value against Kafka's range, so a bad
+one stops the start with one line instead of a traceback or a silent default.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 import click
 
 from katka.broker import Broker
-from katka.cli.properties import load_properties
-from katka.config import BrokerConfig
+from katka.cli.properties import PropertiesError, load_properties
+from katka.cli.serve_settings import resolve_settings
 from katka.errors import KafkaError
 from katka.node import Endpoint
 from katka.server.run import serve_forever
 
+log = logging.getLogger("katka.broker")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 
 @click.command()
 @click.option(
-    "--listen", default="127.0.0.1:9092", show_default=True, help="HOST:PORT to listen on."
+    "--listen",
+    default=None,
+    help="HOST:PORT to listen on.  [default: 127.0.0.1:9092, or listeners from --config]",
 )
 @click.option(
     "--advertised-listener", default=None, help="HOST:PORT clients are told to connect to."
 )
 @click.option(
-    "--data-dir", default="./katka-data", show_default=True, type=click.Path(file_okay=False)
+    "--data-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Where the logs live.  [default: ./katka-data, or log.dirs from --config]",
 )
 @click.option(
     "--config",
     "config_file",
     default=None,
     type=click.Path(dir_okay=False, exists=True),
-    help="Kafka-style properties file of broker configs.",
+    help="A Kafka server.properties; keys without meaning on one node are listed and ignored.",
 )
 @click.option("-o", "overrides", multiple=True, metavar="NAME=VALUE", help="Set any broker config.")
 @click.option(
@@ -40,11 +53,16 @@ from katka.server.run import serve_forever
     default=None,
     help="always: fsync (group-committed) before acknowledging a produce.",
 )
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+)
 def serve(
-    listen: str,
+    listen: str | None,
     advertised_listener: str | None,
-    data_dir: str,
+    data_dir: str | None,
     config_file: str | None,
     overrides: tuple[str, ...],
     fsync: str | None,
@@ -55,34 +73,29 @@ def serve(
     \b
     Example:
       katka serve --listen 127.0.0.1:9092 --data-dir ./katka-data -o num.partitions=6
+      katka serve --config kafka/config/server.properties
     """
     logging.basicConfig(
         level=log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    values: dict[str, str] = {}
-    if config_file:
-        values.update(load_properties(config_file))
-    for item in overrides:
-        name, separator, value = item.partition("=")
-        if not separator:
-            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="-o")
-        values[name.strip()] = value.strip()
-    if fsync:
-        values["katka.fsync"] = fsync
     try:
-        endpoint = Endpoint.parse(listen)
-        advertised = Endpoint.parse(advertised_listener) if advertised_listener else None
-        config = BrokerConfig(values)
-    except (ValueError, KafkaError) as error:
+        settings = resolve_settings(
+            load_properties(config_file) if config_file else {},
+            _parse_overrides(overrides),
+            _flag_configs(listen, advertised_listener, data_dir, fsync),
+        )
+    except (ValueError, KafkaError, PropertiesError) as error:
         raise click.UsageError(str(error)) from None
-    broker = Broker(config, Path(data_dir), endpoint, advertised)
+    for warning in settings.warnings:
+        log.warning(warning)
+    broker = Broker(settings.config, settings.data_dir, settings.listen, settings.advertised)
 
     def on_ready(ready: Broker, seconds: float) -> None:
         click.echo(
             f"katka ready on {ready.listen} (advertised {ready.advertised_endpoint}), "
-            f"data in {data_dir}, started in {seconds * 1000:.0f} ms",
+            f"data in {settings.data_dir}, started in {seconds * 1000:.0f} ms",
         )
         sys.stdout.flush()
 
@@ -91,6 +104,42 @@ def serve(
     except OSError as error:
         click.echo(f"katka: cannot start: {error}", err=True)
         sys.exit(1)
+
+
+def _parse_overrides(overrides: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in overrides:
+        name, separator, value = item.partition("=")
+        if not separator:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="-o")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def _flag_configs(
+    listen: str | None, advertised: str | None, data_dir: str | None, fsync: str | None
+) -> dict[str, str]:
+    """The flags as the broker configs they set (reported as static configs)."""
+    values: dict[str, str] = {}
+    if listen is not None:
+        values["listeners"] = f"PLAINTEXT://{_checked('--listen', listen)}"
+    if advertised is not None:
+        values["advertised.listeners"] = (
+            f"PLAINTEXT://{_checked('--advertised-listener', advertised)}"
+        )
+    if data_dir is not None:
+        values["log.dirs"] = data_dir
+    if fsync is not None:
+        values["katka.fsync"] = fsync
+    return values
+
+
+def _checked(flag: str, value: str) -> str:
+    try:
+        Endpoint.parse(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=flag) from None
+    return value
 
 
 if __name__ == "__main__":

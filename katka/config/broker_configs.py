@@ -35,14 +35,20 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
         ConfigDef("node.id", INT, "1", AtLeast(0), read_only=True),
         ConfigDef("broker.id", INT, "1", read_only=True),
         ConfigDef("listeners", LIST, "PLAINTEXT://127.0.0.1:9092", read_only=True),
-        ConfigDef("advertised.listeners", LIST, None, read_only=True),
+        ConfigDef(
+            "advertised.listeners",
+            LIST,
+            None,
+            read_only=True,
+            synonyms=(Synonym("listeners"),),
+        ),
         ConfigDef(
             "listener.security.protocol.map",
             STRING,
             "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT",
             read_only=True,
         ),
-        ConfigDef("log.dirs", LIST, None, read_only=True),
+        ConfigDef("log.dirs", LIST, None, read_only=True, synonyms=(Synonym("log.dir"),)),
         ConfigDef("log.dir", LIST, "./katka-data", read_only=True),
         # katka's: the HTTP admin API's HOST:PORT ("none": off); reported as bound.
         ConfigDef("katka.admin.listener", STRING, "", read_only=True),

@@ -70,8 +70,10 @@ class BrokerProcess:
         extra_args: Sequence[str] = (),
         port: int | None = None,
         env: dict[str, str] | None = None,
+        place: bool = True,
     ) -> None:
         self.data_dir = data_dir
+        self.place = place  # False: the address and data directory come from --config
         self.overrides = list(overrides)
         self.extra_args = list(extra_args)
         self.port = port or free_port()
@@ -92,8 +94,11 @@ class BrokerProcess:
 
     def start(self, timeout: float = 60) -> float:
         """Start and wait for the ready line; returns the seconds it took."""
-        command = [sys.executable, "-m", "katka.cli.serve", "--listen", self.bootstrap]
-        command += ["--data-dir", str(self.data_dir), *self.extra_args]
+        # The real `katka serve`, through katka's CLI, so errors read as users see them.
+        command = [sys.executable, "-m", "katka", "serve"]
+        if self.place:
+            command += ["--listen", self.bootstrap, "--data-dir", str(self.data_dir)]
+        command += self.extra_args
         for override in self.overrides:
             command += ["-o", override]
         self.output = []

@@ -15,10 +15,13 @@ def start_katka(tmp_path: Path) -> Iterator[Callable[..., BrokerProcess]]:
     started: list[BrokerProcess] = []
 
     def start(
-        extra_args: list[str] | None = None, data_dir: Path | None = None, port: int | None = None
+        extra_args: list[str] | None = None,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        place: bool = True,
     ) -> BrokerProcess:
         process = BrokerProcess(
-            data_dir or tmp_path / "data", extra_args=extra_args or [], port=port
+            data_dir or tmp_path / "data", extra_args=extra_args or [], port=port, place=place
         )
         started.append(process)
         process.start(30)

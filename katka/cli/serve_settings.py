@@ -1,0 +1,143 @@
+"""What `katka serve` runs with, from a Kafka `server.properties`, `-o name=value` and the
+flags, in that order of precedence (a flag wins).
+
+Kafka's file is honoured as a one-node Kafka would read it: its client listener (the one not
+named in controller.listener.names) is opened and advertised, log.dirs (one directory) holds
+the data, every value is checked against Kafka's range. Keys that mean nothing on one node
+(KRaft roles and quorum, replication factors, thread pools) are accepted and listed in one
+warning; unknown keys get Kafka's own warning and are dropped.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from katka.config import BROKER_CONFIGS, BrokerConfig, config_list
+from katka.node import Endpoint
+
+SUPPORTED_PROTOCOLS = ("PLAINTEXT",)
+
+
+@dataclass
+class ServeSettings:
+    config: BrokerConfig
+    data_dir: Path
+    listen: Endpoint
+    advertised: Endpoint | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_settings(
+    file_values: Mapping[str, str],
+    overrides: Mapping[str, str],
+    flags: Mapping[str, str],
+) -> ServeSettings:
+    """Raises ValueError or KafkaError with one line saying what is wrong."""
+    values = {**file_values, **overrides}
+    warnings = [
+        f"The configuration '{name}' was supplied but isn't a known config."
+        for name in values
+        if name not in BROKER_CONFIGS
+    ]
+    values = {name: value for name, value in values.items() if name in BROKER_CONFIGS}
+    values.update(flags)
+
+    # DescribeConfigs reports what is in effect: the one listener opened, the one advertised.
+    name, listen, not_opened = _client_listener(values)
+    if "listeners" in values:
+        values["listeners"] = f"{name}://{_address(listen)}"
+    advertised = _advertised(values, name, listen)
+    if advertised is not None and "advertised.listeners" in values:
+        values["advertised.listeners"] = f"{name}://{_address(advertised)}"
+    data_dir = _data_dir(values)
+
+    config = BrokerConfig(values)
+    ignored = config.ignored_in_use()
+    if ignored:
+        detail = f" (not opened: {', '.join(not_opened)})" if not_opened else ""
+        warnings.append(
+            "Ignoring configs that mean nothing on a one-node katka broker: "
+            f"{', '.join(ignored)}{detail}"
+        )
+    return ServeSettings(config, data_dir, listen, advertised, warnings)
+
+
+def _client_listener(values: Mapping[str, str]) -> tuple[str, Endpoint, list[str]]:
+    """The one listener katka opens, and the quorum listeners it leaves closed."""
+    listeners = config_list(values.get("listeners", BROKER_CONFIGS["listeners"].default))
+    controller_names = set(config_list(values.get("controller.listener.names")))
+    protocols = _protocol_map(values)
+    opened: list[tuple[str, Endpoint]] = []
+    not_opened: list[str] = []
+    for listener in listeners:
+        name, separator, _address = listener.partition("://")
+        if not separator:
+            raise ValueError(f"listeners: expected NAME://HOST:PORT, got {listener!r}")
+        if name in controller_names:
+            not_opened.append(listener)
+            continue
+        protocol = protocols.get(name)
+        if protocol not in SUPPORTED_PROTOCOLS:
+            raise ValueError(
+                f"listeners: {listener} uses security protocol {protocol or 'unknown'}; "
+                "katka speaks PLAINTEXT only (map the name in listener.security.protocol.map)"
+            )
+        opened.append((name, Endpoint.parse(listener)))
+    if len(opened) != 1:
+        raise ValueError(
+            f"listeners: katka opens exactly one client listener, got {len(opened)}: "
+            f"{', '.join(listeners) or 'none'}"
+        )
+    name, endpoint = opened[0]
+    return name, endpoint, not_opened
+
+
+def _protocol_map(values: Mapping[str, str]) -> dict[str, str]:
+    raw = values.get(
+        "listener.security.protocol.map", BROKER_CONFIGS["listener.security.protocol.map"].default
+    )
+    result: dict[str, str] = {}
+    for entry in config_list(raw):
+        name, separator, protocol = entry.partition(":")
+        if not separator:
+            raise ValueError(
+                f"listener.security.protocol.map: expected NAME:PROTOCOL, got {entry!r}"
+            )
+        result[name.strip()] = protocol.strip().upper()
+    return result
+
+
+def _advertised(values: Mapping[str, str], name: str, listen: Endpoint) -> Endpoint | None:
+    """The advertised address of the client listener: its entry in advertised.listeners, else
+    (for a listener on every interface) this host's name, as Kafka advertises it."""
+    for entry in config_list(values.get("advertised.listeners")):
+        entry_name, separator, _address = entry.partition("://")
+        if not separator:
+            raise ValueError(f"advertised.listeners: expected NAME://HOST:PORT, got {entry!r}")
+        if entry_name == name:
+            advertised = Endpoint.parse(entry)
+            if not advertised.host:
+                raise ValueError(f"advertised.listeners: {entry} names no host")
+            return advertised
+    if not listen.host:
+        return Endpoint(socket.getfqdn(), listen.port)
+    return None
+
+
+def _data_dir(values: Mapping[str, str]) -> Path:
+    raw = values.get("log.dirs") or values.get("log.dir") or BROKER_CONFIGS["log.dir"].default
+    directories = config_list(raw)
+    if len(directories) != 1:
+        raise ValueError(
+            f"log.dirs: katka keeps its data in one directory, got {len(directories)}: "
+            f"{', '.join(directories) or 'none'}"
+        )
+    return Path(directories[0])
+
+
+def _address(endpoint: Endpoint) -> str:
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    return f"{host}:{endpoint.port}"
