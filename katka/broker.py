@@ -290,6 +290,7 @@ class Broker:
                 log.exception(
                     "retention failed for %s-%d", partition_log.topic, partition_log.partition
                 )
+        log.log(logging.INFO if freed else logging.DEBUG, "retention check freed %d bytes", freed)
         return freed
 
 

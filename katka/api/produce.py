@@ -1,6 +1,7 @@
 """Produce (key 0), v3-11.
 
-Each partition's batches are validated (header, CRC, counts, size), then appended; the
+Each partition's batch is validated (header, CRC, counts, size; record timestamps on append,
+refused records listed in record_errors from v8 as Kafka lists them), then appended; the
 bytes are in the OS before the reply, so an acknowledged record survives `kill -9` of the
 broker. acks=0 gets no reply at all (Kafka closes nothing, it just stays silent). With
 `--fsync always` or a due flush policy the reply waits for a group-committed fsync
@@ -17,7 +18,11 @@ from katka.api._build import ZERO, datetime_ms, make, response_module
 from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
-from katka.protocol.batches import validate_produce_records
+from katka.protocol.batches import (
+    RecordValidationError,
+    validate_one_batch,
+    validate_produce_records,
+)
 from katka.storage.base import PartitionLog
 
 if TYPE_CHECKING:
@@ -40,6 +45,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         base_offset: int = -1,
         log_append_time_ms: int = -1,
         log_start_offset: int = -1,
+        record_errors: tuple[Any, ...] = (),
     ) -> Any:
         return make(
             m.PartitionProduceResponse,
@@ -48,7 +54,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             base_offset=base_offset,
             log_append_time=datetime_ms(log_append_time_ms),
             log_start_offset=log_start_offset,
-            record_errors=(),
+            record_errors=record_errors,
             error_message=message,
         )
 
@@ -61,6 +67,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         headers = validate_produce_records(
             partition_data.records, partition_log.config.max_message_bytes
         )
+        validate_one_batch(headers)
         for header in headers:
             if header.is_transactional:
                 node.transactions.coordinator.validate_transactional_write(
@@ -68,7 +75,12 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                     header.producer_epoch,
                     (topic_data.name, partition_data.index),
                 )
-        info = partition_log.append(partition_data.records, headers, now_ms)
+        try:
+            info = partition_log.append(partition_data.records, headers, now_ms)
+        except RecordValidationError as error:
+            return partition(
+                partition_data, error.code, error.message, record_errors=_record_errors(m, error)
+            )
         appended.append(partition_log)
         return partition(
             partition_data,
@@ -93,3 +105,12 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     if acks == 0:
         return None
     return node.durability.reply_when_durable(appended, response)
+
+
+def _record_errors(m: Any, error: RecordValidationError) -> tuple[Any, ...]:
+    if not hasattr(m, "BatchIndexAndErrorMessage"):  # Produce v3-7 have no record_errors
+        return ()
+    return tuple(
+        m.BatchIndexAndErrorMessage(batch_index=e.batch_index, batch_index_error_message=e.message)
+        for e in error.record_errors
+    )

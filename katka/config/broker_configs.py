@@ -107,6 +107,10 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
             "CreateTime",
             OneOf(("CreateTime", "LogAppendTime")),
         ),
+        # KIP-937: how far a record's CreateTime may be behind / ahead of the broker's clock
+        # (Kafka 4 refuses records more than an hour ahead by default).
+        ConfigDef("log.message.timestamp.before.max.ms", LONG, str(LONG_MAX), AtLeast(0)),
+        ConfigDef("log.message.timestamp.after.max.ms", LONG, "3600000", AtLeast(0)),
         ConfigDef("log.cleanup.policy", LIST, "delete", OneOf(("delete",)), why=NO_COMPACTION),
         ConfigDef("log.segment.delete.delay.ms", LONG, "60000", AtLeast(0)),
         # --- groups and offsets -------------------------------------------------------------

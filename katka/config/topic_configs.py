@@ -80,8 +80,20 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = by_name(
             "min.insync.replicas", INT, None, AtLeast(1), synonyms=_from("min.insync.replicas")
         ),
         ConfigDef("unclean.leader.election.enable", BOOLEAN, "false"),
-        ConfigDef("message.timestamp.before.max.ms", LONG, str(LONG_MAX), AtLeast(0)),
-        ConfigDef("message.timestamp.after.max.ms", LONG, str(LONG_MAX), AtLeast(0)),
+        ConfigDef(
+            "message.timestamp.before.max.ms",
+            LONG,
+            None,
+            AtLeast(0),
+            synonyms=_from("log.message.timestamp.before.max.ms"),
+        ),
+        ConfigDef(
+            "message.timestamp.after.max.ms",
+            LONG,
+            None,
+            AtLeast(0),
+            synonyms=_from("log.message.timestamp.after.max.ms"),
+        ),
         ConfigDef("min.compaction.lag.ms", LONG, "0", AtLeast(0)),
         ConfigDef("max.compaction.lag.ms", LONG, str(LONG_MAX), AtLeast(1)),
         ConfigDef("delete.retention.ms", LONG, "86400000", AtLeast(0)),

@@ -185,6 +185,8 @@ def log_config(config: BrokerConfig, topic_overrides: Mapping[str, str]) -> LogC
         retention_bytes=int(value("retention.bytes")),
         max_message_bytes=int(value("max.message.bytes")),
         log_append_time=value("message.timestamp.type") == "LogAppendTime",
+        timestamp_before_max_ms=int(value("message.timestamp.before.max.ms")),
+        timestamp_after_max_ms=int(value("message.timestamp.after.max.ms")),
         flush_messages=int(value("flush.messages")),
         flush_ms=int(value("flush.ms")),
         file_delete_delay_ms=int(value("file.delete.delay.ms")),

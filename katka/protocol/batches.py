@@ -1,9 +1,13 @@
-"""Kafka v2 record batches: header parsing, validation and the few rewrites a broker makes.
+"""Kafka v2 record batches: header parsing, validation and the fields a broker owns.
 
-A batch is stored exactly as the producer sent it; the broker only rewrites the base offset
-(outside the CRC) and, for LogAppendTime topics, the timestamp type and max timestamp (inside
-the CRC, so the CRC is recomputed). No per-record work happens here: counts and timestamps come
-from the batch header.
+A batch is stored as the producer sent it except for the fields Kafka's LogValidator sets:
+the base offset (outside the CRC) and the timestamp type and max timestamp (inside the CRC, so
+the CRC is recomputed when they change). For LogAppendTime topics the max timestamp is the
+append time. For CreateTime topics it is the largest record timestamp; the producer's header
+is taken as is only when it is plausible (`header_is_trusted`), because walking every record in
+Python costs several times the rest of an append. An implausible header (old sarama sends
+max_timestamp -1) or a topic with message.timestamp.before.max.ms set makes the broker read
+every record's timestamp, decompressing if needed, as Kafka does for every batch.
 
 Layout (big endian):
     0 base_offset i64, 8 batch_length i32, 12 partition_leader_epoch i32, 16 magic i8,
@@ -16,12 +20,14 @@ The CRC32C covers bytes 21..end. batch_length counts the bytes after the batch_l
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import crc32c
 
 from katka.errors import ErrorCode, KafkaError
+from katka.protocol.compression import COMPRESSION_NONE, decompress
 
 HEADER_SIZE = 61
 LOG_OVERHEAD = 12  # base_offset + batch_length: the bytes not counted by batch_length
@@ -39,6 +45,9 @@ CONTROL_FLAG = 0x20
 
 NO_PRODUCER_ID = -1
 NO_SEQUENCE = -1
+NO_TIMESTAMP = -1
+LONG_MAX = 2**63 - 1
+DEFAULT_TIMESTAMP_AFTER_MAX_MS = 3_600_000  # Kafka 4's message.timestamp.after.max.ms
 
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _I64 = struct.Struct(">q")
@@ -117,11 +126,13 @@ def crc_is_valid(batch: bytes | bytearray | memoryview, header: BatchHeader) -> 
 def validate_produce_records(
     records: bytes | bytearray | memoryview, max_message_bytes: int
 ) -> list[BatchHeader]:
-    """Check every batch a producer sent for one partition, as Kafka's LogValidator does for
-    the header: magic 2, sizes, CRC32C, record count against last offset delta.
+    """Check the batches of one partition's record set, as Kafka's LogValidator does for the
+    header: magic 2, sizes, CRC32C, record count against last offset delta, no control batch,
+    a sequence number with a producer id. Record timestamps are `normalise_batch`'s.
 
     Raises KafkaError with CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE or
-    UNSUPPORTED_FOR_MESSAGE_FORMAT.
+    UNSUPPORTED_FOR_MESSAGE_FORMAT. (Kafka also refuses more than one v2 batch per partition
+    from a producer: see `validate_one_batch`.)
     """
     view = memoryview(records)
     total = len(view)
@@ -161,9 +172,23 @@ def validate_produce_records(
             )
         if header.is_control:
             raise KafkaError(ErrorCode.invalid_record, "producers may not send control batches")
+        if header.producer_id >= 0 and header.base_sequence < 0:
+            raise KafkaError(
+                ErrorCode.invalid_record,
+                f"Invalid sequence number {header.base_sequence} in record batch with "
+                f"producerId {header.producer_id}",
+            )
         headers.append(header)
         position += header.size
     return headers
+
+
+def validate_one_batch(headers: Sequence[BatchHeader]) -> None:
+    """Kafka takes one v2 batch per partition in a Produce request (every client sends one)."""
+    if len(headers) > 1:
+        raise KafkaError(
+            ErrorCode.invalid_record, "Compressed outer record has more than one batch"
+        )
 
 
 def assign_base_offset(batch: bytearray, base_offset: int) -> None:
@@ -206,3 +231,247 @@ def scan_batches(
             return
         yield header
         position += header.size
+
+
+# --- varints ---------------------------------------------------------------------------------
+
+
+def encode_varint(value: int) -> bytes:
+    """Zigzag varint (also used for varlong: Python ints are unbounded)."""
+    unsigned = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while unsigned > 0x7F:
+        out.append((unsigned & 0x7F) | 0x80)
+        unsigned >>= 7
+    out.append(unsigned)
+    return bytes(out)
+
+
+def decode_varint(buffer: bytes | memoryview, position: int) -> tuple[int, int]:
+    """Return (value, next position); raises CORRUPT_MESSAGE on a truncated or overlong varint."""
+    unsigned = 0
+    shift = 0
+    while True:
+        if position >= len(buffer) or shift > 63:
+            raise KafkaError(ErrorCode.corrupt_message, "truncated or overlong varint")
+        byte = buffer[position]
+        position += 1
+        unsigned |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (unsigned >> 1) ^ -(unsigned & 1), position
+        shift += 7
+
+
+# --- timestamps: the fields the broker owns (Kafka's LogValidator) ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampRules:
+    """The topic configs Kafka's validator applies to record timestamps."""
+
+    log_append_time: bool = False  # message.timestamp.type == LogAppendTime
+    before_max_ms: int = LONG_MAX  # message.timestamp.before.max.ms (KIP-937)
+    after_max_ms: int = DEFAULT_TIMESTAMP_AFTER_MAX_MS  # message.timestamp.after.max.ms
+
+
+class RecordError(NamedTuple):
+    """One refused record, as Produce v8+ reports it (batch_index, batch_index_error_message)."""
+
+    batch_index: int
+    message: str
+
+    def __str__(self) -> str:  # Kafka's RecordError.toString, quoted in INVALID_RECORD messages
+        return f"RecordError(batchIndex={self.batch_index}, message='{self.message}')"
+
+
+class RecordValidationError(KafkaError):
+    """Records of a batch broke a per-record rule: the whole batch is refused and the Produce
+    response lists each record (Kafka's RecordValidationException)."""
+
+    def __init__(self, record_errors: Sequence[RecordError]) -> None:
+        self.record_errors = tuple(record_errors)
+        if any(error.message.startswith(_TIMESTAMP_ERROR_PREFIXES) for error in record_errors):
+            code = ErrorCode.invalid_timestamp
+            message = "One or more records have been rejected due to invalid timestamp"
+        else:
+            code = ErrorCode.invalid_record
+            shown = ", ".join(str(error) for error in self.record_errors[:3])
+            message = (
+                f"One or more records have been rejected due to {len(self.record_errors)} "
+                f"record errors in total, and only showing the first three errors at most: "
+                f"[{shown}]"
+            )
+        super().__init__(code, message)
+
+
+_TIMESTAMP_ERROR_PREFIXES = ("Timestamp ", "Invalid timestamp type")
+
+
+def _int64(value: int) -> int:
+    """Wrap to a signed 64-bit value, as Java's long arithmetic does."""
+    return ((value + 2**63) % 2**64) - 2**63
+
+
+def _timestamp_out_of_range(timestamp: int, now_ms: int, rules: TimestampRules) -> bool:
+    """Kafka's recordHasInvalidTimestamp, overflow included (LONG_MAX bounds never trip)."""
+    difference = _int64(now_ms - timestamp)
+    return difference > rules.before_max_ms or _int64(-difference) > rules.after_max_ms
+
+
+def header_is_trusted(header: BatchHeader, now_ms: int, rules: TimestampRules) -> bool:
+    """True when a CreateTime batch may be stored without reading its records: the header's
+    max timestamp is plausible (at or after the first timestamp, not negative, not too far
+    ahead) and no rule needs each record (before.max.ms unset). A producer could still lie
+    within these bounds; every client katka knows of either fills the header correctly or
+    leaves max_timestamp at -1, which is caught here."""
+    return (
+        not header.attributes & TIMESTAMP_TYPE_LOG_APPEND
+        and 0 <= header.base_timestamp <= header.max_timestamp
+        and rules.before_max_ms == LONG_MAX
+        and not _timestamp_out_of_range(header.max_timestamp, now_ms, rules)
+    )
+
+
+def normalise_batch(
+    batch: bytes | bytearray | memoryview, header: BatchHeader, now_ms: int, rules: TimestampRules
+) -> tuple[bytes | bytearray | memoryview, BatchHeader]:
+    """The batch as the broker stores it, with the header describing it: the timestamp type
+    and max timestamp set as Kafka's LogValidator sets them, the CRC re-signed if they changed.
+    `batch` is the whole batch; it is returned as is (no copy) when nothing changes.
+
+    Raises RecordValidationError (INVALID_TIMESTAMP) listing the refused records, KafkaError
+    INVALID_RECORD when the records do not match the header, CORRUPT_MESSAGE when they do not
+    decompress.
+    """
+    if rules.log_append_time:
+        if header.attributes & TIMESTAMP_TYPE_LOG_APPEND:
+            raise RecordValidationError(
+                [
+                    RecordError(index, _log_append_time_refusal(batch, header, record))
+                    for index, record in enumerate(_record_fields(batch, header))
+                ]
+            )
+        return _with_timestamp(batch, header, header.attributes | TIMESTAMP_TYPE_LOG_APPEND, now_ms)
+    if header_is_trusted(header, now_ms, rules):
+        return batch, header
+    max_timestamp = _validate_record_timestamps(batch, header, now_ms, rules)
+    attributes = header.attributes & ~TIMESTAMP_TYPE_LOG_APPEND
+    if max_timestamp == header.max_timestamp and attributes == header.attributes:
+        return batch, header
+    return _with_timestamp(batch, header, attributes, max_timestamp)
+
+
+def record_max_timestamp(batch: bytes | bytearray | memoryview, header: BatchHeader) -> int:
+    """The max timestamp Kafka's validator would have stored for a CreateTime batch: the
+    largest record timestamp, or NO_TIMESTAMP when none is positive. For batches stored before
+    katka normalised headers (max_timestamp -1 from old clients)."""
+    if header.attributes & TIMESTAMP_TYPE_LOG_APPEND:
+        return header.max_timestamp
+    largest = NO_TIMESTAMP
+    for _, timestamp_delta, _ in _record_fields(batch, header):
+        largest = max(largest, _int64(header.base_timestamp + timestamp_delta))
+    return largest
+
+
+def _validate_record_timestamps(
+    batch: bytes | bytearray | memoryview, header: BatchHeader, now_ms: int, rules: TimestampRules
+) -> int:
+    """Kafka's per-record timestamp checks for a CreateTime topic; returns the max timestamp."""
+    log_append_time = bool(header.attributes & TIMESTAMP_TYPE_LOG_APPEND)
+    largest = NO_TIMESTAMP
+    errors: list[RecordError] = []
+    for index, record in enumerate(_record_fields(batch, header)):
+        offset_delta, timestamp_delta, _ = record
+        if log_append_time:  # a record of such a batch reads the batch max timestamp
+            timestamp = header.max_timestamp
+        else:
+            timestamp = _int64(header.base_timestamp + timestamp_delta)
+        if timestamp != NO_TIMESTAMP:
+            if _timestamp_out_of_range(timestamp, now_ms, rules):
+                errors.append(
+                    RecordError(
+                        index,
+                        f"Timestamp {timestamp} of message with offset "
+                        f"{header.base_offset + offset_delta} is out of range. The timestamp "
+                        f"should be within [{_int64(now_ms - rules.before_max_ms)}, "
+                        f"{_int64(now_ms + rules.after_max_ms)}]",
+                    )
+                )
+            largest = max(largest, timestamp)
+        elif log_append_time:
+            errors.append(RecordError(index, _log_append_time_refusal(batch, header, record)))
+    if errors:
+        raise RecordValidationError(errors)
+    return largest
+
+
+def _log_append_time_refusal(
+    batch: bytes | bytearray | memoryview, header: BatchHeader, record: tuple[int, int, int]
+) -> str:
+    offset_delta, _, start = record
+    payload = _payload(batch, header)
+    position = decode_varint(payload, start + 1)[1]  # past attributes and timestamp delta
+    position = decode_varint(payload, position)[1]  # past the offset delta
+    key_length, position = decode_varint(payload, position)
+    value_length = decode_varint(payload, position + max(key_length, 0))[0]
+    description = (
+        f"DefaultRecord(offset={header.base_offset + offset_delta}, "
+        f"timestamp={header.max_timestamp}, key={max(key_length, 0)} bytes, "
+        f"value={max(value_length, 0)} bytes)"
+    )
+    return (
+        f"Invalid timestamp type in message {description}. "
+        "Producer should not set timestamp type to LogAppendTime."
+    )
+
+
+def _with_timestamp(
+    batch: bytes | bytearray | memoryview, header: BatchHeader, attributes: int, max_timestamp: int
+) -> tuple[bytearray, BatchHeader]:
+    copy = bytearray(batch)
+    _I16.pack_into(copy, ATTRIBUTES_OFFSET, attributes)
+    _I64.pack_into(copy, MAX_TIMESTAMP_OFFSET, max_timestamp)
+    crc = compute_crc(copy)
+    _U32.pack_into(copy, CRC_OFFSET, crc)
+    return copy, header._replace(attributes=attributes, max_timestamp=max_timestamp, crc=crc)
+
+
+def _payload(batch: bytes | bytearray | memoryview, header: BatchHeader) -> bytes:
+    data = memoryview(batch)[HEADER_SIZE : header.size]
+    if header.attributes & COMPRESSION_MASK == COMPRESSION_NONE:
+        return bytes(data)
+    return decompress(header.attributes & COMPRESSION_MASK, data)
+
+
+_MIN_RECORD_BODY = 6  # attributes, timestamp and offset deltas, key, value, header count
+
+
+def _record_fields(
+    batch: bytes | bytearray | memoryview, header: BatchHeader
+) -> list[tuple[int, int, int]]:
+    """(offset_delta, timestamp_delta, start) of every record, reading no key or value.
+
+    Raises INVALID_RECORD when the records do not fill the (decompressed) payload exactly.
+    """
+    payload = _payload(batch, header)
+    end = len(payload)
+    fields: list[tuple[int, int, int]] = []
+    position = 0
+    try:
+        for _ in range(header.record_count):
+            length, start = decode_varint(payload, position)
+            position = start + length
+            if length < _MIN_RECORD_BODY or position > end:
+                raise KafkaError(ErrorCode.invalid_record, "Found invalid record structure")
+            timestamp_delta, field_end = decode_varint(payload, start + 1)
+            offset_delta, field_end = decode_varint(payload, field_end)
+            if field_end > position:
+                raise KafkaError(ErrorCode.invalid_record, "Found invalid record structure")
+            fields.append((offset_delta, timestamp_delta, start))
+    except KafkaError as error:
+        raise KafkaError(ErrorCode.invalid_record, "Found invalid record structure") from error
+    if position != end:
+        raise KafkaError(
+            ErrorCode.invalid_record, "Incorrect declared batch size, records still remaining"
+        )
+    return fields

@@ -1,17 +1,16 @@
 """Build and decode the records inside Kafka v2 record batches (pure, no I/O).
 
-The broker's hot path never looks inside a batch (see batches.py); this module is for the
-places that must: tests, the coordinator's internal log, ListOffsets by timestamp (exact per
-record inside a compressed batch) and lag-in-time views.
+The broker's hot path reads only batch headers, and record timestamps when a header cannot be
+trusted (see batches.py); this module is for the places that need whole records: tests, the
+coordinator's internal log, ListOffsets by timestamp (exact per record inside a compressed
+batch) and lag-in-time views.
 
 Record layout (KIP-98), after the 61-byte batch header, possibly compressed:
     length varint, attributes i8, timestamp_delta varlong, offset_delta varint,
     key_length varint (-1: null), key, value_length varint (-1: null), value,
     header_count varint, headers: (key_length varint, key utf-8, value_length varint, value)
-Varints are zigzag encoded, as in protobuf.
-
-Snappy: librdkafka writes raw snappy blocks, the Java client writes xerial framing; decoding
-accepts both and building writes raw blocks. LZ4 is the LZ4 frame format.
+Varints are zigzag encoded, as in protobuf (batches.py decodes them, compression.py holds the
+codecs; both are re-exported here).
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import cramjam
 
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import (
@@ -32,20 +29,43 @@ from katka.protocol.batches import (
     TRANSACTIONAL_FLAG,
     BatchHeader,
     compute_crc,
+    decode_varint,
+    encode_varint,
     read_header,
 )
+from katka.protocol.compression import (
+    COMPRESSION_GZIP,
+    COMPRESSION_LZ4,
+    COMPRESSION_NONE,
+    COMPRESSION_SNAPPY,
+    COMPRESSION_ZSTD,
+    XERIAL_MAGIC,
+    compress,
+    decompress,
+    xerial_frame,
+)
 
-COMPRESSION_NONE = 0
-COMPRESSION_GZIP = 1
-COMPRESSION_SNAPPY = 2
-COMPRESSION_LZ4 = 3
-COMPRESSION_ZSTD = 4
-
-XERIAL_MAGIC = b"\x82SNAPPY\x00"
-_XERIAL_HEADER_SIZE = 16  # magic, version i32, compatible version i32
+__all__ = [
+    "COMPRESSION_GZIP",
+    "COMPRESSION_LZ4",
+    "COMPRESSION_NONE",
+    "COMPRESSION_SNAPPY",
+    "COMPRESSION_ZSTD",
+    "XERIAL_MAGIC",
+    "Record",
+    "build_batch",
+    "compress",
+    "decode_batch",
+    "decode_records",
+    "decode_varint",
+    "decompress",
+    "encode_record",
+    "encode_varint",
+    "iter_batches",
+    "xerial_frame",
+]
 
 _HEADER = struct.Struct(">qiibIhiqqqhii")
-_I32 = struct.Struct(">i")
 _U32 = struct.Struct(">I")
 
 Headers = tuple[tuple[str, bytes | None], ...]
@@ -60,95 +80,6 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: Headers = ()
-
-
-# --- varints ---------------------------------------------------------------------------------
-
-
-def encode_varint(value: int) -> bytes:
-    """Zigzag varint (also used for varlong: Python ints are unbounded)."""
-    unsigned = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while unsigned > 0x7F:
-        out.append((unsigned & 0x7F) | 0x80)
-        unsigned >>= 7
-    out.append(unsigned)
-    return bytes(out)
-
-
-def decode_varint(buffer: bytes | memoryview, position: int) -> tuple[int, int]:
-    """Return (value, next position); raises CORRUPT_MESSAGE on a truncated or overlong varint."""
-    unsigned = 0
-    shift = 0
-    while True:
-        if position >= len(buffer) or shift > 63:
-            raise KafkaError(ErrorCode.corrupt_message, "truncated or overlong varint")
-        byte = buffer[position]
-        position += 1
-        unsigned |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return (unsigned >> 1) ^ -(unsigned & 1), position
-        shift += 7
-
-
-# --- compression -----------------------------------------------------------------------------
-
-
-def compress(codec: int, data: bytes) -> bytes:
-    if codec == COMPRESSION_NONE:
-        return data
-    if codec == COMPRESSION_GZIP:
-        return bytes(cramjam.gzip.compress(data))
-    if codec == COMPRESSION_SNAPPY:
-        return bytes(cramjam.snappy.compress_raw(data))
-    if codec == COMPRESSION_LZ4:
-        return bytes(cramjam.lz4.compress(data))
-    if codec == COMPRESSION_ZSTD:
-        return bytes(cramjam.zstd.compress(data))
-    raise ValueError(f"unknown compression codec {codec}")
-
-
-def decompress(codec: int, data: bytes | memoryview) -> bytes:
-    try:
-        if codec == COMPRESSION_NONE:
-            return bytes(data)
-        if codec == COMPRESSION_GZIP:
-            return bytes(cramjam.gzip.decompress(bytes(data)))
-        if codec == COMPRESSION_SNAPPY:
-            return _decompress_snappy(bytes(data))
-        if codec == COMPRESSION_LZ4:
-            return bytes(cramjam.lz4.decompress(bytes(data)))
-        if codec == COMPRESSION_ZSTD:
-            return bytes(cramjam.zstd.decompress(bytes(data)))
-    except cramjam.DecompressionError as exc:
-        raise KafkaError(ErrorCode.corrupt_message, f"cannot decompress batch: {exc}") from exc
-    raise KafkaError(ErrorCode.corrupt_message, f"unknown compression codec {codec}")
-
-
-def _decompress_snappy(data: bytes) -> bytes:
-    if not data.startswith(XERIAL_MAGIC):
-        return bytes(cramjam.snappy.decompress_raw(data))
-    out = bytearray()
-    position = _XERIAL_HEADER_SIZE
-    while position < len(data):
-        if position + 4 > len(data):
-            raise KafkaError(ErrorCode.corrupt_message, "truncated xerial snappy chunk")
-        (length,) = _I32.unpack_from(data, position)
-        position += 4
-        if length < 0 or position + length > len(data):
-            raise KafkaError(ErrorCode.corrupt_message, "truncated xerial snappy chunk")
-        out += bytes(cramjam.snappy.decompress_raw(data[position : position + length]))
-        position += length
-    return bytes(out)
-
-
-def xerial_frame(block_data: bytes, chunk_size: int = 32 * 1024) -> bytes:
-    """Snappy with xerial framing, as the Java client writes it (for tests of the decoder)."""
-    out = bytearray(XERIAL_MAGIC + _I32.pack(1) + _I32.pack(1))
-    for start in range(0, max(len(block_data), 1), chunk_size):
-        chunk = bytes(cramjam.snappy.compress_raw(block_data[start : start + chunk_size]))
-        out += _I32.pack(len(chunk)) + chunk
-    return bytes(out)
 
 
 # --- building --------------------------------------------------------------------------------

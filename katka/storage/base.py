@@ -2,8 +2,9 @@
 
 Every engine (memory for tests, disk for real use) implements `StorageEngine` and
 `PartitionLog`; one contract test suite (tests/storage/test_contract.py) runs against all of
-them. A partition log stores v2 record batches exactly as received, with only the base offset
-assigned, so a fetch returns stored bytes without re-encoding.
+them. A partition log stores v2 record batches as received, with only the fields Kafka's broker
+owns set (base offset; timestamp type and max timestamp, see protocol/batches.py), so a fetch
+returns stored bytes without re-encoding.
 
 On a single node the high watermark equals the log end offset once an append returns.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from katka.protocol.batches import BatchHeader
+from katka.protocol.batches import DEFAULT_TIMESTAMP_AFTER_MAX_MS, LONG_MAX, BatchHeader
 from katka.storage.producer_state import ProducerStateManager
 from katka.storage.transaction_index import AbortedTransaction
 
@@ -32,6 +33,8 @@ class LogConfig:
     retention_bytes: int = -1  # retention.bytes (-1: unlimited)
     max_message_bytes: int = 1024 * 1024 + 12  # max.message.bytes
     log_append_time: bool = False  # message.timestamp.type == LogAppendTime
+    timestamp_before_max_ms: int = LONG_MAX  # message.timestamp.before.max.ms
+    timestamp_after_max_ms: int = DEFAULT_TIMESTAMP_AFTER_MAX_MS  # message.timestamp.after.max.ms
     flush_messages: int = 2**63 - 1  # flush.messages
     flush_ms: int = 2**63 - 1  # flush.ms
     file_delete_delay_ms: int = 60000  # file.delete.delay.ms (engines may delete at once)
@@ -105,7 +108,8 @@ class PartitionLog(Protocol):
     ) -> AppendInfo:
         """Append validated batches (headers from `validate_produce_records`).
 
-        Assigns offsets, applies LogAppendTime when configured, checks idempotent producer
+        Sets the timestamp fields as Kafka's validator does (raises RecordValidationError,
+        INVALID_TIMESTAMP, listing refused records), assigns offsets, checks idempotent producer
         sequences (raises KafkaError OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH,
         returns the original offsets with duplicate=True for a retried batch), rolls segments
         by segment.bytes / segment.ms, and has written the bytes to the OS before returning.

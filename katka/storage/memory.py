@@ -7,6 +7,7 @@ behave exactly as on disk (the shared logic lives in segmented.py).
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Iterator, Sequence
 
 from katka.protocol.batches import BatchHeader
@@ -22,6 +23,7 @@ class MemorySegment:
         self._last_offsets: list[int] = []
         self._max_timestamp = NO_TIMESTAMP
         self._offset_of_max_timestamp = -1
+        self._last_modified_ms = time.time_ns() // 1_000_000
 
     @property
     def next_offset(self) -> int:
@@ -43,6 +45,10 @@ class MemorySegment:
     def rolling_timestamp(self) -> int | None:
         return self._headers[0].max_timestamp if self._headers else None
 
+    @property
+    def last_modified_ms(self) -> int:
+        return self._last_modified_ms  # wall clock, as a file's mtime is
+
     def is_full(self, header: BatchHeader) -> bool:
         return False
 
@@ -51,6 +57,7 @@ class MemorySegment:
         self._last_offsets.append(header.last_offset)
         for part in parts:
             self._data += part
+        self._last_modified_ms = time.time_ns() // 1_000_000
         if header.max_timestamp > self._max_timestamp:
             self._max_timestamp = header.max_timestamp
             self._offset_of_max_timestamp = header.base_offset

@@ -4,9 +4,17 @@ Theory of operation: a log is an ordered list of segments, each holding the batc
 offsets [base_offset, next_offset). Only the last (active) segment takes appends. Offsets are
 dense: the log end offset is the active segment's next offset, and the log start offset is at
 or after the first segment's base offset (DeleteRecords may move it inside a segment). A
-segment rolls when the next batch would pass segment.bytes, when its index is full, or when
-segment.ms has passed since its first batch's timestamp (Kafka's rollingBasedTimestamp).
-Retention and DeleteRecords only ever delete whole closed segments from the front.
+segment rolls when the next batch would pass segment.bytes, when its index is full, or by
+segment.ms as Kafka's LogSegment.shouldRoll does: the incoming batch's max timestamp against
+the first batch's (rollingBasedTimestamp), or broker time since the segment was opened when the
+first batch has no timestamp. Comparing record timestamps with each other (not with the clock)
+means a producer replaying old data does not roll a segment per batch. The housekeeping roll
+(`maybe_roll`, for idle logs) counts broker time since the segment was opened.
+Retention and DeleteRecords only ever delete whole closed segments from the front; retention
+counts from a segment's largest record timestamp, or from its last modification when no record
+has one (Kafka's LogSegment.largestTimestamp). Batch timestamps are set by the validator on
+append (protocol/batches.py); batches stored by older katka versions with max_timestamp -1 are
+read through their records (`batch_max_timestamp`).
 
 Engines supply the segments (memory.py keeps bytes in RAM, disk/ in files) and a few hooks:
 checkpointing the log start offset and the recovery point, the files an fsync covers, loading
@@ -23,17 +31,20 @@ next round's (Kafka also flushes a rolled segment in the background).
 from __future__ import annotations
 
 import bisect
+import logging
 import struct
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import (
-    TIMESTAMP_TYPE_LOG_APPEND,
+    NO_TIMESTAMP,
     BatchHeader,
+    TimestampRules,
     assign_base_offset,
+    normalise_batch,
     read_header,
-    set_log_append_time,
+    record_max_timestamp,
 )
 from katka.protocol.control import build_marker_batch, read_marker
 from katka.protocol.records import Record, decode_batch
@@ -41,7 +52,10 @@ from katka.storage.base import AppendInfo, FlushPlan, LogConfig, TimestampOffset
 from katka.storage.producer_state import ProducerStateManager
 from katka.storage.transaction_index import AbortedTransaction
 
-NO_TIMESTAMP = -1
+__all__ = ["NO_TIMESTAMP", "Segment", "SegmentedLog", "batch_max_timestamp", "select_batches"]
+
+logger = logging.getLogger("katka.storage")
+
 _BASE_OFFSET = struct.Struct(">q")
 
 
@@ -67,6 +81,12 @@ class Segment(Protocol):
     @property
     def rolling_timestamp(self) -> int | None:
         """The first batch's max timestamp: segment.ms counts from here."""
+        ...
+
+    @property
+    def last_modified_ms(self) -> int:
+        """Wall-clock time of the last write (the file's mtime on disk): what retention counts
+        from when no record in the segment has a timestamp."""
         ...
 
     def is_full(self, header: BatchHeader) -> bool:
@@ -96,6 +116,23 @@ class Segment(Protocol):
     def read_batch(self, header: BatchHeader) -> bytes:
         """The whole batch `header` describes, CRC checked."""
         ...
+
+
+def batch_max_timestamp(batch: bytes | bytearray | memoryview, header: BatchHeader) -> int:
+    """A stored batch's max timestamp, read from its records when the header has none (batches
+    an older katka stored as old clients sent them); the header's on malformed records."""
+    if header.max_timestamp >= 0:
+        return header.max_timestamp
+    try:
+        return record_max_timestamp(batch, header)
+    except KafkaError:
+        return header.max_timestamp
+
+
+def largest_timestamp(segment: Segment) -> int:
+    """What retention counts from (Kafka's LogSegment.largestTimestamp)."""
+    max_timestamp = segment.max_timestamp
+    return max_timestamp if max_timestamp >= 0 else segment.last_modified_ms
 
 
 def select_batches(
@@ -135,6 +172,10 @@ class SegmentedLog:
         self._recovery_point = 0  # everything below it is fsynced
         self._last_flush_ms: int | None = None  # the first append after the last full flush
         self._closed = False  # files released: a flush completing late changes nothing
+        # Broker time the active segment was opened (Kafka's LogSegment.created); None until
+        # the first append or roll check after it was created or loaded.
+        self._active_since_ms: int | None = None
+        self._timestamp_rules: tuple[LogConfig, TimestampRules] | None = None
 
     # --- hooks ---------------------------------------------------------------------------------
 
@@ -221,49 +262,69 @@ class SegmentedLog:
     ) -> AppendInfo:
         if self._last_flush_ms is None:
             self._last_flush_ms = now_ms
-        log_append_time = self.config.log_append_time
+        view = memoryview(records)
+        rules = self._rules()
+        # Every batch is validated before any is appended: a refused record refuses the append.
+        batches = [
+            normalise_batch(view[h.position : h.position + h.size], h, now_ms, rules)
+            for h in headers
+        ]
         producer_state = self.producer_state
-        duplicate = producer_state.validate_append(headers)
+        duplicate = producer_state.validate_append([header for _, header in batches])
         if duplicate is not None:
             return AppendInfo(
                 duplicate.base_offset,
                 duplicate.last_offset,
-                duplicate.timestamp_ms if log_append_time else NO_TIMESTAMP,
+                duplicate.timestamp_ms if rules.log_append_time else NO_TIMESTAMP,
                 self._log_start_offset,
                 duplicate=True,
             )
-        view = memoryview(records)
         base_offset = self.log_end_offset
         offset = base_offset
-        for header in headers:
+        for batch, header in batches:
             stored = header._replace(base_offset=offset, position=0)
             parts: tuple[bytes | bytearray | memoryview, ...]
-            if log_append_time:  # rewrites inside the CRC: work on a copy
-                batch = bytearray(view[header.position : header.position + header.size])
+            if isinstance(batch, bytearray):  # a copy already (its timestamps were set)
                 assign_base_offset(batch, offset)
-                set_log_append_time(batch, now_ms)
-                stored = stored._replace(
-                    attributes=header.attributes | TIMESTAMP_TYPE_LOG_APPEND, max_timestamp=now_ms
-                )
                 parts = (batch,)
             else:  # the base offset sits outside the CRC: write a new one before the rest
-                parts = (
-                    _BASE_OFFSET.pack(offset),
-                    view[header.position + 8 : header.position + header.size],
-                )
+                parts = (_BASE_OFFSET.pack(offset), batch[8:])
             marker = None
             if header.is_control:  # written by the broker itself (append_marker), never a client
-                marker = read_marker(view[header.position : header.position + header.size])
+                marker = read_marker(batch)
             self._maybe_roll_for(stored, now_ms)
+            self._opened_at(now_ms)
             self.active_segment.append(parts, stored)
             producer_state.on_append(stored, offset, stored.max_timestamp, marker)
             offset = stored.next_offset
         return AppendInfo(
             base_offset,
             offset - 1,
-            now_ms if log_append_time else NO_TIMESTAMP,
+            now_ms if rules.log_append_time else NO_TIMESTAMP,
             self._log_start_offset,
         )
+
+    def _rules(self) -> TimestampRules:
+        cached = self._timestamp_rules
+        if cached is not None and cached[0] is self.config:
+            return cached[1]
+        config = self.config
+        rules = TimestampRules(
+            config.log_append_time, config.timestamp_before_max_ms, config.timestamp_after_max_ms
+        )
+        self._timestamp_rules = (config, rules)
+        return rules
+
+    def _opened_at(self, now_ms: int) -> int:
+        """When the active segment was opened: now for a new one; for one loaded from an
+        earlier run, its first timestamp when that is sane (the run that wrote it is gone)."""
+        if self._active_since_ms is None:
+            rolling = self.active_segment.rolling_timestamp
+            if rolling is not None and 0 <= rolling <= now_ms:
+                self._active_since_ms = rolling
+            else:
+                self._active_since_ms = now_ms
+        return self._active_since_ms
 
     def append_marker(
         self,
@@ -292,26 +353,42 @@ class SegmentedLog:
         active = self.active_segment
         if active.size_bytes == 0:
             return
-        if (
-            active.size_bytes + header.size > self.config.segment_bytes
-            or active.is_full(header)
-            or self._segment_ms_elapsed(active, now_ms)
+        if active.is_full(header):
+            self.roll()  # the indexes cannot take this batch: the roll must happen
+        elif active.size_bytes + header.size > self.config.segment_bytes or (
+            self._segment_ms_elapsed(active, header.max_timestamp, now_ms)
         ):
-            self.roll()
+            try:
+                self.roll()
+            except OSError as exc:  # e.g. a full disk: the batch still fits this segment
+                logger.warning(
+                    "%s-%d: segment roll failed, appending to the current segment: %s",
+                    self.topic,
+                    self.partition,
+                    exc,
+                )
 
-    def _segment_ms_elapsed(self, segment: Segment, now_ms: int) -> bool:
+    def _segment_ms_elapsed(self, segment: Segment, max_timestamp: int, now_ms: int) -> bool:
+        """Kafka's timeWaitedForRoll: record time when the first batch has a timestamp."""
         rolling = segment.rolling_timestamp
-        return rolling is not None and now_ms - rolling > self.config.segment_ms
+        if rolling is not None and rolling >= 0:
+            waited = max_timestamp - rolling
+        else:
+            waited = now_ms - self._opened_at(now_ms)
+        return waited > self.config.segment_ms
 
     def roll(self) -> None:
         """Close the active segment and start a new one at the log end offset."""
         closed = self.active_segment
         self._add_segment(self._new_segment(self.log_end_offset))
+        self._active_since_ms = None
         self._on_roll(closed)
 
     def maybe_roll(self, now_ms: int) -> None:
+        """Roll an idle active segment once segment.ms of broker time has passed since it was
+        opened (appends roll by record time, in `_maybe_roll_for`)."""
         active = self.active_segment
-        if active.size_bytes > 0 and self._segment_ms_elapsed(active, now_ms):
+        if active.size_bytes > 0 and now_ms - self._opened_at(now_ms) > self.config.segment_ms:
             self.roll()
 
     def read(
@@ -349,8 +426,8 @@ class SegmentedLog:
                 continue
             start = max(segment.start_offset_for_timestamp(timestamp_ms), log_start)
             for header in segment.iter_headers(start):
-                if header.max_timestamp < timestamp_ms or header.last_offset < log_start:
-                    continue
+                if header.last_offset < log_start or 0 <= header.max_timestamp < timestamp_ms:
+                    continue  # (a header without a max timestamp is one an older katka kept)
                 for record in self._decode(segment, header):
                     if record.offset >= log_start and record.timestamp_ms >= timestamp_ms:
                         return TimestampOffset(record.offset, record.timestamp_ms)
@@ -371,7 +448,7 @@ class SegmentedLog:
             else:  # the segment's largest timestamp may lie below the log start: look closer
                 headers = list(segment.iter_headers(log_start))
             for header in headers:
-                if best is not None and header.max_timestamp <= best.timestamp_ms:
+                if best is not None and 0 <= header.max_timestamp <= best.timestamp_ms:
                     continue
                 for record in self._decode(segment, header):
                     if record.offset >= log_start and (
@@ -412,7 +489,10 @@ class SegmentedLog:
         freed = 0
         retention_ms = self.config.retention_ms
         if retention_ms >= 0:
-            while len(self.segments) > 1 and now_ms - self.segments[0].max_timestamp > retention_ms:
+            while (
+                len(self.segments) > 1
+                and now_ms - largest_timestamp(self.segments[0]) > retention_ms
+            ):
                 freed += self._pop_oldest_segment().size_bytes
         retention_bytes = self.config.retention_bytes
         if retention_bytes >= 0:

@@ -301,20 +301,42 @@ def test_segments_roll_when_the_next_batch_would_pass_segment_bytes(
     assert log.segment_base_offsets() == [0, 2, 4]
 
 
-def test_segments_roll_after_segment_ms_from_the_first_batch_timestamp(
+def test_segments_roll_when_a_batch_is_segment_ms_newer_than_the_first_batch(
     harness: EngineHarness,
 ) -> None:
     log = harness.open(LogConfig(segment_ms=100))
-    produce(log, 1, timestamp_ms=1_000, now_ms=1_000)
-    produce(log, 1, timestamp_ms=1_000, now_ms=1_100)
+    produce(log, 1, timestamp_ms=1_000, now_ms=5_000)
+    produce(log, 1, timestamp_ms=1_100, now_ms=9_000)  # record time counts, not the clock
     assert log.segment_base_offsets() == [0]
-    produce(log, 1, timestamp_ms=1_000, now_ms=1_101)
+    produce(log, 1, timestamp_ms=1_101, now_ms=9_000)
     assert log.segment_base_offsets() == [0, 2]
 
-    log.maybe_roll(now_ms=1_201)
-    assert log.segment_base_offsets() == [0, 2, 3]
+
+def test_replaying_old_records_does_not_roll_a_segment_per_batch(harness: EngineHarness) -> None:
+    log = harness.open(LogConfig(segment_ms=100))
+    for i in range(20):
+        produce(log, 1, timestamp_ms=1_000 + i, now_ms=10**12 + i)
+    assert log.segment_base_offsets() == [0]
+
+
+def test_an_idle_segment_rolls_segment_ms_after_it_was_opened(harness: EngineHarness) -> None:
+    log = harness.open(LogConfig(segment_ms=100))
+    produce(log, 1, timestamp_ms=1_000, now_ms=2_000)
+    log.maybe_roll(now_ms=2_100)
+    assert log.segment_base_offsets() == [0]
+    log.maybe_roll(now_ms=2_101)
+    assert log.segment_base_offsets() == [0, 1]
     log.maybe_roll(now_ms=5_000)  # an empty active segment never rolls
-    assert log.segment_base_offsets() == [0, 2, 3]
+    assert log.segment_base_offsets() == [0, 1]
+
+
+def test_a_first_batch_without_timestamps_rolls_by_broker_time(harness: EngineHarness) -> None:
+    log = harness.open(LogConfig(segment_ms=100))
+    produce(log, 1, timestamp_ms=-1, now_ms=2_000)
+    produce(log, 1, timestamp_ms=-1, now_ms=2_100)
+    assert log.segment_base_offsets() == [0]
+    produce(log, 1, timestamp_ms=-1, now_ms=2_101)
+    assert log.segment_base_offsets() == [0, 2]
 
 
 # --- idempotent producers --------------------------------------------------------------------

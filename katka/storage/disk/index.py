@@ -9,7 +9,9 @@ to the lists as well. Files are never preallocated: the file size is the entry c
 Offset index entry: relative offset u32 (of the batch's base offset), position u32.
 Time index entry: timestamp i64, relative offset u32, with strictly increasing timestamps: an
 entry (t, o) says the batch at base offset o is the first whose max timestamp reached t, so
-every record before o has a timestamp < t.
+every record before o has a timestamp < t. As in Kafka, an empty time index counts as ending
+at timestamp -1, so a batch without timestamps never gets an entry. An entry whose relative
+offset does not fit u32 is refused (ValueError) before anything is written.
 
 An index that fails its sanity check (torn entry, entries out of order, positions past the
 log) raises `CorruptIndexError`; the segment then rebuilds it from the log.
@@ -25,10 +27,17 @@ from katka.storage.disk import faults
 
 OFFSET_ENTRY = struct.Struct(">II")
 TIME_ENTRY = struct.Struct(">qI")
+MAX_RELATIVE_OFFSET = 2**32 - 1
+NO_TIMESTAMP = -1
 
 
 class CorruptIndexError(Exception):
     """The index file disagrees with itself or with its log; rebuild it."""
+
+
+def _check_relative(path: str, relative: int) -> None:
+    if not 0 <= relative <= MAX_RELATIVE_OFFSET:
+        raise ValueError(f"{path}: relative offset {relative} does not fit an index entry")
 
 
 class _IndexFile:
@@ -168,6 +177,7 @@ class OffsetIndex(_IndexFile):
         return self._entry_count
 
     def append(self, offset: int, position: int) -> None:
+        _check_relative(self.path, offset - self.base_offset)
         self._write(offset - self.base_offset, position)
         if self._entry_count is not None:
             self._entry_count += 1
@@ -234,8 +244,9 @@ class TimeIndex(_IndexFile):
     def maybe_append(self, timestamp: int, offset: int) -> None:
         """Append unless `timestamp` does not pass the last entry (entries stay increasing)."""
         last = self.last_entry()
-        if last is not None and timestamp <= last[0]:
+        if timestamp <= (NO_TIMESTAMP if last is None else last[0]):
             return
+        _check_relative(self.path, offset - self.base_offset)
         self._write(timestamp, offset - self.base_offset)
         if self._loaded:
             self._timestamps.append(timestamp)

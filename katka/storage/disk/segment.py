@@ -10,8 +10,11 @@ instead of reaching a consumer.
 Index rule (as Kafka's): before appending a batch, when more than index.interval.bytes were
 appended since the last index entry, index this batch (base offset -> position) and add a time
 index entry for the largest timestamp so far. Closing a segment for appends adds a final time
-index entry so its last entry is the segment's largest timestamp. Recovery replays this rule
-over the scanned batches, so rebuilt indexes match what appends would have written.
+index entry so its last entry is the segment's largest timestamp (retention trusts it after a
+restart: when that entry cannot be written the time index is dropped, to be rebuilt from the
+log). Recovery replays this rule over the scanned batches, so rebuilt indexes match what
+appends would have written. A batch stored by an older katka without a max timestamp (-1, as
+old sarama sends it) counts with its records' largest timestamp (`batch_max_timestamp`).
 
 Opening is lazy: a closed segment knows its next offset from the following segment's base
 offset and reads nothing until used; the active segment reads the last offset index entry and
@@ -22,12 +25,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import HEADER_SIZE, LOG_OVERHEAD, BatchHeader, compute_crc, read_header
 from katka.storage.disk import faults
 from katka.storage.disk.index import CorruptIndexError, OffsetIndex, TimeIndex
+from katka.storage.segmented import batch_max_timestamp
 
 logger = logging.getLogger("katka.storage")
 
@@ -185,8 +190,26 @@ class LogSegment:
         if self._size == 0:
             return None
         if self._rolling_timestamp is None:
-            self._rolling_timestamp = read_header(self._pread(HEADER_SIZE, 0)).max_timestamp
+            first = read_header(self._pread(HEADER_SIZE, 0))
+            self._rolling_timestamp = self._with_max_timestamp(first).max_timestamp
         return self._rolling_timestamp
+
+    @property
+    def last_modified_ms(self) -> int:
+        try:
+            return os.stat(self.log_path).st_mtime_ns // 1_000_000
+        except OSError:
+            return time.time_ns() // 1_000_000  # unknown: count it as just written (kept)
+
+    def _with_max_timestamp(self, header: BatchHeader) -> BatchHeader:
+        """`header` with the max timestamp its records give when it has none (see above)."""
+        if header.max_timestamp >= 0:
+            return header
+        try:
+            batch = self.read_batch(header)
+        except KafkaError:
+            return header
+        return header._replace(max_timestamp=batch_max_timestamp(batch, header))
 
     def is_full(self, header: BatchHeader) -> bool:
         return (
@@ -222,7 +245,7 @@ class LogSegment:
             try:
                 self.offset_index.append(header.base_offset, header.position)
                 self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 # The batch is in the log: a sparse index without this entry is still right
                 # (lookups land earlier and scan forward), so a full disk here loses nothing.
                 logger.warning("%s: index entry not written: %s", self.log_path, exc)
@@ -232,9 +255,21 @@ class LogSegment:
         self._next_offset = header.next_offset
 
     def close_for_appends(self) -> None:
-        """Record the largest timestamp as the final time index entry (on roll and close)."""
+        """Record the largest timestamp as the final time index entry (on roll and close).
+
+        Never raises: a segment whose last time index entry is not its largest timestamp would
+        be deleted early by retention after a restart, so on failure the time index is dropped
+        and rebuilt from the log when next needed."""
         if self._size and self._max_timestamp is not None:
-            self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
+            try:
+                self.time_index.maybe_append(self._max_timestamp, self._offset_of_max_timestamp)
+            except (OSError, ValueError) as exc:
+                logger.warning("%s: final time index entry not written: %s", self.log_path, exc)
+                try:
+                    self.time_index.delete()
+                except OSError:
+                    pass
+                self.indexes_need_rebuild = True
         self.sealed = True
 
     def _headers_from(
@@ -361,6 +396,7 @@ class LogSegment:
         self._next_offset = entry_offset
         try:
             for header in self._headers_from(position, entry_offset):
+                header = self._with_max_timestamp(header)
                 if header.max_timestamp > self._max_timestamp:
                     self._max_timestamp = header.max_timestamp
                     self._offset_of_max_timestamp = header.base_offset
@@ -402,7 +438,7 @@ class LogSegment:
         file_size = os.fstat(self._log_fd()).st_size
         self._reset_indexes()
         for header in self._scan_file(file_size):
-            self._on_batch(header)
+            self._on_batch(self._with_max_timestamp(header))
         truncated = file_size - self._size
         if truncated:
             os.ftruncate(self._log_fd(), self._size)
@@ -418,7 +454,7 @@ class LogSegment:
         self._reset_indexes()
         try:
             for header in self._headers_from(0, self.base_offset, size):
-                self._on_batch(header)
+                self._on_batch(self._with_max_timestamp(header))
         except KafkaError as exc:
             logger.warning("%s: index rebuild stopped early: %s", self.log_path, exc)
         self._size, self._next_offset = size, max(next_offset, self._next_offset)
