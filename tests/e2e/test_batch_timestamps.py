@@ -23,7 +23,7 @@ from kio.static.primitive import i16, i32, i64
 
 from katka.protocol.batches import CRC_OFFSET, MAX_TIMESTAMP_OFFSET, compute_crc, read_header
 from katka.protocol.records import build_batch, decode_records
-from tests.e2e.server import KatkaProcess
+from katka.reliability.process import BrokerProcess
 from tests.e2e.test_produce_consume import create_topic, unique
 
 EARLIEST = -2
@@ -41,7 +41,7 @@ def sarama_batch(value: bytes, timestamp_ms: int, compression: int = 0) -> bytes
 class RawClient:
     """Size-prefixed requests on one socket, answered in order."""
 
-    def __init__(self, server: KatkaProcess) -> None:
+    def __init__(self, server: BrokerProcess) -> None:
         self.socket = socket.create_connection(("127.0.0.1", server.port), timeout=10)
         self.correlation_id = 0
 
@@ -113,12 +113,12 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def retention_checks(server: KatkaProcess) -> int:
+def retention_checks(server: BrokerProcess) -> int:
     return sum("retention check freed" in line for line in list(server.output))
 
 
 def test_batches_without_a_max_timestamp_are_answered_and_survive_retention(
-    start_katka: Callable[..., KatkaProcess],
+    start_katka: Callable[..., BrokerProcess],
 ) -> None:
     server = start_katka(["-o", "log.retention.check.interval.ms=2000", "--log-level", "DEBUG"])
     topic = unique("sarama")
