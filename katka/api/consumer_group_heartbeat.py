@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, millis, response_module, timedelta_ms
+from katka.api._partitions import by_topic
 from katka.api.context import RequestContext
 from katka.coordinator.consumer.group import Partitions
 from katka.coordinator.consumer.heartbeat import HeartbeatRequest
@@ -55,13 +56,14 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     assignment = None
     if result.assignment is not None:
-        by_topic: dict[Any, list[int]] = {}
-        for topic_id, partition in sorted(result.assignment):
-            by_topic.setdefault(topic_id, []).append(partition)
         assignment = m.Assignment(
-            topic_partitions=tuple(
-                m.TopicPartitions(topic_id=topic_id, partitions=tuple(ps))
-                for topic_id, ps in by_topic.items()
+            topic_partitions=by_topic(
+                sorted(result.assignment),
+                lambda topic_partition: topic_partition[0],
+                lambda topic_partition: topic_partition[1],
+                lambda topic_id, partitions: m.TopicPartitions(
+                    topic_id=topic_id, partitions=partitions
+                ),
             )
         )
     return make(

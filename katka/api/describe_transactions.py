@@ -7,6 +7,7 @@ import datetime
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module, timedelta_ms
+from katka.api._partitions import by_topic
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
@@ -38,9 +39,6 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 )
             )
             continue
-        by_topic: dict[str, list[int]] = {}
-        for topic, partition in metadata.sorted_partitions():
-            by_topic.setdefault(topic, []).append(partition)
         states.append(
             make(
                 m.TransactionState,
@@ -51,9 +49,11 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 transaction_start_time=_datetime(metadata.transaction_start_ms),
                 producer_id=metadata.producer_id,
                 producer_epoch=metadata.producer_epoch,
-                topics=tuple(
-                    make(m.TopicData, topic=topic, partitions=tuple(partitions))
-                    for topic, partitions in by_topic.items()
+                topics=by_topic(
+                    metadata.sorted_partitions(),
+                    lambda topic_partition: topic_partition[0],
+                    lambda topic_partition: topic_partition[1],
+                    lambda topic, partitions: make(m.TopicData, topic=topic, partitions=partitions),
                 ),
             )
         )

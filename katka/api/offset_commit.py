@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
+from katka.api._partitions import by_topic
 from katka.api.context import RequestContext
 from katka.coordinator.internal_log import OFFSETS_TOPIC
-from katka.coordinator.results import OffsetCommitPartition, OffsetCommitResult, PartitionResult
-from katka.errors import ErrorCode, KafkaError
+from katka.coordinator.results import OffsetCommitPartition
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -31,39 +31,29 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         for topic in request.topics
         for p in topic.partitions
     ]
-    try:
-        result = node.coordinator.commit_offsets(
-            request.group_id,
-            request.member_id,
-            request.generation_id_or_member_epoch,
-            offsets,
-            group_instance_id=getattr(request, "group_instance_id", None),
-            member_epoch_capable=ctx.api_version >= 9,
-        )
-    except KafkaError as error:
-        if error.code != ErrorCode.kafka_storage_error:
-            raise
-        # The append to __consumer_offsets failed (a full disk): nothing was applied. Kafka
-        # answers NOT_COORDINATOR for a storage error here, so the client retries the commit.
-        result = OffsetCommitResult(
-            tuple(PartitionResult(o.topic, o.partition, ErrorCode.not_coordinator) for o in offsets)
-        )
+    result = node.coordinator.commit_offsets(
+        request.group_id,
+        request.member_id,
+        request.generation_id_or_member_epoch,
+        offsets,
+        group_instance_id=getattr(request, "group_instance_id", None),
+        member_epoch_capable=ctx.api_version >= 9,
+    )
     m = response_module(ctx)
-    by_topic: dict[str, list[Any]] = {}
-    for partition in result.partitions:
-        by_topic.setdefault(partition.topic, []).append(
-            make(
-                m.OffsetCommitResponsePartition,
-                partition_index=partition.partition,
-                error_code=partition.error_code,
-            )
-        )
     response = make(
         m.OffsetCommitResponse,
         throttle_time=ZERO,
-        topics=tuple(
-            make(m.OffsetCommitResponseTopic, name=name, partitions=tuple(partitions))
-            for name, partitions in by_topic.items()
+        topics=by_topic(
+            result.partitions,
+            lambda p: p.topic,
+            lambda p: make(
+                m.OffsetCommitResponsePartition,
+                partition_index=p.partition,
+                error_code=p.error_code,
+            ),
+            lambda name, partitions: make(
+                m.OffsetCommitResponseTopic, name=name, partitions=partitions
+            ),
         ),
     )
     # The commit's records are in __consumer_offsets: the reply waits as a produce's would

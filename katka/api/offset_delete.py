@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
+from katka.api._partitions import by_topic
 from katka.api.context import RequestContext
 
 if TYPE_CHECKING:
@@ -21,21 +22,20 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         request.group_id,
         [(t.name, p.partition_index) for t in request.topics for p in t.partitions],
     )
-    by_topic: dict[str, list[Any]] = {}
-    for p in result.partitions:
-        by_topic.setdefault(p.topic, []).append(
-            make(
-                m.OffsetDeleteResponsePartition,
-                partition_index=p.partition,
-                error_code=p.error_code,
-            )
-        )
     return make(
         m.OffsetDeleteResponse,
         error_code=result.error_code,
         throttle_time=ZERO,
-        topics=tuple(
-            make(m.OffsetDeleteResponseTopic, name=n, partitions=tuple(ps))
-            for n, ps in by_topic.items()
+        topics=by_topic(
+            result.partitions,
+            lambda p: p.topic,
+            lambda p: make(
+                m.OffsetDeleteResponsePartition,
+                partition_index=p.partition,
+                error_code=p.error_code,
+            ),
+            lambda name, partitions: make(
+                m.OffsetDeleteResponseTopic, name=name, partitions=partitions
+            ),
         ),
     )

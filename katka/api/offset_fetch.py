@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
+from katka.api._partitions import by_topic
 from katka.api.context import RequestContext
 from katka.coordinator.results import OffsetFetchResult
 from katka.errors import ErrorCode
@@ -27,19 +28,19 @@ def _wanted(topics: Any) -> list[tuple[str, int]] | None:
 def _topics(
     m: Any, result: OffsetFetchResult, topic_cls: Any, partition_cls: Any
 ) -> tuple[Any, ...]:
-    by_topic: dict[str, list[Any]] = {}
-    for p in result.partitions:
-        by_topic.setdefault(p.topic, []).append(
-            make(
-                partition_cls,
-                partition_index=p.partition,
-                committed_offset=p.committed_offset,
-                committed_leader_epoch=p.committed_leader_epoch,
-                metadata=p.metadata,
-                error_code=p.error_code,
-            )
-        )
-    return tuple(make(topic_cls, name=name, partitions=tuple(ps)) for name, ps in by_topic.items())
+    return by_topic(
+        result.partitions,
+        lambda p: p.topic,
+        lambda p: make(
+            partition_cls,
+            partition_index=p.partition,
+            committed_offset=p.committed_offset,
+            committed_leader_epoch=p.committed_leader_epoch,
+            metadata=p.metadata,
+            error_code=p.error_code,
+        ),
+        lambda name, partitions: make(topic_cls, name=name, partitions=partitions),
+    )
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
+from katka.api._partitions import by_topic
 from katka.api._transactions import for_version
 from katka.api.context import RequestContext
 from katka.coordinator.internal_log import OFFSETS_TOPIC
@@ -57,29 +58,25 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             producer=(request.producer_id, request.producer_epoch),
         )
     except KafkaError as error:
-        code = error.code
-        if code == ErrorCode.kafka_storage_error:
-            code = ErrorCode.not_coordinator  # retriable, as OffsetCommit answers
-        code = for_version(code, API_KEY, ctx.api_version)
+        code = for_version(error.code, API_KEY, ctx.api_version)
         result = OffsetCommitResult(
             tuple(PartitionResult(o.topic, o.partition, code) for o in offsets)
         )
     m = response_module(ctx)
-    by_topic: dict[str, list[Any]] = {}
-    for partition in result.partitions:
-        by_topic.setdefault(partition.topic, []).append(
-            make(
-                m.TxnOffsetCommitResponsePartition,
-                partition_index=partition.partition,
-                error_code=partition.error_code,
-            )
-        )
     response = make(
         m.TxnOffsetCommitResponse,
         throttle_time=ZERO,
-        topics=tuple(
-            make(m.TxnOffsetCommitResponseTopic, name=name, partitions=tuple(partitions))
-            for name, partitions in by_topic.items()
+        topics=by_topic(
+            result.partitions,
+            lambda p: p.topic,
+            lambda p: make(
+                m.TxnOffsetCommitResponsePartition,
+                partition_index=p.partition,
+                error_code=p.error_code,
+            ),
+            lambda name, partitions: make(
+                m.TxnOffsetCommitResponseTopic, name=name, partitions=partitions
+            ),
         ),
     )
     return node.durability.reply_when_durable(

@@ -321,12 +321,22 @@ class GroupCoordinator:
             max_metadata_size=self.config.offset_metadata_max_bytes,
             now_ms=ctx.now_ms,
         )
-        if producer is None:
-            ctx.fx.records.extend(records)
-        elif records:
-            self._log.append_transactional(records, *producer)
-            self._pending_txn_offsets.add(producer[0], records)
-        self._execute(manager, ctx.fx)
+        try:
+            if producer is None:
+                ctx.fx.records.extend(records)
+            elif records:
+                self._log.append_transactional(records, *producer)
+                self._pending_txn_offsets.add(producer[0], records)
+            self._execute(manager, ctx.fx)
+        except KafkaError as failure:
+            if failure.code != ErrorCode.kafka_storage_error:
+                raise
+            # The append to the internal log failed (a full disk): nothing was applied. Kafka
+            # answers NOT_COORDINATOR for a storage error here, so the client retries the commit.
+            code = ErrorCode.not_coordinator
+            return OffsetCommitResult(
+                tuple(PartitionResult(p.topic, p.partition, code) for p in offsets)
+            )
         return OffsetCommitResult(tuple(results))
 
     def complete_transaction(self, producer_id: int, commit: bool) -> None:
