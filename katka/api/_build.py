@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime
 from functools import cache
-from types import ModuleType
 from typing import Any, TypeVar
 
 from kio.index import load_payload_module
 from kio.static.constants import EntityType
 
 from katka.api.context import RequestContext
+from katka.protocol import old_versions
 
 T = TypeVar("T")
 
@@ -23,7 +23,9 @@ ZERO = datetime.timedelta(0)
 
 
 @cache
-def _response_module(api_key: int, api_version: int) -> ModuleType:
+def _response_module(api_key: int, api_version: int) -> Any:
+    if (api_key, api_version) in old_versions.OLD_VERSIONS:
+        return old_versions.entities(api_key, api_version, True)
     return load_payload_module(api_key, api_version, EntityType.response)
 
 

@@ -1,7 +1,10 @@
-"""ListOffsets (key 2), v1-8: earliest (-2), latest (-1), max timestamp (-3, v7+),
+"""ListOffsets (key 2), v0-8: earliest (-2), latest (-1), max timestamp (-3, v7+),
 earliest local (-4, v8+: the same as earliest, there is no tiered storage), or the first
 offset whose timestamp is >= the given one (or -1/-1 when none is). Latest is the last stable
 offset for read_committed (isolation_level 1), as in Kafka.
+v0 (Kafka 4.0 dropped it; Burrow 1.2.1 still sends it) answers the same offset as the only
+element of old_style_offsets, whatever max_num_offsets asks (Kafka 3.9 listed segment base
+offsets after it; clients ask for one).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 2
-VERSIONS = range(1, 9)
+VERSIONS = range(0, 9)
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 LEADER_EPOCH = 0
 READ_COMMITTED = 1
@@ -36,6 +39,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             timestamp=timestamp,
             offset=offset,
             leader_epoch=LEADER_EPOCH if error == ErrorCode.none and offset >= 0 else -1,
+            old_style_offsets=(offset,) if error == ErrorCode.none and offset >= 0 else (),
         )
 
     def answer(topic: Any, requested: Any) -> Any:

@@ -18,7 +18,9 @@ from kio.schema.index import api_key_map
 from kio.serial import entity_reader, entity_writer
 from kio.static.protocol import Entity
 
+from katka.protocol import old_versions
 from katka.protocol.bounds import BoundsError, check_bounds, read_unsigned_varint
+from katka.protocol.message_schema import SchemaError
 
 API_VERSIONS_KEY = 18
 _FIXED_HEADER = struct.Struct(">hhi")
@@ -52,11 +54,20 @@ def read_fixed_header(frame: bytes) -> FixedHeader:
 
 
 def has_schema(api_key: int, api_version: int) -> bool:
+    if (api_key, api_version) in old_versions.OLD_VERSIONS:
+        return True
     try:
         load_request_schema(api_key, api_version)
     except Exception:
         return False
     return True
+
+
+def request_schema(api_key: int, api_version: int) -> Any:
+    """The request entity class: kio's, or old_versions.py's for versions kio lacks."""
+    if (api_key, api_version) in old_versions.OLD_VERSIONS:
+        return old_versions.request_class(api_key, api_version)
+    return load_request_schema(api_key, api_version)
 
 
 @cache
@@ -88,8 +99,13 @@ def _skip_tagged_fields(frame: bytes, position: int) -> int:
 
 
 def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Entity]:
-    """Decode the header and body of a request whose api key and version have a kio schema."""
-    reader, flexible_header, schema = _request_reader(fixed.api_key, fixed.api_version)
+    """Decode the header and body of a request whose api key and version have a schema (kio's,
+    or old_versions.py's for versions kio does not generate)."""
+    old = (fixed.api_key, fixed.api_version) in old_versions.OLD_VERSIONS
+    if old:
+        flexible_header = False
+    else:
+        reader, flexible_header, schema = _request_reader(fixed.api_key, fixed.api_version)
     position = _FIXED_HEADER.size
     if len(frame) < position + 2:
         raise DecodeError("truncated client id")
@@ -104,6 +120,16 @@ def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Ent
         position = end
     if flexible_header:
         position = _skip_tagged_fields(frame, position)
+    header = RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id, client_id)
+    if old:
+        try:
+            return header, old_versions.decode_request_body(
+                fixed.api_key, fixed.api_version, frame, position
+            )
+        except SchemaError as error:
+            raise DecodeError(
+                f"cannot decode {api_key_map.get(fixed.api_key)} v{fixed.api_version}: {error}"
+            ) from None
     try:
         # Before kio: its native reader reserves an array's room from the claimed count, and a
         # failed allocation aborts the process (see bounds.py).
@@ -118,7 +144,6 @@ def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Ent
         raise DecodeError(
             f"cannot decode {api_key_map.get(fixed.api_key)} v{fixed.api_version}: {error!r}"
         ) from error
-    header = RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id, client_id)
     return header, body
 
 
@@ -167,6 +192,11 @@ def encode_response(
     api_key: int, api_version: int, correlation_id: int, response: Entity
 ) -> EncodedFrame:
     """The whole frame: size, response header (v0 or v1 as the schema says), then the body."""
+    if old_versions.is_old_entity(response):
+        frame = EncodedFrame()
+        frame.write(_I32.pack(correlation_id))
+        frame.write(old_versions.encode_body(api_key, api_version, response))
+        return frame.finish()
     writer, flexible_header = _response_writer(api_key, api_version)
     frame = EncodedFrame()
     frame.write(_I32.pack(correlation_id))

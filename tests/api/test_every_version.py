@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kio.index import load_request_schema
 from kio.static.primitive import Records
 
 from katka import api
@@ -21,7 +20,7 @@ from katka.clock import ManualClock
 from katka.config import BrokerConfig
 from katka.coordinator.timers import ManualTimers
 from katka.node import Endpoint
-from katka.protocol.codec import encode_response
+from katka.protocol.codec import encode_response, request_schema
 from katka.storage.memory import MemoryStorageEngine
 
 st.register_type_strategy(Records, st.binary(max_size=200).map(Records))
@@ -52,7 +51,7 @@ def broker() -> Broker:
 def test_random_requests_get_an_encodable_response(
     module, version: int, broker: Broker, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    schema = load_request_schema(module.API_KEY, version)
+    schema = request_schema(module.API_KEY, version)
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(request=st.from_type(schema))

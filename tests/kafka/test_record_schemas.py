@@ -53,7 +53,9 @@ def kafka_type(field: Field, version: int, flexible: bool) -> Any:
         return {"array": inner, "compact": flexible, "nullable": nullable}
     if field.type == "struct":
         return struct_type(field.fields, version, flexible, nullable)
-    name = {"string": "STRING", "bytes": "BYTES", "uuid": "UUID"}.get(field.type, field.type.upper())
+    name = {"string": "STRING", "bytes": "BYTES", "uuid": "UUID"}.get(
+        field.type, field.type.upper()
+    )
     if name in ("STRING", "BYTES"):
         name = ("NULLABLE_" if nullable else "") + name
         name = ("COMPACT_" if flexible else "") + name
