@@ -199,6 +199,14 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
             "transaction.state.log.min.isr", INT, "1", AtLeast(1), read_only=True, ignored=True
         ),
         ConfigDef(
+            "transaction.state.log.num.partitions",
+            INT,
+            "1",
+            AtLeast(1),
+            read_only=True,
+            ignored=True,
+        ),
+        ConfigDef(
             "share.coordinator.state.topic.replication.factor",
             SHORT,
             "1",

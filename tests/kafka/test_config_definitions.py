@@ -28,6 +28,7 @@ DIFFERENT_DEFAULTS = {
     ("broker", "offsets.topic.replication.factor"): "one node holds the only replica",
     ("broker", "transaction.state.log.replication.factor"): "one node",
     ("broker", "transaction.state.log.min.isr"): "one node",
+    ("broker", "transaction.state.log.num.partitions"): "one partition on one node",
     ("broker", "share.coordinator.state.topic.replication.factor"): "one node",
     ("broker", "share.coordinator.state.topic.min.isr"): "one node",
     ("topic", "message.timestamp.after.max.ms"): "katka accepts future timestamps by default",
