@@ -10,6 +10,7 @@ for, as kafka-console-consumer.sh does (with --partition or --exit-at-end it is 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -149,7 +150,14 @@ def to_record(message: Any) -> Record:
 
 
 @click.command()
-@click.argument("topic_name", metavar="TOPIC")
+@click.argument("topic_names", metavar="[TOPIC]...", nargs=-1)
+@click.option(
+    "--include",
+    "pattern",
+    default=None,
+    metavar="REGEX",
+    help="Every topic whose whole name matches REGEX (internal topics excepted).",
+)
 @click.option("--group", "-g", "group_id", default=None, help="Consume as a member of GROUP.")
 @click.option(
     "--from-beginning",
@@ -207,7 +215,8 @@ def to_record(message: Any) -> Record:
 @connection_options
 def consume(
     connection: Connection,
-    topic_name: str,
+    topic_names: tuple[str, ...],
+    pattern: str | None,
     group_id: str | None,
     from_beginning: bool,
     offset: int | None,
@@ -219,7 +228,10 @@ def consume(
     format_text: str,
     commit: str | None,
 ) -> None:
-    """Print records from a topic, one --format per record (JSON lines with --output json).
+    """Print records from topics, one --format per record (JSON lines with --output json).
+
+    A topic that does not exist yet is waited for, as kafka-console-consumer.sh does. Ctrl-C
+    and SIGTERM close the consumer: it commits (auto-commit) and leaves its group at once.
 
     \b
     Format fields: %k key, %v value, %p partition, %o offset, %T timestamp (ms),
@@ -229,7 +241,18 @@ def consume(
       katka consume orders --from-beginning --max-messages 10 --format '%p:%o %k=%v\\n'
       katka consume orders --group billing --commit manual
       katka consume orders --from-time -1h --exit-at-end --output json
+      katka consume orders refunds --include 'audit-.*' --group billing
     """
+    if not topic_names and pattern is None:
+        raise click.UsageError("name a TOPIC or pass --include REGEX")
+    if partitions and (len(topic_names) != 1 or pattern is not None):
+        raise click.UsageError("--partition needs exactly one TOPIC (and no --include)")
+    matcher: re.Pattern[str] | None = None
+    if pattern is not None:
+        try:
+            matcher = re.compile(pattern)
+        except re.error as error:
+            raise click.BadParameter(f"invalid regex: {error}", param_hint="--include") from None
     starts = [
         name
         for name, given in (
@@ -269,21 +292,24 @@ def consume(
             # Without --partition or --exit-at-end nothing needs checking against the topic:
             # wait for it, as kafka-console-consumer.sh does.
             may_wait = not partitions and not exit_at_end
-            known = wait_for_topic(consumer, topic_name, connection, stop, may_wait, idle_timeout)
-            if known is not None:
-                for partition in partitions:
-                    if partition not in known.partitions:
-                        raise no_such_partition(topic_name, partition, len(known.partitions))
-                chosen = list(partitions) or sorted(known.partitions)
+            wanted = Topics(list(dict.fromkeys(topic_names)), matcher)
+            found = wait_for_topics(consumer, wanted, connection, stop, may_wait, idle_timeout)
+            if found is not None:
+                chosen = {name: sorted(metadata.partitions) for name, metadata in found.items()}
+                if partitions:
+                    [(name, known)] = chosen.items()
+                    for partition in partitions:
+                        if partition not in known:
+                            raise no_such_partition(name, partition, len(known))
+                    chosen[name] = list(partitions)
                 start_position = StartPosition(from_beginning, offset, start_ms)
                 start_consuming(
-                    consumer, connection, topic_name, group_id, partitions, chosen, start_position
+                    consumer, connection, wanted, group_id, chosen, start_position, bool(partitions)
                 )
                 count = print_records(
                     consumer,
                     connection,
                     stop,
-                    topic_name,
                     parts,
                     commit,
                     max_messages,
@@ -324,16 +350,41 @@ class StartPosition:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """What to consume: named topics and/or every topic matching --include."""
+
+    names: list[str]
+    pattern: re.Pattern[str] | None
+
+    def matched_by_pattern(self, existing: list[str]) -> list[str]:
+        """The non-internal topics whose whole name the pattern matches (as Kafka's --include)."""
+        if self.pattern is None:
+            return []
+        return [
+            name
+            for name in sorted(existing)
+            if not name.startswith("__") and self.pattern.fullmatch(name)
+        ]
+
+    def subscription(self) -> list[str]:
+        """For subscribe(): librdkafka takes a regex as a name starting with ^ (it then
+        also picks up matching topics created later)."""
+        regex = [f"^({self.pattern.pattern})$"] if self.pattern is not None else []
+        return [*self.names, *regex]
+
+
 def start_consuming(
     consumer: Any,
     connection: Connection,
-    topic_name: str,
+    topics: Topics,
     group_id: str | None,
-    partitions: tuple[int, ...],
-    chosen: list[int],
+    chosen: dict[str, list[int]],
     start: StartPosition,
+    partitions_named: bool,
 ) -> None:
-    """Subscribe as a group member, or assign the chosen partitions, at the start position."""
+    """Subscribe as a group member, or assign the chosen partitions, at the start position.
+    A group with --partition assigns too (and commits for the group)."""
     from confluent_kafka import TopicPartition
 
     def positioned(assigned: list[Any]) -> list[Any]:
@@ -352,26 +403,28 @@ def start_consuming(
         return assigned
 
     explicit_start = start.explicit(group_id)
-    if group_id and not partitions:
+    every_partition = [TopicPartition(t, p) for t, ps in chosen.items() for p in ps]
+    if group_id and not partitions_named:
 
         def on_assign(client: Any, assigned: list[Any]) -> None:
             if explicit_start:
                 client.assign(positioned(assigned))
 
-        consumer.subscribe([topic_name], on_assign=on_assign)
+        consumer.subscribe(topics.subscription(), on_assign=on_assign)
     elif explicit_start:
-        consumer.assign(positioned([TopicPartition(topic_name, p) for p in chosen]))
+        consumer.assign(positioned(every_partition))
     elif group_id:
-        consumer.assign([TopicPartition(topic_name, p) for p in chosen])  # committed, else reset
+        consumer.assign(every_partition)  # committed, else auto.offset.reset
     else:
-        consumer.assign([TopicPartition(topic_name, p, OFFSET_END) for p in chosen])
+        consumer.assign(
+            [TopicPartition(tp.topic, tp.partition, OFFSET_END) for tp in every_partition]
+        )
 
 
 def print_records(
     consumer: Any,
     connection: Connection,
     stop: StopSignals,
-    topic_name: str,
     parts: list[bytes | str],
     commit: str,
     max_messages: int | None,
@@ -384,7 +437,7 @@ def print_records(
 
     count = 0
     last_record = time.monotonic()
-    at_end: set[int] = set()
+    at_end: set[tuple[str, int]] = set()
     write = sys.stdout.buffer.write
     while stop.requested is None and (max_messages is None or count < max_messages):
         message = consumer.poll(0.2)
@@ -395,20 +448,20 @@ def print_records(
         problem = message.error()
         if problem is not None:
             if problem.code() == KafkaError._PARTITION_EOF:
-                at_end.add(message.partition())
-                assigned = consumer.assignment()
-                if exit_at_end and assigned and {tp.partition for tp in assigned} <= at_end:
+                at_end.add((message.topic(), message.partition()))
+                assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+                if exit_at_end and assigned and assigned <= at_end:
                     break
                 continue
             if problem.fatal() or problem.code() in (
                 KafkaError.UNKNOWN_TOPIC_OR_PART,
                 KafkaError._UNKNOWN_TOPIC,
             ):
-                raise CliError(f"consume {topic_name}: {kafka_error_text(problem)}")
+                raise CliError(f"consume {message.topic()}: {kafka_error_text(problem)}")
             echo_err(f"katka: warning: {kafka_error_text(problem)}")
             continue
         record = to_record(message)
-        at_end.discard(record.partition)
+        at_end.discard((record.topic, record.partition))
         last_record = time.monotonic()
         if connection.json:
             write(record_json(record).encode() + b"\n")
@@ -429,16 +482,17 @@ def print_records(
 TOPIC_WAIT_INTERVAL_S = 0.5
 
 
-def wait_for_topic(
+def wait_for_topics(
     consumer: Any,
-    topic_name: str,
+    topics: Topics,
     connection: Connection,
     stop: StopSignals,
     may_wait: bool,
     idle_timeout: float | None,
-) -> Any:
-    """The topic's metadata; while it does not exist, wait (saying so once) when `may_wait`,
-    else CliError. None when stopped by a signal or --idle-timeout while waiting."""
+) -> dict[str, Any] | None:
+    """Name -> metadata of the topics to read, once every named topic exists and --include
+    matches one; until then wait (saying so once) when `may_wait`, else CliError. None when
+    stopped by a signal or --idle-timeout while waiting."""
     started = time.monotonic()
     said = False
     while True:
@@ -446,13 +500,22 @@ def wait_for_topic(
             metadata = consumer.list_topics(timeout=connection.timeout_s)
         except Exception as error:
             raise CliError(f"cannot read cluster metadata: {kafka_error_text(error)}") from None
-        known = metadata.topics.get(topic_name)
-        if known is not None and known.error is None:
-            return known
+        existing = [name for name, topic in metadata.topics.items() if topic.error is None]
+        missing = [name for name in topics.names if name not in existing]
+        by_pattern = topics.matched_by_pattern(existing)
+        if not missing and (topics.pattern is None or by_pattern):
+            return {name: metadata.topics[name] for name in [*topics.names, *by_pattern]}
+        if missing:
+            absent = f"Topic '{missing[0]}' does not exist as expected"
+            waiting = f"waiting for topic '{missing[0]}' to be created"
+        else:
+            assert topics.pattern is not None
+            absent = f"no topic matches --include '{topics.pattern.pattern}'"
+            waiting = f"waiting for a topic matching '{topics.pattern.pattern}'"
         if not may_wait:
-            raise CliError(f"Topic '{topic_name}' does not exist as expected")
+            raise CliError(absent)
         if not said:
-            echo_err(f"katka: waiting for topic '{topic_name}' to be created (Ctrl-C to stop)")
+            echo_err(f"katka: {waiting} (Ctrl-C to stop)")
             said = True
         deadline = time.monotonic() + TOPIC_WAIT_INTERVAL_S
         while time.monotonic() < deadline:

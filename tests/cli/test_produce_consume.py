@@ -280,3 +280,44 @@ def test_consuming_a_topic_that_does_not_exist_yet_waits_for_it(
     finally:
         consumer.kill()
     wait_until(lambda: consumer.stdout == ["hello"], what="the record")
+
+
+def test_several_topics_and_a_regex_are_consumed_together(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    prefix = unique("audit")
+    first = topic_with_records(katka, f"{prefix}-a", lines="k:a1\nk:a2\n")
+    second = topic_with_records(katka, f"{prefix}-b", partitions=2, lines="k:b1\n")
+    other = topic_with_records(katka, unique("other"), lines="k:o1\n")
+
+    def consumed(*args: str) -> list[str]:
+        result = katka(
+            "consume", *args, "--from-beginning", "--exit-at-end", "--format", r"%t %v\n"
+        )
+        assert result.returncode == 0, result.stderr
+        return sorted(result.stdout.splitlines())
+
+    expected = [f"{first} a1", f"{first} a2", f"{second} b1"]
+    assert consumed(first, second) == expected
+    assert consumed("--include", f"{prefix}-.*") == expected
+    assert consumed(other, "--include", f"{prefix}-b") == [f"{second} b1", f"{other} o1"]
+    group = unique("g")
+    grouped = katka(
+        "consume",
+        "--include",
+        f"{prefix}-.*",
+        "--group",
+        group,
+        "--from-beginning",
+        "--max-messages",
+        "3",
+    )
+    assert grouped.returncode == 0, grouped.stderr
+    assert len(grouped.stdout.splitlines()) == 3
+    none = katka("consume", "--include", "no-such-.*", "--exit-at-end")
+    assert (none.returncode, none.stderr) == (
+        1,
+        "katka: error: no topic matches --include 'no-such-.*'\n",
+    )
+    two = katka("consume", first, second, "--partition", "0")
+    assert two.returncode == 2 and "--partition needs exactly one TOPIC" in two.stderr
