@@ -357,3 +357,38 @@ def test_offsets_exported_as_csv_are_restored_from_the_file(
     assert "line 1: expected TOPIC,PARTITION,OFFSET" in bad.stderr
     neither = katka("group", "describe")
     assert neither.returncode == 2 and "--all-groups" in neither.stderr
+
+
+def test_delete_offsets_removes_a_topics_offsets_unless_the_group_reads_it(
+    katka: Run, cli_broker: CliBroker, unique: Callable[[str], str], group_consumer: Any
+) -> None:
+    kept, dropped, group = unique("kept"), unique("dropped"), unique("g")
+    for topic in (kept, dropped):
+        katka("topic", "create", topic, "--partitions", "2", check=True)
+        katka(
+            "group",
+            "reset-offsets",
+            group,
+            "--topic",
+            topic,
+            "--to-latest",
+            "--execute",
+            check=True,
+        )
+
+    done = katka("group", "delete-offsets", group, "--topic", dropped, "--topic", f"{kept}:1")
+    assert done.returncode == 0, done.stderr
+    assert "STATUS" in done.stdout and done.stdout.count("Successful") == 3
+    described = json.loads(katka("group", "describe", group, "--output", "json", check=True).stdout)
+    assert [(p["topic"], p["partition"]) for p in described["partitions"]] == [(kept, 0)]
+
+    produce(cli_broker.bootstrap, kept, 1)
+    consumer = group_consumer(group, kept)
+    consume(consumer, 1)
+    refused = katka("group", "delete-offsets", group, "--topic", kept, "--output", "json")
+    assert refused.returncode == 1
+    rows = json.loads(refused.stdout)["partitions"]
+    assert {row["error"] for row in rows} == {"GROUP_SUBSCRIBED_TO_TOPIC"}
+    assert refused.stderr.startswith("katka: error: 2 partitions kept their offsets: ")
+    missing = katka("group", "delete-offsets", "no-such-group", "--topic", kept)
+    assert missing.stderr == "katka: error: Consumer group 'no-such-group' does not exist.\n"

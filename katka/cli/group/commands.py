@@ -20,10 +20,12 @@ from katka.cli.common import (
     emit_json,
     no_such_partition,
     now_ms,
+    plural,
 )
 from katka.cli.group.printers import (
     print_group_listings,
     print_group_report,
+    print_offset_deletions,
     print_rebalances,
     print_reset_plan,
 )
@@ -48,7 +50,10 @@ from katka.cli.group.reset_plan import (
     plan_reset,
 )
 from katka.cli.group.storms import detect_storms, storm_advice
+from katka.cli.group.wire import delete_offsets, error_name
 from katka.cli.timeparse import TimeFormatError, parse_duration_ms, parse_time_ms
+
+GROUP_ID_NOT_FOUND = 69
 
 
 @click.group()
@@ -351,15 +356,7 @@ def reset_offsets(
         for name, partition in sorted(spec.offsets):
             by_topic.setdefault(name, []).append(partition)
         requested = list(by_topic.items())
-    for name, listed in requested:
-        known = metadata.topics.get(name)
-        if known is None or known.error is not None:
-            raise CliError(f"Topic '{name}' does not exist as expected")
-        for partition in listed if listed is not None else sorted(known.partitions):
-            if partition not in known.partitions:
-                raise no_such_partition(name, partition, len(known.partitions))
-            partitions.append((name, partition))
-    partitions = sorted(set(partitions))
+    partitions = sorted(set(partitions) | set(resolve_partitions(metadata, requested)))
     log_start = log_offsets(connection, admin, partitions, "earliest")
     log_end = log_offsets(connection, admin, partitions, "latest")
     by_time = None
@@ -444,3 +441,70 @@ def rebalances(connection: Connection, group_id: str, limit: int) -> None:
         )
         return
     print_rebalances(group_id, history, limit, storms)
+
+
+def resolve_partitions(
+    metadata: Any, requested: list[tuple[str, list[int] | None]]
+) -> list[tuple[str, int]]:
+    """`--topic orders` (every partition) and `--topic orders:0,2`, checked against metadata."""
+    partitions = []
+    for name, listed in requested:
+        known = metadata.topics.get(name)
+        if known is None or known.error is not None:
+            raise CliError(f"Topic '{name}' does not exist as expected")
+        for partition in listed if listed is not None else sorted(known.partitions):
+            if partition not in known.partitions:
+                raise no_such_partition(name, partition, len(known.partitions))
+            partitions.append((name, partition))
+    return sorted(set(partitions))
+
+
+@group.command(name="delete-offsets")
+@click.argument("group_id", metavar="GROUP")
+@click.option(
+    "--topic",
+    "-t",
+    "topics",
+    multiple=True,
+    required=True,
+    metavar="TOPIC[:P,...]",
+    help="Delete the offsets of this topic (or these partitions); repeatable.",
+)
+@connection_options
+def delete_offsets_command(connection: Connection, group_id: str, topics: tuple[str, ...]) -> None:
+    """Delete a group's committed offsets for topics or partitions (kafka-consumer-groups.sh
+    --delete-offsets). Refused for topics the group's members still subscribe to.
+
+    \b
+    Example:
+      katka group delete-offsets billing --topic orders --topic refunds:0
+    """
+    try:
+        requested = parse_topic_partitions(topics)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--topic") from None
+    admin = connection.admin()
+    partitions = resolve_partitions(admin.list_topics(timeout=connection.timeout_s), requested)
+    group_error, results = delete_offsets(connection, group_id, partitions)
+    if group_error == GROUP_ID_NOT_FOUND:
+        raise group_missing(group_id)
+    if group_error:
+        raise CliError(f"cannot delete offsets of '{group_id}': {error_name(group_error)}")
+    outcome = {key: (error_name(code) if code else None) for key, code in sorted(results.items())}
+    if connection.json:
+        emit_json(
+            {
+                "group": group_id,
+                "partitions": [
+                    {"topic": t, "partition": p, "error": error}
+                    for (t, p), error in outcome.items()
+                ],
+            }
+        )
+    else:
+        print_offset_deletions(outcome)
+    failed = [f"{t}-{p} ({error})" for (t, p), error in outcome.items() if error]
+    if failed:
+        raise CliError(
+            f"{plural(len(failed), 'partition')} kept their offsets: {', '.join(failed)}"
+        )

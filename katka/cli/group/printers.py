@@ -91,6 +91,15 @@ def print_reset_plan(group_id: str, plan: Sequence[PlannedReset], executed: bool
         click.echo("Dry run: nothing changed. Add --execute to apply this plan.")
 
 
+def print_offset_deletions(outcome: dict[tuple[str, int], str | None]) -> None:
+    """One row per partition: Successful, or the error the broker gave."""
+    print_table(
+        ["TOPIC", "PARTITION", "STATUS"],
+        [(t, p, f"Error: {error}" if error else "Successful") for (t, p), error in outcome.items()],
+        right_align=["PARTITION"],
+    )
+
+
 def print_rebalances(
     group_id: str, history: Sequence[dict[str, Any]], shown: int, storms: Sequence[Storm]
 ) -> None:
