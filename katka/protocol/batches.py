@@ -354,7 +354,9 @@ def normalise_batch(
         return _with_timestamp(batch, header, header.attributes | TIMESTAMP_TYPE_LOG_APPEND, now_ms)
     if header_is_trusted(header, now_ms, rules):
         return batch, header
-    max_timestamp = _validate_record_timestamps(batch, header, now_ms, rules)
+    max_timestamp = _max_timestamp_if_all_valid(batch, header, now_ms, rules)
+    if max_timestamp is None:  # some record may break a rule: Kafka's checks one by one
+        max_timestamp = _validate_record_timestamps(batch, header, now_ms, rules)
     attributes = header.attributes & ~TIMESTAMP_TYPE_LOG_APPEND
     if max_timestamp == header.max_timestamp and attributes == header.attributes:
         return batch, header
@@ -367,10 +369,34 @@ def record_max_timestamp(batch: bytes | bytearray | memoryview, header: BatchHea
     katka normalised headers (max_timestamp -1 from old clients)."""
     if header.attributes & TIMESTAMP_TYPE_LOG_APPEND:
         return header.max_timestamp
-    largest = NO_TIMESTAMP
+    _, highest = _timestamp_delta_range(_payload(batch, header), header.record_count)
+    if -(2**63) <= header.base_timestamp + highest <= LONG_MAX:
+        return max(NO_TIMESTAMP, header.base_timestamp + highest)
+    largest = NO_TIMESTAMP  # the sum wraps as Java's does: each record counts
     for _, timestamp_delta, _ in _record_fields(batch, header):
         largest = max(largest, _int64(header.base_timestamp + timestamp_delta))
     return largest
+
+
+def _max_timestamp_if_all_valid(
+    batch: bytes | bytearray | memoryview, header: BatchHeader, now_ms: int, rules: TimestampRules
+) -> int | None:
+    """The batch's max timestamp when every record passes the timestamp rules, found from the
+    smallest and largest timestamp deltas alone (one quick pass); None when a record may fail
+    (or sums would overflow), for `_validate_record_timestamps` to say which."""
+    if header.attributes & TIMESTAMP_TYPE_LOG_APPEND:
+        return None
+    low, high = _timestamp_delta_range(_payload(batch, header), header.record_count)
+    lowest, highest = header.base_timestamp + low, header.base_timestamp + high
+    if not -(2**62) <= lowest <= highest <= 2**62:  # far from any overflow in Kafka's checks
+        return None
+    lower_bound = now_ms - rules.before_max_ms if rules.before_max_ms < LONG_MAX else None
+    upper_bound = now_ms + rules.after_max_ms if rules.after_max_ms < LONG_MAX else None
+    if (lower_bound is not None and lowest < lower_bound) or (
+        upper_bound is not None and highest > upper_bound
+    ):
+        return None
+    return max(NO_TIMESTAMP, highest)
 
 
 def _validate_record_timestamps(
@@ -444,6 +470,51 @@ def _payload(batch: bytes | bytearray | memoryview, header: BatchHeader) -> byte
 
 
 _MIN_RECORD_BODY = 6  # attributes, timestamp and offset deltas, key, value, header count
+
+
+def _timestamp_delta_range(payload: bytes, count: int) -> tuple[int, int]:
+    """(smallest, largest) timestamp delta of the `count` records filling `payload`.
+
+    The hot loop of an untrusted header: one- and two-byte varints are decoded inline and only
+    the record length and timestamp delta are read. Raises INVALID_RECORD when the records do
+    not fill the payload exactly.
+    """
+    end = len(payload)
+    position = 0
+    low = high = 0
+    try:
+        for index in range(count):
+            byte = payload[position]
+            if byte < 0x80:
+                length = (byte >> 1) ^ -(byte & 1)
+                position += 1
+            elif payload[position + 1] < 0x80:
+                unsigned = (byte & 0x7F) | (payload[position + 1] << 7)
+                length = (unsigned >> 1) ^ -(unsigned & 1)
+                position += 2
+            else:
+                length, position = decode_varint(payload, position)
+            if length < _MIN_RECORD_BODY:
+                raise IndexError(position)
+            byte = payload[position + 1]  # after the record attributes
+            if byte < 0x80:
+                delta = (byte >> 1) ^ -(byte & 1)
+            else:
+                delta = decode_varint(payload, position + 1)[0]
+            if index == 0:
+                low = high = delta
+            elif delta > high:
+                high = delta
+            elif delta < low:
+                low = delta
+            position += length
+    except (IndexError, KafkaError) as error:
+        raise KafkaError(ErrorCode.invalid_record, "Found invalid record structure") from error
+    if position != end:
+        raise KafkaError(
+            ErrorCode.invalid_record, "Incorrect declared batch size, records still remaining"
+        )
+    return low, high
 
 
 def _record_fields(
