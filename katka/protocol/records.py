@@ -126,15 +126,18 @@ def build_batch(
     transactional: bool = False,
     control: bool = False,
     partition_leader_epoch: int = -1,
+    base_timestamp: int | None = None,
 ) -> bytes:
     """One v2 batch holding `records` (key, value, headers, timestamp_ms), CRC signed.
 
-    As the Java producer does, the base timestamp is the first record's timestamp and the max
-    timestamp the largest one.
+    As the Java producer does, the base timestamp is the first record's timestamp (unless
+    `base_timestamp` is given: the deltas are then relative to it) and the max timestamp the
+    largest one.
     """
     if not records:
         raise ValueError("a record batch holds at least one record")
-    base_timestamp = records[0][3]
+    if base_timestamp is None:
+        base_timestamp = records[0][3]
     max_timestamp = max(record[3] for record in records)
     payload = b"".join(
         encode_record(delta, timestamp - base_timestamp, key, value, headers)
