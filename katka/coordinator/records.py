@@ -22,8 +22,8 @@ so Burrow, Kafka's formatters and lag monitors read katka's log as they read Kaf
 Tombstones are null values, as Kafka writes them: offset keys (OffsetDelete, expiry, group
 deletion); the group key (DeleteGroups, or an Empty group whose offsets have all expired); a
 KIP-848 member leaving tombstones its 8, 7 and 5 (Kafka's order); deleting the group tombstones
-6, 4 and 3 as well. Replay keeps the latest value per key and rebuilds each group whose key 3 is
-live. Values katka 0.1 wrote in its own layout are still read (legacy_records.py).
+6, 4 and 3 as well. Replay keeps the latest value per key and rebuilds each group that has a
+live key. Values katka 0.1 wrote in its own layout are still read (legacy_records.py).
 """
 
 from __future__ import annotations

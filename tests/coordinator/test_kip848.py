@@ -502,6 +502,14 @@ def test_a_restarted_coordinator_replays_epochs_members_and_assignments() -> Non
     assert h2.group().members == {}
 
 
+def test_a_group_whose_member_subscribes_to_nothing_survives_a_restart() -> None:
+    # Found by test_replay_property: no subscription means no epoch bump and no group record.
+    h = Kip848()
+    h.join("a", topics=())
+    group = h.restart().group()
+    assert list(group.members) == ["a"] and group.group_epoch == 0
+
+
 def test_a_restart_after_the_group_was_deleted_does_not_bring_it_back() -> None:
     h = Kip848()
     h.join("a")

@@ -1,9 +1,9 @@
 """Rebuilding a KIP-848 consumer group from its records (coordinator load).
 
-Replay keeps the latest value of every consumer group key; a group whose metadata record
-(key 3) is live comes back with its subscribed topics (key 4), its members' epochs,
-subscriptions and assignments, the target assignment and its epoch. Member records without
-group metadata are a deleted group's leftovers.
+Replay keeps the latest value of every consumer group key; a group comes back with its
+subscribed topics (key 4), its members' epochs, subscriptions and assignments, the target
+assignment and its epoch. As in Kafka, any live record brings its group back: a group whose
+members all subscribe to nothing never had its epoch bumped, so it has member records only.
 """
 
 from __future__ import annotations
@@ -31,15 +31,14 @@ from katka.coordinator.records import (
 
 def load_group(
     group_id: str, values: Mapping[ConsumerGroupKey, bytes], config: CoordinatorConfig, now_ms: int
-) -> ConsumerGroup | None:
-    """Rebuild a group from the live values of its keys; None when its metadata is gone."""
-    metadata = values.get(ConsumerGroupKey(CONSUMER_GROUP_METADATA_KEY_VERSION, group_id))
-    if metadata is None:
-        return None  # member records without a group: a deleted group's leftovers
+) -> ConsumerGroup:
+    """Rebuild a group from the live values of its keys."""
     group = ConsumerGroup(group_id, now_ms, history_size=config.rebalance_history_size)
-    meta = decode_consumer_group_metadata(metadata)
-    group.group_epoch = meta.epoch
-    group.subscription_metadata = meta.subscription_metadata  # katka 0.1 kept them here
+    metadata = values.get(ConsumerGroupKey(CONSUMER_GROUP_METADATA_KEY_VERSION, group_id))
+    if metadata is not None:
+        meta = decode_consumer_group_metadata(metadata)
+        group.group_epoch = meta.epoch
+        group.subscription_metadata = meta.subscription_metadata  # katka 0.1 kept them here
     topics = values.get(ConsumerGroupKey(CONSUMER_PARTITION_METADATA_KEY_VERSION, group_id))
     if topics is not None:
         group.subscription_metadata = decode_consumer_partition_metadata(topics)

@@ -7,7 +7,7 @@ write path, then the named session and rebalance timers).
 
 Recovery is replay, as for classic groups: `apply` keeps the latest value of every consumer
 group key (the live records), during a load also by decoded key, and `finish_load` rebuilds each
-group whose metadata record is live (load.py). Every member gets a fresh session timeout and
+group that has a live record (load.py). Every member gets a fresh session timeout and
 members still revoking a fresh rebalance timeout, as Kafka's onLoaded does. At run time records
 only make durable what the domain already did.
 """
@@ -119,8 +119,6 @@ class ConsumerGroupManager:
             by_group.setdefault(key.group_id, {})[key] = value
         for group_id, values in by_group.items():
             group = load_group(group_id, values, self.config, ctx.now_ms)
-            if group is None:
-                continue
             self.groups[group_id] = group
             for member in group.members.values():
                 consumer.schedule_session_timeout(group, member, ctx)
