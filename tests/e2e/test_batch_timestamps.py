@@ -12,11 +12,14 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from typing import Any
 
 from kio.schema.list_offsets.v1 import request as list_offsets_v1
 from kio.schema.list_offsets.v1 import response as list_offsets_v1_response
 from kio.schema.produce.v3 import request as produce_v3
 from kio.schema.produce.v3 import response as produce_v3_response
+from kio.schema.produce.v8 import request as produce_v8
+from kio.schema.produce.v8 import response as produce_v8_response
 from kio.schema.types import BrokerId, TopicName
 from kio.serial import entity_reader, entity_writer
 from kio.static.primitive import i16, i32, i64
@@ -28,6 +31,8 @@ from tests.e2e.test_produce_consume import create_topic, unique
 
 EARLIEST = -2
 LATEST = -1
+HOUR = 3_600_000
+PRODUCE = {3: (produce_v3, produce_v3_response), 8: (produce_v8, produce_v8_response)}
 
 
 def sarama_batch(value: bytes, timestamp_ms: int, compression: int = 0) -> bytes:
@@ -69,22 +74,24 @@ class RawClient:
             data += chunk
         return data
 
-    def produce(self, topic: str, records: bytes) -> produce_v3_response.PartitionProduceResponse:
-        request = produce_v3.ProduceRequest(
+    def produce(self, topic: str, records: bytes, version: int = 3) -> Any:
+        """Produce v3 (what old clients send) or v8 (the first with record_errors)."""
+        request_module, response_module = PRODUCE[version]
+        request = request_module.ProduceRequest(
             transactional_id=None,
             acks=i16(-1),
             timeout=datetime.timedelta(seconds=10),
             topic_data=(
-                produce_v3.TopicProduceData(
+                request_module.TopicProduceData(
                     name=TopicName(topic),
                     partition_data=(
-                        produce_v3.PartitionProduceData(index=i32(0), records=records),
+                        request_module.PartitionProduceData(index=i32(0), records=records),
                     ),
                 ),
             ),
         )
-        response = self.request(0, 3, request, produce_v3_response.ProduceResponse)
-        return response.responses[0].partition_responses[0]  # type: ignore[attr-defined,no-any-return]
+        response = self.request(0, version, request, response_module.ProduceResponse)
+        return response.responses[0].partition_responses[0]  # type: ignore[attr-defined]
 
     def list_offset(self, topic: str, timestamp: int) -> int:
         request = list_offsets_v1.ListOffsetsRequest(
@@ -146,3 +153,51 @@ def test_batches_without_a_max_timestamp_are_answered_and_survive_retention(
     assert [r.timestamp_ms for r in decode_records(stored)] == [now_ms, now_ms + 1, now_ms + 2]
     first = read_header(segments[0].read_bytes())
     assert first.max_timestamp == now_ms and compute_crc(segments[0].read_bytes()) == first.crc
+
+
+def test_records_an_hour_ahead_are_refused_with_kafkas_record_errors(
+    start_katka: Callable[..., BrokerProcess],
+) -> None:
+    server = start_katka()
+    topic = unique("future")
+    create_topic(server.bootstrap, topic, 1)
+    now_ms = int(time.time() * 1000)
+    batch = build_batch([(None, b"now", (), now_ms), (None, b"later", (), now_ms + 2 * HOUR)])
+    client = RawClient(server)
+    try:
+        refused = client.produce(topic, batch, version=8)
+        assert refused.error_code == 32  # INVALID_TIMESTAMP
+        assert refused.error_message == (
+            "One or more records have been rejected due to invalid timestamp"
+        )
+        assert [e.batch_index for e in refused.record_errors] == [1]
+        assert refused.record_errors[0].batch_index_error_message.startswith(
+            f"Timestamp {now_ms + 2 * HOUR} of message with offset 1 is out of range."
+        )
+        assert client.produce(topic, batch, version=3).error_code == 32  # no record_errors field
+        assert client.list_offset(topic, LATEST) == 0  # nothing of the batch was appended
+        accepted = client.produce(topic, build_batch([(None, b"ok", (), now_ms)]), version=8)
+        assert (accepted.error_code, accepted.base_offset, accepted.record_errors) == (0, 0, ())
+    finally:
+        client.close()
+
+
+def test_a_producer_gets_invalid_timestamp_for_a_record_from_the_future(
+    start_katka: Callable[..., BrokerProcess],
+) -> None:
+    from confluent_kafka import KafkaError as ClientError
+    from confluent_kafka import Producer
+
+    server = start_katka(["-o", "log.message.timestamp.after.max.ms=60000"])
+    topic = unique("future")
+    create_topic(server.bootstrap, topic, 1)
+    producer = Producer({"bootstrap.servers": server.bootstrap, "retries": 0})
+    errors: list[Any] = []
+    now_ms = int(time.time() * 1000)
+    producer.produce(
+        topic, b"ahead", timestamp=now_ms + 120_000, on_delivery=lambda e, _: errors.append(e)
+    )
+    producer.produce(topic, b"fine", timestamp=now_ms, on_delivery=lambda e, _: errors.append(e))
+    assert producer.flush(20) == 0
+    codes = sorted((e.code() if e else 0) for e in errors)
+    assert codes in ([0, ClientError.INVALID_TIMESTAMP], [ClientError.INVALID_TIMESTAMP] * 2)
