@@ -2,6 +2,14 @@
 
 Every public module of this package that defines API_KEY is a handler: adding an API is adding
 its module, and ApiVersions advertises it from the registry built on ALL.
+
+`handle(ctx, request, node)` gets the decoded kio request and the narrow katka.node.Node, and
+returns one kind of thing: the kio response object for `ctx.api_version`. When the answer must
+wait (a fetch long poll, a rebalance, an fsync) it comes as an awaitable of that same object;
+the connection keeps its place in the reply order. Never None, never a KafkaError: domain errors
+become error codes in the response (_partitions.py does it per partition). Whether the client
+reads a response at all is the module's optional `expects_response(request)` (Produce with
+acks=0 answers False; dispatch then sends nothing).
 """
 
 from __future__ import annotations

@@ -2,12 +2,16 @@
 
 kio generates one module per API version; fields differ between versions. `make()` keeps only
 the fields the chosen version has, so a handler states every value once and the version decides
-what goes on the wire.
+what goes on the wire. A name that no version of the message has is a handler's typo, and
+`make()` refuses it rather than dropping it silently.
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib
+import pkgutil
+import re
 from functools import cache
 from typing import Any, TypeVar
 
@@ -38,8 +42,44 @@ def _field_names(cls: Any) -> frozenset[str]:
     return frozenset(cls.__dataclass_fields__)
 
 
+@cache
+def _field_names_in_any_version(cls: Any) -> frozenset[str] | None:
+    """Every field of the message named cls.__name__ in any version of its API and entity
+    (kio lays modules out as kio.schema.<api>.v<N>.<entity>), old versions katka describes
+itself included; None when unchecked."""
+    if not cls.__module__.startswith("kio.schema."):
+        # An old version katka describes itself (protocol/old_versions.py): its handler builds
+        # the kio versions' fields too, so only the kio classes are checked.
+        return None
+    api_package, _version, entity = cls.__module__.rsplit(".", 2)
+    names: set[str] = set()
+    for info in pkgutil.iter_modules(importlib.import_module(api_package).__path__):
+        if not re.fullmatch(r"v\d+", info.name):
+            continue
+        try:
+            module = importlib.import_module(f"{api_package}.{info.name}.{entity}")
+        except ModuleNotFoundError:
+            continue
+        same = getattr(module, cls.__name__, None)
+        if same is not None:
+            names.update(same.__dataclass_fields__)
+    for api_key, api_version in old_versions.OLD_VERSIONS:
+        if api_key == cls.__api_key__:
+            old = old_versions.entities(api_key, api_version, entity == "response")
+            same = getattr(old, cls.__name__, None)
+            if same is not None:
+                names.update(same.__dataclass_fields__)
+    return frozenset(names)
+
+
 def make(cls: type[T], **values: Any) -> T:
     names = _field_names(cls)  # type: ignore[arg-type]
+    if names.issuperset(values):
+        return cls(**values)
+    known = _field_names_in_any_version(cls)  # type: ignore[arg-type]
+    unknown = set(values) - known if known is not None else set()
+    if unknown:
+        raise TypeError(f"no version of {cls.__name__} has the field(s) {sorted(unknown)}")
     return cls(**{name: value for name, value in values.items() if name in names})
 
 

@@ -102,9 +102,14 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     if appended:
         node.appends.notify()
     response = make(m.ProduceResponse, responses=topics, throttle_time=ZERO)
-    if acks == 0:
-        return None
+    if not expects_response(request):
+        return response  # nobody waits for it: no fsync wait either
     return node.durability.reply_when_durable(appended, response)
+
+
+def expects_response(request: Any) -> bool:
+    """acks=0: the producer reads no response, and the broker sends none (Kafka neither)."""
+    return bool(request.acks != 0)
 
 
 def _record_errors(m: Any, error: RecordValidationError) -> tuple[Any, ...]:

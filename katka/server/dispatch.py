@@ -42,7 +42,7 @@ class CloseConnection(Exception):
 
 # What a connection queues for one request: bytes now, bytes later (a parked reply), or
 # nothing (acks=0 produce).
-Reply = EncodedFrame | Awaitable[EncodedFrame | None] | None
+Reply = EncodedFrame | Awaitable[EncodedFrame] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,8 @@ class ApiHandler:
     min_version: int
     max_version: int
     handle: Callable[..., Any]
+    # Does the client read a response to this request? (Produce with acks=0 does not.)
+    expects_response: Callable[[Any], bool] | None = None
 
 
 def build_registry(modules: list[ModuleType]) -> dict[int, ApiHandler]:
@@ -63,6 +65,7 @@ def build_registry(modules: list[ModuleType]) -> dict[int, ApiHandler]:
             versions.start,
             versions.stop - 1,
             handle,
+            getattr(module, "expects_response", None),
         )
     return registry
 
@@ -106,19 +109,15 @@ class Dispatcher:
             client_host=client_host,
         )
         response = handler.handle(context, request, self.node)
+        if handler.expects_response is not None and not handler.expects_response(request):
+            return None
         if inspect.isawaitable(response):
             # A parked reply (long poll, rebalance, fsync): the connection keeps its place.
             return asyncio.ensure_future(self._complete(context, response))
-        if response is None:
-            return None
         return encode_response(fixed.api_key, fixed.api_version, fixed.correlation_id, response)
 
-    async def _complete(
-        self, context: RequestContext, pending: Awaitable[Any]
-    ) -> EncodedFrame | None:
+    async def _complete(self, context: RequestContext, pending: Awaitable[Any]) -> EncodedFrame:
         response = await pending
-        if response is None:
-            return None
         return encode_response(
             context.api_key, context.api_version, context.correlation_id, response
         )

@@ -1,12 +1,18 @@
 """Every handler answers every version it advertises, for arbitrary well-typed requests,
-with a response that encodes: errors become error codes, never exceptions."""
+with a response that encodes: errors become error codes, never exceptions, and a parked reply
+is answered within a bounded wait (the group coordinator's manual time is moved on meanwhile,
+so rebalance and session timeouts fire)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime
 import inspect
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,8 +35,21 @@ st.register_type_strategy(uuid.UUID, st.uuids())
 CASES = [(module, version) for module in api.ALL for version in module.VERSIONS]
 
 
+# Fetch's long poll waits on the loop's real clock: a random max_wait (up to 24 days) is capped.
+LONG_POLL_CAP = datetime.timedelta(milliseconds=20)
+ANSWER_WITHIN_S = 5.0
+MANUAL_STEP_MS = 2**31  # past any timeout a request can carry (an i32 of milliseconds)
+
+
+@dataclasses.dataclass
+class Harness:
+    broker: Broker
+    timers: ManualTimers
+    loop: asyncio.AbstractEventLoop
+
+
 @pytest.fixture(scope="module")
-def broker() -> Broker:
+def harness() -> Iterator[Harness]:
     clock = ManualClock()
     broker = Broker(
         BrokerConfig({"group.initial.rebalance.delay.ms": "0"}),
@@ -39,35 +58,58 @@ def broker() -> Broker:
         storage=MemoryStorageEngine(),
         clock=clock,
     )
+    timers = ManualTimers(clock)
     broker.open()
-    broker.start_coordinator(ManualTimers(clock))
+    broker.start_coordinator(timers)
     broker.topics.create_topic("existing", 3, {})
-    return broker
+    loop = asyncio.new_event_loop()  # one loop for every parked reply of the module
+    yield Harness(broker, timers, loop)
+    loop.close()
+
+
+def with_short_long_poll(request: Any) -> Any:
+    if hasattr(request, "min_bytes") and isinstance(request.max_wait, datetime.timedelta):
+        return dataclasses.replace(request, max_wait=min(request.max_wait, LONG_POLL_CAP))
+    return request
+
+
+async def answer_of(pending: Any, timers: ManualTimers) -> Any:
+    """The parked reply, moving manual time on until it comes; a handler that never answers
+    fails the test instead of hanging it."""
+    task = asyncio.ensure_future(pending)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ANSWER_WITHIN_S
+    while loop.time() < deadline:
+        await asyncio.sleep(0.002)
+        if task.done():
+            return task.result()
+        timers.advance(MANUAL_STEP_MS)
+    task.cancel()
+    pytest.fail(f"no answer within {ANSWER_WITHIN_S} s")
 
 
 @pytest.mark.parametrize(
     ("module", "version"), CASES, ids=[f"{m.__name__.split('.')[-1]}-v{v}" for m, v in CASES]
 )
 def test_random_requests_get_an_encodable_response(
-    module, version: int, broker: Broker, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    module: Any, version: int, harness: Harness, tmp_path: Path
+) -> None:
     schema = request_schema(module.API_KEY, version)
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(request=st.from_type(schema))
     def check(request: object) -> None:
         context = RequestContext(module.API_KEY, version, 1, "fuzz", "127.0.0.1")
-        response = module.handle(context, request, broker.node)
+        response = module.handle(context, with_short_long_poll(request), harness.broker.node)
         if inspect.isawaitable(response):
-
-            async def wait() -> object:
-                try:
-                    return await asyncio.wait_for(response, 0.2)
-                except TimeoutError:
-                    return None
-
-            response = asyncio.run(wait())
-        if response is not None:
-            encode_response(module.API_KEY, version, 1, response)
+            response = harness.loop.run_until_complete(answer_of(response, harness.timers))
+        assert response is not None, "a handler answers with a response object"
+        encode_response(module.API_KEY, version, 1, response)
 
     check()
+
+
+def test_a_handler_that_never_answers_fails_the_bounded_wait(harness: Harness) -> None:
+    never: asyncio.Future[None] = harness.loop.create_future()
+    with pytest.raises(pytest.fail.Exception, match="no answer"):
+        harness.loop.run_until_complete(answer_of(never, harness.timers))
