@@ -85,6 +85,18 @@ def test_the_sans_io_core_has_no_asyncio(path: Path) -> None:
     assert "asyncio" not in {name.split(".")[0] for name in imports_of(path)}
 
 
+@pytest.mark.parametrize(
+    "path", modules_under("coordinator"), ids=lambda p: f"{p.parent.name}/{p.name}"
+)
+def test_the_group_coordinator_never_sees_a_wire_version(path: Path) -> None:
+    # Handlers turn versions into capabilities (require_known_member_id, member_epoch_capable).
+    tree = ast.parse(path.read_text())
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    names |= {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
+    assert "api_version" not in names
+
+
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
