@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -356,14 +357,25 @@ def check_rebuilt_equals_live(world: World) -> None:
         assert group_id in live.classic.groups, group_id
 
 
-@settings(
-    max_examples=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(ops=st.lists(operations, min_size=10, max_size=50))
-def test_a_coordinator_rebuilt_from_its_log_holds_the_live_state(ops) -> None:
+def replay_holds_the_live_state(ops: list[tuple[object, ...]]) -> None:
     world = World()
     for op in ops:
         run(world, op)
         check_rebuilt_equals_live(world)
+
+
+SEQUENCES = st.lists(operations, min_size=10, max_size=50)
+QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=QUIET)
+@given(ops=SEQUENCES)
+def test_a_coordinator_rebuilt_from_its_log_holds_the_live_state(ops) -> None:
+    replay_holds_the_live_state(ops)
+
+
+@pytest.mark.slow
+@settings(max_examples=1_000, deadline=None, suppress_health_check=QUIET)
+@given(ops=SEQUENCES)
+def test_a_coordinator_rebuilt_from_its_log_holds_the_live_state_over_many_sequences(ops) -> None:
+    replay_holds_the_live_state(ops)
