@@ -167,3 +167,17 @@ def test_a_segment_deleted_while_its_fsync_is_pending_does_not_fail_the_round(
     asyncio.run(scenario())
     assert not (tmp_path / f"{TOPIC}-0").exists()
     engine.close()
+
+
+def test_a_reply_outside_an_event_loop_leaves_a_rolled_segment_to_a_later_round(
+    tmp_path: Path,
+) -> None:
+    engine, log = open_log(tmp_path)
+    for _ in range(3):
+        produce(log, BATCH)
+    assert log.has_unflushed_closed_segment
+    durability = Durability(fsync_always=False, clock=ManualClock())
+    assert durability.reply_when_durable([log], "reply") == "reply"
+    asyncio.run(durability.flush_due([log]))
+    assert not log.has_unflushed_closed_segment
+    engine.close()
