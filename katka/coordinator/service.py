@@ -25,11 +25,11 @@ How a new protocol plugs in. A group protocol (KIP-932 share groups: `coordinato
 writes a manager that implements group_manager.GroupManager, with its own record key type in
 records.py (Kafka's share group keys), its own timer events (effects.TimerEvent) and its own
 API entry points here that take the group over with `_take_over` and run through `_execute`;
-listing, deletion, offsets, expiry, replay and compaction then route to it with no other change. A
-coordinator with its own internal log (transactions: `katka/transactions/`, over
-__transaction_state) does not go through this service: it reuses the pattern (operations return
-records plus an answer; append, then apply; start-up replays through the same apply), the
-InternalLog protocol and engines of internal_log.py, effects.Effects/Context and timers.Timers.
+listing, deletion, offsets, expiry, replay and compaction then route to it with no other
+change. A coordinator with its own internal log (transactions: katka/transactions/ over
+__transaction_state) does not go through this service; it follows the same pattern: operations
+return records plus an answer, records are appended and then applied, and start-up replays them
+through the same apply.
 """
 
 from __future__ import annotations
