@@ -1,6 +1,11 @@
 """The transaction coordinator at the edges: waits for durability between the two phases,
 finishes transactions left half-ended at start-up, and aborts timed-out ones periodically.
 
+Phase two runs in a task of its own, shielded from the request that started it: a client
+that disconnects (or times out) while its EndTxn waits must not leave the transaction between
+the phases. A completion that fails (an fsync error) is retried by the periodic loop, as
+Kafka's coordinator retries markers until they are written.
+
 Everything that decides is in coordinator.py (plain defs); this module only awaits the flush
 policy between its calls, so PrepareCommit/PrepareAbort is durable before any marker is
 written and the markers are durable before the client hears the transaction ended.
@@ -39,6 +44,7 @@ class TransactionService:
         self._state_log = state_log
         self._get_log = get_log
         self._durability = durability
+        self._completing: dict[str, asyncio.Future[None]] = {}
 
     async def _make_durable(self, logs: list[PartitionLog]) -> None:
         """As the flush policy says (storage/durability.py): fsync under `--fsync always` or a
@@ -60,7 +66,7 @@ class TransactionService:
         if isinstance(outcome, Fencing):
             # Kafka answers CONCURRENT_TRANSACTIONS and lets the client retry; on one node
             # the abort completes here, so the retry is done for the client.
-            await self.complete(outcome.transactional_id)
+            await self._complete_shielded(outcome.transactional_id)
             outcome = self.coordinator.init_producer_id(
                 transactional_id, transaction_timeout_ms, expected
             )
@@ -73,7 +79,15 @@ class TransactionService:
         self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool
     ) -> None:
         if self.coordinator.prepare_end(transactional_id, producer_id, producer_epoch, commit):
-            await self.complete(transactional_id)
+            await self._complete_shielded(transactional_id)
+
+    async def _complete_shielded(self, transactional_id: str) -> None:
+        task = self._completing.get(transactional_id)
+        if task is None:
+            task = asyncio.ensure_future(self.complete(transactional_id))
+            self._completing[transactional_id] = task
+            task.add_done_callback(lambda _: self._completing.pop(transactional_id, None))
+        await asyncio.shield(task)
 
     async def complete(self, transactional_id: str) -> None:
         """Phase two, after the Prepare record is durable."""
@@ -94,22 +108,25 @@ class TransactionService:
     async def complete_pending(self) -> None:
         """Finish the transactions a previous run left between prepare and complete."""
         for transactional_id in self.coordinator.pending_completions():
-            log.info("completing transaction %r left prepared by the last run", transactional_id)
-            await self.complete(transactional_id)
+            if transactional_id in self._completing:
+                continue  # a request is completing it right now
+            log.info("completing transaction %r left between the phases", transactional_id)
+            await self._complete_shielded(transactional_id)
 
     async def abort_timed_out(self) -> int:
         expired = self.coordinator.prepare_timed_out_aborts()
         for transactional_id in expired:
-            await self.complete(transactional_id)
+            await self._complete_shielded(transactional_id)
         return len(expired)
 
     async def run(self) -> None:
-        """Start-up completion, then the periodic timeout check, until cancelled."""
+        """Start-up completion, then the periodic check (timeouts, retried completions)."""
         await self.complete_pending()
         interval_s = self.coordinator.config.abort_timed_out_interval_ms / 1000
         while True:
             await asyncio.sleep(interval_s)
             try:
+                await self.complete_pending()
                 await self.abort_timed_out()
             except Exception:
-                log.exception("aborting timed-out transactions failed")
+                log.exception("completing or aborting transactions failed")

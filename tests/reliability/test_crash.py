@@ -74,3 +74,13 @@ def test_the_checks_see_committed_offsets_going_backwards_or_past_the_end(tmp_pa
     harness.check_commits_against(2, [11], [0])  # past the log end (10)
     assert harness.summary.commit_regressions == 1
     assert harness.summary.commits_past_end == 1
+
+
+@pytest.mark.slow
+def test_transactions_stay_atomic_across_kill_restart_cycles(tmp_path: Path) -> None:
+    from katka.reliability import crash_txn
+
+    summary = crash_txn.run(4, data_dir=tmp_path / "txn", seed=3, max_seconds=150)
+    assert summary.violations == 0, summary.line()
+    assert summary.cycles >= 2, summary.line()
+    assert summary.committed_checked > 20 and summary.aborted_checked > 0, summary.line()
