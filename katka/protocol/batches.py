@@ -324,11 +324,12 @@ def header_is_trusted(header: BatchHeader, now_ms: int, rules: TimestampRules) -
     ahead) and no rule needs each record (before.max.ms unset). A producer could still lie
     within these bounds; every client katka knows of either fills the header correctly or
     leaves max_timestamp at -1, which is caught here."""
+    # With both timestamps >= 0, Kafka's long arithmetic cannot overflow: compare directly.
     return (
-        not header.attributes & TIMESTAMP_TYPE_LOG_APPEND
+        rules.before_max_ms == LONG_MAX
+        and not header.attributes & TIMESTAMP_TYPE_LOG_APPEND
         and 0 <= header.base_timestamp <= header.max_timestamp
-        and rules.before_max_ms == LONG_MAX
-        and not _timestamp_out_of_range(header.max_timestamp, now_ms, rules)
+        and header.max_timestamp - now_ms <= rules.after_max_ms
     )
 
 
