@@ -45,8 +45,8 @@ def _field_names(cls: Any) -> frozenset[str]:
 @cache
 def _field_names_in_any_version(cls: Any) -> frozenset[str] | None:
     """Every field of the message named cls.__name__ in any version of its API and entity
-    (kio lays modules out as kio.schema.<api>.v<N>.<entity>), old versions katka describes
-itself included; None when unchecked."""
+        (kio lays modules out as kio.schema.<api>.v<N>.<entity>), old versions katka describes
+    itself included; None when unchecked."""
     if not cls.__module__.startswith("kio.schema."):
         # An old version katka describes itself (protocol/old_versions.py): its handler builds
         # the kio versions' fields too, so only the kio classes are checked.

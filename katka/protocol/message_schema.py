@@ -188,16 +188,34 @@ def _write_value(
         raise SchemaError(f"unknown type {type_}")
 
 
+# The fields of a struct present in one version: (field, default, tagged), computed once per
+# (fields, version, flexible) because every record of the hot offset-commit path asks for them.
+_Plan = tuple[tuple[Field, Any, bool], ...]
+_PLANS: dict[tuple[int, int, bool], tuple[tuple[Field, ...], _Plan]] = {}
+
+
+def _plan(fields: tuple[Field, ...], version: int, flex: bool) -> _Plan:
+    key = (id(fields), version, flex)
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0] is fields:
+        return cached[1]
+    plan = tuple(
+        (f, f.default_value(), flex and f.tagged_in(version))
+        for f in fields
+        if f.present_in(version)
+    )
+    _PLANS[key] = (fields, plan)  # holding `fields` keeps its id from being reused
+    return plan
+
+
 def _write_struct(
     out: bytearray, fields: tuple[Field, ...], values: dict[str, Any], version: int, flex: bool
 ) -> None:
     tagged: list[tuple[int, bytes]] = []
-    for f in fields:
-        if not f.present_in(version):
-            continue
-        value = values.get(f.name, f.default_value())
-        if flex and f.tagged_in(version):
-            if value != f.default_value():
+    for f, default, is_tagged in _plan(fields, version, flex):
+        value = values.get(f.name, default)
+        if is_tagged:
+            if value != default:
                 tagged_body = bytearray()
                 _write_value(tagged_body, f, f.type, value, version, flex)
                 tagged.append((f.tag or 0, bytes(tagged_body)))
@@ -209,9 +227,85 @@ def _write_struct(
             out += _uvarint(tag) + _uvarint(len(body)) + body
 
 
+# --- flat structs -------------------------------------------------------------------------
+# A non-flexible version made of integers and non-null strings only (offset commit keys and
+# values, group keys: the records of every OffsetCommit) is read and written as runs of
+# integers packed by one struct.Struct each, between the strings: a few calls per record
+# instead of a few per field.
+
+_FlatRun = tuple[tuple[str, ...], struct.Struct] | str  # a run of integers, or a string's name
+_FLAT: dict[tuple[int, int], tuple[Message, tuple[_FlatRun, ...] | None]] = {}
+_INT_CODES = {"int8": "b", "int16": "h", "int32": "i", "int64": "q"}
+
+
+def _flat(message: Message, version: int) -> tuple[_FlatRun, ...] | None:
+    key = (id(message), version)
+    cached = _FLAT.get(key)
+    if cached is not None and cached[0] is message:
+        return cached[1]
+    runs: list[_FlatRun] | None = None if message.flexible(version) else []
+    names: list[str] = []
+    codes = ""
+    for f in message.fields if runs is not None else ():
+        if not f.present_in(version):
+            continue
+        if f.type in _INT_CODES:
+            names.append(f.name)
+            codes += _INT_CODES[f.type]
+        elif f.type == "string" and not f.nullable_in(version):
+            if names:
+                runs.append((tuple(names), struct.Struct(">" + codes)))  # type: ignore[union-attr]
+                names, codes = [], ""
+            runs.append(f.name)  # type: ignore[union-attr]
+        else:
+            runs = None
+            break
+    if runs is not None and names:
+        runs.append((tuple(names), struct.Struct(">" + codes)))
+    result = None if runs is None else tuple(runs)
+    _FLAT[key] = (message, result)
+    return result
+
+
+def _encode_flat(runs: tuple[_FlatRun, ...], values: dict[str, Any]) -> bytes:
+    parts = []
+    for run in runs:
+        if isinstance(run, str):
+            raw = values[run].encode("utf-8")
+            parts.append(_I16.pack(len(raw)))
+            parts.append(raw)
+        else:
+            names, packer = run
+            parts.append(packer.pack(*(values[name] for name in names)))
+    return b"".join(parts)
+
+
+def _decode_flat(runs: tuple[_FlatRun, ...], data: bytes, pos: int) -> tuple[dict[str, Any], int]:
+    values: dict[str, Any] = {}
+    for run in runs:
+        if isinstance(run, str):
+            (size,) = _I16.unpack_from(data, pos)
+            end = pos + 2 + size
+            if size < 0 or end > len(data):
+                raise SchemaError(f"{run}: truncated or null string")
+            values[run] = data[pos + 2 : end].decode("utf-8")
+            pos = end
+        else:
+            names, packer = run
+            values.update(zip(names, packer.unpack_from(data, pos), strict=True))
+            pos += packer.size
+    return values, pos
+
+
 def encode(message: Message, version: int, values: dict[str, Any]) -> bytes:
     """The fields of `values` in `message`'s layout for `version` (no version prefix)."""
     message.check_version(version)
+    runs = _flat(message, version)
+    if runs is not None:
+        try:
+            return _encode_flat(runs, values)
+        except KeyError:
+            pass  # a field left to its default: the general path fills it in
     out = bytearray()
     _write_struct(out, message.fields, values, version, message.flexible(version))
     return bytes(out)
@@ -298,12 +392,10 @@ def _read_value(r: _Reader, f: Field, type_: str, version: int, flex: bool) -> A
 def _read_struct(r: _Reader, fields: tuple[Field, ...], version: int, flex: bool) -> dict[str, Any]:
     values: dict[str, Any] = {}
     by_tag: dict[int, Field] = {}
-    for f in fields:
-        if not f.present_in(version):
-            continue
-        if flex and f.tagged_in(version):
+    for f, default, is_tagged in _plan(fields, version, flex):
+        if is_tagged:
             by_tag[f.tag or 0] = f
-            values[f.name] = f.default_value()
+            values[f.name] = default
             continue
         values[f.name] = _read_value(r, f, f.type, version, flex)
     if flex:
@@ -320,8 +412,16 @@ def _read_struct(r: _Reader, fields: tuple[Field, ...], version: int, flex: bool
 def decode(message: Message, version: int, data: bytes, pos: int = 0) -> dict[str, Any]:
     """The fields of `message` at `version` from `data[pos:]`, which they must fill exactly."""
     message.check_version(version)
-    reader = _Reader(data, pos)
-    values = _read_struct(reader, message.fields, version, message.flexible(version))
-    if reader.pos != len(data):
-        raise SchemaError(f"{message.name} v{version}: {len(data) - reader.pos} trailing bytes")
+    runs = _flat(message, version)
+    if runs is not None:
+        try:
+            values, end = _decode_flat(runs, data, pos)
+        except (struct.error, UnicodeDecodeError) as exc:
+            raise SchemaError(f"{message.name} v{version}: {exc}") from exc
+    else:
+        reader = _Reader(data, pos)
+        values = _read_struct(reader, message.fields, version, message.flexible(version))
+        end = reader.pos
+    if end != len(data):
+        raise SchemaError(f"{message.name} v{version}: {len(data) - end} trailing bytes")
     return values

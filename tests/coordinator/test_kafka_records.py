@@ -325,3 +325,92 @@ def test_a_data_dir_written_by_katka_01_keeps_every_commit_and_is_rewritten_in_k
                     "metadata": "meta\x00",
                     "commit_timestamp": decoded.value["commit_timestamp"],
                 }
+
+
+# --- any values ----------------------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+int32s = st.integers(-(2**31), 2**31 - 1)
+int64s = st.integers(-(2**63), 2**63 - 1)
+texts = st.text(max_size=20)
+
+
+@given(
+    offset=int64s,
+    leader_epoch=int32s,
+    metadata=st.none() | texts,
+    commit=int64s,
+    expire=st.none() | st.integers(0, 2**63 - 1),
+)
+def test_any_offset_commit_round_trips_and_reads_as_kafkas_schema(
+    offset, leader_epoch, metadata, commit, expire
+):
+    value = OffsetValue(offset, leader_epoch, metadata, commit, expire)
+    key, raw = records.offset_commit_record("g", "t", 1, value)
+    decoded = decode_record(key, raw)
+    assert decoded.value is not None and decoded.value["offset"] == offset
+    assert decoded.value_version == (3 if expire is None else 1)
+    expected = OffsetValue(
+        offset, leader_epoch if expire is None else -1, metadata or "", commit, expire
+    )
+    assert records.decode_offset_value(raw) == expected  # type: ignore[arg-type]
+
+
+members = st.builds(
+    MemberSnapshot,
+    member_id=texts,
+    group_instance_id=st.none() | texts,
+    client_id=texts,
+    client_host=texts,
+    rebalance_timeout_ms=int32s,
+    session_timeout_ms=int32s,
+    subscription=st.binary(max_size=30),
+    assignment=st.binary(max_size=30),
+)
+
+
+@given(
+    protocol_type=st.none() | texts.filter(bool),
+    generation=int32s,
+    protocol=st.none() | texts,
+    leader=st.none() | texts,
+    timestamp=int64s,
+    group_members=st.lists(members, max_size=3).map(tuple),
+)
+def test_any_group_metadata_round_trips_and_reads_as_kafkas_schema(
+    protocol_type, generation, protocol, leader, timestamp, group_members
+):
+    snapshot = GroupSnapshot(protocol_type, generation, protocol, leader, timestamp, group_members)
+    key, raw = records.group_record("g", snapshot)
+    decoded = decode_record(key, raw)
+    assert decoded.value is not None and len(decoded.value["members"]) == len(group_members)
+    assert records.decode_group_value(raw) == snapshot  # type: ignore[arg-type]
+
+
+topic_partitions = st.frozensets(st.tuples(st.uuids(), st.integers(0, 2**31 - 1)), max_size=6)
+
+
+@given(
+    epochs=st.tuples(int32s, int32s),
+    state=st.sampled_from(["stable", "unrevoked_partitions", "unreleased_partitions"]),
+    assigned=topic_partitions,
+    pending=topic_partitions,
+    names=st.lists(texts, max_size=3).map(tuple),
+    regex=st.none() | texts.filter(bool),
+)
+def test_any_kip848_member_round_trips_and_reads_as_kafkas_schema(
+    epochs, state, assigned, pending, names, regex
+):
+    current = ConsumerCurrentAssignmentValue(epochs[0], epochs[1], state, assigned, pending)
+    key, raw = records.consumer_current_assignment_record("g", "m", current)
+    assert decode_record(key, raw).value is not None
+    assert records.decode_consumer_current_assignment(raw) == current  # type: ignore[arg-type]
+    member = ConsumerMemberMetadataValue(None, "r", "c", "/h", names, regex, None, epochs[0])
+    key, raw = records.consumer_member_metadata_record("g", "m", member)
+    assert decode_record(key, raw).value is not None
+    assert records.decode_consumer_member_metadata(raw) == member  # type: ignore[arg-type]
+    key, raw = records.consumer_target_member_record("g", "m", assigned)
+    assert decode_record(key, raw).value is not None
+    assert records.decode_consumer_target_member(raw) == assigned  # type: ignore[arg-type]
