@@ -94,6 +94,10 @@ def build(cls: Any, values: Mapping[str, Any]) -> Any:
 
 
 def _convert(hint: Any, value: Any) -> Any:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
     element = _entity_element(hint)
     if element is not None and isinstance(value, list | tuple):
         return tuple(build(element, item) if isinstance(item, Mapping) else item for item in value)
