@@ -27,22 +27,26 @@ from katka.protocol.codec import encode_response, request_schema
 from katka.storage.memory import MemoryStorageEngine
 
 ANSWER_WITHIN_S = 5.0
-MANUAL_STEP_MS = 2**31  # past any timeout a request can carry (an i32 of milliseconds)
 
 
-async def answer_of(pending: Any, timers: ManualTimers) -> Any:
-    """The parked reply, moving manual time on until it comes (rebalance and session timeouts
-    fire); a handler that never answers fails the test instead of hanging it."""
+async def answer_of(pending: Any, timers: ManualTimers, within_s: float = ANSWER_WITHIN_S) -> Any:
+    """The parked reply, moving the coordinator's manual time on to its next timer each round
+    until it comes (a rebalance delay, a session or rebalance timeout); a handler that never
+    answers fails the test instead of hanging it."""
     task = asyncio.ensure_future(pending)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + ANSWER_WITHIN_S
+    deadline = loop.time() + within_s
     while loop.time() < deadline:
         await asyncio.sleep(0.002)
         if task.done():
             return task.result()
-        timers.advance(MANUAL_STEP_MS)
+        if not timers.run_due():
+            deadlines = [timers.deadline(key) for key in timers.keys()]
+            due = [d for d in deadlines if d is not None]
+            if due:
+                timers.advance_to(min(due))
     task.cancel()
-    pytest.fail(f"no answer within {ANSWER_WITHIN_S} s")
+    pytest.fail(f"no answer within {within_s} s")
 
 
 class ApiHarness:

@@ -28,6 +28,7 @@ from katka.coordinator.timers import ManualTimers
 from katka.node import Endpoint
 from katka.protocol.codec import encode_response, request_schema
 from katka.storage.memory import MemoryStorageEngine
+from tests.api.harness import answer_of
 
 st.register_type_strategy(Records, st.binary(max_size=200).map(Records))
 st.register_type_strategy(uuid.UUID, st.uuids())
@@ -37,8 +38,6 @@ CASES = [(module, version) for module in api.ALL for version in module.VERSIONS]
 
 # Fetch's long poll waits on the loop's real clock: a random max_wait (up to 24 days) is capped.
 LONG_POLL_CAP = datetime.timedelta(milliseconds=20)
-ANSWER_WITHIN_S = 5.0
-MANUAL_STEP_MS = 2**31  # past any timeout a request can carry (an i32 of milliseconds)
 
 
 @dataclasses.dataclass
@@ -73,21 +72,6 @@ def with_short_long_poll(request: Any) -> Any:
     return request
 
 
-async def answer_of(pending: Any, timers: ManualTimers) -> Any:
-    """The parked reply, moving manual time on until it comes; a handler that never answers
-    fails the test instead of hanging it."""
-    task = asyncio.ensure_future(pending)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + ANSWER_WITHIN_S
-    while loop.time() < deadline:
-        await asyncio.sleep(0.002)
-        if task.done():
-            return task.result()
-        timers.advance(MANUAL_STEP_MS)
-    task.cancel()
-    pytest.fail(f"no answer within {ANSWER_WITHIN_S} s")
-
-
 @pytest.mark.parametrize(
     ("module", "version"), CASES, ids=[f"{m.__name__.split('.')[-1]}-v{v}" for m, v in CASES]
 )
@@ -112,4 +96,4 @@ def test_random_requests_get_an_encodable_response(
 def test_a_handler_that_never_answers_fails_the_bounded_wait(harness: Harness) -> None:
     never: asyncio.Future[None] = harness.loop.create_future()
     with pytest.raises(pytest.fail.Exception, match="no answer"):
-        harness.loop.run_until_complete(answer_of(never, harness.timers))
+        harness.loop.run_until_complete(answer_of(never, harness.timers, within_s=0.2))
