@@ -46,6 +46,10 @@ def cli() -> None:
     cluster; what only katka knows (generation, lag in time, rebalance history) comes
     from its HTTP admin API, found through --bootstrap-server.
 
+    Short flags mean one thing everywhere, kcat's where it has one: -b broker, -t topic,
+    -p partition, -g group, -c count, -e exit at end, -f format, -K key separator,
+    -H header, -z compression, -l input file, -X client config.
+
     \b
     Example:
       katka serve &

@@ -84,7 +84,7 @@ def read_lines(stream: IO[bytes]) -> Iterator[bytes]:
 @click.argument("topic_name", metavar="TOPIC")
 @click.option(
     "--file",
-    "-f",
+    "-l",
     "path",
     type=click.Path(dir_okay=False, exists=True),
     help="Read lines from FILE instead of stdin.",

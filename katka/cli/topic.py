@@ -53,7 +53,6 @@ def require_topic(connection: Connection, admin: Any, name: str) -> Any:
 @click.argument("name")
 @click.option(
     "--partitions",
-    "-p",
     type=click.IntRange(min=1),
     default=None,
     help="Default: the broker's num.partitions.",
@@ -61,7 +60,6 @@ def require_topic(connection: Connection, admin: Any, name: str) -> Any:
 @click.option("--replication-factor", "-r", type=click.IntRange(min=1), default=None)
 @click.option(
     "--config",
-    "-c",
     "configs",
     multiple=True,
     metavar="NAME=VALUE",
@@ -333,7 +331,6 @@ def delete(connection: Connection, names: tuple[str, ...], if_exists: bool) -> N
 @click.argument("name")
 @click.option(
     "--partitions",
-    "-p",
     type=click.IntRange(min=1),
     required=True,
     help="The new total partition count.",
@@ -359,7 +356,6 @@ def add_partitions(connection: Connection, name: str, partitions: int) -> None:
 @click.argument("name")
 @click.option(
     "--config",
-    "-c",
     "configs",
     multiple=True,
     metavar="NAME=VALUE",
@@ -374,7 +370,6 @@ def add_partitions(connection: Connection, name: str, partitions: int) -> None:
 )
 @click.option(
     "--partitions",
-    "-p",
     type=click.IntRange(min=1),
     default=None,
     help="Grow to this total partition count.",

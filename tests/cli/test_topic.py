@@ -178,3 +178,27 @@ def test_topic_configs_are_altered_and_removed_and_describe_takes_kafkas_topic_o
     assert name in [entry["topic"] for entry in every]
     nothing = katka("topic", "alter", name)
     assert nothing.returncode == 2 and "name a change" in nothing.stderr
+
+
+def command_at(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        found = command.get_command(click.Context(command), name)
+        assert found is not None
+        command = found
+    return command
+
+
+def test_a_short_flag_means_the_same_option_in_every_command() -> None:
+    """-p is always a partition, -c always a count, -f always a format (kcat's letters)."""
+    meanings: dict[str, set[str]] = {}
+    for path in every_command(cli):
+        for param in command_at(path).params:
+            if not isinstance(param, click.Option):
+                continue
+            long = [o for o in param.opts if o.startswith("--")]
+            for short in (o for o in param.opts if not o.startswith("--")):
+                meanings.setdefault(short, set()).add(long[0] if long else str(param.name))
+    assert {short: names for short, names in meanings.items() if len(names) > 1} == {}
+    assert meanings["-p"] == {"--partition"} and meanings["-t"] == {"--topic"}
