@@ -72,15 +72,19 @@ def with_short_long_poll(request: Any) -> Any:
     return request
 
 
+# A few random requests per version in the default run; .ci/run adds the full count (slow).
+@pytest.mark.parametrize(
+    "examples", [pytest.param(3, id="quick"), pytest.param(25, id="full", marks=pytest.mark.slow)]
+)
 @pytest.mark.parametrize(
     ("module", "version"), CASES, ids=[f"{m.__name__.split('.')[-1]}-v{v}" for m, v in CASES]
 )
 def test_random_requests_get_an_encodable_response(
-    module: Any, version: int, harness: Harness, tmp_path: Path
+    module: Any, version: int, examples: int, harness: Harness, tmp_path: Path
 ) -> None:
     schema = request_schema(module.API_KEY, version)
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     @given(request=st.from_type(schema))
     def check(request: object) -> None:
         context = RequestContext(module.API_KEY, version, 1, "fuzz", "127.0.0.1")

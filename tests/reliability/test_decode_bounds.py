@@ -59,14 +59,18 @@ def lying_frames() -> list[bytes]:
     ]
 
 
+# A few random requests per version in the default run; .ci/run adds the full count (slow).
+@pytest.mark.parametrize(
+    "examples", [pytest.param(3, id="quick"), pytest.param(15, id="full", marks=pytest.mark.slow)]
+)
 @pytest.mark.parametrize(
     ("module", "version"), CASES, ids=[f"{m.__name__.split('.')[-1]}-v{v}" for m, v in CASES]
 )
-def test_every_valid_request_passes_the_bounds_walk(module, version: int) -> None:  # type: ignore[no-untyped-def]
+def test_every_valid_request_passes_the_bounds_walk(module, version: int, examples: int) -> None:  # type: ignore[no-untyped-def]
     schema = load_request_schema(module.API_KEY, version)
     writer = entity_writer(schema)
 
-    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     @given(request=st.from_type(schema))
     def check(request: object) -> None:
         buffer = io.BytesIO()
