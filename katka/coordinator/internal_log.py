@@ -20,7 +20,7 @@ from typing import Protocol
 
 from katka.clock import Clock
 from katka.coordinator.records import Record
-from katka.protocol.batches import validate_produce_records
+from katka.protocol.batches import read_header
 from katka.protocol.control import read_marker
 from katka.protocol.records import build_batch, decode_batch, iter_batches
 from katka.storage.base import PartitionLog
@@ -112,9 +112,9 @@ class PartitionInternalLog:
             producer_epoch=producer_epoch,
             transactional=producer_id >= 0,
         )
-        headers = validate_produce_records(
-            batch, max(len(batch), self.log.config.max_message_bytes)
-        )
+        # The broker's own batch: no client validation (a transactional offset commit batch
+        # carries a producer id without a sequence, as Kafka's coordinator writes it).
+        headers = [read_header(batch)]
         return self.log.append(batch, headers, now_ms).base_offset
 
     def compact(self, live: list[Record]) -> None:

@@ -1,0 +1,166 @@
+"""Quix Streams (PyPI `quixstreams`) with processing_guarantee="exactly-once" on `katka serve`:
+a pipeline SIGKILLed mid-run, and the broker SIGKILLed and restarted, still produces every
+input exactly once for read_committed readers.
+
+Quix Streams pins its own confluent-kafka (2.12 for 3.28), older than the one katka's tests
+need, so it never goes into the test extra: the test builds a virtual environment for it in
+a cache directory outside the repository (reused between runs) and runs the application there
+as a subprocess. A stateless app: stateful ones need changelog topics with cleanup.policy=compact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from katka.reliability.process import BrokerProcess
+from tests.e2e.groups import create_topic, unique
+
+QUIX_VERSION = "3.28"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "katka-quixstreams"
+INPUTS = 3000
+PARTITIONS = 3
+
+APP = """
+import sys
+from quixstreams import Application
+
+bootstrap, group, source, sink, state_dir = sys.argv[1:6]
+app = Application(
+    broker_address=bootstrap,
+    consumer_group=group,
+    processing_guarantee="exactly-once",
+    auto_offset_reset="earliest",
+    state_dir=state_dir,
+    commit_interval=0.5,
+    loglevel="WARNING",
+)
+source_topic = app.topic(source, value_deserializer="json")
+sink_topic = app.topic(sink, value_serializer="json")
+sdf = app.dataframe(source_topic)
+sdf = sdf.apply(lambda value: {"id": value["id"], "doubled": value["n"] * 2})
+sdf.to_topic(sink_topic)
+app.run()
+"""
+
+
+@pytest.fixture(scope="module")
+def quix_python() -> Path:
+    """The cached virtual environment's interpreter, with quixstreams installed."""
+    venv = CACHE / f"venv-{QUIX_VERSION}"
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", "import quixstreams"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return python
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", f"quixstreams=={QUIX_VERSION}.*"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if installed.returncode != 0:
+        pytest.skip(f"cannot install quixstreams {QUIX_VERSION} from PyPI:\n{installed.stderr}")
+    return python
+
+
+@pytest.fixture
+def pipeline(
+    quix_python: Path, tmp_path: Path
+) -> Iterator[Callable[[str, str, str, str], subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    script = tmp_path / "app.py"
+    script.write_text(APP)
+
+    def start(bootstrap: str, group: str, source: str, sink: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [str(quix_python), str(script), bootstrap, group, source, sink, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait(30)
+
+
+def committed_ids(bootstrap: str, sink: str, settle: float = 2.0) -> list[int]:
+    """Ids a read_committed consumer sees in the sink, duplicates kept."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("check"),
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "log_level": 0,
+        }
+    )
+    consumer.assign([TopicPartition(sink, p, 0) for p in range(PARTITIONS)])
+    ids: list[int] = []
+    quiet_since = time.monotonic()
+    try:
+        while time.monotonic() - quiet_since < settle:
+            for message in consumer.consume(500, 0.3):
+                if message.error() is None:
+                    ids.append(json.loads(message.value() or b"{}")["id"])
+                    quiet_since = time.monotonic()
+    finally:
+        consumer.close()
+    return ids
+
+
+def wait_for_output(bootstrap: str, sink: str, at_least: int, timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    ids: list[int] = []
+    while time.monotonic() < deadline:
+        ids = committed_ids(bootstrap, sink, settle=0.5)
+        if len(set(ids)) >= at_least:
+            break
+        time.sleep(0.5)
+    return ids
+
+
+def test_quix_streams_exactly_once_survives_killing_the_app_and_the_broker(
+    start_katka: Callable[..., BrokerProcess],
+    pipeline: Callable[[str, str, str, str], subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    broker = start_katka(["-o", "group.initial.rebalance.delay.ms=0"], data_dir=tmp_path / "data")
+    source, sink, group = unique("quix-in"), unique("quix-out"), unique("quix")
+    create_topic(broker.bootstrap, source, PARTITIONS)
+    create_topic(broker.bootstrap, sink, PARTITIONS)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(INPUTS):
+        producer.produce(source, key=b"%d" % i, value=json.dumps({"id": i, "n": i}).encode())
+    assert producer.flush(30) == 0
+
+    app = pipeline(broker.bootstrap, group, source, sink)
+    partial = wait_for_output(broker.bootstrap, sink, INPUTS // 10, timeout=90)
+    assert len(set(partial)) >= INPUTS // 10, app.stdout.read() if app.poll() is not None else ""
+    app.kill()  # SIGKILL mid-run: an open transaction is left behind
+    app.wait(30)
+
+    broker.kill()
+    broker = start_katka(
+        ["-o", "group.initial.rebalance.delay.ms=0"], data_dir=tmp_path / "data", port=broker.port
+    )
+
+    app = pipeline(broker.bootstrap, group, source, sink)
+    ids = wait_for_output(broker.bootstrap, sink, INPUTS, timeout=180)
+    output = ""
+    if app.poll() is not None and app.stdout is not None:
+        output = app.stdout.read()
+    assert sorted(set(ids)) == list(range(INPUTS)), output[-3000:]
+    assert len(ids) == INPUTS, "duplicates visible to read_committed"
