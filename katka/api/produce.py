@@ -20,8 +20,8 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import (
     RecordValidationError,
-    validate_one_batch,
     validate_produce_records,
+    validate_produce_request,
 )
 from katka.storage.base import PartitionLog
 
@@ -67,7 +67,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         headers = validate_produce_records(
             partition_data.records, partition_log.config.max_message_bytes
         )
-        validate_one_batch(headers)
+        validate_produce_request(headers, ctx.api_version)
         for header in headers:
             if header.is_transactional:
                 node.transactions.coordinator.validate_transactional_write(

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import crc32c
 
 from katka.errors import ErrorCode, KafkaError
-from katka.protocol.compression import COMPRESSION_NONE, decompress
+from katka.protocol.compression import COMPRESSION_NONE, COMPRESSION_ZSTD, decompress
 
 HEADER_SIZE = 61
 LOG_OVERHEAD = 12  # base_offset + batch_length: the bytes not counted by batch_length
@@ -132,7 +132,7 @@ def validate_produce_records(
 
     Raises KafkaError with CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE or
     UNSUPPORTED_FOR_MESSAGE_FORMAT. (Kafka also refuses more than one v2 batch per partition
-    from a producer: see `validate_one_batch`.)
+    from a producer, and zstd before Produce v7: see `validate_produce_request`.)
     """
     view = memoryview(records)
     total = len(view)
@@ -183,11 +183,19 @@ def validate_produce_records(
     return headers
 
 
-def validate_one_batch(headers: Sequence[BatchHeader]) -> None:
-    """Kafka takes one v2 batch per partition in a Produce request (every client sends one)."""
+def validate_produce_request(headers: Sequence[BatchHeader], version: int) -> None:
+    """Kafka's ProduceRequest.validateRecords: one v2 batch per partition (every client sends
+    one), and zstd only from Produce v7 (KIP-110)."""
     if len(headers) > 1:
         raise KafkaError(
-            ErrorCode.invalid_record, "Compressed outer record has more than one batch"
+            ErrorCode.invalid_record,
+            f"Produce requests with version {version} are only allowed to contain exactly one "
+            "record batch per partition",
+        )
+    if version < 7 and any(header.compression == COMPRESSION_ZSTD for header in headers):
+        raise KafkaError(
+            ErrorCode.unsupported_compression_type,
+            f"Produce requests with version {version} are not allowed to use ZStandard compression",
         )
 
 

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kio.schema.fetch.v4 import request as fetch_v4
+from kio.schema.fetch.v4 import response as fetch_v4_response
 from kio.schema.list_offsets.v1 import request as list_offsets_v1
 from kio.schema.list_offsets.v1 import response as list_offsets_v1_response
 from kio.schema.produce.v3 import request as produce_v3
@@ -22,7 +24,7 @@ from kio.schema.produce.v8 import request as produce_v8
 from kio.schema.produce.v8 import response as produce_v8_response
 from kio.schema.types import BrokerId, TopicName
 from kio.serial import entity_reader, entity_writer
-from kio.static.primitive import i16, i32, i64
+from kio.static.primitive import i8, i16, i32, i64
 
 from katka.protocol.batches import CRC_OFFSET, MAX_TIMESTAMP_OFFSET, compute_crc, read_header
 from katka.protocol.records import build_batch, decode_records
@@ -92,6 +94,32 @@ class RawClient:
         )
         response = self.request(0, version, request, response_module.ProduceResponse)
         return response.responses[0].partition_responses[0]  # type: ignore[attr-defined]
+
+    def fetch(self, topic: str, offset: int = 0) -> bytes:
+        """The stored batches of partition 0 from `offset`, as the broker returns them."""
+        request = fetch_v4.FetchRequest(
+            replica_id=BrokerId(-1),
+            max_wait=datetime.timedelta(milliseconds=100),
+            min_bytes=i32(1),
+            max_bytes=i32(16 * 1024 * 1024),
+            isolation_level=i8(0),
+            topics=(
+                fetch_v4.FetchTopic(
+                    topic=TopicName(topic),
+                    partitions=(
+                        fetch_v4.FetchPartition(
+                            partition=i32(0),
+                            fetch_offset=i64(offset),
+                            partition_max_bytes=i32(8 * 1024 * 1024),
+                        ),
+                    ),
+                ),
+            ),
+        )
+        response = self.request(1, 4, request, fetch_v4_response.FetchResponse)
+        partition = response.responses[0].partitions[0]  # type: ignore[attr-defined]
+        assert partition.error_code == 0, partition.error_code
+        return bytes(partition.records or b"")
 
     def list_offset(self, topic: str, timestamp: int) -> int:
         request = list_offsets_v1.ListOffsetsRequest(

@@ -26,8 +26,8 @@ from katka.protocol.batches import (
     record_max_timestamp,
     scan_batches,
     set_log_append_time,
-    validate_one_batch,
     validate_produce_records,
+    validate_produce_request,
 )
 from katka.protocol.records import build_batch, decode_batch
 
@@ -307,9 +307,17 @@ def test_record_max_timestamp_reads_a_stored_header_without_one() -> None:
 def test_a_produce_request_holds_one_batch_per_partition_as_in_kafka() -> None:
     headers = validate_produce_records(bytes(batch(1) + batch(2)), LIMIT)
     with pytest.raises(KafkaError) as error:
-        validate_one_batch(headers)
+        validate_produce_request(headers, 9)
     assert error.value.code == ErrorCode.invalid_record
-    validate_one_batch(headers[:1])
+    validate_produce_request(headers[:1], 9)
+
+
+def test_zstd_needs_produce_v7_as_in_kafka() -> None:
+    headers = validate_produce_records(bytes(batch(1, compression=4)), LIMIT)
+    with pytest.raises(KafkaError) as error:
+        validate_produce_request(headers, 6)
+    assert error.value.code == ErrorCode.unsupported_compression_type
+    validate_produce_request(headers, 7)
 
 
 def test_a_producer_id_without_a_sequence_is_an_invalid_record() -> None:
