@@ -17,12 +17,17 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import machine, rebalance, startup, workloads
+from bench import machine, rebalance, startup, transactions, workloads
 from bench.brokers import BrokerSpec, RunningBroker, start_broker
 from bench.settings import FULL, QUICK, Settings
 
 SPECS = [
-    BrokerSpec("katka", "katka", "kafka", ("throughput", "latency", "rebalance", "startup")),
+    BrokerSpec(
+        "katka",
+        "katka",
+        "kafka",
+        ("throughput", "latency", "rebalance", "startup", "transactions"),
+    ),
     BrokerSpec(
         "katka-fsync",
         "katka --fsync always",
@@ -57,7 +62,15 @@ SPECS = [
     ),
 ]
 
-WORKLOADS = ("throughput", "produce", "latency", "rebalance", "startup", "group-start")
+WORKLOADS = (
+    "throughput",
+    "produce",
+    "latency",
+    "rebalance",
+    "startup",
+    "group-start",
+    "transactions",
+)
 
 
 class Output:
@@ -157,6 +170,11 @@ def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path)
                     output.emit({**tag(spec), **record})
             if "rebalance" in spec.workloads and "rebalance" in wanted:
                 for record in guarded(spec, "rebalance", rebalance.rebalance, broker, settings):
+                    output.emit({**tag(spec), **record})
+            if "transactions" in spec.workloads and "transactions" in wanted:
+                for record in guarded(
+                    spec, "transactions", transactions.transactions, broker, settings
+                ):
                     output.emit({**tag(spec), **record})
             output.emit(
                 {
