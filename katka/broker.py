@@ -25,6 +25,7 @@ from katka.coordinator.service import GroupCoordinator
 from katka.coordinator.timers import AsyncioTimers, Timers
 from katka.metadata.broker_configs import DynamicBrokerConfigs
 from katka.metadata.catalog import CATALOG_FILE, TopicCatalog, write_atomically
+from katka.metadata.housekeeping import LogHousekeeping
 from katka.metadata.topics import TopicManager
 from katka.node import Endpoint, Node
 from katka.producer_ids import ProducerIdManager
@@ -37,8 +38,8 @@ from katka.transactions.coordinator import (
     TransactionConfig,
     TransactionCoordinator,
 )
+from katka.transactions.markers import TransactionMarkers
 from katka.transactions.service import TransactionService
-from katka.transactions.state import TopicPartition
 
 log = logging.getLogger("katka.broker")
 
@@ -72,6 +73,8 @@ class Broker:
         self.dynamic_configs: DynamicBrokerConfigs
         self.coordinator: GroupCoordinator
         self.transactions: TransactionService
+        self.markers: TransactionMarkers
+        self.housekeeping: LogHousekeeping
         self.producer_ids: ProducerIdManager
         self.node: Node
         self.listener: Listener | None = None
@@ -97,6 +100,7 @@ class Broker:
             self.producer_ids = ProducerIdManager(self.data_dir / "producer-ids.json")
         self.storage = storage
         self.topics = TopicManager(catalog, storage, self.config)
+        self.housekeeping = LogHousekeeping(self.topics, self.durability, self.clock, self.config)
         self.dynamic_configs = DynamicBrokerConfigs(
             self.config, self.data_dir, self.topics.refresh_log_configs
         )
@@ -138,7 +142,7 @@ class Broker:
             coordinator=self.coordinator,
             transactions=self.transactions,
             producer_ids=self.producer_ids,
-            write_marker=self.write_marker,
+            write_marker=self.markers.write,
             durability=self.durability,
             appends=self.appends,
             api_versions=api_version_ranges(self.registry),
@@ -148,6 +152,13 @@ class Broker:
 
     def start_transaction_coordinator(self) -> None:
         """Replay `__transaction_state`; prepared transactions complete once the loop runs."""
+        self.markers = TransactionMarkers(
+            self.topics.get_log,
+            self.clock,
+            (OFFSETS_TOPIC, 0),
+            self.coordinator.complete_transaction,
+            self.appends.notify,
+        )
         state_log = self.topics.get_log(TRANSACTION_STATE_TOPIC, 0)
         coordinator = TransactionCoordinator(
             TransactionConfig(
@@ -159,29 +170,12 @@ class Broker:
             self.clock,
             PartitionInternalLog(state_log, self.clock),
             self.producer_ids.next_producer_id,
-            self.write_marker,
+            self.markers.write,
         )
         coordinator.load()
         self.transactions = TransactionService(
             coordinator, state_log, self.topics.get_log, self.durability
         )
-
-    def write_marker(
-        self,
-        partition: TopicPartition,
-        producer_id: int,
-        producer_epoch: int,
-        commit: bool,
-        coordinator_epoch: int = 0,
-    ) -> None:
-        """A transaction marker into one partition (from the transaction coordinator, or
-        WriteTxnMarkers); the group coordinator learns of those in __consumer_offsets."""
-        partition_log = self.topics.get_log(*partition)
-        now_ms = self.clock.now_ms()
-        partition_log.append_marker(producer_id, producer_epoch, coordinator_epoch, commit, now_ms)
-        if partition == (OFFSETS_TOPIC, 0):
-            self.coordinator.complete_transaction(producer_id, commit)
-        self.appends.notify()
 
     async def start(self) -> None:
         try:
@@ -195,7 +189,7 @@ class Broker:
         self.listen = Endpoint(self.listen.host, port)
         self.node.advertised = self.advertised_endpoint
         self._record_endpoints()
-        self._tasks.append(asyncio.create_task(self._housekeeping()))
+        self._tasks.append(asyncio.create_task(self.housekeeping.run()))
         self._tasks.append(asyncio.create_task(self.transactions.run()))
         await self._start_admin_http()
 
@@ -253,45 +247,6 @@ class Broker:
         self.coordinator.shutdown()
         self.storage.close()
         log.info("shut down cleanly")
-
-    async def _housekeeping(self) -> None:
-        """Periodic work: time-based segment roll, flush.ms, retention."""
-        retention_every_ms = self.config.get_int("log.retention.check.interval.ms")
-        flush_every_ms = self.config.get_int("log.flush.scheduler.interval.ms")
-        last_retention = self.clock.monotonic_ms()
-        while True:
-            await asyncio.sleep(min(flush_every_ms, retention_every_ms, 1000) / 1000)
-            now_ms = self.clock.now_ms()
-            logs = self.topics.logs()
-            for partition_log in logs:
-                try:
-                    partition_log.maybe_roll(now_ms)
-                except Exception:
-                    log.exception(
-                        "segment roll failed for %s-%d",
-                        partition_log.topic,
-                        partition_log.partition,
-                    )
-            try:
-                await self.durability.flush_due(logs)
-            except Exception:
-                log.exception("scheduled flush failed")
-            if self.clock.monotonic_ms() - last_retention >= retention_every_ms:
-                last_retention = self.clock.monotonic_ms()
-                self.enforce_retention()
-
-    def enforce_retention(self) -> int:
-        freed = 0
-        now_ms = self.clock.now_ms()
-        for partition_log in self.topics.logs():
-            try:
-                freed += partition_log.enforce_retention(now_ms)
-            except Exception:
-                log.exception(
-                    "retention failed for %s-%d", partition_log.topic, partition_log.partition
-                )
-        log.log(logging.INFO if freed else logging.DEBUG, "retention check freed %d bytes", freed)
-        return freed
 
 
 def coordinator_config(config: BrokerConfig) -> CoordinatorConfig:
