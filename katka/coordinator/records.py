@@ -10,6 +10,7 @@ so Burrow, Kafka's formatters and lag monitors read katka's log as they read Kaf
               topic id as a tagged field), which readers older than Kafka 4.0 (Burrow 1.2.1, Kafka
               3.x's formatters) drop; v3 is read by every Kafka since 2.1, Kafka 4.4 included.
   key type 2  GroupMetadataKey -> GroupMetadataValue v3 (classic groups), written when a
+              JoinGroup creates the group (empty, generation 0, as Kafka 4.x), when a
               generation's assignment is stored (the leader's SyncGroup), when a static member
               is replaced without a rebalance, and when a rebalance leaves the group Empty.
   key types 3-8  KIP-848 consumer groups, value version 0 (flexible), one record per fact,

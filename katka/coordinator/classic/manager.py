@@ -44,6 +44,7 @@ from katka.coordinator.records import (
     Record,
     decode_group_value,
     group_key,
+    group_record,
     group_tombstone,
 )
 from katka.coordinator.reply import Reply
@@ -156,9 +157,14 @@ class ClassicGroupManager:
                 return Reply(JoinGroupResult.error(ErrorCode.unknown_member_id, req.member_id))
             group = self._new_group(req.group_id, ctx.now_ms)
             self.groups[req.group_id] = group
+        first_record = len(ctx.fx.records)
         result = join_group(group, req, ctx)
         if created:
             self._maybe_discard_unused(group)
+            if self.groups.get(req.group_id) is group:
+                # Kafka writes a new group's existence first: an empty group at generation 0.
+                empty = GroupSnapshot(None, 0, None, None, ctx.now_ms)
+                ctx.fx.records.insert(first_record, group_record(req.group_id, empty))
         if not isinstance(result, Parked):
             return Reply(result)
         key = (req.group_id, result.member_id)
