@@ -362,7 +362,7 @@ class SegmentedLog:
                 self.roll()
             except OSError as exc:  # e.g. a full disk: the batch still fits this segment
                 logger.warning(
-                    "%s-%d: segment roll failed, appending to the current segment: %s",
+                    "%s-%d: segment roll failed (the batch goes to the active segment): %s",
                     self.topic,
                     self.partition,
                     exc,
