@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from katka.api._alter import alter_resource
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
+from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS
+from katka.config.definitions import config_list
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ def _apply(
                 ErrorCode.invalid_config,
                 f"Config value append/subtract is not allowed for config {name}",
             )
-        items = [v for v in current.get(name, "").split(",") if v]
+        items = config_list(current[name] if name in current else _kafka_default(name))
         changes = [v for v in (value or "").split(",") if v]
         if operation == APPEND:
             items += [v for v in changes if v not in items]
@@ -43,6 +45,18 @@ def _apply(
         current[name] = ",".join(items)
     else:
         raise KafkaError(ErrorCode.invalid_request, f"Unknown config operation {operation}")
+
+
+def _kafka_default(name: str) -> str | None:
+    """What APPEND and SUBTRACT start from when the config is unset: Kafka's default for it
+    (SUBTRACT delete from a topic with the default cleanup.policy leaves the empty list)."""
+    definition = TOPIC_CONFIGS.get(name) or BROKER_CONFIGS.get(name)
+    if definition is None:
+        return None
+    if definition.default is None and definition.synonyms:
+        synonym = BROKER_CONFIGS.get(definition.synonyms[0].name)
+        return synonym.default if synonym is not None else None
+    return definition.default
 
 
 def _changes(resource: Any) -> Callable[[dict[str, str], Callable[[str], bool]], dict[str, str]]:

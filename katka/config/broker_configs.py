@@ -11,6 +11,7 @@ from katka.config.definitions import (
     INT_MAX,
     LONG_MAX,
     AtLeast,
+    Between,
     ConfigDef,
     ConfigType,
     OneOf,
@@ -20,13 +21,14 @@ from katka.config.definitions import (
 
 BOOLEAN, STRING, INT = ConfigType.BOOLEAN, ConfigType.STRING, ConfigType.INT
 SHORT, LONG, LIST = ConfigType.SHORT, ConfigType.LONG, ConfigType.LIST
+DOUBLE = ConfigType.DOUBLE
 
 HOUR_MS = 3_600_000
 COMPRESSION_TYPES = OneOf(("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"))
 # Kafka 4 refuses segments under 1 MiB; katka keeps the older floor (a v0 record's overhead)
 # because its crash and retention tests need segments of a few KiB.
 SEGMENT_BYTES_MIN = AtLeast(14)
-NO_COMPACTION = "katka does not compact logs"
+CLEANUP_POLICIES = OneOf(("compact", "delete"))  # any subset, the empty list included
 
 
 BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
@@ -111,7 +113,16 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
         # (Kafka 4 refuses records more than an hour ahead by default).
         ConfigDef("log.message.timestamp.before.max.ms", LONG, str(LONG_MAX), AtLeast(0)),
         ConfigDef("log.message.timestamp.after.max.ms", LONG, "3600000", AtLeast(0)),
-        ConfigDef("log.cleanup.policy", LIST, "delete", OneOf(("delete",)), why=NO_COMPACTION),
+        ConfigDef("log.cleanup.policy", LIST, "delete", CLEANUP_POLICIES),
+        # --- the log cleaner (compaction, storage/cleaner/) -----------------------------------
+        ConfigDef("log.cleaner.enable", BOOLEAN, "true", read_only=True),
+        ConfigDef("log.cleaner.backoff.ms", LONG, "15000", AtLeast(0)),
+        ConfigDef("log.cleaner.dedupe.buffer.size", LONG, "134217728"),
+        ConfigDef("log.cleaner.io.max.bytes.per.second", DOUBLE, "1.7976931348623157E308"),
+        ConfigDef("log.cleaner.min.cleanable.ratio", DOUBLE, "0.5", Between(0, 1)),
+        ConfigDef("log.cleaner.min.compaction.lag.ms", LONG, "0", AtLeast(0)),
+        ConfigDef("log.cleaner.max.compaction.lag.ms", LONG, str(LONG_MAX), AtLeast(1)),
+        ConfigDef("log.cleaner.delete.retention.ms", LONG, "86400000", AtLeast(0)),
         ConfigDef("log.segment.delete.delay.ms", LONG, "60000", AtLeast(0)),
         # --- groups and offsets -------------------------------------------------------------
         ConfigDef("group.initial.rebalance.delay.ms", INT, "3000"),
@@ -234,7 +245,6 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
         ConfigDef("num.recovery.threads.per.data.dir", INT, "2", AtLeast(1), ignored=True),
         ConfigDef("background.threads", INT, "10", AtLeast(1), ignored=True),
         ConfigDef("log.cleaner.threads", INT, "1", AtLeast(0), ignored=True),
-        ConfigDef("log.cleaner.enable", BOOLEAN, "true", read_only=True, ignored=True),
         ConfigDef("socket.send.buffer.bytes", INT, "102400", read_only=True, ignored=True),
         ConfigDef("socket.receive.buffer.bytes", INT, "102400", read_only=True, ignored=True),
         # Security katka does not have: stored so tools that alter it succeed.

@@ -5,8 +5,8 @@ comes from; the few without a broker synonym have their own default."""
 from __future__ import annotations
 
 from katka.config.broker_configs import (
+    CLEANUP_POLICIES,
     COMPRESSION_TYPES,
-    NO_COMPACTION,
     SEGMENT_BYTES_MIN,
 )
 from katka.config.definitions import (
@@ -34,9 +34,8 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = by_name(
             "cleanup.policy",
             LIST,
             None,
-            OneOf(("delete",)),
+            CLEANUP_POLICIES,
             synonyms=_from("log.cleanup.policy"),
-            why=NO_COMPACTION,
         ),
         ConfigDef(
             "compression.type", STRING, None, COMPRESSION_TYPES, synonyms=_from("compression.type")
@@ -94,10 +93,34 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = by_name(
             AtLeast(0),
             synonyms=_from("log.message.timestamp.after.max.ms"),
         ),
-        ConfigDef("min.compaction.lag.ms", LONG, "0", AtLeast(0)),
-        ConfigDef("max.compaction.lag.ms", LONG, str(LONG_MAX), AtLeast(1)),
-        ConfigDef("delete.retention.ms", LONG, "86400000", AtLeast(0)),
-        ConfigDef("min.cleanable.dirty.ratio", DOUBLE, "0.5", Between(0, 1)),
+        ConfigDef(
+            "min.compaction.lag.ms",
+            LONG,
+            None,
+            AtLeast(0),
+            synonyms=_from("log.cleaner.min.compaction.lag.ms"),
+        ),
+        ConfigDef(
+            "max.compaction.lag.ms",
+            LONG,
+            None,
+            AtLeast(1),
+            synonyms=_from("log.cleaner.max.compaction.lag.ms"),
+        ),
+        ConfigDef(
+            "delete.retention.ms",
+            LONG,
+            None,
+            AtLeast(0),
+            synonyms=_from("log.cleaner.delete.retention.ms"),
+        ),
+        ConfigDef(
+            "min.cleanable.dirty.ratio",
+            DOUBLE,
+            None,
+            Between(0, 1),
+            synonyms=_from("log.cleaner.min.cleanable.ratio"),
+        ),
         ConfigDef("preallocate", BOOLEAN, "false"),
         # Kafka topic configs katka accepts and keeps but that change nothing on one node without
         # tiered storage or down-conversion (refusing them would break tools that set them).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from katka.config import BrokerConfig, validate_topic_configs
+from katka.config import BrokerConfig, config_list, validate_topic_configs
 from katka.errors import ErrorCode, KafkaError
 from katka.metadata.catalog import TopicCatalog, TopicInfo, validate_topic_name
 from katka.storage.base import LogConfig, PartitionLog, StorageEngine
@@ -176,6 +176,7 @@ def log_config(config: BrokerConfig, topic_overrides: Mapping[str, str]) -> LogC
         assert raw is not None, name
         return raw
 
+    policy = config_list(value("cleanup.policy"))
     return LogConfig(
         segment_bytes=int(value("segment.bytes")),
         segment_ms=int(value("segment.ms")),
@@ -190,4 +191,10 @@ def log_config(config: BrokerConfig, topic_overrides: Mapping[str, str]) -> LogC
         flush_messages=int(value("flush.messages")),
         flush_ms=int(value("flush.ms")),
         file_delete_delay_ms=int(value("file.delete.delay.ms")),
+        delete="delete" in policy,
+        compact="compact" in policy,
+        min_cleanable_dirty_ratio=float(value("min.cleanable.dirty.ratio")),
+        min_compaction_lag_ms=int(value("min.compaction.lag.ms")),
+        max_compaction_lag_ms=int(value("max.compaction.lag.ms")),
+        delete_retention_ms=int(value("delete.retention.ms")),
     )

@@ -372,6 +372,28 @@ def normalise_batch(
     return _with_timestamp(batch, header, attributes, max_timestamp)
 
 
+def validate_keys(
+    batch: bytes | bytearray | memoryview, header: BatchHeader, topic_partition: str
+) -> None:
+    """A compacted topic keeps records by key: refuse every record without one, as Kafka's
+    LogValidator.validateKey does (INVALID_RECORD listing each refused record)."""
+    payload = _payload(batch, header)
+    errors: list[RecordError] = []
+    for index, (_, _, start) in enumerate(_record_fields(batch, header, payload)):
+        position = decode_varint(payload, start + 1)[1]  # past attributes and timestamp delta
+        position = decode_varint(payload, position)[1]  # past the offset delta
+        if decode_varint(payload, position)[0] < 0:
+            errors.append(
+                RecordError(
+                    index,
+                    "Compacted topic cannot accept message without key in topic partition "
+                    f"{topic_partition}.",
+                )
+            )
+    if errors:
+        raise RecordValidationError(errors)
+
+
 def record_max_timestamp(batch: bytes | bytearray | memoryview, header: BatchHeader) -> int:
     """The max timestamp Kafka's validator would have stored for a CreateTime batch: the
     largest record timestamp, or NO_TIMESTAMP when none is positive. For batches stored before
@@ -527,13 +549,14 @@ def _timestamp_delta_range(payload: bytes, count: int) -> tuple[int, int]:
 
 
 def _record_fields(
-    batch: bytes | bytearray | memoryview, header: BatchHeader
+    batch: bytes | bytearray | memoryview, header: BatchHeader, payload: bytes | None = None
 ) -> list[tuple[int, int, int]]:
     """(offset_delta, timestamp_delta, start) of every record, reading no key or value.
 
     Raises INVALID_RECORD when the records do not fill the (decompressed) payload exactly.
     """
-    payload = _payload(batch, header)
+    if payload is None:
+        payload = _payload(batch, header)
     end = len(payload)
     fields: list[tuple[int, int, int]] = []
     position = 0

@@ -38,6 +38,13 @@ class LogConfig:
     flush_messages: int = 2**63 - 1  # flush.messages
     flush_ms: int = 2**63 - 1  # flush.ms
     file_delete_delay_ms: int = 60000  # file.delete.delay.ms (engines may delete at once)
+    # cleanup.policy: "delete" (retention), "compact" (the cleaner), both, or neither
+    delete: bool = True
+    compact: bool = False
+    min_cleanable_dirty_ratio: float = 0.5  # min.cleanable.dirty.ratio
+    min_compaction_lag_ms: int = 0  # min.compaction.lag.ms
+    max_compaction_lag_ms: int = 2**63 - 1  # max.compaction.lag.ms
+    delete_retention_ms: int = 86_400_000  # delete.retention.ms (tombstones, markers)
 
 
 @dataclass(frozen=True, slots=True)

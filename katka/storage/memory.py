@@ -12,7 +12,9 @@ from collections.abc import Iterator, Sequence
 
 from katka.protocol.batches import BatchHeader
 from katka.storage.base import LogConfig
-from katka.storage.segmented import NO_TIMESTAMP, SegmentedLog, select_batches
+from katka.storage.cleaner.plan import SegmentInfo
+from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
+from katka.storage.segmented import NO_TIMESTAMP, Segment, SegmentedLog, select_batches
 
 
 class MemorySegment:
@@ -24,9 +26,13 @@ class MemorySegment:
         self._max_timestamp = NO_TIMESTAMP
         self._offset_of_max_timestamp = -1
         self._last_modified_ms = time.time_ns() // 1_000_000
+        # Set for a cleaned segment: the cleaner may have removed the batches at its end.
+        self.sealed_next_offset: int | None = None
 
     @property
     def next_offset(self) -> int:
+        if self.sealed_next_offset is not None:
+            return self.sealed_next_offset
         return self._last_offsets[-1] + 1 if self._last_offsets else self.base_offset
 
     @property
@@ -85,6 +91,28 @@ class MemorySegment:
     def read_batch(self, header: BatchHeader) -> bytes:
         return bytes(self._data[header.position : header.position + header.size])
 
+    def batches(self) -> Iterator[tuple[BatchHeader, memoryview]]:
+        """For the cleaner's thread: a closed segment's bytes never change."""
+        view = memoryview(bytes(self._data))
+        for header in list(self._headers):
+            yield header, view[header.position : header.position + header.size]
+
+
+class CleanedMemorySegment:
+    """A cleaned segment being built by the cleaner's thread."""
+
+    def __init__(self, base_offset: int) -> None:
+        self.segment = MemorySegment(base_offset)
+
+    def append(self, batch: bytes | memoryview, header: BatchHeader) -> None:
+        self.segment.append((batch,), header)
+
+    def finish(self, last_modified_ms: int) -> None:
+        self.segment._last_modified_ms = last_modified_ms
+
+    def discard(self) -> None:
+        pass
+
 
 class MemoryPartitionLog(SegmentedLog):
     def __init__(self, topic: str, partition: int, config: LogConfig) -> None:
@@ -93,6 +121,25 @@ class MemoryPartitionLog(SegmentedLog):
 
     def _new_segment(self, base_offset: int) -> MemorySegment:
         return MemorySegment(base_offset)
+
+    def _cleaning_source(self, segment: Segment) -> SegmentSource:
+        assert isinstance(segment, MemorySegment)
+        info = SegmentInfo(
+            segment.base_offset,
+            segment.next_offset,
+            segment.size_bytes,
+            segment.max_timestamp,
+            segment.last_modified_ms,
+        )
+        return SegmentSource(info, segment.batches)
+
+    def _new_cleaned_writer(self, base_offset: int) -> CleanedWriter:
+        return CleanedMemorySegment(base_offset)
+
+    def _install_cleaned(self, old: Sequence[Segment], writer: CleanedWriter) -> Segment:
+        assert isinstance(writer, CleanedMemorySegment)
+        writer.segment.sealed_next_offset = old[-1].next_offset
+        return writer.segment
 
     def close(self) -> None:
         pass

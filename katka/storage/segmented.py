@@ -45,10 +45,12 @@ from katka.protocol.batches import (
     normalise_batch,
     read_header,
     record_max_timestamp,
+    validate_keys,
 )
 from katka.protocol.control import build_marker_batch, read_marker
 from katka.protocol.records import Record, decode_batch
 from katka.storage.base import AppendInfo, FlushPlan, LogConfig, TimestampOffset
+from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
 from katka.storage.producer_state import ProducerStateManager
 from katka.storage.transaction_index import AbortedTransaction
 
@@ -176,6 +178,8 @@ class SegmentedLog:
         # the first append or roll check after it was created or loaded.
         self._active_since_ms: int | None = None
         self._timestamp_rules: tuple[LogConfig, TimestampRules] | None = None
+        # Compaction (storage/cleaner/): offsets below it were cleaned at least once.
+        self.cleaned_point = 0
 
     # --- hooks ---------------------------------------------------------------------------------
 
@@ -206,7 +210,36 @@ class SegmentedLog:
         manager.truncate_head(self._log_start_offset)
         return manager
 
+    def _cleaning_source(self, segment: Segment) -> SegmentSource:
+        """On the loop: a way for the cleaner's thread to read this closed segment."""
+        raise NotImplementedError
+
+    def _new_cleaned_writer(self, base_offset: int) -> CleanedWriter:
+        """On the cleaner's thread: a segment written aside (never seen by the loop)."""
+        raise NotImplementedError
+
+    def _install_cleaned(self, old: Sequence[Segment], writer: CleanedWriter) -> Segment:
+        """On the loop: swap a finished cleaned segment in for `old` (crash-safe on disk)."""
+        raise NotImplementedError
+
+    def _on_cleaned_point_changed(self) -> None:
+        """Persist the cleaned point (disk: cleaner.checkpoint)."""
+
     # --- segment list --------------------------------------------------------------------------
+
+    def replace_segments(self, old: Sequence[Segment], writer: CleanedWriter) -> bool:
+        """Swap a cleaned segment in for the consecutive segments `old`; False (nothing done)
+        when the log no longer holds them (retention, DeleteRecords or a deletion meanwhile)."""
+        if self._closed or not old:
+            return False
+        first = next((i for i, s in enumerate(self.segments) if s is old[0]), None)
+        if first is None or first + len(old) >= len(self.segments):
+            return False  # gone, or the active segment would be replaced
+        if any(self.segments[first + i] is not segment for i, segment in enumerate(old)):
+            return False
+        cleaned = self._install_cleaned(old, writer)
+        self._set_segments(self.segments[:first] + [cleaned] + self.segments[first + len(old) :])
+        return True
 
     def _set_segments(self, segments: list[Segment]) -> None:
         self.segments = segments
@@ -265,6 +298,12 @@ class SegmentedLog:
         view = memoryview(records)
         rules = self._rules()
         # Every batch is validated before any is appended: a refused record refuses the append.
+        if self.config.compact:
+            for h in headers:
+                if not h.is_control:
+                    validate_keys(
+                        view[h.position : h.position + h.size], h, f"{self.topic}-{self.partition}"
+                    )
         batches = [
             normalise_batch(view[h.position : h.position + h.size], h, now_ms, rules)
             for h in headers
@@ -408,9 +447,14 @@ class SegmentedLog:
             if data:
                 chunks.append(data)
                 remaining -= len(data)
-            if next_offset < segment.next_offset or remaining <= 0:
+            if next_offset < segment.next_offset and (
+                next(segment.iter_headers(next_offset), None) is not None
+            ):
                 break  # stopped by max_bytes or max_offset, not by the segment's end
-            fetch_offset = next_offset
+            if remaining <= 0:
+                break
+            # The segment's end, or a gap the cleaner left at its end: the next segment.
+            fetch_offset = segment.next_offset
             index += 1
         if len(chunks) == 1:
             return chunks[0]  # no copy: the fetch response keeps it by reference
@@ -487,6 +531,8 @@ class SegmentedLog:
 
     def enforce_retention(self, now_ms: int) -> int:
         freed = 0
+        if not self.config.delete:  # cleanup.policy without "delete": kept (or compacted)
+            return 0
         retention_ms = self.config.retention_ms
         if retention_ms >= 0:
             while (

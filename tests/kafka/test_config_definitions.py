@@ -36,8 +36,6 @@ DIFFERENT_DEFAULTS = {
 DIFFERENT_RULES = {
     ("broker", "log.segment.bytes"): "small segments for katka's crash tests",
     ("topic", "segment.bytes"): "small segments for katka's crash tests",
-    ("broker", "log.cleanup.policy"): "katka does not compact logs",
-    ("topic", "cleanup.policy"): "katka does not compact logs",
     ("broker", "group.coordinator.rebalance.protocols"): "classic and consumer groups only",
     ("broker", "group.consumer.assignors"): "katka's two assignors, by name",
     ("broker", "controller.quorum.voters"): "accepted and ignored",

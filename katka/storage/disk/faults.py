@@ -51,3 +51,29 @@ def fsync(fd: int, path: str) -> None:
     if _slow_fsync_s:
         time.sleep(_slow_fsync_s)
     os.fsync(fd)
+
+
+# The cleaner's steps, in order: "map-built", "segments-written" (its thread), then on the
+# loop "swap-begin" (cleaning.json written), "swap-renamed" (.swap files in place, old segments
+# still there), "swap-deleted" (old segments gone, .swap not yet renamed).
+# `KATKA_FAULT_CLEANER_PAUSE=<step>:<path>` creates <path> at that step and then sleeps until
+# the process is killed (crash tests SIGKILL it there); `set_cleaner_hook` runs code instead.
+_cleaner_pause = os.environ.get("KATKA_FAULT_CLEANER_PAUSE") or None
+_cleaner_hook: Callable[[str], None] | None = None
+
+
+def set_cleaner_hook(hook: Callable[[str], None] | None) -> None:
+    global _cleaner_hook
+    _cleaner_hook = hook
+
+
+def cleaner_step(step: str) -> None:
+    if _cleaner_hook is not None:
+        _cleaner_hook(step)
+    if _cleaner_pause is not None:
+        wanted, _, path = _cleaner_pause.partition(":")
+        if wanted == step:
+            with open(path, "w") as flag:
+                flag.write(step)
+            while True:
+                time.sleep(3600)

@@ -26,7 +26,9 @@ from collections.abc import Sequence
 
 from katka.errors import ErrorCode, KafkaError
 from katka.storage.base import FlushPlan, LogConfig
-from katka.storage.disk import faults
+from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
+from katka.storage.disk import cleaning, faults
+from katka.storage.disk.files import write_file_atomically
 from katka.storage.disk.segment import LogSegment
 from katka.storage.producer_state import ProducerStateManager
 from katka.storage.segmented import Segment, SegmentedLog
@@ -35,17 +37,7 @@ logger = logging.getLogger("katka.storage")
 
 CHECKPOINT_FILE = "partition.checkpoint"
 PRODUCER_SNAPSHOT_FILE = "producer.snapshot"
-
-
-def write_file_atomically(path: str, data: bytes) -> None:
-    """Write, fsync and rename, so a crash leaves either the old or the new content."""
-    temporary = path + ".tmp"
-    faults.check_write(temporary)
-    with open(temporary, "wb") as file:
-        file.write(data)
-        file.flush()
-        faults.fsync(file.fileno(), temporary)
-    os.replace(temporary, path)
+CLEANER_CHECKPOINT_FILE = "cleaner.checkpoint"  # the cleaned point (Kafka's per data dir)
 
 
 class DiskPartitionLog(SegmentedLog):
@@ -98,6 +90,8 @@ class DiskPartitionLog(SegmentedLog):
         )
 
     def _load(self, clean: bool, verify_all: bool = False) -> None:
+        cleaning.recover_cleaning(self.directory)
+        self.cleaned_point = self._read_cleaned_point()
         log_sizes: dict[int, int] = {}
         names: set[str] = set()
         with os.scandir(self.directory) as entries:
@@ -115,6 +109,7 @@ class DiskPartitionLog(SegmentedLog):
         segments: list[LogSegment] = []
         for base_offset in sorted(log_sizes):
             segment = self._segment(base_offset, log_sizes[base_offset])
+            segment.may_have_gaps = base_offset < self.cleaned_point
             index_name = os.path.basename(segment.offset_index.path)
             time_index_name = os.path.basename(segment.time_index.path)
             segment.indexes_need_rebuild = bool(log_sizes[base_offset]) and not (
@@ -155,7 +150,12 @@ class DiskPartitionLog(SegmentedLog):
                     segment.next_offset,
                 )
             if expected_next is not None:
-                if segment.next_offset == expected_next:
+                # Less than expected with nothing truncated: the cleaner removed the last
+                # batches of this (closed, cleaned) segment, its offsets end in a gap.
+                if segment.next_offset == expected_next or (
+                    not truncated and segment.next_offset < expected_next
+                ):
+                    segment.next_offset = expected_next
                     segment.close_for_appends()
                     continue
                 segment.sealed = False  # it is the active segment now
@@ -180,6 +180,41 @@ class DiskPartitionLog(SegmentedLog):
         self._checkpointed_recovery_point = self._recovery_point
 
     # --- hooks ---------------------------------------------------------------------------------
+
+    def _cleaning_source(self, segment: Segment) -> SegmentSource:
+        assert isinstance(segment, LogSegment)
+        return cleaning.segment_source(segment)
+
+    def _new_cleaned_writer(self, base_offset: int) -> CleanedWriter:
+        return cleaning.DiskCleanedWriter(
+            self.directory,
+            base_offset,
+            self.config.index_interval_bytes,
+            self.config.segment_index_bytes,
+        )
+
+    def _install_cleaned(self, old: Sequence[Segment], writer: CleanedWriter) -> Segment:
+        assert isinstance(writer, cleaning.DiskCleanedWriter)
+        replaced = [segment for segment in old if isinstance(segment, LogSegment)]
+        cleaning.install(self.directory, replaced, writer)
+        cleaned = self._segment(old[0].base_offset, writer.segment.size_bytes)
+        cleaned.next_offset = old[-1].next_offset
+        cleaned.sealed = True
+        cleaned.may_have_gaps = True
+        return cleaned
+
+    def _read_cleaned_point(self) -> int:
+        try:
+            with open(os.path.join(self.directory, CLEANER_CHECKPOINT_FILE), "rb") as file:
+                return int(file.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def _on_cleaned_point_changed(self) -> None:
+        write_file_atomically(
+            os.path.join(self.directory, CLEANER_CHECKPOINT_FILE),
+            f"{self.cleaned_point}\n".encode(),
+        )
 
     def _delete_segment_files(self, segment: Segment) -> None:
         assert isinstance(segment, LogSegment)

@@ -53,12 +53,18 @@ def _corrupt(path: str, position: int, offset: int, reason: str) -> KafkaError:
     )
 
 
-def _header_problem(header: BatchHeader, expected_offset: int, room: int) -> str | None:
+def _header_problem(
+    header: BatchHeader, expected_offset: int, room: int, gaps: bool = False
+) -> str | None:
+    """Why `header` cannot be the next batch; `gaps`: a cleaned segment, where offsets may
+    skip (the cleaner removes whole batches), so only going backwards is corrupt."""
     if header.magic != 2:
         return f"magic {header.magic}"
     if header.batch_length < HEADER_SIZE - LOG_OVERHEAD or header.size > room:
         return f"batch length {header.batch_length} does not fit the segment"
-    if header.base_offset != expected_offset:
+    if header.base_offset != expected_offset and not (
+        gaps and header.base_offset > expected_offset
+    ):
         return f"base offset {header.base_offset}, expected {expected_offset}"
     return None
 
@@ -72,14 +78,17 @@ class LogSegment:
         segment_index_bytes: int,
         size: int = 0,
         next_offset: int | None = None,
+        suffix: str = "",
     ) -> None:
+        """`suffix` names a segment the cleaner writes aside (".cleaned")."""
         self.base_offset = base_offset
-        self.log_path = os.path.join(directory, segment_file_name(base_offset, ".log"))
+        self.log_path = os.path.join(directory, segment_file_name(base_offset, ".log" + suffix))
         self.offset_index = OffsetIndex(
-            os.path.join(directory, segment_file_name(base_offset, ".index")), base_offset
+            os.path.join(directory, segment_file_name(base_offset, ".index" + suffix)), base_offset
         )
         self.time_index = TimeIndex(
-            os.path.join(directory, segment_file_name(base_offset, ".timeindex")), base_offset
+            os.path.join(directory, segment_file_name(base_offset, ".timeindex" + suffix)),
+            base_offset,
         )
         self.index_interval_bytes = index_interval_bytes
         self.max_index_entries = max(segment_index_bytes // 12, 1)
@@ -96,12 +105,20 @@ class LogSegment:
         self._bytes_since_last_index_entry = 0
         self.indexes_need_rebuild = False  # set when an index file is missing at open
         self.sealed = False  # closed for appends: the last time index entry is the largest
+        self.may_have_gaps = suffix == ".cleaned"  # below the log's cleaned point
 
     @classmethod
     def create(
-        cls, directory: str, base_offset: int, index_interval_bytes: int, segment_index_bytes: int
+        cls,
+        directory: str,
+        base_offset: int,
+        index_interval_bytes: int,
+        segment_index_bytes: int,
+        suffix: str = "",
     ) -> LogSegment:
-        segment = cls(directory, base_offset, index_interval_bytes, segment_index_bytes)
+        segment = cls(
+            directory, base_offset, index_interval_bytes, segment_index_bytes, suffix=suffix
+        )
         for path in (segment.log_path, segment.offset_index.path, segment.time_index.path):
             with open(path, "wb"):
                 pass
@@ -293,7 +310,7 @@ class LogSegment:
                 if len(chunk) < HEADER_SIZE:
                     raise _corrupt(self.log_path, position, offset, "the file ends inside a header")
             header = read_header(chunk, relative)
-            problem = _header_problem(header, offset, end - position)
+            problem = _header_problem(header, offset, end - position, self.may_have_gaps)
             if problem is not None:
                 raise _corrupt(self.log_path, position, offset, problem)
             yield header._replace(position=position)
@@ -328,7 +345,8 @@ class LogSegment:
         raw = self._pread(HEADER_SIZE, position)
         return (
             len(raw) == HEADER_SIZE
-            and _header_problem(read_header(raw), offset, self._size - position) is None
+            and _header_problem(read_header(raw), offset, self._size - position, self.may_have_gaps)
+            is None
         )
 
     def start_offset_for_timestamp(self, timestamp_ms: int) -> int:
@@ -366,7 +384,9 @@ class LogSegment:
             header = read_header(view, position)
             if header.base_offset >= max_offset:
                 break
-            problem = _header_problem(header, offset, self._size - start - position)
+            problem = _header_problem(
+                header, offset, self._size - start - position, self.may_have_gaps
+            )
             if problem is not None:
                 raise _corrupt(self.log_path, start + position, offset, problem)
             if position + header.size > len(view):
@@ -416,7 +436,12 @@ class LogSegment:
             consumed = 0
             while len(view) - consumed >= HEADER_SIZE:
                 header = read_header(view, consumed)
-                if _header_problem(header, offset, file_size - position - consumed) is not None:
+                if (
+                    _header_problem(
+                        header, offset, file_size - position - consumed, self.may_have_gaps
+                    )
+                    is not None
+                ):
                     return
                 if consumed + header.size > len(view):
                     if consumed == 0:  # one batch larger than a chunk: read it alone

@@ -1,0 +1,234 @@
+"""One cleaning of one partition log, run on the cleaner's thread.
+
+Theory of operation: the event loop captures a `CleaningJob` (segment sources that read
+closed segments through their own descriptors, the cleanable range, aborted transactions,
+each producer's last batch); `CleaningJob.run` reads and writes only files the loop never
+touches (the closed segments it reads, the `.cleaned` segments it writes, fsynced before it
+returns) and returns a `CleaningResult`; the loop then swaps the cleaned segments in (the log
+decides, see SegmentedLog.complete_cleaning). Nothing here reads or writes log state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from katka.protocol.batches import BatchHeader, read_header
+from katka.storage.cleaner import records as raw
+from katka.storage.cleaner.plan import (
+    AbortedRange,
+    CleanableRange,
+    OffsetMap,
+    RetentionRules,
+    group_segments,
+)
+from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
+from katka.storage.disk import faults
+
+logger = logging.getLogger("katka.cleaner")
+
+
+@dataclass
+class CleaningStats:
+    topic: str
+    partition: int
+    first_dirty_offset: int = 0
+    end_offset: int = 0
+    bytes_read: int = 0
+    bytes_written: int = 0
+    keys: int = 0
+    records_read: int = 0
+    records_kept: int = 0
+    segments_in: int = 0
+    segments_out: int = 0
+    duration_ms: float = 0.0
+    completed_at_ms: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "first_dirty_offset": self.first_dirty_offset,
+            "end_offset": self.end_offset,
+            "bytes_read": self.bytes_read,
+            "bytes_written": self.bytes_written,
+            "keys": self.keys,
+            "records_read": self.records_read,
+            "records_kept": self.records_kept,
+            "segments_in": self.segments_in,
+            "segments_out": self.segments_out,
+            "duration_ms": round(self.duration_ms, 1),
+            "completed_at_ms": self.completed_at_ms,
+        }
+
+
+@dataclass
+class CleanedGroup:
+    base_offsets: list[int]
+    writer: CleanedWriter
+
+
+@dataclass
+class CleaningResult:
+    groups: list[CleanedGroup]
+    end_offset: int  # the new cleaned point
+    stats: CleaningStats
+
+    def discard(self) -> None:
+        for group in self.groups:
+            group.writer.discard()
+
+
+class Throttle:
+    """log.cleaner.io.max.bytes.per.second: sleep so the cleaner's I/O stays under it."""
+
+    def __init__(self, max_bytes_per_second: float) -> None:
+        self.rate = max_bytes_per_second
+        self._start = time.monotonic()
+        self._bytes = 0
+
+    def account(self, size: int) -> None:
+        self._bytes += size
+        if self.rate >= 1e300:
+            return
+        ahead = self._bytes / self.rate - (time.monotonic() - self._start)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+@dataclass
+class CleaningJob:
+    topic: str
+    partition: int
+    sources: list[SegmentSource]  # every closed segment below the first uncleanable offset
+    cleanable: CleanableRange
+    delete_horizon_ms: int
+    dedupe_buffer_bytes: int
+    segment_bytes: int
+    new_writer: Callable[[int], CleanedWriter]
+    aborted: Sequence[AbortedRange] = ()
+    last_batch_of_producer: dict[int, int] = field(default_factory=dict)
+    max_io_bytes_per_second: float = float("inf")
+
+    def release(self) -> None:
+        for source in self.sources:
+            source.release()
+
+    def run(self) -> CleaningResult:
+        started = time.monotonic()
+        stats = CleaningStats(self.topic, self.partition, self.cleanable.first_dirty_offset)
+        throttle = Throttle(self.max_io_bytes_per_second)
+        groups: list[CleanedGroup] = []
+        try:
+            offset_map = self._build_offset_map(stats, throttle)
+            stats.keys = len(offset_map)
+            end = offset_map.end_offset
+            stats.end_offset = end
+            faults.cleaner_step("map-built")
+            rules = RetentionRules(
+                offset_map, self.delete_horizon_ms, self.aborted, self.last_batch_of_producer
+            )
+            to_clean = [s for s in self.sources if s.info.base_offset < end]
+            by_base = {s.info.base_offset: s for s in to_clean}
+            for group in group_segments([s.info for s in to_clean], self.segment_bytes):
+                writer = self.new_writer(group[0].base_offset)
+                groups.append(CleanedGroup([info.base_offset for info in group], writer))
+                for info in group:
+                    self._clean_segment(by_base[info.base_offset], rules, writer, stats, throttle)
+                writer.finish(max(info.last_modified_ms for info in group))
+                stats.segments_in += len(group)
+                stats.segments_out += 1
+            faults.cleaner_step("segments-written")
+        except BaseException:
+            for group_written in groups:
+                group_written.writer.discard()
+            raise
+        finally:
+            self.release()
+        stats.duration_ms = (time.monotonic() - started) * 1000
+        return CleaningResult(groups, stats.end_offset, stats)
+
+    def _build_offset_map(self, stats: CleaningStats, throttle: Throttle) -> OffsetMap:
+        """Latest offset per key over the dirty part, stopping at a batch boundary when the
+        map is full (the next cleaning goes on from there)."""
+        offset_map = OffsetMap(self.dedupe_buffer_bytes)
+        first_dirty = self.cleanable.first_dirty_offset
+        end = self.cleanable.first_uncleanable_offset
+        offset_map.end_offset = end
+        rules = RetentionRules(offset_map, 0, self.aborted)
+        for source in self.sources:
+            if source.info.next_offset <= first_dirty or source.info.base_offset >= end:
+                continue
+            for header, batch in source.batches():
+                stats.bytes_read += header.size
+                throttle.account(header.size)
+                if header.last_offset < first_dirty:
+                    continue
+                if header.base_offset >= end:
+                    break
+                if header.is_control or rules.is_aborted(header):
+                    continue
+                if not offset_map.has_room_for(header.record_count):
+                    offset_map.end_offset = header.base_offset
+                    return offset_map
+                for record in raw.iter_records(raw.payload_of(batch, header), header):
+                    if record.key is not None:
+                        offset_map.put(record.key, record.offset)
+        return offset_map
+
+    def _clean_segment(
+        self,
+        source: SegmentSource,
+        rules: RetentionRules,
+        writer: CleanedWriter,
+        stats: CleaningStats,
+        throttle: Throttle,
+    ) -> None:
+        retain_deletes = source.info.last_modified_ms > rules.delete_horizon_ms
+        for header, batch in source.batches():
+            stats.bytes_read += header.size
+            stats.records_read += header.record_count
+            kept_batch: bytes | memoryview | None
+            if header.base_offset >= rules.offset_map.end_offset:
+                kept_batch = batch  # past what the map covers: the next cleaning's
+                if not header.is_control:
+                    rules.on_data_batch_kept(header)
+            elif header.is_control:
+                kept_batch = batch if rules.keep_marker(header, retain_deletes) else None
+            else:
+                kept_batch = self._filter(header, batch, rules, retain_deletes, stats)
+                if kept_batch is not None:
+                    rules.on_data_batch_kept(header)
+            if kept_batch is not None:
+                written = header if kept_batch is batch else read_header(kept_batch)
+                writer.append(kept_batch, written._replace(position=0))
+                stats.bytes_written += len(kept_batch)
+                throttle.account(header.size + len(kept_batch))
+            else:
+                throttle.account(header.size)
+
+    @staticmethod
+    def _filter(
+        header: BatchHeader,
+        batch: memoryview,
+        rules: RetentionRules,
+        retain_deletes: bool,
+        stats: CleaningStats,
+    ) -> bytes | memoryview | None:
+        payload = raw.payload_of(batch, header)
+        if rules.is_aborted(header):
+            kept: list[raw.RawRecord] = []
+        else:
+            kept = [
+                record
+                for record in raw.iter_records(payload, header)
+                if rules.keep_record(record, retain_deletes)
+            ]
+        stats.records_kept += len(kept)
+        if len(kept) == header.record_count:
+            return batch
+        if kept or rules.keep_empty_batch(header):
+            return raw.rebuild_batch(batch, header, payload, kept)
+        return None

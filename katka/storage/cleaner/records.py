@@ -1,0 +1,108 @@
+"""Records inside a batch, as the cleaner sees them, and a batch rebuilt with fewer records
+(pure, no I/O).
+
+Kafka's cleaner (MemoryRecords.filterTo) keeps a v2 batch's base offset, last offset delta,
+producer id, epoch, base sequence, base timestamp and attributes when it drops records from
+it, so the batch still spans the same offsets and an idempotent producer's sequence numbers
+still add up; only the record count, the payload (recompressed with the batch's codec), the
+length and the CRC change. A batch whose records are all dropped disappears, unless it is the
+last batch of its producer: that one is kept empty (a header and no records), as Kafka's
+RETAIN_EMPTY does, so the producer's state survives a rebuild from the log.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+from katka.protocol.batches import (
+    ATTRIBUTES_OFFSET,
+    COMPRESSION_MASK,
+    CRC_OFFSET,
+    HEADER_SIZE,
+    LOG_OVERHEAD,
+    BatchHeader,
+    compute_crc,
+    decode_varint,
+    read_header,
+)
+from katka.protocol.compression import compress, decompress
+
+_I32 = struct.Struct(">i")
+_I16 = struct.Struct(">h")
+_U32 = struct.Struct(">I")
+_BATCH_LENGTH_OFFSET = 8
+_RECORD_COUNT_OFFSET = 57
+
+
+class RawRecord(NamedTuple):
+    """One record of a batch: its offset, key (None: no key), whether it is a tombstone, and
+    where its bytes (length prefix included) sit in the decompressed payload."""
+
+    offset: int
+    key: bytes | None
+    tombstone: bool
+    start: int
+    end: int
+
+
+def payload_of(batch: bytes | bytearray | memoryview, header: BatchHeader) -> bytes:
+    data = memoryview(batch)[HEADER_SIZE : header.size]
+    return decompress(header.compression, data) if header.compression else bytes(data)
+
+
+def iter_records(payload: bytes, header: BatchHeader) -> Iterator[RawRecord]:
+    """The records of a (decompressed) payload; raises KafkaError on a malformed one."""
+    position = 0
+    base_offset = header.base_offset
+    for _ in range(header.record_count):
+        length, body = decode_varint(payload, position)
+        end = body + length
+        field = decode_varint(payload, body + 1)[1]  # past attributes and timestamp delta
+        offset_delta, field = decode_varint(payload, field)
+        key_length, field = decode_varint(payload, field)
+        key = None
+        if key_length >= 0:
+            key = payload[field : field + key_length]
+            field += key_length
+        value_length = decode_varint(payload, field)[0]
+        yield RawRecord(base_offset + offset_delta, key, value_length < 0, position, end)
+        position = end
+
+
+def rebuild_batch(
+    batch: bytes | bytearray | memoryview,
+    header: BatchHeader,
+    payload: bytes,
+    kept: Sequence[RawRecord],
+) -> bytes:
+    """`batch` holding only the `kept` records (in order), its offset range unchanged. With
+    no record kept the result is an empty batch (no records, no compression)."""
+    compression = header.compression
+    if kept:
+        records = b"".join(payload[record.start : record.end] for record in kept)
+        body = compress(compression, records) if compression else records
+        attributes = header.attributes
+    else:
+        body = b""
+        attributes = header.attributes & ~COMPRESSION_MASK
+    rebuilt = bytearray(memoryview(batch)[:HEADER_SIZE])
+    rebuilt += body
+    _I32.pack_into(rebuilt, _BATCH_LENGTH_OFFSET, HEADER_SIZE - LOG_OVERHEAD + len(body))
+    _I16.pack_into(rebuilt, ATTRIBUTES_OFFSET, attributes)
+    _I32.pack_into(rebuilt, _RECORD_COUNT_OFFSET, len(kept))
+    _U32.pack_into(rebuilt, CRC_OFFSET, compute_crc(rebuilt))
+    return bytes(rebuilt)
+
+
+def iter_batches_of(data: bytes | memoryview) -> Iterator[tuple[BatchHeader, memoryview]]:
+    """Whole batches of a segment's bytes, in order (a partial tail is not returned)."""
+    view = memoryview(data)
+    position = 0
+    while len(view) - position >= HEADER_SIZE:
+        header = read_header(view, position)
+        if header.size > len(view) - position or header.size < HEADER_SIZE:
+            return
+        yield header._replace(position=position), view[position : position + header.size]
+        position += header.size
