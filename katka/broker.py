@@ -32,6 +32,7 @@ from katka.producer_ids import ProducerIdManager
 from katka.server.dispatch import Dispatcher, api_version_ranges, build_registry
 from katka.server.listener import Listener
 from katka.storage.base import StorageEngine
+from katka.storage.cleaner.service import CleanerConfig, LogCleaner
 from katka.storage.durability import Durability
 from katka.transactions.coordinator import (
     TRANSACTION_STATE_TOPIC,
@@ -80,6 +81,11 @@ class Broker:
         self.listener: Listener | None = None
         self.admin_http: AdminHttpServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.cleaner = (
+            LogCleaner(cleaner_config(config), self.clock.now_ms)
+            if config.get_bool("log.cleaner.enable")
+            else None
+        )
 
     # --- life cycle -------------------------------------------------------------------
     def open(self) -> None:
@@ -148,6 +154,7 @@ class Broker:
             api_versions=api_version_ranges(self.registry),
             advertised=self.advertised_endpoint,
             started_monotonic=self.started_monotonic,
+            cleaner=self.cleaner,
         )
 
     def start_transaction_coordinator(self) -> None:
@@ -191,6 +198,8 @@ class Broker:
         self._record_endpoints()
         self._tasks.append(asyncio.create_task(self.housekeeping.run()))
         self._tasks.append(asyncio.create_task(self.transactions.run()))
+        if self.cleaner is not None:
+            self._tasks.append(asyncio.create_task(self.cleaner.run(self.topics.logs)))
         await self._start_admin_http()
 
     async def _start_admin_http(self) -> None:
@@ -236,6 +245,8 @@ class Broker:
         return self.advertised or self.listen
 
     async def stop(self) -> None:
+        if self.cleaner is not None:
+            self.cleaner.close()  # its thread stops at the next batch; its files are dropped
         if self.admin_http is not None:
             await self.admin_http.stop()
         for task in self._tasks:
@@ -264,6 +275,15 @@ def coordinator_config(config: BrokerConfig) -> CoordinatorConfig:
         consumer_heartbeat_interval_ms=config.get_int("group.consumer.heartbeat.interval.ms"),
         consumer_max_size=config.get_int("group.consumer.max.size"),
         consumer_assignors=tuple(config_list(config.get("group.consumer.assignors"))),
+    )
+
+
+def cleaner_config(config: BrokerConfig) -> CleanerConfig:
+    return CleanerConfig(
+        enabled=config.get_bool("log.cleaner.enable"),
+        backoff_ms=config.get_int("log.cleaner.backoff.ms"),
+        dedupe_buffer_bytes=config.get_int("log.cleaner.dedupe.buffer.size"),
+        max_io_bytes_per_second=float(config.get("log.cleaner.io.max.bytes.per.second") or "inf"),
     )
 
 

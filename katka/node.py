@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from katka.metadata.broker_configs import DynamicBrokerConfigs
     from katka.metadata.topics import TopicManager
     from katka.producer_ids import ProducerIdManager
+    from katka.storage.cleaner.service import LogCleaner
     from katka.storage.durability import Durability
     from katka.transactions.service import TransactionService
 
@@ -74,3 +75,4 @@ class Node:
     # Set again by the broker once its listener is bound (a listen port of 0 is only known then).
     advertised: Endpoint
     started_monotonic: float
+    cleaner: LogCleaner | None = None  # compaction (None: log.cleaner.enable=false)

@@ -6,6 +6,7 @@ without locks; a view that raises answers 500 and the server keeps serving.
 
   GET /api/health
   GET /api/topics                      GET /api/topics/{topic}
+  GET /api/cleaner (compaction: the last cleanings)
   GET /api/groups                      GET /api/groups/{group}
   GET /api/groups/{group}/rebalances   GET /api/groups/{group}/lag
 """
@@ -41,6 +42,7 @@ ROUTES: list[tuple[tuple[str, ...], View]] = [
     (("api", "health"), views.health),
     (("api", "topics"), views.topics),
     (("api", "topics", "*"), views.topic),
+    (("api", "cleaner"), views.cleaner),
     (("api", "groups"), views.groups),
     (("api", "groups", "*"), views.group),
     (("api", "groups", "*", "rebalances"), views.rebalances),

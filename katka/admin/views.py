@@ -12,6 +12,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from katka.errors import KafkaError
+from katka.storage.cleaner.service import cleaner_view
+from katka.storage.segmented import SegmentedLog
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -49,19 +51,34 @@ def _topic(node: Node, name: str) -> Document:
             log = node.topics.get_log(name, partition)
         except KafkaError:
             continue  # being created or deleted
-        partitions.append(
-            {
-                "partition": partition,
-                "log_start_offset": log.log_start_offset,
-                "high_watermark": log.high_watermark,
-                "size_bytes": log.size_bytes,
-            }
-        )
+        entry: Document = {
+            "partition": partition,
+            "log_start_offset": log.log_start_offset,
+            "high_watermark": log.high_watermark,
+            "size_bytes": log.size_bytes,
+        }
+        if log.config.compact and isinstance(log, SegmentedLog):
+            _, cleanable = cleaner_view(log, node.clock.now_ms())
+            entry["cleaned_point"] = cleanable.first_dirty_offset
+            entry["dirty_ratio"] = round(cleanable.dirty_ratio, 4)
+        partitions.append(entry)
     return {
         "name": name,
         "internal": info.internal,
         "configs": dict(info.configs),
         "partitions": partitions,
+    }
+
+
+def cleaner(node: Node) -> Document:
+    """The log cleaner: the cleaning under way and the last ones, newest last."""
+    if node.cleaner is None:
+        return {"enabled": False, "running": None, "cleanings": []}
+    running = node.cleaner.running
+    return {
+        "enabled": True,
+        "running": None if running is None else f"{running.topic}-{running.partition}",
+        "cleanings": [stats.as_dict() for stats in node.cleaner.history],
     }
 
 

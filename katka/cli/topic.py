@@ -215,10 +215,16 @@ def describe(
         partition_ids = sorted(metadata.partitions)
         marks = watermarks(connection, admin, name, partition_ids)
         sizes: dict[int, int] = {}
+        cleaning: dict[int, tuple[int, float]] = {}  # compacted: cleaned point, dirty ratio
         if api is not None:
             answer = api.get(f"/api/topics/{quote(name)}")
             for entry in (answer or {}).get("partitions", []):
                 sizes[int(entry["partition"])] = int(entry["size_bytes"])
+                if "cleaned_point" in entry:
+                    cleaning[int(entry["partition"])] = (
+                        int(entry["cleaned_point"]),
+                        float(entry["dirty_ratio"]),
+                    )
         partitions = []
         for partition in partition_ids:
             start, end = marks[partition]
@@ -235,6 +241,8 @@ def describe(
                     "size_bytes": sizes.get(partition),
                 }
             )
+            if partition in cleaning:
+                partitions[-1]["cleaned_point"], partitions[-1]["dirty_ratio"] = cleaning[partition]
         configs = [
             c for c in topic_configs(connection, admin, name) if all_configs or c["override"]
         ]
@@ -261,6 +269,9 @@ def describe(
         with_sizes = any(p["size_bytes"] is not None for p in entry["partitions"])
         if with_sizes:
             columns.append("SIZE")
+        compacted = any("cleaned_point" in p for p in entry["partitions"])
+        if compacted:
+            columns += ["CLEANED-TO", "DIRTY"]
         rows = []
         for p in entry["partitions"]:
             row: list[object] = [
@@ -273,11 +284,22 @@ def describe(
             ]
             if with_sizes:
                 row.append(human_bytes(p["size_bytes"]))
+            if compacted:
+                row.append(p.get("cleaned_point", "-"))
+                row.append(f"{p['dirty_ratio']:.0%}" if "dirty_ratio" in p else "-")
             rows.append(row)
         print_table(
             columns,
             rows,
-            right_align=["PARTITION", "LEADER", "LOG-START", "LOG-END", "RECORDS", "SIZE"],
+            right_align=[
+                "PARTITION",
+                "LEADER",
+                "LOG-START",
+                "LOG-END",
+                "RECORDS",
+                "SIZE",
+                "CLEANED-TO",
+            ],
         )
 
 

@@ -63,7 +63,7 @@ def test_cleaning_keeps_the_latest_value_of_every_key_at_its_original_offset(
     assert latest == {key: value for key, (_, value) in written.items()}
     cleaned = [r for r in records if r[0] < active_base]
     assert len({key for _, key, _ in cleaned}) == len(cleaned)  # one record per key below
-    for offset, key, value in records:
+    for offset, _key, value in records:
         assert value == f"value-{offset}"  # never renumbered
     assert log.log_end_offset == 60
     harness.restart()

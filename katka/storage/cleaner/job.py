@@ -81,6 +81,10 @@ class CleaningResult:
             group.writer.discard()
 
 
+class CleaningCancelled(Exception):
+    """The broker is shutting down: the cleaning stops, its files are discarded."""
+
+
 class Throttle:
     """log.cleaner.io.max.bytes.per.second: sleep so the cleaner's I/O stays under it."""
 
@@ -111,6 +115,7 @@ class CleaningJob:
     aborted: Sequence[AbortedRange] = ()
     last_batch_of_producer: dict[int, int] = field(default_factory=dict)
     max_io_bytes_per_second: float = float("inf")
+    cancelled: bool = False  # set from the loop at shutdown: the thread stops at a batch
 
     def release(self) -> None:
         for source in self.sources:
@@ -150,6 +155,10 @@ class CleaningJob:
         stats.duration_ms = (time.monotonic() - started) * 1000
         return CleaningResult(groups, stats.end_offset, stats)
 
+    def _check_cancelled(self) -> None:
+        if self.cancelled:
+            raise CleaningCancelled(f"{self.topic}-{self.partition}")
+
     def _build_offset_map(self, stats: CleaningStats, throttle: Throttle) -> OffsetMap:
         """Latest offset per key over the dirty part, stopping at a batch boundary when the
         map is full (the next cleaning goes on from there)."""
@@ -162,6 +171,7 @@ class CleaningJob:
             if source.info.next_offset <= first_dirty or source.info.base_offset >= end:
                 continue
             for header, batch in source.batches():
+                self._check_cancelled()
                 stats.bytes_read += header.size
                 throttle.account(header.size)
                 if header.last_offset < first_dirty:
@@ -188,6 +198,7 @@ class CleaningJob:
     ) -> None:
         retain_deletes = source.info.last_modified_ms > rules.delete_horizon_ms
         for header, batch in source.batches():
+            self._check_cancelled()
             stats.bytes_read += header.size
             stats.records_read += header.record_count
             kept_batch: bytes | memoryview | None

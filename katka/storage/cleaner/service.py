@@ -21,7 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from katka.storage.base import PartitionLog
-from katka.storage.cleaner.job import CleaningJob, CleaningResult, CleaningStats
+from katka.storage.cleaner.job import (
+    CleaningCancelled,
+    CleaningJob,
+    CleaningResult,
+    CleaningStats,
+)
 from katka.storage.cleaner.plan import (
     AbortedRange,
     CleanableRange,
@@ -216,6 +221,8 @@ class LogCleaner:
         while True:
             try:
                 stats = await self.clean_once(logs())
+            except CleaningCancelled:
+                return
             except Exception:
                 logger.exception("log cleaning failed")
                 stats = None
@@ -223,6 +230,8 @@ class LogCleaner:
                 await asyncio.sleep(self.config.backoff_ms / 1000)
 
     def close(self) -> None:
+        if self.running is not None:
+            self.running.cancelled = True
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
