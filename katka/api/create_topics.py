@@ -1,6 +1,7 @@
-"""CreateTopics (key 19), v2-7: validate_only, configs, TOPIC_ALREADY_EXISTS,
+"""CreateTopics (key 19), v0-7: validate_only, configs, TOPIC_ALREADY_EXISTS,
 INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR (only 1, or -1 for
-the default, exists on one node), INVALID_CONFIG. v5+ returns the resulting configs.
+the default, exists on one node), INVALID_CONFIG. v5+ returns the resulting configs. v0-1
+(Kafka 4.0 dropped them) have no throttle time, v0 no validate_only and no error message.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 19
-VERSIONS = range(2, 8)
+VERSIONS = range(0, 8)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
@@ -53,7 +54,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 )
             requested = {c.name: c.value for c in topic.configs}
             configs = node.topics.validate_new_topic(topic.name, partitions, requested)
-            if not request.validate_only:
+            if not getattr(request, "validate_only", False):
                 topic_id = node.topics.create_topic(topic.name, partitions, configs).topic_id
         except KafkaError as exc:
             error, message = exc.code, exc.message

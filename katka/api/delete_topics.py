@@ -1,4 +1,4 @@
-"""DeleteTopics (key 20), v1-6 (v6 names topics by name or by id)."""
+"""DeleteTopics (key 20), v0-6 (v6 names topics by name or by id; v0 has no throttle time)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 20
-VERSIONS = range(1, 7)
+VERSIONS = range(0, 7)
 ZERO_UUID = uuid.UUID(int=0)
 
 

@@ -1,7 +1,10 @@
-"""DescribeConfigs (key 32), v1-4, for topics (resource type 2) and this broker (4).
+"""DescribeConfigs (key 32), v0-4, for topics (resource type 2) and this broker (4).
 
 Each entry says where its value comes from (topic override, dynamic or static broker config,
 default) and, when asked, its synonyms in Kafka's order: the topic value, then the broker one.
+v0 (Kafka 4.0 dropped it; sarama 1.22's ClusterAdmin sends it) has no source but is_default,
+"true if the configuration is not set": set when the value is Kafka's default. (Kafka 3.9's
+broker left it false on every entry; Kafka 1.x-2.x set it as here.)
 """
 
 from __future__ import annotations
@@ -12,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
-from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigType
+from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigSource, ConfigType
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 32
-VERSIONS = range(1, 5)
+VERSIONS = range(0, 5)
 TOPIC_RESOURCE = 2
 BROKER_RESOURCE = 4
 
@@ -92,12 +95,13 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 value=e.value,
                 read_only=e.read_only,
                 config_source=e.source,
+                is_default=e.source == ConfigSource.DEFAULT_CONFIG,
                 is_sensitive=False,
                 synonyms=tuple(
                     make(m.DescribeConfigsSynonym, name=n, value=v, source=s)
                     for n, v, s in e.synonyms
                 )
-                if request.include_synonyms
+                if getattr(request, "include_synonyms", False)
                 else (),
                 config_type=int(e.type),
                 documentation=None,

@@ -1,12 +1,22 @@
-"""OffsetCommit (key 8), v2-9. v2-4 carry a retention time that Kafka ignores since
-KIP-211; so do we. Results keep the request's topic order. The reply waits for the
-fsync of __consumer_offsets when the durability policy says so, as produce replies do."""
+"""OffsetCommit (key 8), v0-9. Results keep the request's topic order. The reply waits for the
+fsync of __consumer_offsets when the durability policy says so, as produce replies do.
+
+Older versions, as Kafka 3.9 served them (4.0 dropped v0-1, KIP-896):
+- v2-4 carry a retention time: other than -1, the offsets expire at now + retention (the
+  record's expire timestamp), whatever offsets.retention.minutes says.
+- v1 carries a commit timestamp per partition (-1: now), which retention counts from; sarama
+  1.22's consumer groups commit with v1.
+- v0 has no generation or member id: a commit from outside any generation, as an admin's.
+  Kafka 3.9 kept v0 offsets in ZooKeeper (apart from v1+ offsets; refused in KRaft mode);
+  katka has no ZooKeeper and keeps them with every other commit, so v0 and v1+ clients see
+  the same offsets.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from katka.api._build import ZERO, make, response_module
+from katka.api._build import ZERO, make, millis, response_module
 from katka.api._partitions import by_topic
 from katka.api.context import RequestContext
 from katka.coordinator.internal_log import OFFSETS_TOPIC
@@ -16,7 +26,7 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 8
-VERSIONS = range(2, 10)
+VERSIONS = range(0, 10)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
@@ -27,17 +37,20 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             p.committed_offset,
             getattr(p, "committed_leader_epoch", -1),
             p.committed_metadata,
+            getattr(p, "commit_timestamp", -1),
         )
         for topic in request.topics
         for p in topic.partitions
     ]
+    retention = getattr(request, "retention_time", None)
     result = node.coordinator.commit_offsets(
         request.group_id,
-        request.member_id,
-        request.generation_id_or_member_epoch,
+        getattr(request, "member_id", ""),
+        getattr(request, "generation_id_or_member_epoch", -1),
         offsets,
         group_instance_id=getattr(request, "group_instance_id", None),
         member_epoch_capable=ctx.api_version >= 9,
+        retention_time_ms=-1 if retention is None else millis(retention),
     )
     m = response_module(ctx)
     response = make(

@@ -1,6 +1,8 @@
-"""OffsetFetch (key 9), v1-9; v8+ asks for several groups at once. A null topic list
+"""OffsetFetch (key 9), v0-9; v8+ asks for several groups at once. A null topic list
 (v2+) means every partition the group committed. v9 carries the member id and epoch, which a
-KIP-848 consumer group validates."""
+KIP-848 consumer group validates. v0 (Kafka 4.0 dropped it) reads the same offsets as v1:
+Kafka 3.9 read v0 from ZooKeeper, where its v0 commits went; katka keeps every commit in one
+place (see offset_commit.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 9
-VERSIONS = range(1, 10)
+VERSIONS = range(0, 10)
 
 
 def _wanted(topics: Any) -> list[tuple[str, int]] | None:

@@ -1,4 +1,5 @@
-"""OffsetForLeaderEpoch (key 23), v2-4: every partition has had one leader epoch, 0, so
+"""OffsetForLeaderEpoch (key 23), v0-4 (v0-1 carry no current leader epoch; v0 answers no
+leader epoch): every partition has had one leader epoch, 0, so
 its end offset is the log end offset; older epochs than 0 do not exist (KIP-320 clients use
 this to validate their position after a metadata change)."""
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 23
-VERSIONS = range(2, 5)
+VERSIONS = range(0, 5)
 LEADER_EPOCH = 0
 
 
@@ -33,7 +34,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
 
     def answer(topic: Any, requested: Any) -> Any:
         partition_log = node.topics.get_log(topic.topic, requested.partition)
-        if requested.current_leader_epoch > LEADER_EPOCH:
+        if getattr(requested, "current_leader_epoch", -1) > LEADER_EPOCH:
             raise KafkaError(ErrorCode.unknown_leader_epoch)
         if requested.leader_epoch < LEADER_EPOCH:
             return partition(requested, ErrorCode.none)  # an epoch before the first

@@ -1,4 +1,5 @@
-"""WriteTxnMarkers (key 27), v1-2: write COMMIT/ABORT markers into partitions on request.
+"""WriteTxnMarkers (key 27), v0-2 (v0, Kafka 3.9's oldest, was dropped by 4.0): write
+COMMIT/ABORT markers into partitions on request.
 
 Kafka's coordinators send it to partition leaders; katka's coordinator writes its markers
 directly, so here it serves admin tools: kafka-transactions.sh abort (and kafka-python's
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 27
-VERSIONS = range(1, 3)
+VERSIONS = range(0, 3)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:

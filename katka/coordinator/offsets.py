@@ -97,12 +97,17 @@ def build_commit(
     partition_exists: PartitionExists,
     max_metadata_size: int,
     now_ms: int,
+    retention_time_ms: int = -1,
 ) -> tuple[list[Record], list[PartitionResult]]:
     """Per-partition answers and the records for the partitions that may be committed.
 
     The order of checks is Kafka's: unknown partitions are answered before the coordinator
     sees the request, then the group's verdict applies to the rest, then the metadata size.
+    A retention time (OffsetCommit v2-4; -1 for the broker's) makes the offsets expire at
+    now + retention, stored as the record's expire timestamp (OffsetCommitValue v1), as Kafka
+    does; a commit timestamp of -1 (all but v1) is now.
     """
+    expire_timestamp_ms = None if retention_time_ms == -1 else now_ms + retention_time_ms
     records: list[Record] = []
     results: list[PartitionResult] = []
     for p in partitions:
@@ -120,7 +125,10 @@ def build_commit(
                 leader_epoch=p.committed_leader_epoch,
                 # Kafka stores a null metadata as "" (OffsetAndMetadata.NoMetadata).
                 metadata=p.committed_metadata if p.committed_metadata is not None else "",
-                commit_timestamp_ms=now_ms,
+                commit_timestamp_ms=(
+                    now_ms if p.commit_timestamp_ms == -1 else p.commit_timestamp_ms
+                ),
+                expire_timestamp_ms=expire_timestamp_ms,
             )
             records.append(offset_commit_record(group_id, p.topic, p.partition, value))
         results.append(PartitionResult(p.topic, p.partition, error))

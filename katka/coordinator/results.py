@@ -86,6 +86,8 @@ class OffsetCommitPartition:
     committed_offset: int
     committed_leader_epoch: int = -1
     committed_metadata: str | None = ""
+    # OffsetCommit v1 may name the commit's time; -1 (every other version) is the broker's now.
+    commit_timestamp_ms: int = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -295,8 +295,10 @@ class GroupCoordinator:
         group_instance_id: str | None = None,
         member_epoch_capable: bool = False,
         producer: tuple[int, int] | None = None,
+        retention_time_ms: int = -1,
     ) -> OffsetCommitResult:
-        """OffsetCommit; `member_epoch_capable` says the request is OffsetCommit v9+. With
+        """OffsetCommit; `member_epoch_capable` says the request is OffsetCommit v9+; a
+        `retention_time_ms` other than -1 (v2-4) sets the offsets' expire timestamp. With
         `producer` (id, epoch) TxnOffsetCommit: the same checks (KIP-447 generation fencing
         included), but the offsets wait for the transaction's marker (txn_offsets.py)."""
         error = self._status_error()
@@ -320,6 +322,7 @@ class GroupCoordinator:
             partition_exists=self._partition_exists,
             max_metadata_size=self.config.offset_metadata_max_bytes,
             now_ms=ctx.now_ms,
+            retention_time_ms=retention_time_ms,
         )
         try:
             if producer is None:

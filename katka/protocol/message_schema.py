@@ -10,8 +10,8 @@ twiddling.
 
 Values are plain dicts keyed by Kafka's snake_case field names (as its Schema and JsonConverter
 name them); a missing field takes the field's default, struct arrays are lists of dicts.
-Supported types: int8/16/32/64, uuid, string, bytes, arrays of those or of structs, and a struct
-as a (tagged) field.
+Supported types: bool, int8/16/32/64, uuid, string, bytes, arrays of those or of structs, and a
+struct as a (tagged) field.
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ class Field:
             return self.default
         if self.type in _INTS:
             return 0
+        if self.type == "bool":
+            return False
         if self.type == "string":
             return ""
         if self.type == "bytes":
@@ -150,6 +152,8 @@ def _write_value(
 ) -> None:
     if type_ in _INTS:
         out += _INTS[type_].pack(value)
+    elif type_ == "bool":
+        out += b"\x01" if value else b"\x00"
     elif type_ == "uuid":
         out += value.bytes
     elif type_ in ("string", "bytes"):
@@ -353,6 +357,8 @@ class _Reader:
 def _read_value(r: _Reader, f: Field, type_: str, version: int, flex: bool) -> Any:
     if type_ in _INTS:
         return r.unpack(_INTS[type_])
+    if type_ == "bool":
+        return r.take(1) != b"\x00"
     if type_ == "uuid":
         return uuid.UUID(bytes=r.take(16))
     if type_ in ("string", "bytes"):

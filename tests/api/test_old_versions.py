@@ -1,0 +1,237 @@
+"""The request versions Kafka 4.0 dropped (KIP-896) and Kafka 3.9 still served: the requests as
+old clients write them (bytes packed here from Kafka's message specs, not by katka's schemas),
+the answers' bytes as they read them, and the semantics each old version had."""
+
+from __future__ import annotations
+
+import inspect
+import struct
+import types
+from typing import Any
+
+import pytest
+
+from katka import api as handlers
+from katka.api import describe_configs, offset_commit, offset_fetch
+from katka.api.context import RequestContext
+from katka.errors import ErrorCode
+from katka.protocol.codec import decode_request, encode_response, read_fixed_header
+from katka.server.dispatch import api_version_ranges, build_registry
+from tests.api.harness import ApiHarness, answer_of
+from tests.api.test_group_apis import GROUP as LIVE
+from tests.api.test_group_apis import join_and_sync
+
+GROUP = "legacy"
+TOPIC_RESOURCE = 2
+NOW = -1  # OffsetCommit v1: "the broker's time"
+
+# Kafka 3.9's message specs: every api katka serves accepted version 0. Produce and Fetch below
+# v3/v4 need message formats v0/v1, which katka does not convert (README, compatibility).
+OLDEST_SERVED = {0: 3, 1: 4}
+
+
+def string(value: str | None) -> bytes:
+    if value is None:
+        return struct.pack(">h", -1)
+    raw = value.encode()
+    return struct.pack(">h", len(raw)) + raw
+
+
+def array(items: list[bytes]) -> bytes:
+    return struct.pack(">i", len(items)) + b"".join(items)
+
+
+def frame(api_key: int, version: int, body: bytes) -> bytes:
+    """Request header v1 (every version this old): key, version, correlation id, client id."""
+    return struct.pack(">hhi", api_key, version, 99) + string("old-client") + body
+
+
+def answer(api: ApiHarness, module: types.ModuleType, request_frame: bytes) -> Reader:
+    """The response body's bytes (after the correlation id) for a request frame."""
+    fixed = read_fixed_header(request_frame)
+    _header, request = decode_request(request_frame, fixed)
+    context = RequestContext(fixed.api_key, fixed.api_version, 99, "old-client", "127.0.0.1")
+    response: Any = module.handle(context, request, api.node)
+    if inspect.isawaitable(response):
+        response = api.loop.run_until_complete(answer_of(response, api.timers))
+    payload = encode_response(fixed.api_key, fixed.api_version, 99, response).payload()
+    reader = Reader(payload)
+    assert reader.int(">i") == 99
+    return reader
+
+
+class Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def int(self, fmt: str) -> int:
+        (value,) = struct.unpack_from(fmt, self.data, self.pos)
+        self.pos += struct.calcsize(fmt)
+        return int(value)
+
+    def string(self) -> str | None:
+        size = self.int(">h")
+        if size < 0:
+            return None
+        value = self.data[self.pos : self.pos + size].decode()
+        self.pos += size
+        return value
+
+    def count(self) -> int:
+        return self.int(">i")
+
+    def done(self) -> bool:
+        return self.pos == len(self.data)
+
+
+def test_every_api_serves_the_oldest_version_kafka_3_9_accepted() -> None:
+    ranges = api_version_ranges(build_registry(handlers.ALL))
+    assert {r.api_key: r.min_version for r in ranges if r.min_version != 0} == OLDEST_SERVED
+
+
+def describe_configs_v0(resources: list[tuple[int, str, list[str] | None]]) -> bytes:
+    """As sarama 1.22's ClusterAdmin writes it (DescribeConfig, ListTopics)."""
+    body = array(
+        [
+            struct.pack(">b", kind)
+            + string(name)
+            + (struct.pack(">i", -1) if keys is None else array([string(k) for k in keys]))
+            for kind, name, keys in resources
+        ]
+    )
+    return frame(describe_configs.API_KEY, 0, body)
+
+
+def read_describe_configs_v0(r: Reader) -> dict[str, Any]:
+    assert r.int(">i") == 0  # throttle time
+    results = {}
+    for _ in range(r.count()):
+        error, message, kind, name = r.int(">h"), r.string(), r.int(">b"), r.string()
+        configs = {}
+        for _ in range(r.count()):
+            key, value = r.string(), r.string()
+            read_only, is_default, sensitive = r.int(">b"), r.int(">b"), r.int(">b")
+            configs[key] = (value, bool(read_only), bool(is_default), bool(sensitive))
+        results[name] = (error, message, kind, configs)
+    assert r.done()
+    return results
+
+
+def test_describe_configs_v0_says_which_values_are_defaults(api: ApiHarness) -> None:
+    api.node.topics.create_topic("orders", 1, {"retention.ms": "1000"})
+    results = read_describe_configs_v0(
+        answer(
+            api,
+            describe_configs,
+            describe_configs_v0(
+                [
+                    (TOPIC_RESOURCE, "orders", None),
+                    (TOPIC_RESOURCE, "missing", ["retention.ms"]),
+                ]
+            ),
+        )
+    )
+    error, _message, kind, configs = results["orders"]
+    assert (error, kind) == (ErrorCode.none, TOPIC_RESOURCE)
+    assert configs["retention.ms"] == ("1000", False, False, False)
+    assert configs["cleanup.policy"] == ("delete", False, True, False)
+    assert results["missing"][0] == ErrorCode.unknown_topic_or_partition
+
+
+def offset_commit_frame(
+    version: int, offsets: list[tuple[int, int, int]], retention_ms: int = -1
+) -> bytes:
+    """v0: group, topics; v1: + generation -1, member "", a timestamp per partition;
+    v2: v1's header + retention time, no timestamps. offsets: (partition, offset, timestamp)."""
+    body = string(GROUP)
+    if version >= 1:
+        body += struct.pack(">i", -1) + string("")
+    if version >= 2:
+        body += struct.pack(">q", retention_ms)
+    partitions = [
+        struct.pack(">iq", partition, offset)
+        + (struct.pack(">q", timestamp) if version == 1 else b"")
+        + string(f"m{partition}")
+        for partition, offset, timestamp in offsets
+    ]
+    body += array([string("orders") + array(partitions)])
+    return frame(offset_commit.API_KEY, version, body)
+
+
+def read_offset_commit(r: Reader) -> list[tuple[int, int]]:
+    out = []
+    for _ in range(r.count()):
+        assert r.string() == "orders"
+        for _ in range(r.count()):
+            out.append((r.int(">i"), r.int(">h")))
+    assert r.done()
+    return out
+
+
+@pytest.mark.parametrize("version", [0, 1])
+def test_offset_commit_v0_and_v1_are_read_back_by_offset_fetch_v0(
+    api: ApiHarness, version: int
+) -> None:
+    api.node.topics.create_topic("orders", 2, {})
+    committed = answer(api, offset_commit, offset_commit_frame(version, [(0, 5, NOW), (1, 9, NOW)]))
+    assert read_offset_commit(committed) == [(0, ErrorCode.none), (1, ErrorCode.none)]
+    fetch_v0 = frame(
+        offset_fetch.API_KEY,
+        0,
+        string(GROUP) + array([string("orders") + array([struct.pack(">i", p) for p in (0, 1)])]),
+    )
+    r = answer(api, offset_fetch, fetch_v0)
+    assert r.count() == 1 and r.string() == "orders" and r.count() == 2
+    fetched = [(r.int(">i"), r.int(">q"), r.string(), r.int(">h")) for _ in range(2)]
+    assert r.done()
+    assert fetched == [(0, 5, "m0", ErrorCode.none), (1, 9, "m1", ErrorCode.none)]
+
+
+def test_offset_commit_v1_stores_the_commit_timestamp_it_names(api: ApiHarness) -> None:
+    api.node.topics.create_topic("orders", 2, {})
+    named = api.clock.now_ms() - 60_000
+    answer(api, offset_commit, offset_commit_frame(1, [(0, 5, named), (1, 6, NOW)]))
+    stored = api.node.coordinator.offsets
+    first, second = stored.get(GROUP, "orders", 0), stored.get(GROUP, "orders", 1)
+    assert first is not None and second is not None
+    assert (first.commit_timestamp_ms, first.expire_timestamp_ms) == (named, None)
+    assert second.commit_timestamp_ms == api.clock.now_ms()
+
+
+def test_offset_commit_v2_retention_time_expires_offsets_at_now_plus_retention(
+    api: ApiHarness,
+) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    committed_at = api.clock.now_ms()
+    answer(api, offset_commit, offset_commit_frame(2, [(0, 5, NOW)], retention_ms=60_000))
+    stored = api.node.coordinator.offsets.get(GROUP, "orders", 0)
+    assert stored is not None and stored.expire_timestamp_ms == committed_at + 60_000
+    api.clock.advance(59_999)
+    assert api.node.coordinator.expire_offsets() == 0
+    api.clock.advance(1)
+    assert api.node.coordinator.expire_offsets() == 1
+    assert api.node.coordinator.offsets.get(GROUP, "orders", 0) is None
+
+
+def test_offset_commit_v2_without_retention_time_keeps_the_broker_retention(
+    api: ApiHarness,
+) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    answer(api, offset_commit, offset_commit_frame(2, [(0, 5, NOW)], retention_ms=-1))
+    stored = api.node.coordinator.offsets.get(GROUP, "orders", 0)
+    assert stored is not None and stored.expire_timestamp_ms is None
+    api.clock.advance(24 * 3600 * 1000)
+    assert api.node.coordinator.expire_offsets() == 0
+
+
+def test_offset_commit_v0_into_a_live_group_is_refused_as_a_stranger(api: ApiHarness) -> None:
+    """v0 names no member: a live group answers it as v1 with generation -1 (Kafka 3.9 wrote
+    v0 commits to ZooKeeper beside the group; katka keeps one store and protects the group)."""
+    api.node.topics.create_topic("orders", 1, {})
+    join_and_sync(api, 9, 5)
+    body = string(LIVE) + array(
+        [string("orders") + array([struct.pack(">iq", 0, 5) + string(None)])]
+    )
+    result = read_offset_commit(answer(api, offset_commit, frame(offset_commit.API_KEY, 0, body)))
+    assert result == [(0, ErrorCode.unknown_member_id)]
+    assert api.node.coordinator.offsets.get(LIVE, "orders", 0) is None
