@@ -1,28 +1,88 @@
-"""Wakes parked fetches when a partition grows.
+"""Wakes parked fetches when one of their partitions changes.
 
-Produce notifies after it appended; a parked Fetch waits, then re-reads its own partitions.
-Every waiter wakes on every append for now (a later change keys waiters by partition).
+Theory of operation: a parked Fetch (long poll, fewer than min_bytes ready) registers one
+`PartitionWaiter` under each partition it reads. Anything that moves what a fetch of a
+partition may return (an append, a transaction marker moving the last stable offset,
+DeleteRecords moving the log start offset, a deleted topic) calls `notify()` with the
+partitions it changed. Only the waiters of those partitions wake, and each learns which of
+its partitions changed, so it re-reads those and nothing else. An append therefore costs in
+proportion to the fetches waiting on what it wrote, never to every parked fetch (Kafka's
+DelayedOperationPurgatory keyed by TopicPartition does the same).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+TopicPartition = tuple[str, int]
+
+
+class PartitionWaiter:
+    """One parked fetch: the partitions that changed since it last looked."""
+
+    __slots__ = ("_changed", "_wakeup")
+
+    def __init__(self) -> None:
+        self._changed: set[TopicPartition] = set()
+        self._wakeup: asyncio.Future[None] | None = None
+
+    def on_change(self, partition: TopicPartition) -> None:
+        self._changed.add(partition)
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def changed(self, timeout_s: float) -> set[TopicPartition]:
+        """The partitions that changed since the last call, waiting up to `timeout_s` for
+        one; empty when the time ran out first."""
+        if not self._changed and timeout_s > 0:
+            self._wakeup = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self._wakeup, timeout_s)
+            except TimeoutError:
+                pass
+            finally:
+                self._wakeup = None
+        changed, self._changed = self._changed, set()
+        return changed
 
 
 class AppendNotifier:
+    """An index from partition to the fetches parked on it."""
+
     def __init__(self) -> None:
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: dict[TopicPartition, set[PartitionWaiter]] = {}
 
-    def notify(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+    def notify(self, partitions: Iterable[TopicPartition]) -> None:
+        """Wake the fetches parked on `partitions` (and only those)."""
+        for partition in partitions:
+            for waiter in tuple(self._waiters.get(partition, ())):
+                waiter.on_change(partition)
 
-    async def wait(self, timeout_s: float) -> None:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+    def watch(self, waiter: PartitionWaiter, partitions: Iterable[TopicPartition]) -> None:
+        for partition in partitions:
+            self._waiters.setdefault(partition, set()).add(waiter)
+
+    def unwatch(self, waiter: PartitionWaiter, partitions: Iterable[TopicPartition]) -> None:
+        for partition in partitions:
+            waiters = self._waiters.get(partition)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._waiters[partition]
+
+    @contextmanager
+    def parked(self, partitions: Iterable[TopicPartition]) -> Iterator[PartitionWaiter]:
+        """A waiter registered on `partitions` for the duration of the block."""
+        keys = tuple(partitions)
+        waiter = PartitionWaiter()
+        self.watch(waiter, keys)
         try:
-            await asyncio.wait_for(waiter, timeout_s)
-        except TimeoutError:
-            pass
+            yield waiter
+        finally:
+            self.unwatch(waiter, keys)
+
+    def waiting_on(self, partition: TopicPartition) -> int:
+        """How many fetches are parked on `partition` (for tests and metrics)."""
+        return len(self._waiters.get(partition, ()))

@@ -34,7 +34,10 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             offset = partition_log.high_watermark
         if offset < 0:
             raise KafkaError(ErrorCode.offset_out_of_range)
-        return partition(requested, ErrorCode.none, partition_log.delete_records_before(offset))
+        low_watermark = partition_log.delete_records_before(offset)
+        # a fetch parked below the new log start must now answer OFFSET_OUT_OF_RANGE
+        node.appends.notify(((topic.name, requested.partition_index),))
+        return partition(requested, ErrorCode.none, low_watermark)
 
     topics = answer_partitions(
         request.topics,

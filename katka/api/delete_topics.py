@@ -38,7 +38,10 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 name = found.name
             if name is None:
                 raise KafkaError(ErrorCode.invalid_request, "Neither topic name nor id was given")
-            topic_id = node.topics.delete_topic(name).topic_id
+            deleted = node.topics.delete_topic(name)
+            topic_id = deleted.topic_id
+            # fetches parked on the topic answer UNKNOWN_TOPIC_OR_PARTITION now
+            node.appends.notify((name, partition) for partition in range(deleted.partitions))
         except KafkaError as exc:
             error, message = exc.code, exc.message
         results.append(

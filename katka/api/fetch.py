@@ -4,10 +4,10 @@ Returns stored batch bytes as they are: the client skips records before its fetc
 inside the first batch. read_uncommitted reads up to the high watermark; read_committed
 (isolation_level 1) up to the last stable offset, with the aborted transactions overlapping
 the range so the client drops their records (every client drops control batches).
-Long poll: when fewer than min_bytes are available the reply is parked until an append or
-max_wait_ms. The first batch of the first non-empty partition is returned whole even above the byte
-limits (KIP-74). Fetch sessions (KIP-227) are not created: session id 0 keeps clients on
-full fetches.
+Long poll: when fewer than min_bytes are available the reply is parked on the fetch's own
+partitions until they hold min_bytes (or one fails) or max_wait_ms passes. The first batch of
+the first non-empty partition is returned whole even above the byte limits (KIP-74). Fetch
+sessions (KIP-227) are not created: session id 0 keeps clients on full fetches.
 """
 
 from __future__ import annotations
@@ -43,21 +43,61 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     max_wait_ms = millis(request.max_wait)
     if has_error or total_bytes >= request.min_bytes or max_wait_ms <= 0:
         return response
-    return _long_poll(ctx, request, node, max_wait_ms)
+    return _long_poll(ctx, request, node, max_wait_ms, response)
 
 
-async def _long_poll(ctx: RequestContext, request: Any, node: Node, max_wait_ms: int) -> Any:
+async def _long_poll(
+    ctx: RequestContext, request: Any, node: Node, max_wait_ms: int, first: Any
+) -> Any:
+    """Park until min_bytes are ready or max_wait_ms passes. The fetch waits on its own
+    partitions only; when some change it re-reads those alone (what each partition has ready
+    is remembered), and reads the whole response once enough is ready, as Kafka's
+    DelayedFetch does."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_wait_ms / 1000
-    while True:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            break
-        await node.appends.wait(remaining)
-        response, total_bytes, has_error = _read(ctx, request, node)
-        if has_error or total_bytes >= request.min_bytes:
-            return response
+    wanted = {
+        (fetch_topic.topic, fetch_partition.partition): fetch_partition
+        for fetch_topic in request.topics
+        for fetch_partition in fetch_topic.partitions
+    }
+    ready = {
+        (topic.topic, partition.partition_index): len(partition.records)
+        for topic in first.responses
+        for partition in topic.partitions
+    }
+    with node.appends.parked(wanted) as waiter:
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            changed = await waiter.changed(remaining)
+            if not changed:
+                break
+            try:
+                for partition in changed:
+                    ready[partition] = _ready_bytes(request, node, partition, wanted[partition])
+            except KafkaError:
+                break  # the partition failed (deleted, out of range): the full read says how
+            if sum(ready.values()) >= request.min_bytes:
+                break
     return _read(ctx, request, node)[0]
+
+
+def _ready_bytes(request: Any, node: Node, partition: tuple[str, int], fetch_partition: Any) -> int:
+    """What one partition would return now (raises KafkaError when it would fail)."""
+    partition_log = node.topics.get_log(*partition)
+    if getattr(request, "isolation_level", 0) == READ_COMMITTED:
+        max_offset = partition_log.last_stable_offset
+    else:
+        max_offset = partition_log.high_watermark
+    return len(
+        partition_log.read(
+            fetch_partition.fetch_offset,
+            fetch_partition.partition_max_bytes,
+            max_offset,
+            min_one_batch=True,
+        )
+    )
 
 
 def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool]:

@@ -100,7 +100,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         ),
     )
     if appended:
-        node.appends.notify()
+        node.appends.notify((log.topic, log.partition) for log in appended)
     response = make(m.ProduceResponse, responses=topics, throttle_time=ZERO)
     if not expects_response(request):
         return response  # nobody waits for it: no fsync wait either

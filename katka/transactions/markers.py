@@ -5,7 +5,7 @@ committed, so the group coordinator is told."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from katka.clock import Clock
 from katka.storage.base import PartitionLog
@@ -19,7 +19,7 @@ class TransactionMarkers:
         clock: Clock,
         offsets_partition: TopicPartition,
         on_offsets_marker: Callable[[int, bool], None],
-        on_append: Callable[[], None],
+        on_append: Callable[[Iterable[TopicPartition]], None],
     ) -> None:
         self._get_log = get_log
         self._clock = clock
@@ -41,4 +41,4 @@ class TransactionMarkers:
         partition_log.append_marker(producer_id, producer_epoch, coordinator_epoch, commit, now_ms)
         if partition == self._offsets_partition:
             self._on_offsets_marker(producer_id, commit)
-        self._on_append()
+        self._on_append((partition,))
