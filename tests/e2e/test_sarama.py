@@ -1,5 +1,5 @@
-"""Debian's sarama (1.22.1, Go) produces with every codec Kafka takes from it and reads it all back; its
-ClusterAdmin and its consumer group work with the request versions Kafka 4.0 dropped.
+"""Debian's sarama (1.22.1, Go) produces with every codec Kafka takes from it and reads it all
+back; its ClusterAdmin and its consumer group work with the request versions Kafka 4.0 dropped.
 
 sarama before 1.45.1 leaves each batch header's max_timestamp at -1; Kafka's broker sets it
 from the records, and so must katka (issue 10 part 1), or retention deletes the data. Its
