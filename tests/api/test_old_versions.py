@@ -5,8 +5,10 @@ the answers' bytes as they read them, and the semantics each old version had."""
 from __future__ import annotations
 
 import inspect
+import re
 import struct
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,6 +89,14 @@ class Reader:
 def test_every_api_serves_the_oldest_version_kafka_3_9_accepted() -> None:
     ranges = api_version_ranges(build_registry(handlers.ALL))
     assert {r.api_key: r.min_version for r in ranges if r.min_version != 0} == OLDEST_SERVED
+
+
+def test_the_readme_compatibility_table_lists_what_api_versions_advertises() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = re.findall(r"^\| \w+ \((\d+)\) \| (\d+)-(\d+) \|", readme, re.MULTILINE)
+    listed = {int(key): (int(low), int(high)) for key, low, high in rows}
+    ranges = api_version_ranges(build_registry(handlers.ALL))
+    assert listed == {r.api_key: (r.min_version, r.max_version) for r in ranges}
 
 
 def describe_configs_v0(resources: list[tuple[int, str, list[str] | None]]) -> bytes:
