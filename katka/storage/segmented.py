@@ -180,6 +180,7 @@ class SegmentedLog:
         self._timestamp_rules: tuple[LogConfig, TimestampRules] | None = None
         # Compaction (storage/cleaner/): offsets below it were cleaned at least once.
         self.cleaned_point = 0
+        self.gaps_below = 0  # segments below it may have been rewritten with offset gaps
 
     # --- hooks ---------------------------------------------------------------------------------
 

@@ -117,11 +117,10 @@ def begin_cleaning(
 def complete_cleaning(log: SegmentedLog, result: CleaningResult, now_ms: int) -> bool:
     """On the loop: swap the cleaned segments in; False when the log changed under the
     cleaning (its files are discarded, a later cleaning starts over)."""
-    # The cleaned point moves first: segments below it may have offset gaps, which recovery
-    # must not take for corruption. A crash before the swap leaves it ahead of the cleaning
-    # done, which costs only deduplication the next cleaning skips.
-    if result.end_offset > log.cleaned_point:
-        log.cleaned_point = result.end_offset
+    # Segments below `gaps_below` may have offset gaps, which recovery must not take for
+    # corruption: it moves (and is persisted) before any swap, the cleaned point after them.
+    if result.end_offset > log.gaps_below:
+        log.gaps_below = result.end_offset
         log._on_cleaned_point_changed()
     by_base = {segment.base_offset: segment for segment in log.segments}
     installed = True
@@ -131,6 +130,9 @@ def complete_cleaning(log: SegmentedLog, result: CleaningResult, now_ms: int) ->
         if len(segments) != len(old) or not log.replace_segments(segments, group.writer):
             group.writer.discard()
             installed = False
+    if installed and result.end_offset > log.cleaned_point:
+        log.cleaned_point = result.end_offset
+        log._on_cleaned_point_changed()
     result.stats.completed_at_ms = now_ms
     return installed
 

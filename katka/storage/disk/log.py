@@ -91,7 +91,7 @@ class DiskPartitionLog(SegmentedLog):
 
     def _load(self, clean: bool, verify_all: bool = False) -> None:
         cleaning.recover_cleaning(self.directory)
-        self.cleaned_point = self._read_cleaned_point()
+        self.cleaned_point, self.gaps_below = self._read_cleaner_checkpoint()
         log_sizes: dict[int, int] = {}
         names: set[str] = set()
         with os.scandir(self.directory) as entries:
@@ -109,7 +109,7 @@ class DiskPartitionLog(SegmentedLog):
         segments: list[LogSegment] = []
         for base_offset in sorted(log_sizes):
             segment = self._segment(base_offset, log_sizes[base_offset])
-            segment.may_have_gaps = base_offset < self.cleaned_point
+            segment.may_have_gaps = base_offset < self.gaps_below
             index_name = os.path.basename(segment.offset_index.path)
             time_index_name = os.path.basename(segment.time_index.path)
             segment.indexes_need_rebuild = bool(log_sizes[base_offset]) and not (
@@ -203,17 +203,19 @@ class DiskPartitionLog(SegmentedLog):
         cleaned.may_have_gaps = True
         return cleaned
 
-    def _read_cleaned_point(self) -> int:
+    def _read_cleaner_checkpoint(self) -> tuple[int, int]:
+        """(cleaned point, gaps below): see cleaner/service.py complete_cleaning."""
         try:
             with open(os.path.join(self.directory, CLEANER_CHECKPOINT_FILE), "rb") as file:
-                return int(file.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            return 0
+                cleaned_point, gaps_below = (int(field) for field in file.read().split())
+        except (OSError, ValueError):
+            return 0, 0
+        return cleaned_point, max(gaps_below, cleaned_point)
 
     def _on_cleaned_point_changed(self) -> None:
         write_file_atomically(
             os.path.join(self.directory, CLEANER_CHECKPOINT_FILE),
-            f"{self.cleaned_point}\n".encode(),
+            f"{self.cleaned_point} {self.gaps_below}\n".encode(),
         )
 
     def _delete_segment_files(self, segment: Segment) -> None:
