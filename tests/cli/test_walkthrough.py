@@ -238,3 +238,46 @@ def test_steps_6_and_7_a_flaky_consumer_storms_and_static_membership_ends_it(
     assert len(after["rebalances"]) == count
     members = walk.describe("storm")["members"]
     assert sorted(str(m["group_instance_id"]) for m in members) == ["None", "flaky-1"]
+
+
+def pipeline_script() -> str:
+    blocks = re.findall(r"```python\n(.*?)```", WALKTHROUGH.read_text(), re.DOTALL)
+    [script] = [b for b in blocks if b.startswith("# pipeline.py")]
+    return script
+
+
+def test_step_8_a_transactional_pipeline_killed_mid_run_writes_no_duplicate(
+    walk: Walkthrough, tmp_path: Path
+) -> None:
+    source, sink, group = "payments-eos", "billed-eos", "billing-eos-test"
+    walk.katka("topic", "create", source, "--partitions", "1")
+    walk.katka("topic", "create", sink, "--partitions", "1")
+    walk.produce(source, 1, 20)
+    script = tmp_path / "pipeline.py"
+    script.write_text(pipeline_script())
+
+    def pipeline(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(script), "--bootstrap", walk.broker.bootstrap]
+        command += ["--source", source, "--sink", sink, "--group", group, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=90)
+
+    def billed(isolation: str) -> list[str]:
+        out = walk.katka(
+            "consume",
+            sink,
+            "--from-beginning",
+            "--exit-at-end",
+            "-X",
+            f"isolation.level={isolation}",
+        ).stdout
+        return out.splitlines()
+
+    assert pipeline("--crash-after", "7").returncode == 1
+    assert len(billed("read_uncommitted")) == 7
+    assert len(billed("read_committed")) == 5
+    assert pipeline().returncode == 0
+    committed = billed("read_committed")
+    assert sorted(committed) == sorted(f"billed order-{i}" for i in range(1, 21))
+    assert len(billed("read_uncommitted")) == 22
+    described = json.loads(walk.katka("transaction", "describe", group, "--output", "json").stdout)
+    assert described["state"] == "CompleteCommit"
