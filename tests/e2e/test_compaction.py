@@ -264,3 +264,42 @@ def test_a_cleaned_topic_survives_a_restart(server: BrokerProcess, tmp_path: Pat
     server.stop()
     server.start(30)
     assert read_from(server, topic) == before
+
+
+@pytest.mark.parametrize("one_record_per_batch", [False, True])
+def test_keyless_records_fail_alone_as_librdkafka_0011_checks(
+    server: BrokerProcess, one_record_per_batch: bool
+) -> None:
+    # librdkafka 0011 test_message_single_partition_record_fail: a topic made compacted with
+    # IncrementalAlterConfigs APPEND; 100 records, every tenth without a key. In one batch the
+    # ten fail with INVALID_RECORD (Kafka's record_errors name them) and the other ninety with
+    # _INVALID_DIFFERENT_RECORD; one record per batch, the ninety are delivered.
+    topic = unique("rdkafka-0011")
+    create_topic(server.bootstrap, topic, 1)
+    admin = AdminClient({"bootstrap.servers": server.bootstrap})
+    resource = ConfigResource(
+        ResourceType.TOPIC,
+        topic,
+        incremental_configs=[
+            ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND)
+        ],
+    )
+    admin.incremental_alter_configs([resource])[resource].result(10)
+    settings = {"bootstrap.servers": server.bootstrap, "linger.ms": 100}
+    if one_record_per_batch:
+        settings["batch.size"] = 1
+    producer = Producer(settings)
+    outcomes: list[int] = []
+
+    def delivered(error: KafkaError | None, _message: object) -> None:
+        outcomes.append(KafkaError.NO_ERROR if error is None else error.code())
+
+    for i in range(100):
+        key = None if i % 10 == 0 else f"key-{i}".encode()
+        producer.produce(
+            topic, key=key, value=f"message {i}".encode(), partition=0, on_delivery=delivered
+        )
+    assert producer.flush(30) == 0
+    assert outcomes.count(KafkaError.INVALID_RECORD) == 10
+    others = KafkaError.NO_ERROR if one_record_per_batch else KafkaError._INVALID_DIFFERENT_RECORD
+    assert outcomes.count(others) == 90
