@@ -9,6 +9,7 @@ without locks; a view that raises answers 500 and the server keeps serving.
   GET /api/cleaner (compaction: the last cleanings)
   GET /api/groups                      GET /api/groups/{group}
   GET /api/groups/{group}/rebalances   GET /api/groups/{group}/lag
+  GET /api/transactions                GET /api/transactions/{transactional_id}
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ ROUTES: list[tuple[tuple[str, ...], View]] = [
     (("api", "groups", "*"), views.group),
     (("api", "groups", "*", "rebalances"), views.rebalances),
     (("api", "groups", "*", "lag"), views.lag),
+    (("api", "transactions"), views.transactions),
+    (("api", "transactions", "*"), views.transaction),
 ]
 
 

@@ -179,3 +179,48 @@ def lag(node: Node, group_id: str) -> Document | None:
                 row["lag_ms"] = max(now_ms - timestamp, 0)
         rows.append(row)
     return {"group_id": group_id, "now_ms": now_ms, "partitions": rows}
+
+
+def transactions(node: Node) -> Document:
+    """Every transactional id the coordinator knows (kafka-transactions.sh list)."""
+    return {
+        "transactions": [
+            _transaction(node, metadata.transactional_id)
+            for metadata in node.transactions.coordinator.list()
+        ]
+    }
+
+
+def transaction(node: Node, transactional_id: str) -> Document | None:
+    if transactional_id not in node.transactions.coordinator.transactions:
+        return None
+    return _transaction(node, transactional_id)
+
+
+def _transaction(node: Node, transactional_id: str) -> Document:
+    metadata = node.transactions.coordinator.describe(transactional_id)
+    now_ms = node.clock.now_ms()
+    start_ms = metadata.transaction_start_ms
+    partitions = []
+    for topic_name, partition in metadata.sorted_partitions():
+        entry: Document = {"topic": topic_name, "partition": partition}
+        try:
+            log = node.topics.get_log(topic_name, partition)
+        except KafkaError:
+            partitions.append(entry)
+            continue
+        first = log.producer_state.transactions.ongoing.get(metadata.producer_id)
+        entry["first_offset"] = first  # None: nothing of this transaction written there yet
+        entry["last_stable_offset"] = log.last_stable_offset
+        entry["high_watermark"] = log.high_watermark
+        partitions.append(entry)
+    return {
+        "transactional_id": transactional_id,
+        "producer_id": metadata.producer_id,
+        "producer_epoch": metadata.producer_epoch,
+        "state": metadata.state.display_name,
+        "transaction_timeout_ms": metadata.transaction_timeout_ms,
+        "transaction_start_ms": start_ms if start_ms >= 0 else None,
+        "open_for_ms": now_ms - start_ms if metadata.state.display_name == "Ongoing" else None,
+        "partitions": partitions,
+    }

@@ -132,6 +132,37 @@ def test_groups_rebalances_and_lag_in_records_and_time(broker: tuple[EmbeddedBro
         consumer.close()
 
 
+def test_transactions_show_state_partitions_and_the_open_first_offset(
+    broker: tuple[EmbeddedBroker, str],
+) -> None:
+    running, base = broker
+    admin = AdminClient({"bootstrap.servers": running.bootstrap_servers})
+    admin.create_topics([NewTopic("payments-tx", 1)])["payments-tx"].result(10)
+    producer = Producer(
+        {"bootstrap.servers": running.bootstrap_servers, "transactional.id": "admin-tx"}
+    )
+    producer.init_transactions(10)
+    producer.begin_transaction()
+    producer.produce("payments-tx", value=b"open")
+    producer.flush(10)
+    status, document = get(base, "/api/transactions/admin-tx")
+    assert status == 200
+    assert (document["state"], document["producer_epoch"]) == ("Ongoing", 0)
+    assert document["partitions"] == [
+        {
+            "topic": "payments-tx",
+            "partition": 0,
+            "first_offset": 0,
+            "last_stable_offset": 0,
+            "high_watermark": 1,
+        }
+    ]
+    producer.commit_transaction(10)
+    listed = get(base, "/api/transactions")[1]["transactions"]
+    assert [(t["transactional_id"], t["state"]) for t in listed] == [("admin-tx", "CompleteCommit")]
+    assert get(base, "/api/transactions/no-such-tx")[0] == 404
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -14,7 +14,14 @@ from tests.conditions import wait_until
 from tests.e2e.test_compaction import EAGER, cleaned, produce, read_from
 from tests.e2e.test_produce_consume import create_topic
 
-STEPS = ["map-built", "segments-written", "swap-ready", "swap-begin", "swap-renamed", "swap-deleted"]
+STEPS = [
+    "map-built",
+    "segments-written",
+    "swap-ready",
+    "swap-begin",
+    "swap-renamed",
+    "swap-deleted",
+]
 
 
 @pytest.mark.filterwarnings("ignore:alter_configs has been deprecated")
