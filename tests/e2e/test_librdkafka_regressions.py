@@ -98,17 +98,24 @@ def test_alter_configs_replaces_a_topics_whole_config_set_like_kafka(
         admin.alter_configs([unknown])[unknown].result(10)
 
 
-def test_init_transactions_fails_at_once_instead_of_retrying_until_its_timeout(
+def test_init_transactions_succeeds_at_once_and_a_bad_timeout_fails_at_once(
     katka_server: BrokerProcess,
 ) -> None:
+    """katka used to refuse transactional producers; it now coordinates them (issue 11). A
+    transaction.timeout.ms above transaction.max.timeout.ms is INVALID_TRANSACTION_TIMEOUT,
+    which librdkafka treats as fatal: no retrying until the call's own timeout."""
     import time
 
     from confluent_kafka import KafkaException, Producer
 
-    producer = Producer({"bootstrap.servers": katka_server.bootstrap, "transactional.id": "tx-1"})
+    config = {"bootstrap.servers": katka_server.bootstrap, "transactional.id": unique("tx")}
     started = time.monotonic()
+    Producer(config).init_transactions(20)
+    too_long = Producer(
+        {**config, "transactional.id": unique("tx"), "transaction.timeout.ms": 900_001}
+    )
     with pytest.raises(KafkaException):
-        producer.init_transactions(20)
+        too_long.init_transactions(20)
     assert time.monotonic() - started < 10
 
 
