@@ -356,3 +356,58 @@ def test_kafka_python_admin_lists_describes_and_aborts_transactions(
         assert read(bootstrap, topic, 2, "read_committed") == []
     finally:
         admin.close()
+
+
+def test_offsets_from_a_consumer_generation_a_rebalance_ended_are_refused(
+    katka_server: BrokerProcess,
+) -> None:
+    """KIP-447: the consumer's group metadata travels with TxnOffsetCommit, so a zombie that
+    lost its partitions in a rebalance cannot commit offsets for them in a transaction."""
+    bootstrap = katka_server.bootstrap
+    source, group = unique("kip447"), unique("kip447-group")
+    create_topic(bootstrap, source, 2)
+
+    def member() -> Consumer:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "session.timeout.ms": 6000,
+                "heartbeat.interval.ms": 200,
+            }
+        )
+        consumer.subscribe([source])
+        return consumer
+
+    def poll_until(condition: Callable[[], bool], *consumers: Consumer) -> None:
+        deadline = time.monotonic() + 30
+        while not condition():
+            assert time.monotonic() < deadline, "the group never settled"
+            for consumer in consumers:
+                consumer.poll(0.1)
+
+    first = member()
+    poll_until(lambda: len(first.assignment()) == 2, first)
+    stale = first.consumer_group_metadata()
+    second = member()
+    poll_until(
+        lambda: len(first.assignment()) == 1 and len(second.assignment()) == 1, first, second
+    )
+
+    producer = transactional_producer(bootstrap, unique("tx"))
+    producer.begin_transaction()
+    with pytest.raises(KafkaException) as raised:
+        producer.send_offsets_to_transaction([TopicPartition(source, 0, 1)], stale, 15)
+    assert "generation" in str(raised.value).lower() or "fenced" in str(raised.value).lower()
+    if raised.value.args[0].txn_requires_abort():
+        producer.abort_transaction(15)
+        producer.begin_transaction()
+    producer.send_offsets_to_transaction(
+        [TopicPartition(source, p.partition, 1) for p in first.assignment()],
+        first.consumer_group_metadata(),
+        15,
+    )
+    producer.commit_transaction(15)
+    first.close()
+    second.close()
