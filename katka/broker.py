@@ -173,6 +173,7 @@ class Broker:
                 abort_timed_out_interval_ms=self.config.get_int(
                     "transaction.abort.timed.out.transaction.cleanup.interval.ms"
                 ),
+                id_expiration_ms=self.config.get_int("transactional.id.expiration.ms"),
             ),
             self.clock,
             PartitionInternalLog(state_log, self.clock),

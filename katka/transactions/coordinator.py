@@ -62,6 +62,7 @@ class MarkerWriter(Protocol):
 class TransactionConfig:
     max_timeout_ms: int = 900_000  # transaction.max.timeout.ms
     abort_timed_out_interval_ms: int = 10_000  # ...abort.timed.out.transaction.cleanup.interval.ms
+    id_expiration_ms: int = 7 * 24 * 3600 * 1000  # transactional.id.expiration.ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +322,24 @@ class TransactionCoordinator:
                 metadata.transaction_timeout_ms,
             )
             self._fence_and_prepare_abort(metadata, now_ms)
+        return [metadata.transactional_id for metadata in expired]
+
+    def expire_transactional_ids(self) -> list[str]:
+        """Forget ids idle (no transaction open) past transactional.id.expiration.ms: Dead,
+        then a tombstone in `__transaction_state`, as Kafka's removeExpiredTransactionalIds."""
+        now_ms = self.clock.now_ms()
+        expired = [
+            metadata
+            for metadata in self.transactions.values()
+            if metadata.state in (TransactionState.EMPTY, *_COMPLETE)
+            and now_ms - metadata.last_update_ms >= self.config.id_expiration_ms
+        ]
+        for metadata in expired:
+            metadata.transition_to(TransactionState.DEAD, now_ms)
+            self._log.append([(metadata_record(metadata)[0], None)])
+            del self.transactions[metadata.transactional_id]
+            if self._by_producer_id.get(metadata.producer_id) == metadata.transactional_id:
+                del self._by_producer_id[metadata.producer_id]
         return [metadata.transactional_id for metadata in expired]
 
     # --- queries ------------------------------------------------------------------------------

@@ -128,5 +128,7 @@ class TransactionService:
             try:
                 await self.complete_pending()
                 await self.abort_timed_out()
+                if self.coordinator.expire_transactional_ids():
+                    await self.state_log_durable()
             except Exception:
                 log.exception("completing or aborting transactions failed")

@@ -246,3 +246,18 @@ def _comparable(metadata: TransactionMetadata) -> tuple[object, ...]:
         metadata.transaction_start_ms,
         metadata.last_update_ms,
     )
+
+
+def test_an_idle_transactional_id_expires_and_its_tombstone_survives_replay() -> None:
+    h = Harness()
+    h.config = TransactionConfig(id_expiration_ms=60_000)
+    h.coordinator = h.new_coordinator()
+    idle = h.init("idle")
+    busy = h.init("busy")
+    h.coordinator.add_partitions("busy", busy.producer_id, 0, [("a", 0)])
+    h.clock.advance(60_000)
+    assert h.coordinator.expire_transactional_ids() == ["idle"]  # "busy" has one open
+    assert h.coordinator.transactional_id_of(idle.producer_id) is None
+    restarted = h.new_coordinator()
+    restarted.load()
+    assert sorted(restarted.transactions) == ["busy"]
