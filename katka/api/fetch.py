@@ -1,4 +1,4 @@
-"""Fetch (key 1), v4-12.
+"""Fetch (key 1), v0-12.
 
 Returns stored batch bytes as they are: the client skips records before its fetch offset
 inside the first batch. read_uncommitted reads up to the high watermark; read_committed
@@ -8,6 +8,8 @@ Long poll: when fewer than min_bytes are available the reply is parked on the fe
 partitions until they hold min_bytes (or one fails) or max_wait_ms passes. The first batch of
 the first non-empty partition is returned whole even above the byte limits (KIP-74). Fetch
 sessions (KIP-227) are not created: session id 0 keeps clients on full fetches.
+v0-3 (Kafka 4.0 dropped them) read message formats v0 (v0-1) and v1 (v2-3):
+protocol/message_sets.py converts the whole batches read, on that path only.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from katka.api._build import ZERO, make, millis, response_module
 from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
+from katka.protocol import message_sets
 
 if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 1
-VERSIONS = range(4, 13)
+VERSIONS = range(0, 13)
 LEADER_EPOCH = 0
 READ_COMMITTED = 1
 
@@ -103,7 +106,8 @@ def _ready_bytes(request: Any, node: Node, partition: tuple[str, int], fetch_par
 def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool]:
     """The response as of now, the record bytes in it, and whether a partition failed."""
     m = response_module(ctx)
-    remaining_bytes = request.max_bytes if request.max_bytes > 0 else 2**31 - 1
+    max_bytes_of_response = getattr(request, "max_bytes", 0)  # v3+
+    remaining_bytes = max_bytes_of_response if max_bytes_of_response > 0 else 2**31 - 1
     read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     total_bytes = 0
     has_error = False
@@ -134,6 +138,9 @@ def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool
             )
         total_bytes += len(records)
         remaining_bytes -= len(records)
+        if ctx.api_version < 4:
+            magic = 0 if ctx.api_version < 2 else 1
+            records = message_sets.down_convert(records, magic, fetch_partition.fetch_offset)
         return partition(
             fetch_partition,
             ErrorCode.none,

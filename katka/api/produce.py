@@ -1,4 +1,4 @@
-"""Produce (key 0), v3-11.
+"""Produce (key 0), v0-11.
 
 Each partition's batch is validated (header, CRC, counts, size; record timestamps on append,
 refused records listed in record_errors from v8 as Kafka lists them), then appended; the
@@ -8,6 +8,8 @@ broker. acks=0 gets no reply at all (Kafka closes nothing, it just stays silent)
 (storage/durability.py decides).
 Transactional batches are accepted only inside an open transaction that added the partition
 (the transaction coordinator says so: KIP-890 part 1 verification, done locally).
+v0-2 (Kafka 4.0 dropped them) carry message formats v0/v1: protocol/message_sets.py turns the
+message set into one v2 batch first, on that path only.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from katka.api._build import ZERO, datetime_ms, make, response_module
 from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
+from katka.protocol import message_sets
 from katka.protocol.batches import (
     RecordValidationError,
     validate_produce_records,
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 0
-VERSIONS = range(3, 12)
+VERSIONS = range(0, 12)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
@@ -62,11 +65,12 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         if acks not in (-1, 0, 1):
             raise KafkaError(ErrorCode.invalid_required_acks, "acks must be -1, 0 or 1")
         partition_log = node.topics.get_log_for_produce(topic_data.name, partition_data.index)
-        if partition_data.records is None:
+        records = partition_data.records
+        if records is None:
             raise KafkaError(ErrorCode.invalid_record, "null record set")
-        headers = validate_produce_records(
-            partition_data.records, partition_log.config.max_message_bytes
-        )
+        if ctx.api_version < 3:
+            records = message_sets.up_convert(records)
+        headers = validate_produce_records(records, partition_log.config.max_message_bytes)
         validate_produce_request(headers, ctx.api_version)
         for header in headers:
             if header.is_transactional:
@@ -76,7 +80,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                     (topic_data.name, partition_data.index),
                 )
         try:
-            info = partition_log.append(partition_data.records, headers, now_ms)
+            info = partition_log.append(records, headers, now_ms)
         except RecordValidationError as error:
             return partition(
                 partition_data, error.code, error.message, record_errors=_record_errors(m, error)

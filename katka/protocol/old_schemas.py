@@ -354,7 +354,120 @@ WRITE_TXN_MARKERS = OldApi(
     },
 )
 
+# Produce v0-2: message sets of formats v0/v1 (protocol/message_sets.py converts them); v1
+# adds the throttle time (after the responses), v2 the log append time.
+PRODUCE = OldApi(
+    0,
+    range(0, 3),
+    Message(
+        "ProduceRequest",
+        "0-2",
+        "none",
+        (
+            Field("acks", "int16"),
+            Field("timeout", "int32"),
+            Field(
+                "topic_data",
+                "[]",
+                fields=(
+                    Field("name", "string"),
+                    Field(
+                        "partition_data",
+                        "[]",
+                        fields=(
+                            Field("index", "int32"),
+                            Field("records", "bytes", nullable_versions="0+"),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    Message(
+        "ProduceResponse",
+        "0-2",
+        "none",
+        (
+            Field(
+                "responses",
+                "[]",
+                fields=(
+                    Field("name", "string"),
+                    Field(
+                        "partition_responses",
+                        "[]",
+                        fields=(
+                            Field("index", "int32"),
+                            Field("error_code", "int16"),
+                            Field("base_offset", "int64"),
+                            Field("log_append_time", "int64", versions="2+", default=-1),
+                        ),
+                    ),
+                ),
+            ),
+            Field("throttle_time", "int32", versions="1+"),
+        ),
+    ),
+    {"topic_data": "TopicProduceData", "partition_data": "PartitionProduceData"},
+    {"responses": "TopicProduceResponse", "partition_responses": "PartitionProduceResponse"},
+)
+
+# Fetch v0-3: message sets of formats v0 (Fetch v0-1) and v1 (v2-3), converted from the stored
+# batches; v1 adds the throttle time, v3 the response's max bytes.
+FETCH = OldApi(
+    1,
+    range(0, 4),
+    Message(
+        "FetchRequest",
+        "0-3",
+        "none",
+        (
+            Field("replica_id", "int32"),
+            Field("max_wait", "int32"),
+            Field("min_bytes", "int32"),
+            Field("max_bytes", "int32", versions="3+", default=0x7FFFFFFF),
+            _topics_of(
+                (
+                    Field("partition", "int32"),
+                    Field("fetch_offset", "int64"),
+                    Field("partition_max_bytes", "int32"),
+                ),
+                topic="topic",
+            ),
+        ),
+    ),
+    Message(
+        "FetchResponse",
+        "0-3",
+        "none",
+        (
+            Field("throttle_time", "int32", versions="1+"),
+            Field(
+                "responses",
+                "[]",
+                fields=(
+                    Field("topic", "string"),
+                    Field(
+                        "partitions",
+                        "[]",
+                        fields=(
+                            Field("partition_index", "int32"),
+                            Field("error_code", "int16"),
+                            Field("high_watermark", "int64"),
+                            Field("records", "bytes", nullable_versions="0+"),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    {"topics": "FetchTopic", "partitions": "FetchPartition"},
+    {"responses": "FetchableTopicResponse", "partitions": "PartitionData"},
+)
+
 OLD_APIS: tuple[OldApi, ...] = (
+    PRODUCE,
+    FETCH,
     LIST_OFFSETS,
     OFFSET_COMMIT,
     OFFSET_FETCH,

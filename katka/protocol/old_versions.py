@@ -29,18 +29,24 @@ OLD_VERSIONS: dict[tuple[int, int], OldApi] = {
 }
 
 # Fields kio reads as durations (Kafka's ...Ms fields of requests and responses).
-_DURATIONS = frozenset({"timeout", "throttle_time", "retention_time"})
+_DURATIONS = frozenset({"timeout", "throttle_time", "retention_time", "max_wait"})
+# Fields kio reads as a point in time, None for -1 (Produce's log_append_time).
+_TIMES = frozenset({"log_append_time"})
 
 
 def _python_type(field: Field, version: int, classes: dict[str, Any]) -> Any:
     if field.name in _DURATIONS:
         python_type: Any = datetime.timedelta
+    elif field.name in _TIMES:
+        return datetime.datetime | None
     elif field.type.startswith("[]"):
         element = field.type[2:]
         inner = _INT_TYPES.get(element, str) if element else classes[field.name]
         python_type = tuple[inner, ...]  # type: ignore[valid-type]
     elif field.type == "bool":
         python_type = bool
+    elif field.type == "bytes":
+        python_type = bytes
     elif field.type == "string":
         python_type = str
     else:
@@ -93,6 +99,10 @@ def _to_entity(cls: Any, values: dict[str, Any]) -> Any:
             value = tuple(value)
         elif f.name in _DURATIONS:
             value = datetime.timedelta(milliseconds=value)
+        elif f.name in _TIMES:
+            value = (
+                None if value < 0 else datetime.datetime.fromtimestamp(value / 1000, datetime.UTC)
+            )
         kwargs[f.name] = value
     return cls(**kwargs)
 
@@ -111,6 +121,8 @@ def _to_values(entity: Any) -> dict[str, Any]:
             value = [_to_values(item) for item in value]
         elif isinstance(value, datetime.timedelta):
             value = int(value.total_seconds() * 1000)
+        elif f.name in _TIMES:
+            value = -1 if value is None else int(value.timestamp() * 1000)
         values[f.name] = value
     return values
 

@@ -4,6 +4,7 @@ partition logs. Every requested partition gets exactly one answer, in request or
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from katka.api import (
     delete_records,
@@ -17,6 +18,7 @@ from katka.errors import ErrorCode
 from katka.protocol.codec import request_schema
 from katka.protocol.records import build_batch, decode_records
 from tests.api.harness import ApiHarness, build, edges
+from tests.api.legacy import message_set, read_message_set
 
 NO_WAIT = datetime.timedelta(0)
 
@@ -29,6 +31,17 @@ def batch(*values: bytes, timestamp_ms: int = 1_000, producer_id: int = -1) -> b
         producer_epoch=0 if producer_id >= 0 else -1,
         base_sequence=0 if producer_id >= 0 else -1,
     )  # type: ignore[arg-type]
+
+
+def record_set(version: int, *values: bytes) -> bytes:
+    """What a producer of this Produce version sends: a v2 batch, or (v0-2) a v1 message set."""
+    return batch(*values) if version >= 3 else message_set(1, *values)
+
+
+def fetched_values(version: int, records: Any) -> list[bytes | None]:
+    if version >= 4:
+        return [r.value for r in decode_records(bytes(records))]
+    return [value for *_, value in read_message_set(bytes(records))]
 
 
 def produce_to(api: ApiHarness, version: int, topic: str, partition: int, records: bytes) -> int:
@@ -58,15 +71,18 @@ def test_produce_appends_and_answers_every_partition_once_in_request_order(
             {
                 "name": "orders",
                 "partition_data": [
-                    {"index": 1, "records": batch(b"a", b"b")},
-                    {"index": 0, "records": batch(b"c")},
-                    {"index": 7, "records": batch(b"d")},
+                    {"index": 1, "records": record_set(version, b"a", b"b")},
+                    {"index": 0, "records": record_set(version, b"c")},
+                    {"index": 7, "records": record_set(version, b"d")},
                 ],
             },
-            {"name": "missing", "partition_data": [{"index": 0, "records": batch(b"e")}]},
+            {
+                "name": "missing",
+                "partition_data": [{"index": 0, "records": record_set(version, b"e")}],
+            },
             {
                 "name": "__consumer_offsets",
-                "partition_data": [{"index": 0, "records": batch(b"f")}],
+                "partition_data": [{"index": 0, "records": record_set(version, b"f")}],
             },
         ],
     )
@@ -91,7 +107,12 @@ def test_produce_with_acks_0_appends_but_expects_no_response(api: ApiHarness, ve
     fields = dict(
         acks=0,
         timeout=NO_WAIT,
-        topic_data=[{"name": "orders", "partition_data": [{"index": 0, "records": batch(b"a")}]}],
+        topic_data=[
+            {
+                "name": "orders",
+                "partition_data": [{"index": 0, "records": record_set(version, b"a")}],
+            }
+        ],
     )
     assert not produce.expects_response(build(request_schema(produce.API_KEY, version), fields))
     api.call(produce, version, **fields)
@@ -125,7 +146,7 @@ def test_fetch_returns_the_stored_batches_and_answers_unknown_partitions(
     assert getattr(response, "error_code", ErrorCode.none) == ErrorCode.none  # v7+
     found, missing = response.responses[0].partitions
     assert found.error_code == ErrorCode.none and found.high_watermark == 2
-    assert [r.value for r in decode_records(bytes(found.records))] == [b"one", b"two"]
+    assert fetched_values(version, found.records) == [b"one", b"two"]
     assert missing.partition_index == 3
     assert missing.error_code == ErrorCode.unknown_topic_or_partition
 

@@ -14,22 +14,21 @@ from typing import Any
 import pytest
 
 from katka import api as handlers
-from katka.api import describe_configs, offset_commit, offset_fetch
+from katka.api import describe_configs, fetch, offset_commit, offset_fetch, produce
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode
+from katka.protocol.batches import validate_produce_records
 from katka.protocol.codec import decode_request, encode_response, read_fixed_header
+from katka.protocol.records import build_batch, compress, decode_batch, decode_records, iter_batches
 from katka.server.dispatch import api_version_ranges, build_registry
 from tests.api.harness import ApiHarness, answer_of
+from tests.api.legacy import Reader, message, message_set, read_message_set
 from tests.api.test_group_apis import GROUP as LIVE
 from tests.api.test_group_apis import join_and_sync
 
 GROUP = "legacy"
 TOPIC_RESOURCE = 2
 NOW = -1  # OffsetCommit v1: "the broker's time"
-
-# Kafka 3.9's message specs: every api katka serves accepted version 0. Produce and Fetch below
-# v3/v4 need message formats v0/v1, which katka does not convert (README, compatibility).
-OLDEST_SERVED = {0: 3, 1: 4}
 
 
 def string(value: str | None) -> bytes:
@@ -62,33 +61,10 @@ def answer(api: ApiHarness, module: types.ModuleType, request_frame: bytes) -> R
     return reader
 
 
-class Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def int(self, fmt: str) -> int:
-        (value,) = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += struct.calcsize(fmt)
-        return int(value)
-
-    def string(self) -> str | None:
-        size = self.int(">h")
-        if size < 0:
-            return None
-        value = self.data[self.pos : self.pos + size].decode()
-        self.pos += size
-        return value
-
-    def count(self) -> int:
-        return self.int(">i")
-
-    def done(self) -> bool:
-        return self.pos == len(self.data)
-
-
 def test_every_api_serves_the_oldest_version_kafka_3_9_accepted() -> None:
+    """Kafka 3.9's message specs: every api katka serves accepted version 0."""
     ranges = api_version_ranges(build_registry(handlers.ALL))
-    assert {r.api_key: r.min_version for r in ranges if r.min_version != 0} == OLDEST_SERVED
+    assert {r.api_key: r.min_version for r in ranges} == {r.api_key: 0 for r in ranges}
 
 
 def test_the_readme_compatibility_table_lists_what_api_versions_advertises() -> None:
@@ -245,3 +221,134 @@ def test_offset_commit_v0_into_a_live_group_is_refused_as_a_stranger(api: ApiHar
     result = read_offset_commit(answer(api, offset_commit, frame(offset_commit.API_KEY, 0, body)))
     assert result == [(0, ErrorCode.unknown_member_id)]
     assert api.node.coordinator.offsets.get(LIVE, "orders", 0) is None
+
+
+def produce_frame(version: int, partition: int, records: bytes) -> bytes:
+    """Produce v0-2: acks -1, timeout, one topic with one partition's message set."""
+    body = struct.pack(">hi", -1, 5_000) + array(
+        [string("orders") + array([struct.pack(">i", partition) + bytes_(records)])]
+    )
+    return frame(produce.API_KEY, version, body)
+
+
+def bytes_(value: bytes) -> bytes:
+    return struct.pack(">i", len(value)) + value
+
+
+def read_produce(r: Reader, version: int) -> list[tuple[int, int, int, int]]:
+    """(partition, error, base offset, log append time or -2 before v2)."""
+    out = []
+    for _ in range(r.count()):
+        assert r.string() == "orders"
+        for _ in range(r.count()):
+            partition, error, base_offset = r.int(">i"), r.int(">h"), r.int(">q")
+            append_time = r.int(">q") if version >= 2 else -2
+            out.append((partition, error, base_offset, append_time))
+    if version >= 1:
+        assert r.int(">i") == 0  # throttle time, after the responses
+    assert r.done()
+    return out
+
+
+def fetch_frame(version: int, fetch_offset: int, partition_max_bytes: int = 1 << 20) -> bytes:
+    body = struct.pack(">iii", -1, 0, 1)  # replica, max wait, min bytes
+    if version >= 3:
+        body += struct.pack(">i", 1 << 20)
+    body += array(
+        [string("orders") + array([struct.pack(">iqi", 0, fetch_offset, partition_max_bytes)])]
+    )
+    return frame(fetch.API_KEY, version, body)
+
+
+def read_fetch(r: Reader, version: int) -> tuple[int, int, bytes]:
+    """(error, high watermark, message set) of the one partition asked for."""
+    if version >= 1:
+        assert r.int(">i") == 0
+    assert r.count() == 1 and r.string() == "orders" and r.count() == 1
+    assert r.int(">i") == 0
+    error, high_watermark, size = r.int(">h"), r.int(">q"), r.int(">i")
+    records = r.data[r.pos : r.pos + size]
+    r.pos += size
+    assert r.done()
+    return error, high_watermark, records
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_produce_v0_to_v2_store_message_sets_as_v2_batches(api: ApiHarness, version: int) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    magic = 1 if version == 2 else 0  # what Kafka 0.8/0.9 and 0.10 clients send
+    r = answer(api, produce, produce_frame(version, 0, message_set(magic, b"a", b"b", timestamp=7)))
+    assert read_produce(r, version) == [(0, ErrorCode.none, 0, -1 if version >= 2 else -2)]
+    stored = decode_records(
+        api.node.topics.get_log("orders", 0).read(0, 1 << 20, 2, min_one_batch=True)
+    )
+    assert [(s.offset, s.value) for s in stored] == [(0, b"a"), (1, b"b")]
+    assert [s.timestamp_ms for s in stored] == ([7, 8] if magic == 1 else [-1, -1])
+
+
+@pytest.mark.parametrize("codec", [1, 2, 3], ids=["gzip", "snappy", "lz4"])
+def test_produce_v2_of_a_compressed_wrapper_keeps_the_producers_codec(
+    api: ApiHarness, codec: int
+) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    inner = message_set(1, b"x", b"y", b"z", timestamp=50)
+    wrapper = message(2, 1, compress(codec, inner), 52, attributes=codec)
+    r = answer(api, produce, produce_frame(2, 0, wrapper))
+    assert read_produce(r, 2) == [(0, ErrorCode.none, 0, -1)]
+    stored = api.node.topics.get_log("orders", 0).read(0, 1 << 20, 3, min_one_batch=True)
+    ((header, batch),) = iter_batches(stored)
+    assert header.compression == codec
+    assert [(s.value, s.timestamp_ms) for s in decode_batch(batch)] == [
+        (b"x", 50),
+        (b"y", 51),
+        (b"z", 52),
+    ]
+
+
+def test_produce_v2_of_a_message_with_a_bad_crc_is_corrupt(api: ApiHarness) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    garbled = bytearray(message_set(1, b"a"))
+    garbled[-1] ^= 0xFF
+    r = answer(api, produce, produce_frame(2, 0, bytes(garbled)))
+    assert read_produce(r, 2) == [(0, ErrorCode.corrupt_message, -1, -1)]
+    assert api.node.topics.get_log("orders", 0).high_watermark == 0
+
+
+@pytest.mark.parametrize("version", [0, 1, 2, 3])
+def test_fetch_v0_to_v3_read_v2_batches_as_message_sets_from_the_fetch_offset(
+    api: ApiHarness, version: int
+) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    log = api.node.topics.get_log("orders", 0)
+    first = build_batch([(b"k", b"one", (), 10), (None, b"two", (), 11)], compression=1)
+    log.append(first, validate_produce_records(first, 1 << 20), api.clock.now_ms())
+    second = build_batch([(None, b"three", (("h", b"dropped"),), 12)])
+    log.append(second, validate_produce_records(second, 1 << 20), api.clock.now_ms())
+    error, high_watermark, records = read_fetch(
+        answer(api, fetch, fetch_frame(version, 1)), version
+    )
+    assert (error, high_watermark) == (ErrorCode.none, 3)
+    magic = 0 if version < 2 else 1
+    timestamps = (11, 12) if magic == 1 else (-1, -1)
+    # Records before the fetch offset inside the first batch are left out; uncompressed.
+    assert read_message_set(records) == [
+        (1, magic, timestamps[0], None, b"two"),
+        (2, magic, timestamps[1], None, b"three"),
+    ]
+
+
+def test_fetch_v2_leaves_out_control_batches(api: ApiHarness) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    log = api.node.topics.get_log("orders", 0)
+    data = build_batch(
+        [(None, b"in-txn", (), 10)],
+        producer_id=9,
+        producer_epoch=0,
+        base_sequence=0,
+        transactional=True,
+    )
+    log.append(data, validate_produce_records(data, 1 << 20), api.clock.now_ms())
+    log.append_marker(9, 0, 0, True, api.clock.now_ms())
+    _error, high_watermark, records = read_fetch(answer(api, fetch, fetch_frame(2, 0)), 2)
+    assert high_watermark == 2
+    assert [value for *_, value in read_message_set(records)] == [b"in-txn"]
