@@ -226,8 +226,13 @@ class DiskPartitionLog(SegmentedLog):
         assert isinstance(closed, LogSegment)
         closed.close_for_appends()
         # As Kafka does at every roll: after a crash, start-up replays only the segment after
-        # it, and the state of producers whose batches retention deletes is not lost.
-        self._write_producer_snapshot()
+        # it, and the state of producers whose batches retention deletes is not lost. Not
+        # fsynced, and a failure only costs a longer replay: a torn or stale snapshot is
+        # detected at load (bad JSON, or an offset past the recovered log end) and ignored.
+        try:
+            self._write_producer_snapshot(fsync=False)
+        except OSError as exc:
+            logger.warning("%s: producer snapshot not written at roll: %s", self.directory, exc)
 
     def _on_log_start_offset_changed(self) -> None:
         self._write_checkpoint()
@@ -282,13 +287,19 @@ class DiskPartitionLog(SegmentedLog):
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             return 0, None
 
-    def _write_producer_snapshot(self) -> None:
+    def _write_producer_snapshot(self, fsync: bool = True) -> None:
         if self._producer_state is None:
             return  # never loaded: the snapshot on disk (if any) is still valid
         snapshot = {"offset": self.log_end_offset, "producers": self._producer_state.to_snapshot()}
-        write_file_atomically(
-            os.path.join(self.directory, PRODUCER_SNAPSHOT_FILE), json.dumps(snapshot).encode()
-        )
+        path = os.path.join(self.directory, PRODUCER_SNAPSHOT_FILE)
+        data = json.dumps(snapshot).encode()
+        if fsync:
+            write_file_atomically(path, data)
+            return
+        faults.check_write(path + ".tmp")
+        with open(path + ".tmp", "wb") as file:
+            file.write(data)
+        os.replace(path + ".tmp", path)
 
     # --- PartitionLog --------------------------------------------------------------------------
 
