@@ -78,6 +78,12 @@ def run(args: Sequence[str] | None = None) -> int:
         return outcome if isinstance(outcome, int) else 0
     except click.exceptions.Exit as done:
         return done.exit_code
+    except (
+        click.exceptions.NoArgsIsHelpError
+    ) as error:  # `katka` or `katka group` alone: the help, not an error
+        assert error.ctx is not None
+        click.echo(error.ctx.get_help())
+        return error.exit_code
     except click.UsageError as error:
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
         click.echo(f"katka: error: {error.format_message()}{hint}", err=True)

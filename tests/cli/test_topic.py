@@ -108,6 +108,9 @@ def test_bad_usage_is_one_line_and_exit_2() -> None:
     assert result.stderr.startswith("katka: error: Invalid value for '--partitions'")
     assert result.stderr.count("\n") == 1
     assert run_katka("topci").returncode == 2
+    alone = run_katka("group")
+    assert alone.returncode == 2 and alone.stdout.startswith("Usage: katka group [OPTIONS]")
+    assert alone.stderr == ""
 
 
 def test_every_command_group_runs_as_a_subprocess_as_users_run_it(
