@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from katka.cli.common import CliError, Connection, kafka_admin_module, wait
+from katka.cli.common import CliError, Connection, echo_err, kafka_admin_module, wait
 
 ADMIN_LISTENER_CONFIG = "katka.admin.listener"
 
@@ -26,6 +26,20 @@ class AdminApi:
     def __init__(self, base_url: str, timeout_s: float) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.unreachable: str | None = None  # why get_extra() gave up, once it has
+
+    def get_extra(self, path: str) -> Any:
+        """For views that work without the API (sizes, generation, lag in time): None when it
+        cannot be reached, saying so once on stderr, so the command shows what the Kafka
+        protocol gives instead of failing."""
+        if self.unreachable is not None:
+            return None
+        try:
+            return self.get(path)
+        except CliError as error:
+            self.unreachable = error.format_message()
+            echo_err(f"katka: warning: {self.unreachable}; showing what the Kafka protocol gives")
+            return None
 
     def get(self, path: str) -> Any:
         """GET a JSON document; None on 404 (unknown group or topic)."""

@@ -217,7 +217,7 @@ def describe(
         sizes: dict[int, int] = {}
         cleaning: dict[int, tuple[int, float]] = {}  # compacted: cleaned point, dirty ratio
         if api is not None:
-            answer = api.get(f"/api/topics/{quote(name)}")
+            answer = api.get_extra(f"/api/topics/{quote(name)}")
             for entry in (answer or {}).get("partitions", []):
                 sizes[int(entry["partition"])] = int(entry["size_bytes"])
                 if "cleaned_point" in entry:

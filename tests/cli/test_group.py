@@ -392,3 +392,36 @@ def test_delete_offsets_removes_a_topics_offsets_unless_the_group_reads_it(
     assert refused.stderr.startswith("katka: error: 2 partitions kept their offsets: ")
     missing = katka("group", "delete-offsets", "no-such-group", "--topic", kept)
     assert missing.stderr == "katka: error: Consumer group 'no-such-group' does not exist.\n"
+
+
+def test_describe_falls_back_to_the_kafka_protocol_when_the_admin_api_is_unreachable(
+    katka: Run, cli_broker: CliBroker, unique: Callable[[str], str]
+) -> None:
+    topic, group = unique("t"), unique("g")
+    katka("topic", "create", topic, check=True)
+    old = int(time.time() * 1000) - HOUR_MS
+    produce(cli_broker.bootstrap, topic, 3, [old, old + 1, old + 2])
+    katka(
+        "group",
+        "reset-offsets",
+        group,
+        "--topic",
+        topic,
+        "--to-offset",
+        "1",
+        "--execute",
+        check=True,
+    )
+    result = katka("group", "describe", group, "--output", "json", "--admin-url", "127.0.0.1:1")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(
+        "katka: warning: cannot reach katka's admin API at http://127.0.0.1:1"
+    )
+    assert result.stderr.endswith("; showing what the Kafka protocol gives\n")
+    assert result.stderr.count("\n") == 1
+    described = json.loads(result.stdout)
+    [partition] = described["partitions"]
+    assert (described["generation"], partition["lag"]) == (None, 2)
+    assert HOUR_MS - 60_000 < partition["lag_ms"] < HOUR_MS + 60_000  # read from the log itself
+    sized = katka("topic", "describe", topic, "--admin-url", "127.0.0.1:1")
+    assert sized.returncode == 0 and "SIZE" not in sized.stdout

@@ -91,12 +91,10 @@ def group_report(
         )
     keys = sorted(set(committed) | set(owners))
     log_end = log_offsets(connection, admin, keys, "latest")
-    summary = api.get(f"/api/groups/{quote(group_id)}") if api is not None else None
-    lag_ms = (
-        admin_api_lag_ms(api, group_id)
-        if api is not None
-        else measured_lag_ms(connection, committed, log_end)
-    )
+    summary = api.get_extra(f"/api/groups/{quote(group_id)}") if api is not None else None
+    lag_ms = admin_api_lag_ms(api, group_id) if api is not None else None
+    if lag_ms is None:  # no admin API, or it cannot be reached
+        lag_ms = measured_lag_ms(connection, committed, log_end)
     partitions = []
     for key in keys:
         current = committed.get(key)
@@ -126,11 +124,14 @@ def group_report(
     )
 
 
-def admin_api_lag_ms(api: AdminApi, group_id: str) -> dict[TopicPartitionKey, int | None]:
-    answer = api.get(f"/api/groups/{quote(group_id)}/lag") or {}
+def admin_api_lag_ms(api: AdminApi, group_id: str) -> dict[TopicPartitionKey, int | None] | None:
+    """Lag in time as katka's admin API reports it; None when the API cannot be reached."""
+    answer = api.get_extra(f"/api/groups/{quote(group_id)}/lag")
+    if api.unreachable is not None:
+        return None
     return {
         (row["topic"], int(row["partition"])): row.get("lag_ms")
-        for row in answer.get("partitions", [])
+        for row in (answer or {}).get("partitions", [])
     }
 
 
