@@ -17,6 +17,7 @@ from pathlib import Path
 from katka import api
 from katka.admin import AdminHttpServer
 from katka.api._appends import AppendNotifier
+from katka.api._fetch_sessions import FetchSessionCache
 from katka.clock import Clock, SystemClock
 from katka.config import BrokerConfig, config_list
 from katka.coordinator.config import CoordinatorConfig
@@ -67,6 +68,9 @@ class Broker:
         self.started_monotonic = time.monotonic()
         self.durability = Durability(config.get("katka.fsync") == "always", self.clock)
         self.appends = AppendNotifier()
+        self.fetch_sessions = FetchSessionCache(
+            config.get_int("max.incremental.fetch.session.cache.slots"), self.appends
+        )
         self.registry = build_registry(api.ALL)
         self.cluster_id = ""
         self.storage: StorageEngine
@@ -151,6 +155,7 @@ class Broker:
             write_marker=self.markers.write,
             durability=self.durability,
             appends=self.appends,
+            fetch_sessions=self.fetch_sessions,
             api_versions=api_version_ranges(self.registry),
             advertised=self.advertised_endpoint,
             started_monotonic=self.started_monotonic,

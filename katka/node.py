@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from katka.api._appends import AppendNotifier
+    from katka.api._fetch_sessions import FetchSessionCache
     from katka.clock import Clock
     from katka.config import BrokerConfig
     from katka.coordinator.service import GroupCoordinator
@@ -71,6 +72,7 @@ class Node:
     write_marker: Callable[[tuple[str, int], int, int, bool, int], None]
     durability: Durability
     appends: AppendNotifier
+    fetch_sessions: FetchSessionCache
     api_versions: tuple[ApiVersionRange, ...]
     # Set again by the broker once its listener is bound (a listen port of 0 is only known then).
     advertised: Endpoint

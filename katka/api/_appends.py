@@ -33,6 +33,11 @@ class PartitionWaiter:
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
+    def drain(self) -> set[TopicPartition]:
+        """The partitions that changed since the last look, without waiting."""
+        changed, self._changed = self._changed, set()
+        return changed
+
     async def changed(self, timeout_s: float) -> set[TopicPartition]:
         """The partitions that changed since the last call, waiting up to `timeout_s` for
         one; empty when the time ran out first."""
@@ -44,8 +49,7 @@ class PartitionWaiter:
                 pass
             finally:
                 self._wakeup = None
-        changed, self._changed = self._changed, set()
-        return changed
+        return self.drain()
 
 
 class AppendNotifier:

@@ -6,8 +6,10 @@ inside the first batch. read_uncommitted reads up to the high watermark; read_co
 the range so the client drops their records (every client drops control batches).
 Long poll: when fewer than min_bytes are available the reply is parked on the fetch's own
 partitions until they hold min_bytes (or one fails) or max_wait_ms passes. The first batch of
-the first non-empty partition is returned whole even above the byte limits (KIP-74). Fetch
-sessions (KIP-227) are not created: session id 0 keeps clients on full fetches.
+the first non-empty partition is returned whole even above the byte limits (KIP-74).
+Fetch sessions (KIP-227, v7+): epoch 0 creates one, epoch > 0 fetches incrementally (only the
+partitions with something to say are read and answered), epoch -1 fetches without one; see
+_fetch_sessions.py.
 v0-3 (Kafka 4.0 dropped them) read message formats v0 (v0-1) and v1 (v2-3):
 protocol/message_sets.py converts the whole batches read, on that path only.
 """
@@ -15,10 +17,20 @@ protocol/message_sets.py converts the whole batches read, on that path only.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from katka.api._appends import PartitionWaiter, TopicPartition
 from katka.api._build import ZERO, make, millis, response_module
-from katka.api._partitions import answer_partitions
+from katka.api._fetch_sessions import (
+    FINAL_EPOCH,
+    INITIAL_EPOCH,
+    CachedPartition,
+    FetchSession,
+    PartitionResult,
+)
+from katka.api._partitions import answer_partitions, by_topic
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol import message_sets
@@ -28,25 +40,102 @@ if TYPE_CHECKING:
 
 API_KEY = 1
 VERSIONS = range(0, 13)
+FIRST_SESSION_VERSION = 7
 LEADER_EPOCH = 0
 READ_COMMITTED = 1
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
-    if getattr(request, "session_id", 0) != 0 or getattr(request, "session_epoch", -1) > 0:
-        m = response_module(ctx)
+    session_id = getattr(request, "session_id", 0)
+    epoch = getattr(request, "session_epoch", FINAL_EPOCH)
+    sessions = node.fetch_sessions
+    if epoch in (INITIAL_EPOCH, FINAL_EPOCH):
+        if session_id != 0:
+            sessions.remove(session_id)  # a full fetch closes the session it names
+        create = epoch == INITIAL_EPOCH and ctx.api_version >= FIRST_SESSION_VERSION
+        return _full_fetch(ctx, request, node, create)
+    try:
+        session = sessions.for_incremental(session_id, epoch)
+    except KafkaError as error:
         return make(
-            m.FetchResponse,
+            response_module(ctx).FetchResponse,
             throttle_time=ZERO,
-            error_code=ErrorCode.fetch_session_id_not_found,
+            error_code=error.code,
             session_id=0,
             responses=(),
         )
+    requested = _requested(request)
+    forgotten = [
+        (topic.topic, partition)
+        for topic in request.forgotten_topics_data
+        for partition in topic.partitions
+    ]
+    if not sessions.update(session, node.clock.monotonic_ms(), requested, forgotten):
+        return _full_fetch(ctx, request, node, create_session=False)  # nothing left to fetch
+    return _incremental_fetch(ctx, request, node, session, requested)
+
+
+# --- full fetches ---------------------------------------------------------------------
+
+
+def _full_fetch(ctx: RequestContext, request: Any, node: Node, create_session: bool) -> Any:
     response, total_bytes, has_error = _read(ctx, request, node)
     max_wait_ms = millis(request.max_wait)
     if has_error or total_bytes >= request.min_bytes or max_wait_ms <= 0:
+        return _maybe_create_session(request, node, response) if create_session else response
+    return _full_long_poll(ctx, request, node, max_wait_ms, response, create_session)
+
+
+async def _full_long_poll(
+    ctx: RequestContext,
+    request: Any,
+    node: Node,
+    max_wait_ms: int,
+    first: Any,
+    create_session: bool,
+) -> Any:
+    response = await _long_poll(ctx, request, node, max_wait_ms, first)
+    return _maybe_create_session(request, node, response) if create_session else response
+
+
+def _maybe_create_session(request: Any, node: Node, response: Any) -> Any:
+    """Cache what this full response sent, so the client may fetch incrementally next."""
+    answered = {
+        (topic.topic, partition.partition_index): partition
+        for topic in response.responses
+        for partition in topic.partitions
+    }
+    read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
+    partitions = _requested(request)
+    owing = set()
+    for key, cached in partitions.items():
+        data = answered[key]
+        if data.error_code != ErrorCode.none:
+            owing.add(key)
+            continue
+        cached.high_watermark = data.high_watermark
+        cached.log_start_offset = data.log_start_offset
+        readable = data.last_stable_offset if read_committed else data.high_watermark
+        if cached.fetch_offset < readable:
+            owing.add(key)
+    session = node.fetch_sessions.maybe_create(node.clock.monotonic_ms(), partitions)
+    if session is None:
         return response
-    return _long_poll(ctx, request, node, max_wait_ms, response)
+    session.pending = owing
+    return dataclasses.replace(response, session_id=session.id)
+
+
+def _requested(request: Any) -> dict[TopicPartition, CachedPartition]:
+    return {
+        (topic.topic, partition.partition): CachedPartition(
+            partition.partition,
+            partition.fetch_offset,
+            partition.partition_max_bytes,
+            getattr(partition, "current_leader_epoch", -1),
+        )
+        for topic in request.topics
+        for partition in topic.partitions
+    }
 
 
 async def _long_poll(
@@ -56,8 +145,6 @@ async def _long_poll(
     partitions only; when some change it re-reads those alone (what each partition has ready
     is remembered), and reads the whole response once enough is ready, as Kafka's
     DelayedFetch does."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + max_wait_ms / 1000
     wanted = {
         (fetch_topic.topic, fetch_partition.partition): fetch_partition
         for fetch_topic in request.topics
@@ -69,21 +156,37 @@ async def _long_poll(
         for partition in topic.partitions
     }
     with node.appends.parked(wanted) as waiter:
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            changed = await waiter.changed(remaining)
-            if not changed:
-                break
-            try:
-                for partition in changed:
-                    ready[partition] = _ready_bytes(request, node, partition, wanted[partition])
-            except KafkaError:
-                break  # the partition failed (deleted, out of range): the full read says how
-            if sum(ready.values()) >= request.min_bytes:
-                break
+        await _wait_for_min_bytes(request, node, waiter, max_wait_ms, wanted, ready)
     return _read(ctx, request, node)[0]
+
+
+async def _wait_for_min_bytes(
+    request: Any,
+    node: Node,
+    waiter: PartitionWaiter,
+    max_wait_ms: int,
+    wanted: dict[TopicPartition, Any],
+    ready: dict[TopicPartition, int],
+) -> set[TopicPartition]:
+    """Wait until the partitions ready hold min_bytes, one fails, or the time is up; returns
+    the partitions that changed meanwhile."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_wait_ms / 1000
+    seen: set[TopicPartition] = set()
+    while (remaining := deadline - loop.time()) > 0:
+        changed = await waiter.changed(remaining)
+        if not changed:
+            break
+        seen |= changed
+        try:
+            for partition in changed:
+                if partition in wanted:
+                    ready[partition] = _ready_bytes(request, node, partition, wanted[partition])
+        except KafkaError:
+            break  # the partition failed (deleted, out of range): the full read says how
+        if sum(ready.values()) >= request.min_bytes:
+            break
+    return seen
 
 
 def _ready_bytes(request: Any, node: Node, partition: tuple[str, int], fetch_partition: Any) -> int:
@@ -103,85 +206,83 @@ def _ready_bytes(request: Any, node: Node, partition: tuple[str, int], fetch_par
     )
 
 
-def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool]:
-    """The response as of now, the record bytes in it, and whether a partition failed."""
+# --- incremental fetches (a session) -------------------------------------------------------
+
+
+def _incremental_fetch(
+    ctx: RequestContext,
+    request: Any,
+    node: Node,
+    session: FetchSession,
+    requested: dict[TopicPartition, CachedPartition],
+) -> Any:
+    candidates = session.candidates(requested)
+    reader = _Reader(ctx, request, node)
+    answers = reader.read_partitions(candidates, session.partitions)
+    max_wait_ms = millis(request.max_wait)
+    if reader.has_error or reader.total_bytes >= request.min_bytes or max_wait_ms <= 0:
+        return _session_response(ctx, session, reader, answers)
+    return _incremental_long_poll(ctx, request, node, session, candidates, reader, max_wait_ms)
+
+
+async def _incremental_long_poll(
+    ctx: RequestContext,
+    request: Any,
+    node: Node,
+    session: FetchSession,
+    candidates: list[TopicPartition],
+    first: _Reader,
+    max_wait_ms: int,
+) -> Any:
+    """Park on the session's own waiter (registered on all its partitions for its life), so
+    parking costs nothing per partition; then read what was read before plus what changed."""
+    ready = {partition: result.record_bytes for partition, result in first.results.items()}
+    changed = await _wait_for_min_bytes(
+        request, node, session.waiter, max_wait_ms, session.partitions, ready
+    )
+    reader = _Reader(ctx, request, node)
+    answers = reader.read_partitions(
+        session.candidates({*candidates, *changed}), session.partitions
+    )
+    return _session_response(ctx, session, reader, answers)
+
+
+def _session_response(
+    ctx: RequestContext, session: FetchSession, reader: _Reader, answers: dict[TopicPartition, Any]
+) -> Any:
     m = response_module(ctx)
-    max_bytes_of_response = getattr(request, "max_bytes", 0)  # v3+
-    remaining_bytes = max_bytes_of_response if max_bytes_of_response > 0 else 2**31 - 1
-    read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
-    total_bytes = 0
-    has_error = False
+    included = session.complete(reader.results)
+    topics = by_topic(
+        included,
+        lambda partition: partition[0],
+        lambda partition: answers[partition],
+        lambda topic, partitions: make(
+            m.FetchableTopicResponse, topic=topic, partitions=partitions
+        ),
+    )
+    return make(
+        m.FetchResponse,
+        throttle_time=ZERO,
+        error_code=ErrorCode.none,
+        session_id=session.id,
+        responses=topics,
+    )
 
-    def answer(fetch_topic: Any, fetch_partition: Any) -> Any:
-        nonlocal total_bytes, remaining_bytes
-        partition_log = node.topics.get_log(fetch_topic.topic, fetch_partition.partition)
-        if getattr(fetch_partition, "current_leader_epoch", -1) > LEADER_EPOCH:
-            raise KafkaError(ErrorCode.unknown_leader_epoch)
-        high_watermark = partition_log.high_watermark
-        last_stable_offset = partition_log.last_stable_offset
-        max_offset = last_stable_offset if read_committed else high_watermark
-        aborted = None
-        if read_committed:
-            aborted = tuple(
-                make(
-                    m.AbortedTransaction, producer_id=txn.producer_id, first_offset=txn.first_offset
-                )
-                for txn in partition_log.aborted_transactions(
-                    fetch_partition.fetch_offset, max_offset
-                )
-            )
-        records: bytes | memoryview = b""
-        max_bytes = min(fetch_partition.partition_max_bytes, remaining_bytes)
-        if max_bytes > 0 or total_bytes == 0:
-            records = partition_log.read(
-                fetch_partition.fetch_offset, max_bytes, max_offset, min_one_batch=total_bytes == 0
-            )
-        total_bytes += len(records)
-        remaining_bytes -= len(records)
-        if ctx.api_version < 4:
-            magic = 0 if ctx.api_version < 2 else 1
-            records = message_sets.down_convert(records, magic, fetch_partition.fetch_offset)
-        return partition(
-            fetch_partition,
-            ErrorCode.none,
-            high_watermark,
-            last_stable_offset,
-            partition_log.log_start_offset,
-            aborted,
-            records,
-        )
 
-    def partition(
-        fetch_partition: Any,
-        error: ErrorCode,
-        high_watermark: int = -1,
-        last_stable_offset: int = -1,
-        log_start_offset: int = -1,
-        aborted: tuple[Any, ...] | None = None,
-        records: bytes | memoryview = b"",
-    ) -> Any:
-        return make(
-            m.PartitionData,
-            partition_index=fetch_partition.partition,
-            error_code=error,
-            high_watermark=high_watermark,
-            last_stable_offset=last_stable_offset,
-            log_start_offset=log_start_offset,
-            aborted_transactions=aborted,
-            preferred_read_replica=-1,
-            records=records,
-        )
+# --- reading partitions ------------------------------------------------------------------------
 
-    def refuse(_topic: Any, fetch_partition: Any, error: ErrorCode, _message: str | None) -> Any:
-        nonlocal has_error
-        has_error = True
-        return partition(fetch_partition, error)
 
+def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool]:
+    """The full response as of now, the record bytes in it, and whether a partition failed."""
+    m = response_module(ctx)
+    reader = _Reader(ctx, request, node)
     topics = answer_partitions(
         request.topics,
         lambda fetch_topic: fetch_topic.partitions,
-        answer,
-        refuse,
+        lambda fetch_topic, fetch_partition: reader.answer(fetch_topic.topic, fetch_partition),
+        lambda fetch_topic, fetch_partition, error, _message: reader.refuse(
+            fetch_topic.topic, fetch_partition, error
+        ),
         lambda fetch_topic, partitions: make(
             m.FetchableTopicResponse, topic=fetch_topic.topic, partitions=partitions
         ),
@@ -193,4 +294,109 @@ def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool
         session_id=0,
         responses=topics,
     )
-    return response, total_bytes, has_error
+    return response, reader.total_bytes, reader.has_error
+
+
+class _Reader:
+    """One pass over partitions under the request's byte limits (KIP-74), remembering what
+    each partition returned."""
+
+    def __init__(self, ctx: RequestContext, request: Any, node: Node) -> None:
+        self.m = response_module(ctx)
+        self.node = node
+        max_bytes_of_response = getattr(request, "max_bytes", 0)  # v3+
+        self.remaining_bytes = max_bytes_of_response if max_bytes_of_response > 0 else 2**31 - 1
+        self.api_version = ctx.api_version
+        self.read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
+        self.total_bytes = 0
+        self.has_error = False
+        self.results: dict[TopicPartition, PartitionResult] = {}
+
+    def read_partitions(
+        self, partitions: Iterable[TopicPartition], cached: dict[TopicPartition, CachedPartition]
+    ) -> dict[TopicPartition, Any]:
+        """Each partition's answer, in the order given (each one a 'topic' of its own for
+        answer_partitions, which maps its errors)."""
+        answered = answer_partitions(
+            [(partition, cached[partition]) for partition in partitions],
+            lambda item: (item[1],),
+            lambda item, position: self.answer(item[0][0], position),
+            lambda item, position, error, _message: self.refuse(item[0][0], position, error),
+            lambda item, answers: (item[0], answers[0]),
+        )
+        return dict(answered)
+
+    def answer(self, topic: str, fetch_partition: Any) -> Any:
+        m = self.m
+        partition_log = self.node.topics.get_log(topic, fetch_partition.partition)
+        if getattr(fetch_partition, "current_leader_epoch", -1) > LEADER_EPOCH:
+            raise KafkaError(ErrorCode.unknown_leader_epoch)
+        high_watermark = partition_log.high_watermark
+        last_stable_offset = partition_log.last_stable_offset
+        max_offset = last_stable_offset if self.read_committed else high_watermark
+        fetch_offset = fetch_partition.fetch_offset
+        aborted = None
+        if self.read_committed:
+            aborted = tuple(
+                make(
+                    m.AbortedTransaction, producer_id=txn.producer_id, first_offset=txn.first_offset
+                )
+                for txn in partition_log.aborted_transactions(fetch_offset, max_offset)
+            )
+        records: bytes | memoryview = b""
+        max_bytes = min(fetch_partition.partition_max_bytes, self.remaining_bytes)
+        if max_bytes > 0 or self.total_bytes == 0:
+            records = partition_log.read(
+                fetch_offset, max_bytes, max_offset, min_one_batch=self.total_bytes == 0
+            )
+        self.total_bytes += len(records)
+        self.remaining_bytes -= len(records)
+        if self.api_version < 4:
+            magic = 0 if self.api_version < 2 else 1
+            records = message_sets.down_convert(records, magic, fetch_partition.fetch_offset)
+        log_start_offset = partition_log.log_start_offset
+        self.results[(topic, fetch_partition.partition)] = PartitionResult(
+            ErrorCode.none,
+            high_watermark,
+            log_start_offset,
+            len(records),
+            owes_more=fetch_offset < max_offset,
+        )
+        return self.partition(
+            fetch_partition,
+            ErrorCode.none,
+            high_watermark,
+            last_stable_offset,
+            log_start_offset,
+            aborted,
+            records,
+        )
+
+    def refuse(self, topic: str, fetch_partition: Any, error: ErrorCode) -> Any:
+        self.has_error = True
+        self.results[(topic, fetch_partition.partition)] = PartitionResult(
+            error, -1, -1, 0, owes_more=True
+        )
+        return self.partition(fetch_partition, error)
+
+    def partition(
+        self,
+        fetch_partition: Any,
+        error: ErrorCode,
+        high_watermark: int = -1,
+        last_stable_offset: int = -1,
+        log_start_offset: int = -1,
+        aborted: tuple[Any, ...] | None = None,
+        records: bytes | memoryview = b"",
+    ) -> Any:
+        return make(
+            self.m.PartitionData,
+            partition_index=fetch_partition.partition,
+            error_code=error,
+            high_watermark=high_watermark,
+            last_stable_offset=last_stable_offset,
+            log_start_offset=log_start_offset,
+            aborted_transactions=aborted,
+            preferred_read_replica=-1,
+            records=records,
+        )

@@ -75,6 +75,10 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
             read_only=True,
         ),
         ConfigDef("max.connections", INT, str(INT_MAX), AtLeast(0)),
+        # KIP-227: how many incremental fetch sessions the broker keeps (0: none).
+        ConfigDef(
+            "max.incremental.fetch.session.cache.slots", INT, "1000", AtLeast(0), read_only=True
+        ),
         ConfigDef("max.connections.per.ip", INT, str(INT_MAX), AtLeast(0)),
         # --- logs ---------------------------------------------------------------------------
         ConfigDef("log.segment.bytes", INT, "1073741824", SEGMENT_BYTES_MIN),
