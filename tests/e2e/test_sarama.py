@@ -6,17 +6,13 @@ from the records, and so must katka (issue 10 part 1), or retention deletes the 
 ClusterAdmin sends DescribeConfigs v0 and Metadata v0, and (configured as Kafka 0.10.2)
 CreateTopics v0 and DeleteTopics v0; its consumer group commits with OffsetCommit v1 unless a
 retention is configured (issue 10 part 3). The Go
-program (tests/e2e/sarama/main.go) is built offline in GOPATH mode with Debian's Go into a
-cache directory outside the repository; `.ci/run` installs both Debian packages.
+program (tests/e2e/sarama/main.go) is built offline with Debian's Go (go_programs.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -29,15 +25,12 @@ from confluent_kafka.admin import AdminClient
 
 from katka.protocol.records import decode_records, iter_batches
 from katka.reliability.process import BrokerProcess
+from tests.e2e.go_programs import build_go_program
 from tests.e2e.groups import produce
 from tests.e2e.test_batch_timestamps import EARLIEST, RawClient, retention_checks, wait_for
 from tests.e2e.test_produce_consume import create_topic, unique
 
 SOURCE = Path(__file__).parent / "sarama" / "main.go"
-DEBIAN_GO = Path("/usr/lib/go/bin/go")
-DEBIAN_GOPATH = Path("/usr/share/gocode")
-SARAMA = DEBIAN_GOPATH / "src/github.com/Shopify/sarama"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "katka-sarama"
 # sarama 1.22 sends zstd in Produce v3, which Kafka refuses before v7 (KIP-110), and so does katka.
 CODECS = ["none", "gzip", "snappy", "lz4"]
 PER_CODEC = 4
@@ -45,36 +38,7 @@ PER_CODEC = 4
 
 @pytest.fixture(scope="module")
 def sarama_client() -> Path:
-    """The built client, rebuilt when its source changes."""
-    if not DEBIAN_GO.exists() or not SARAMA.is_dir():
-        pytest.skip(
-            "Debian's Go or sarama is missing: apt-get install golang-go "
-            "golang-github-shopify-sarama-dev (.ci/run installs them)"
-        )
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-    binary = CACHE / f"katka-sarama-{digest}"
-    if binary.exists():
-        return binary
-    package = CACHE / "gopath" / "src" / "katkasarama"
-    package.mkdir(parents=True, exist_ok=True)
-    shutil.copy(SOURCE, package / "main.go")
-    environment = {
-        **os.environ,
-        "GO111MODULE": "off",
-        "GOPATH": f"{CACHE / 'gopath'}:{DEBIAN_GOPATH}",
-        "GOCACHE": str(CACHE / "build-cache"),
-        "GOFLAGS": "",
-    }
-    built = subprocess.run(
-        [str(DEBIAN_GO), "build", "-o", str(binary), "."],
-        cwd=package,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert built.returncode == 0, f"building the sarama client failed:\n{built.stderr}"
-    return binary
+    return build_go_program(SOURCE, "github.com/Shopify/sarama", "golang-github-shopify-sarama-dev")
 
 
 def test_sarama_produces_with_every_codec_and_reads_it_all_back(
