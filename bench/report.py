@@ -159,6 +159,12 @@ def _rows(results: Results) -> list[Row]:
                 )
             )
     rows.append(Row("broker peak RSS (MiB)", "resources", None, "peak_rss_mb", False, _num(0)))
+    compacted = "100B, 10% live keys"
+    for title, metric, higher, fmt in (
+        ("log cleaner MB/s (100 B, 10% live keys)", "cleaned_mb_per_s", True, _num(1)),
+        ("loop timer lateness p99 while cleaning (ms)", "loop_lateness_p99_ms", False, _num(1)),
+    ):
+        rows.append(Row(title, "compaction", compacted, metric, higher, fmt))
     for variant in ("empty",):
         rows.append(
             Row(f"start-up, {variant}: first Metadata", "startup", variant, "seconds", False, _s)

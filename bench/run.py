@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import machine, rebalance, startup, transactions, workloads
+from bench import compaction, machine, rebalance, startup, transactions, workloads
 from bench.brokers import BrokerSpec, RunningBroker, start_broker
 from bench.settings import FULL, QUICK, Settings
 
@@ -26,7 +26,7 @@ SPECS = [
         "katka",
         "katka",
         "kafka",
-        ("throughput", "latency", "rebalance", "startup", "transactions"),
+        ("throughput", "latency", "rebalance", "startup", "transactions", "compaction"),
     ),
     BrokerSpec(
         "katka-fsync",
@@ -70,6 +70,7 @@ WORKLOADS = (
     "startup",
     "group-start",
     "transactions",
+    "compaction",
 )
 
 
@@ -141,7 +142,7 @@ def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path)
     running: dict[str, RunningBroker] = {}
     try:
         for spec in specs:
-            if any(w in wanted for w in spec.workloads if w != "startup"):
+            if any(w in wanted for w in spec.workloads if w not in ("startup", "compaction")):
                 running[spec.name] = start_broker(spec)[0]
         rounds: dict[str, list[list[dict[str, Any]]]] = {name: [] for name in running}
         for index in range(settings.repeats):
@@ -200,6 +201,11 @@ def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path)
                     output.emit({**tag(spec), **record})
                 for record in guarded(spec, "startup", lambda: [startup.embedded(settings)]):
                     output.emit({**tag(spec), **record})
+    katka = next((spec for spec in specs if spec.name == "katka"), None)
+    if katka is not None and "compaction" in wanted:
+        # In-process (the cleaner over the disk engine), after every broker has stopped.
+        for record in guarded(katka, "compaction", compaction.compaction, settings):
+            output.emit({**tag(katka), **record})
     output.emit(
         {
             "workload": "run",

@@ -94,7 +94,10 @@ class Throttle:
         self._bytes = 0
 
     def account(self, size: int) -> None:
+        """Called once per batch: also hands the GIL over, so the event loop waits at most
+        one batch's work (not the interpreter's 5 ms switch interval) for it."""
         self._bytes += size
+        time.sleep(0)
         if self.rate >= 1e300:
             return
         ahead = self._bytes / self.rate - (time.monotonic() - self._start)
