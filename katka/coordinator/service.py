@@ -478,9 +478,9 @@ class GroupCoordinator:
     def maybe_compact(self, min_records: int = 10_000) -> bool:
         """Rewrite the internal log as a snapshot once superseded records dominate it.
 
-        Kafka compacts __consumer_offsets by key; katka has no compaction, so the coordinator
-        snapshots its own state instead, which keeps start-up replay proportional to the live
-        state rather than to the history of commits.
+        Kafka compacts __consumer_offsets by key with its log cleaner; katka's coordinator
+        snapshots its own state instead (docs/reliability.md, Log compaction, says why), which
+        keeps start-up replay proportional to the live state rather than to the history.
         """
         if self._pending_txn_offsets:
             return False  # the snapshot would drop the open transactions' offsets

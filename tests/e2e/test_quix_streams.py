@@ -5,7 +5,7 @@ input exactly once for read_committed readers.
 Quix Streams pins its own confluent-kafka (2.12 for 3.28), older than the one katka's tests
 need, so it never goes into the test extra: the test builds a virtual environment for it in
 a cache directory outside the repository (reused between runs) and runs the application there
-as a subprocess. A stateless app: stateful ones need changelog topics with cleanup.policy=compact.
+as a subprocess. A stateless app here; test_quix_streams_state.py runs a stateful one.
 """
 
 from __future__ import annotations
