@@ -1,7 +1,8 @@
 """Batch compression codecs (Kafka's attribute bits 0-2), pure: no I/O.
 
 Snappy: librdkafka writes raw snappy blocks, the Java client writes xerial framing; decoding
-accepts both and compressing writes raw blocks. LZ4 is the LZ4 frame format.
+accepts both and compressing writes raw blocks. LZ4 is the LZ4 frame format (written with
+independent blocks, the only kind Kafka's Java client and broker read).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ def compress(codec: int, data: bytes) -> bytes:
     if codec == COMPRESSION_SNAPPY:
         return bytes(cramjam.snappy.compress_raw(data))
     if codec == COMPRESSION_LZ4:
-        return bytes(cramjam.lz4.compress(data))
+        # Independent blocks, no content checksum: Kafka's Java reader (KafkaLZ4BlockInputStream)
+        # refuses frames of linked blocks, which is what lz4's default frame holds.
+        compressor = cramjam.lz4.Compressor(content_checksum=False, block_linked=False)
+        compressor.compress(data)
+        return bytes(compressor.finish())
     if codec == COMPRESSION_ZSTD:
         return bytes(cramjam.zstd.compress(data))
     raise ValueError(f"unknown compression codec {codec}")

@@ -58,7 +58,7 @@ def test_minus_one_max_timestamps_are_stored_and_found_as_kafka_does(
         sarama_batch(b"b", now_ms - 3_000, compression=1),
         sarama_batch(b"c", now_ms - 4_000, compression=4),  # zstd: refused below Produce v7
         sarama_batch(b"d", now_ms - 1_000, compression=2),
-        sarama_batch(b"e", now_ms - 2_000, compression=0),
+        sarama_batch(b"e", now_ms - 2_000, compression=3),
     ]
     results = {}
     for name, server in both(kafka_broker, katka_broker):
