@@ -9,6 +9,10 @@ RecordsUtil.downConvert does, except that katka writes them uncompressed: contro
 left out, records before the fetch offset are dropped, headers are lost (v0/v1 have none),
 and a trailing partial batch is not converted.
 
+Kafka 0.8-0.9 clients framed LZ4 with a wrong header checksum (over the frame's magic too);
+Kafka's broker ignores that checksum for magic 0, and so does katka (it is rewritten before
+decompressing).
+
 A message: offset int64, size int32, crc uint32 (CRC-32 of the rest), magic int8, attributes
 int8 (codec in bits 0-2, LogAppendTime in bit 3 for magic 1), timestamp int64 (magic 1 only),
 key and value as int32-length bytes (-1: null). A compressed message's value is the codec's
@@ -22,6 +26,7 @@ import zlib
 
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol.records import (
+    COMPRESSION_LZ4,
     COMPRESSION_NONE,
     COMPRESSION_ZSTD,
     RecordInput,
@@ -42,6 +47,66 @@ NO_TIMESTAMP = -1
 
 def _corrupt(message: str) -> KafkaError:
     return KafkaError(ErrorCode.corrupt_message, message)
+
+
+_PRIME1, _PRIME2, _PRIME3, _PRIME4, _PRIME5 = (
+    2654435761,
+    2246822519,
+    3266489917,
+    668265263,
+    374761393,
+)
+_MASK = 0xFFFFFFFF
+LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"
+LZ4_CONTENT_SIZE_FLAG = 0x08
+
+
+def _rotl(value: int, bits: int) -> int:
+    return ((value << bits) | (value >> (32 - bits))) & _MASK
+
+
+def xxh32(data: bytes, seed: int = 0) -> int:
+    """XXH32 (the LZ4 frame format's checksum); only short frame descriptors are hashed."""
+    length, position = len(data), 0
+    if length >= 16:
+        v = [
+            (seed + _PRIME1 + _PRIME2) & _MASK,
+            (seed + _PRIME2) & _MASK,
+            seed,
+            (seed - _PRIME1) & _MASK,
+        ]
+        while position + 16 <= length:
+            for i in range(4):
+                (lane,) = struct.unpack_from("<I", data, position)
+                v[i] = (_rotl((v[i] + lane * _PRIME2) & _MASK, 13) * _PRIME1) & _MASK
+                position += 4
+        h = (_rotl(v[0], 1) + _rotl(v[1], 7) + _rotl(v[2], 12) + _rotl(v[3], 18)) & _MASK
+    else:
+        h = (seed + _PRIME5) & _MASK
+    h = (h + length) & _MASK
+    while position + 4 <= length:
+        (word,) = struct.unpack_from("<I", data, position)
+        h = (_rotl((h + word * _PRIME3) & _MASK, 17) * _PRIME4) & _MASK
+        position += 4
+    while position < length:
+        h = (_rotl((h + data[position] * _PRIME5) & _MASK, 11) * _PRIME1) & _MASK
+        position += 1
+    h ^= h >> 15
+    h = (h * _PRIME2) & _MASK
+    h ^= h >> 13
+    h = (h * _PRIME3) & _MASK
+    return h ^ (h >> 16)
+
+
+def fix_lz4_header_checksum(frame: bytes) -> bytes:
+    """The frame with its header checksum recomputed (Kafka 0.8-0.9's was wrong)."""
+    if len(frame) < 7 or frame[:4] != LZ4_FRAME_MAGIC:
+        return frame
+    checksum_at = 6 + (8 if frame[4] & LZ4_CONTENT_SIZE_FLAG else 0)
+    if len(frame) <= checksum_at:
+        return frame
+    checksum = (xxh32(frame[4:checksum_at]) >> 8) & 0xFF
+    return frame[:checksum_at] + bytes([checksum]) + frame[checksum_at + 1 :]
 
 
 def _read_bytes(data: bytes, position: int, end: int) -> tuple[bytes | None, int]:
@@ -97,6 +162,8 @@ def _read_messages(
         else:
             codec = message_codec
             log_append = magic == 1 and attributes & TIMESTAMP_TYPE_FLAG
+            if magic == 0 and message_codec == COMPRESSION_LZ4:
+                value = fix_lz4_header_checksum(value)
             inner, _ = _read_messages(
                 decompress(message_codec, value), timestamp if log_append else None, depth + 1
             )

@@ -19,6 +19,7 @@ from katka.api.context import RequestContext
 from katka.errors import ErrorCode
 from katka.protocol.batches import validate_produce_records
 from katka.protocol.codec import decode_request, encode_response, read_fixed_header
+from katka.protocol.message_sets import xxh32
 from katka.protocol.records import build_batch, compress, decode_batch, decode_records, iter_batches
 from katka.server.dispatch import api_version_ranges, build_registry
 from tests.api.harness import ApiHarness, answer_of
@@ -352,3 +353,15 @@ def test_fetch_v2_leaves_out_control_batches(api: ApiHarness) -> None:
     _error, high_watermark, records = read_fetch(answer(api, fetch, fetch_frame(2, 0)), 2)
     assert high_watermark == 2
     assert [value for *_, value in read_message_set(records)] == [b"in-txn"]
+
+
+def test_produce_v1_of_a_magic_0_lz4_wrapper_as_kafka_0_8_framed_it(api: ApiHarness) -> None:
+    """Kafka 0.8-0.9 clients hashed the LZ4 frame's magic into its header checksum; Kafka's
+    broker ignored that checksum for magic 0, and so does katka."""
+    api.node.topics.create_topic("orders", 1, {})
+    frame = bytearray(compress(3, message_set(0, b"p", b"q")))
+    frame[6] = (xxh32(bytes(frame[0:6])) >> 8) & 0xFF
+    r = answer(api, produce, produce_frame(1, 0, message(0, 0, bytes(frame), attributes=3)))
+    assert read_produce(r, 1) == [(0, ErrorCode.none, 0, -2)]
+    stored = api.node.topics.get_log("orders", 0).read(0, 1 << 20, 2, min_one_batch=True)
+    assert [s.value for s in decode_records(stored)] == [b"p", b"q"]
