@@ -42,9 +42,9 @@ class KatkaCommands(click.Group):
 def cli() -> None:
     """katka: a Kafka-compatible event-streaming broker in one Python process.
 
-    The client commands (topic, produce, consume, group) work against any Kafka-compatible
-    cluster; what only katka knows (generation, lag in time, rebalance history) comes
-    from its HTTP admin API, found through --bootstrap-server.
+    The client commands (topic, produce, consume, group, transaction) work against any
+    Kafka-compatible cluster; what only katka knows (generation, lag in time, rebalance
+    history) comes from its HTTP admin API, found through --bootstrap-server.
 
     Short flags mean one thing everywhere, kcat's where it has one: -b broker, -t topic,
     -p partition, -g group, -c count, -e exit at end, -f format, -K key separator,
