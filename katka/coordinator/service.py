@@ -309,7 +309,10 @@ class GroupCoordinator:
         ctx = self._context()
         manager = self._owner(group_id) or self.classic  # groups are classic until joined
         verdict: ErrorCode | None = None
-        if any(self._partition_exists(p.topic, p.partition) for p in offsets):
+        # TxnOffsetCommit v0-2 carries no member id or generation: Kafka checks no membership
+        # then (generation fencing, KIP-447, comes with v3's member fields).
+        unchecked = producer is not None and not member_id and generation_id < 0
+        if any(self._partition_exists(p.topic, p.partition) for p in offsets) and not unchecked:
             # (else Kafka answers unknown partitions before the coordinator sees the request)
             committer = OffsetCommitter(
                 member_id, generation_id, group_instance_id, member_epoch_capable

@@ -411,3 +411,47 @@ def test_offsets_from_a_consumer_generation_a_rebalance_ended_are_refused(
     producer.commit_transaction(15)
     first.close()
     second.close()
+
+
+def test_aiokafka_sends_a_live_groups_offsets_in_its_transaction(
+    katka_server: BrokerProcess,
+) -> None:
+    """aiokafka sends TxnOffsetCommit v0-2 (no member id or generation, as Kafka allows for
+    older clients) while its consumer is a live member of the group."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka import TopicPartition as AioPartition
+
+    bootstrap = katka_server.bootstrap
+    source, group = unique("aio-ctp"), unique("aio-ctp-group")
+    create_topic(bootstrap, source, 1)
+    plain = Producer({"bootstrap.servers": bootstrap})
+    for i in range(3):
+        plain.produce(source, value=b"%d" % i)
+    plain.flush(10)
+
+    async def scenario() -> int | None:
+        consumer = AIOKafkaConsumer(
+            source,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=unique("tx"))
+        await consumer.start()
+        await producer.start()
+        try:
+            batches = await consumer.getmany(timeout_ms=10_000)
+            taken = [m for ms in batches.values() for m in ms]
+            assert taken
+            async with producer.transaction():
+                await producer.send_offsets_to_transaction(
+                    {AioPartition(source, 0): taken[-1].offset + 1}, group
+                )
+            return await consumer.committed(AioPartition(source, 0))
+        finally:
+            await producer.stop()
+            await consumer.stop()
+
+    assert asyncio.run(scenario()) == 3
