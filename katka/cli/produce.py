@@ -44,6 +44,13 @@ class DeliveryTally:
         self.first_error: str | None = None
         self.first_failed_line: int | None = None
 
+    def first_failure(self) -> str:
+        """`the first at line 17: reason`; records still queued at the flush timeout have no
+        delivery report, so no line."""
+        if self.first_failed_line is None:
+            return str(self.first_error)
+        return f"the first at line {self.first_failed_line}: {self.first_error}"
+
     def on_delivery(self, line_number: int, error: Any, message: Any) -> None:
         if error is None:
             self.delivered += 1
@@ -231,8 +238,8 @@ def produce(
         )
     if tally.failed:
         raise CliError(
-            f"{tally.failed} of {plural(records, 'record')} could not be delivered (the first "
-            f"at line {tally.first_failed_line}): {tally.first_error}"
+            f"{tally.failed} of {plural(records, 'record')} could not be delivered "
+            f"({tally.first_failure()})"
         )
 
 
@@ -248,7 +255,7 @@ def what_was_sent(lines: int, tally: DeliveryTally) -> str:
         return f"produced {plural(tally.delivered, 'record')} ({line_range(lines)})"
     return (
         f"produced {tally.delivered} of {plural(lines, 'record')} ({line_range(lines)}), "
-        f"{tally.failed} failed (the first at line {tally.first_failed_line}: {tally.first_error})"
+        f"{tally.failed} failed ({tally.first_failure()})"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -321,3 +322,22 @@ def test_several_topics_and_a_regex_are_consumed_together(
     )
     two = katka("consume", first, second, "--partition", "0")
     assert two.returncode == 2 and "--partition needs exactly one TOPIC" in two.stderr
+
+
+def test_records_the_broker_refuses_are_counted_with_the_line_of_the_first(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = unique("t")
+    katka("topic", "create", name, "--config", "max.message.bytes=300", check=True)
+    lines = "small\n" + "x" * 1000 + "\nsmall again\n"
+    result = katka("produce", name, "--acks", "1", input=lines)
+    assert result.returncode == 1
+    # The small lines may share the big one's batch (and its fate) or go before it.
+    failed = re.fullmatch(
+        r"katka: error: ([23]) of 3 records could not be delivered \(the first at line ([12]): "
+        r"Broker: Message size too large \(MSG_SIZE_TOO_LARGE\)\)\n",
+        result.stderr,
+    )
+    assert failed is not None, result.stderr
+    assert result.stdout.startswith(f"Produced {3 - int(failed[1])} record")
+    assert result.stdout.rstrip().endswith(f", {failed[1]} failed")
