@@ -71,9 +71,14 @@ class Walkthrough:
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            described = self.describe(group)
-            if check(described):
-                return described
+            result = run_katka(
+                "group", "describe", group, "--output", "json", "-b", self.broker.bootstrap
+            )
+            # Until the first member joins, the group does not exist yet.
+            assert result.returncode == 0 or "does not exist" in result.stderr, result.stderr
+            described = json.loads(result.stdout) if result.returncode == 0 else {}
+            if described and check(described):
+                return described  # type: ignore[no-any-return]
             if time.monotonic() > deadline:
                 raise AssertionError(f"group {group} never got there: {described}")
             time.sleep(0.3)
