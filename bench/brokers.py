@@ -128,7 +128,8 @@ class BrokerSpec:
             return [
                 sys.executable,
                 "-m",
-                "katka.cli.serve",
+                "katka",
+                "serve",
                 "--listen",
                 f"127.0.0.1:{port}",
                 "--data-dir",

@@ -12,18 +12,20 @@ from collections.abc import Sequence
 
 import click
 
-from katka.cli.consume import consume
-from katka.cli.group.commands import group
-from katka.cli.produce import produce
-from katka.cli.topic import topic
-from katka.cli.transaction import transaction
-
 
 class KatkaCommands(click.Group):
-    """The commands, with `serve` imported only when it runs or help lists it: it loads the
-    whole broker (~0.6 s of CPU), which client commands such as `katka topic list` never need."""
+    """The commands, each imported only when it runs or help lists it: `serve` loads the whole
+    broker (~0.6 s of CPU), which client commands such as `katka topic list` never need, and
+    a serving process needs none of the client commands."""
 
-    LAZY = {"serve": "katka.cli.serve"}
+    LAZY = {
+        "serve": "katka.cli.serve",
+        "topic": "katka.cli.topic",
+        "produce": "katka.cli.produce",
+        "consume": "katka.cli.consume",
+        "group": "katka.cli.group.commands",
+        "transaction": "katka.cli.transaction",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
@@ -57,13 +59,6 @@ def cli() -> None:
       printf 'k1:hello\\nk2:world\\n' | katka produce orders --key-separator :
       katka consume orders --from-beginning --max-messages 2 --format '%k=%v\\n'
     """
-
-
-cli.add_command(topic)
-cli.add_command(produce)
-cli.add_command(consume)
-cli.add_command(group)
-cli.add_command(transaction)
 
 
 def run(args: Sequence[str] | None = None) -> int:
