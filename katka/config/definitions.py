@@ -114,15 +114,15 @@ class ConfigDef:
     why: str = ""  # a katka restriction, said in the refusal
 
     def validate(self, value: str) -> str:
-        """The value if it parses as this config's type and obeys its rule; raises
-        KafkaError(INVALID_CONFIG) with Kafka's wording otherwise."""
+        """The value, trimmed as Kafka trims it, if it parses as this config's type and obeys
+        its rule; raises KafkaError(INVALID_CONFIG) with Kafka's wording otherwise."""
         problem = self._explain(value)
         if problem is not None:
             raise KafkaError(
                 ErrorCode.invalid_config,
                 f"Invalid value {value} for configuration {self.name}: {problem}",
             )
-        return value
+        return value.strip()
 
     def _explain(self, value: str) -> str | None:
         text = value.strip()

@@ -99,3 +99,9 @@ def test_every_synonym_names_a_broker_config() -> None:
 def test_ignored_configs_set_at_start_are_listed_for_the_warning() -> None:
     config = BrokerConfig({"process.roles": "broker,controller", "num.partitions": "3"})
     assert config.ignored_in_use() == ["process.roles"]
+
+
+def test_values_are_trimmed_as_kafka_trims_them() -> None:
+    config = BrokerConfig({"log.message.timestamp.type": "LogAppendTime  ", "num.partitions": " 3"})
+    assert config.get("log.message.timestamp.type") == "LogAppendTime"
+    assert config.get_int("num.partitions") == 3
