@@ -68,7 +68,8 @@ def resolve_settings(
 def _client_listener(values: Mapping[str, str]) -> tuple[str, Endpoint, list[str]]:
     """The one listener katka opens, and the quorum listeners it leaves closed."""
     listeners = config_list(values.get("listeners", BROKER_CONFIGS["listeners"].default))
-    controller_names = set(config_list(values.get("controller.listener.names")))
+    # Listener names compare as Kafka normalises them: upper case.
+    controller_names = {n.upper() for n in config_list(values.get("controller.listener.names"))}
     protocols = _protocol_map(values)
     opened: list[tuple[str, Endpoint]] = []
     not_opened: list[str] = []
@@ -76,6 +77,7 @@ def _client_listener(values: Mapping[str, str]) -> tuple[str, Endpoint, list[str
         name, separator, _address = listener.partition("://")
         if not separator:
             raise ValueError(f"listeners: expected NAME://HOST:PORT, got {listener!r}")
+        name = name.upper()
         if name in controller_names:
             not_opened.append(listener)
             continue
@@ -106,7 +108,7 @@ def _protocol_map(values: Mapping[str, str]) -> dict[str, str]:
             raise ValueError(
                 f"listener.security.protocol.map: expected NAME:PROTOCOL, got {entry!r}"
             )
-        result[name.strip()] = protocol.strip().upper()
+        result[name.strip().upper()] = protocol.strip().upper()
     return result
 
 
@@ -117,7 +119,7 @@ def _advertised(values: Mapping[str, str], name: str, listen: Endpoint) -> Endpo
         entry_name, separator, _address = entry.partition("://")
         if not separator:
             raise ValueError(f"advertised.listeners: expected NAME://HOST:PORT, got {entry!r}")
-        if entry_name == name:
+        if entry_name.upper() == name:
             advertised = Endpoint.parse(entry)
             if not advertised.host:
                 raise ValueError(f"advertised.listeners: {entry} names no host")
