@@ -449,7 +449,8 @@ class SegmentedLog:
                 chunks.append(data)
                 remaining -= len(data)
             if next_offset < segment.next_offset and (
-                next(segment.iter_headers(next_offset), None) is not None
+                index == len(self.segments) - 1  # the active segment has no gaps
+                or next(segment.iter_headers(next_offset), None) is not None
             ):
                 break  # stopped by max_bytes or max_offset, not by the segment's end
             if remaining <= 0:

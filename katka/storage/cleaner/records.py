@@ -53,21 +53,39 @@ def payload_of(batch: bytes | bytearray | memoryview, header: BatchHeader) -> by
 
 
 def iter_records(payload: bytes, header: BatchHeader) -> Iterator[RawRecord]:
-    """The records of a (decompressed) payload; raises KafkaError on a malformed one."""
+    """The records of a (decompressed) payload; raises KafkaError on a malformed one.
+
+    The cleaner's hot loop: one-byte varints (most lengths and deltas) are decoded inline."""
     position = 0
     base_offset = header.base_offset
     for _ in range(header.record_count):
-        length, body = decode_varint(payload, position)
+        byte = payload[position]
+        if byte < 0x80:
+            length, body = (byte >> 1) ^ -(byte & 1), position + 1
+        else:
+            length, body = decode_varint(payload, position)
         end = body + length
-        field = decode_varint(payload, body + 1)[1]  # past attributes and timestamp delta
-        offset_delta, field = decode_varint(payload, field)
-        key_length, field = decode_varint(payload, field)
+        field = body + 1  # past the attributes
+        if payload[field] < 0x80:  # the timestamp delta
+            field += 1
+        else:
+            field = decode_varint(payload, field)[1]
+        byte = payload[field]
+        if byte < 0x80:
+            offset_delta, field = (byte >> 1) ^ -(byte & 1), field + 1
+        else:
+            offset_delta, field = decode_varint(payload, field)
+        byte = payload[field]
+        if byte < 0x80:
+            key_length, field = (byte >> 1) ^ -(byte & 1), field + 1
+        else:
+            key_length, field = decode_varint(payload, field)
         key = None
         if key_length >= 0:
             key = payload[field : field + key_length]
             field += key_length
-        value_length = decode_varint(payload, field)[0]
-        yield RawRecord(base_offset + offset_delta, key, value_length < 0, position, end)
+        tombstone = payload[field] == 1  # a value length of -1 is the one byte 0x01
+        yield RawRecord(base_offset + offset_delta, key, tombstone, position, end)
         position = end
 
 
