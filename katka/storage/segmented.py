@@ -228,6 +228,11 @@ class SegmentedLog:
 
     # --- segment list --------------------------------------------------------------------------
 
+    @property
+    def is_closed(self) -> bool:
+        """Its files are released (deleted topic, shutdown): nothing may be swapped in."""
+        return self._closed
+
     def replace_segments(self, old: Sequence[Segment], writer: CleanedWriter) -> bool:
         """Swap a cleaned segment in for the consecutive segments `old`; False (nothing done)
         when the log no longer holds them (retention, DeleteRecords or a deletion meanwhile)."""

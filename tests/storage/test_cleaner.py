@@ -199,3 +199,40 @@ def test_compressed_batches_are_rebuilt_with_their_codec(
     assert latest["k0"] == "v9-0" and latest["k1"] == "v8-1"
     cleaned = [key for offset, key, _ in records if offset < log.segment_base_offsets()[-1]]
     assert len(cleaned) == len(set(cleaned))
+
+
+def test_a_cleaning_finished_after_some_of_its_segments_were_deleted_keeps_the_latest_values(
+    harness: EngineHarness,
+) -> None:
+    log = harness.open(COMPACTED)
+    for i in range(60):
+        put(log, f"k{i % 3}", f"v{i}")
+    log.flush()
+    before = visible(log)
+    job = begin_cleaning(log, NOW, CleanerConfig(), True)
+    assert job is not None
+    result = job.run()
+    log.delete_records_before(log.segment_base_offsets()[2])  # DeleteRecords meanwhile
+    complete_cleaning(log, result, NOW)  # the groups still in the log are swapped in
+    after = visible(log)
+    assert set(after) <= set(before)
+    latest = {key: offset for offset, key, _ in before}
+    assert set(latest.values()) <= {offset for offset, _, _ in after}
+    if harness.kind == "disk":
+        leftovers = [n for n in os.listdir(log.directory) if n.endswith((".cleaned", ".swap"))]
+        assert leftovers == []
+
+
+def test_a_cleaning_of_a_deleted_topic_changes_nothing_and_raises_nothing(
+    harness: EngineHarness,
+) -> None:
+    log = harness.open(COMPACTED, topic="doomed", partition=0)
+    for i in range(60):
+        put(log, f"k{i % 3}", f"v{i}")
+    log.flush()
+    job = begin_cleaning(log, NOW, CleanerConfig(), True)
+    assert job is not None
+    result = job.run()
+    harness.engine.delete_log("doomed", 0)
+    if harness.kind == "disk":
+        assert not complete_cleaning(log, result, NOW)

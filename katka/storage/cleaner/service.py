@@ -117,6 +117,9 @@ def begin_cleaning(
 def complete_cleaning(log: SegmentedLog, result: CleaningResult, now_ms: int) -> bool:
     """On the loop: swap the cleaned segments in; False when the log changed under the
     cleaning (its files are discarded, a later cleaning starts over)."""
+    if log.is_closed:  # deleted or shut down meanwhile: its directory may be gone
+        result.discard()
+        return False
     # Segments below `gaps_below` may have offset gaps, which recovery must not take for
     # corruption: it moves (and is persisted) before any swap, the cleaned point after them.
     if result.end_offset > log.gaps_below:
@@ -144,6 +147,7 @@ class LogCleaner:
         self._executor: ThreadPoolExecutor | None = None
         self.history: deque[CleaningStats] = deque(maxlen=100)
         self.running: CleaningJob | None = None
+        self._closed = False
 
     def _thread(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -174,6 +178,8 @@ class LogCleaner:
         self, logs: Sequence[PartitionLog], log: SegmentedLog | None = None
     ) -> CleaningStats | None:
         """Clean the dirtiest log needing it (or `log`, whatever its ratio); None if none."""
+        if self._closed:
+            return None
         job = (
             begin_cleaning(log, self._now_ms(), self.config, force=True)
             if log is not None
@@ -228,10 +234,14 @@ class LogCleaner:
             except Exception:
                 logger.exception("log cleaning failed")
                 stats = None
+            if self._closed:
+                return
             if stats is None:
                 await asyncio.sleep(self.config.backoff_ms / 1000)
 
     def close(self) -> None:
+        """Stop: a cleaning under way stops at its next batch (its files are discarded)."""
+        self._closed = True
         if self.running is not None:
             self.running.cancelled = True
         if self._executor is not None:
