@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from kio.static.primitive import Records
 
+from katka.api._build import _field_names_in_any_version
 from katka.api.context import RequestContext
 from katka.broker import Broker
 from katka.clock import ManualClock
@@ -85,7 +86,12 @@ class ApiHarness:
 
 def build(cls: Any, values: Mapping[str, Any]) -> Any:
     """An entity of `cls` from a mapping; nested entities from mappings or lists of them.
-    Fields left out get the field's default, else a neutral value of its type."""
+    Fields left out get the field's default, else a neutral value of its type; fields of
+    other versions are dropped, names of no version refused."""
+    known = _field_names_in_any_version(cls)
+    unknown = set(values) - known if known is not None else set()
+    if unknown:  # a typo in a test, not a field of another version
+        raise TypeError(f"no version of {cls.__name__} has the field(s) {sorted(unknown)}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for field in dataclasses.fields(cls):
