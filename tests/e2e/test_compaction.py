@@ -70,26 +70,30 @@ def produce(server: BrokerProcess, topic: str, records: list[tuple[str, str | No
     assert failures == []
 
 
-def read_from(server: BrokerProcess, topic: str, offset: int = 0) -> list[tuple[int, str, str]]:
-    """Every record from `offset` to the high watermark: (offset, key, value or None)."""
+def read_from(
+    server: BrokerProcess, topic: str, offset: int = 0, isolation: str = "read_committed"
+) -> list[tuple[int, str, str | None]]:
+    """Every record from `offset` to the end of the partition: (offset, key, value or None)."""
     consumer = Consumer(
         {
             "bootstrap.servers": server.bootstrap,
             "group.id": unique("r"),
             "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "isolation.level": isolation,
         }
     )
     try:
-        high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
         consumer.assign([TopicPartition(topic, 0, offset)])
         records = []
         deadline = time.monotonic() + 20
-        position = offset
-        while position < high and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             message = consumer.poll(0.5)
             if message is None:
                 continue
             if message.error():
+                if message.error().code() == KafkaError._PARTITION_EOF:
+                    return records
                 raise KafkaException(message.error())
             value = message.value()
             records.append(
@@ -99,8 +103,7 @@ def read_from(server: BrokerProcess, topic: str, offset: int = 0) -> list[tuple[
                     None if value is None else value.decode(),
                 )
             )
-            position = message.offset() + 1
-        return records
+        raise AssertionError(f"{topic} not read to its end in 20 s")
     finally:
         consumer.close()
 
@@ -303,3 +306,33 @@ def test_keyless_records_fail_alone_as_librdkafka_0011_checks(
     assert outcomes.count(KafkaError.INVALID_RECORD) == 10
     others = KafkaError.NO_ERROR if one_record_per_batch else KafkaError._INVALID_DIFFERENT_RECORD
     assert outcomes.count(others) == 90
+
+
+def test_aborted_transactions_records_are_removed_by_the_cleaner(server: BrokerProcess) -> None:
+    topic = unique("txn-compacted")
+    create_topic(server.bootstrap, topic, 1, EAGER)
+    producer = Producer(
+        {"bootstrap.servers": server.bootstrap, "transactional.id": unique("txn"), "linger.ms": 0}
+    )
+    producer.init_transactions(10)
+    for round_ in range(12):
+        producer.begin_transaction()
+        for i in range(20):
+            value = f"aborted-{round_}" if round_ % 3 == 1 else f"value-{round_}-{i}"
+            producer.produce(topic, key=f"k{i % 5}".encode(), value=value.encode(), partition=0)
+        if round_ % 3 == 1:
+            producer.abort_transaction(10)
+        else:
+            producer.commit_transaction(10)
+    wait_until(lambda: cleaned(server, topic), 30, what="a cleaning")
+
+    def values() -> list[str]:
+        records = read_from(server, topic, isolation="read_uncommitted")
+        return [value for _, _, value in records if value is not None]
+
+    # read_uncommitted: once cleaned past them, aborted records are gone from the log itself
+    wait_until(
+        lambda: not any(v.startswith("aborted") for v in values()[:-40]), 30, what="aborted gone"
+    )
+    latest = {key: value for _, key, value in read_from(server, topic)}
+    assert latest == {f"k{k}": f"value-11-{15 + k}" for k in range(5)}
