@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -22,9 +23,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--workloads",
-        default="throughput,produce,latency,rebalance,startup,group-start",
-        help="comma-separated subset of: throughput,produce,latency,rebalance,startup,group-start",
+        default="throughput,produce,latency,rebalance,startup,group-start,cost",
+        help="comma-separated subset of: throughput,produce,latency,rebalance,startup,"
+        "group-start,cost,transactions,compaction",
     )
+    run.add_argument(
+        "--idle-consumers",
+        default=None,
+        help="cost rows: idle consumer counts, e.g. 0,10,100 (default 0,10,100,1000)",
+    )
+    run.add_argument(
+        "--partitions-per-consumer",
+        default=None,
+        help="cost rows: partitions per consumer, e.g. 10,100 (default 10,100,1000)",
+    )
+    run.add_argument("--cost-seconds", type=float, default=None, help="cost rows: seconds per step")
     run.add_argument(
         "--out",
         type=Path,
@@ -46,8 +59,17 @@ def main(argv: list[str] | None = None) -> int:
         from bench.run import settings_for
 
         out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
+        settings = settings_for(args.quick)
+        if args.idle_consumers is not None:
+            counts = tuple(int(n) for n in args.idle_consumers.split(",") if n.strip())
+            settings = dataclasses.replace(settings, cost_idle_consumers=counts)
+        if args.partitions_per_consumer is not None:
+            widths = tuple(int(n) for n in args.partitions_per_consumer.split(",") if n.strip())
+            settings = dataclasses.replace(settings, cost_partitions=widths)
+        if args.cost_seconds is not None:
+            settings = dataclasses.replace(settings, cost_seconds=args.cost_seconds)
         path = run_benchmark(
-            settings_for(args.quick),
+            settings,
             [b.strip() for b in args.brokers.split(",") if b.strip()],
             {w.strip() for w in args.workloads.split(",") if w.strip()},
             out,

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import cost_report
+
 COLUMNS = ["katka", "katka-fsync", "tansu", "redis"]
 COLORS = {
     "katka": "#1f77b4",
@@ -414,9 +416,15 @@ def markdown(results: Results, charts: list[str]) -> str:
             *reb,
             "",
         ]
-    tg = targets(results)
+    lines += cost_report.section(results)
+    tg = targets(results) + cost_report.targets(results)
     if tg:
-        lines += ["## Targets (issue 6)", "", "| target | verdict | figures |", "|---|---|---|"]
+        lines += [
+            "## Targets (issues 6 and 17)",
+            "",
+            "| target | verdict | figures |",
+            "|---|---|---|",
+        ]
         lines += [f"| {a} | {b} | {c} |" for a, b, c in tg]
         lines.append("")
     notes = []
@@ -655,6 +663,7 @@ def write(path: Path) -> list[Path]:
     written_charts: list[str] = []
     try:
         written_charts = charts(results, out)
+        written_charts += cost_report.chart(results, out)
     except ImportError as error:  # matplotlib is an optional extra
         print(f"charts skipped: {error}")
     md = out / "latest.md"

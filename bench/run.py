@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import compaction, machine, rebalance, startup, transactions, workloads
+from bench import compaction, cost, machine, rebalance, startup, transactions, workloads
 from bench.brokers import BrokerSpec, RunningBroker, start_broker
 from bench.settings import FULL, QUICK, Settings
 
@@ -26,7 +26,15 @@ SPECS = [
         "katka",
         "katka",
         "kafka",
-        ("throughput", "latency", "rebalance", "startup", "transactions", "compaction"),
+        (
+            "throughput",
+            "latency",
+            "rebalance",
+            "startup",
+            "transactions",
+            "compaction",
+            "cost",
+        ),
     ),
     BrokerSpec(
         "katka-fsync",
@@ -40,7 +48,7 @@ SPECS = [
         "tansu",
         "Tansu (memory)",
         "kafka",
-        ("throughput", "latency", "rebalance", "startup"),
+        ("throughput", "latency", "rebalance", "startup", "cost"),
         note="memory storage engine: nothing is written to disk",
     ),
     BrokerSpec(
@@ -71,6 +79,7 @@ WORKLOADS = (
     "group-start",
     "transactions",
     "compaction",
+    "cost",
 )
 
 
@@ -172,6 +181,10 @@ def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path)
             if "rebalance" in spec.workloads and "rebalance" in wanted:
                 for record in guarded(spec, "rebalance", rebalance.rebalance, broker, settings):
                     output.emit({**tag(spec), **record})
+            if "cost" in spec.workloads and "cost" in wanted:
+                for step in (cost.idle_consumers, cost.partitions_per_consumer):
+                    for record in guarded(spec, "cost", step, broker, settings):
+                        output.emit({**tag(spec), **record})
             if "transactions" in spec.workloads and "transactions" in wanted:
                 for record in guarded(
                     spec, "transactions", transactions.transactions, broker, settings

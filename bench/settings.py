@@ -25,6 +25,10 @@ class Settings:
     startup_repeats: int = 3
     startup_partitions: int = 1000
     startup_records_per_partition: int = 100
+    cost_idle_consumers: tuple[int, ...] = (0, 10, 100, 1000)
+    cost_partitions: tuple[int, ...] = (10, 100, 1000)
+    cost_seconds: float = 10.0
+    cost_rate: int = 800
 
 
 FULL = Settings(
@@ -45,4 +49,7 @@ QUICK = Settings(
     startup_repeats=1,
     startup_partitions=100,
     startup_records_per_partition=20,
+    cost_idle_consumers=(0, 10, 100),
+    cost_partitions=(10, 100),
+    cost_seconds=3.0,
 )

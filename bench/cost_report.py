@@ -1,0 +1,194 @@
+"""The "cost as work grows" section of the report (issue 17): its tables, targets and chart,
+from the cost-idle-consumers and cost-partitions lines of a .jsonl (bench/cost.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.report import Results
+
+PEERS = ("katka", "tansu")
+
+
+def _rows(results: Results, workload: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """broker -> variant -> line."""
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for line in results.lines:
+        if line.get("workload") == workload and "error" not in line:
+            found.setdefault(line["broker"], {})[line["variant"]] = line
+    return found
+
+
+def _figure(value: float | None, unit: str = "µs") -> str:
+    return "—" if value is None else f"{value:,.0f} {unit}"
+
+
+def section(results: Results) -> list[str]:
+    idle = _rows(results, "cost-idle-consumers")
+    wide = _rows(results, "cost-partitions")
+    if not idle and not wide:
+        return []
+    lines = [
+        "## Cost as the work grows (issue 17)",
+        "",
+        "Broker CPU (user+sys) per produced record while N idle consumers each long-poll their "
+        "own empty partition (fetch.max.wait 500 ms; one producer, 800 records/s of 100 B, "
+        "linger.ms=0). *Marginal* subtracts what the same idle consumers cost with no producer, "
+        "so it is what a produce pays for the fetches it wakes.",
+        "",
+    ]
+    if idle:
+        counts = sorted({int(v) for rows in idle.values() for v in rows}, key=int)
+        header = "| idle consumers | " + " | ".join(
+            f"{b} per record | {b} marginal | {b} idle CPU/s" for b in PEERS if b in idle
+        )
+        lines += [header + " |", "|---" * (1 + 3 * sum(b in idle for b in PEERS)) + "|"]
+        for count in counts:
+            cells = []
+            for broker in PEERS:
+                if broker not in idle:
+                    continue
+                line = idle[broker].get(str(count), {})
+                cells += [
+                    _figure(line.get("cpu_us_per_record")),
+                    _figure(line.get("marginal_cpu_us_per_record")),
+                    "—" if "idle_cpu_per_s" not in line else f"{line['idle_cpu_per_s']:.3f} s",
+                ]
+            lines.append(f"| {count:,} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if wide:
+        lines += [
+            "Broker CPU per idle fetch for one consumer of P partitions (fetch.max.wait 10 ms, "
+            "back to back), with a fetch session (KIP-227: empty incremental fetches) and "
+            "without (every fetch names all P, as librdkafka does). A peer that creates no "
+            "session answers the session column with full fetches.",
+            "",
+            "| partitions | "
+            + " | ".join(f"{b} session | {b} full" for b in PEERS if b in wide)
+            + " |",
+            "|---" * (1 + 2 * sum(b in wide for b in PEERS)) + "|",
+        ]
+        widths = sorted(
+            {int(line["partitions"]) for rows in wide.values() for line in rows.values()}
+        )
+        for width in widths:
+            cells = []
+            for broker in PEERS:
+                if broker not in wide:
+                    continue
+                session = wide[broker].get(f"{width}-session", {})
+                full = wide[broker].get(f"{width}-full", {})
+                used = session.get("incremental_fetches", 0) > 0
+                cells += [
+                    _figure(session.get("cpu_us_per_fetch"))
+                    + ("" if used or not session else " (no session)"),
+                    _figure(full.get("cpu_us_per_fetch")),
+                ]
+            lines.append(f"| {width:,} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def targets(results: Results) -> list[tuple[str, str, str]]:
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("met" if ok else "**not met**")
+
+    out = []
+    idle = _rows(results, "cost-idle-consumers").get("katka", {})
+    if idle:
+        none = idle.get("0", {}).get("cpu_us_per_record")
+        most = max(idle, key=int)
+        many = idle[most].get("cpu_us_per_record")
+        marginal = idle[most].get("marginal_cpu_us_per_record")
+        ok = None if none is None or many is None or most == "0" else many <= 1.2 * none
+        out.append(
+            (
+                f"CPU per record with {int(most):,} idle consumers ≤ 1.2x with none",
+                verdict(ok),
+                f"{_figure(many)} vs {_figure(none)} (marginal {_figure(marginal)})",
+            )
+        )
+    wide = _rows(results, "cost-partitions").get("katka", {})
+    sessions = {int(v.split("-")[0]): line for v, line in wide.items() if v.endswith("-session")}
+    if len(sessions) > 1:
+        narrow, widest = min(sessions), max(sessions)
+        a = sessions[narrow]["cpu_us_per_fetch"]
+        b = sessions[widest]["cpu_us_per_fetch"]
+        out.append(
+            (
+                f"CPU per idle fetch, {widest:,} partitions ≤ 2x {narrow:,} (fetch session)",
+                verdict(b <= 2 * a),
+                f"{_figure(b)} vs {_figure(a)}",
+            )
+        )
+    startup = results.value("katka", "startup", "empty", "seconds")
+    if startup is not None:
+        out.append(
+            (
+                "start-up (empty data dir) to first Metadata ≤ 100 ms",
+                verdict(startup <= 0.1),
+                f"{startup * 1000:.0f} ms",
+            )
+        )
+    return out
+
+
+def chart(results: Results, out: Path) -> list[str]:
+    """Two curves: CPU per record vs idle consumers, CPU per fetch vs partitions."""
+    idle = _rows(results, "cost-idle-consumers")
+    wide = _rows(results, "cost-partitions")
+    if not idle and not wide:
+        return []
+    import matplotlib.pyplot as plt
+
+    from bench.report import COLORS, LABELS
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for broker, rows in idle.items():
+        xs = sorted(rows, key=int)
+        axes[0].plot(
+            [max(int(x), 1) for x in xs],
+            [rows[x]["cpu_us_per_record"] for x in xs],
+            marker="o",
+            color=COLORS.get(broker),
+            label=f"{LABELS.get(broker, broker)}",
+        )
+        axes[0].plot(
+            [max(int(x), 1) for x in xs],
+            [rows[x]["marginal_cpu_us_per_record"] for x in xs],
+            marker=".",
+            linestyle="--",
+            color=COLORS.get(broker),
+            label=f"{LABELS.get(broker, broker)} marginal",
+        )
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("idle consumers (0 drawn at 1)")
+    axes[0].set_title("broker CPU µs per produced record (↓)")
+    axes[0].legend(fontsize=8)
+    for broker, rows in wide.items():
+        for kind, style in (("session", "-"), ("full", ":")):
+            points = sorted(
+                (line["partitions"], line["cpu_us_per_fetch"])
+                for variant, line in rows.items()
+                if variant.endswith(kind)
+            )
+            if points:
+                axes[1].plot(
+                    [p for p, _ in points],
+                    [c for _, c in points],
+                    marker="o",
+                    linestyle=style,
+                    color=COLORS.get(broker),
+                    label=f"{LABELS.get(broker, broker)} {kind}",
+                )
+    axes[1].set_xscale("log")
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("partitions per consumer")
+    axes[1].set_title("broker CPU µs per idle fetch (log, ↓)")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "cost-growth.png", dpi=110)
+    plt.close(fig)
+    return ["cost-growth.png"]

@@ -1,0 +1,195 @@
+"""Worker processes for the cost-as-work-grows rows (bench/cost.py).
+
+Idle consumers and wide consumers speak the wire protocol directly (Fetch v11 over plain
+asyncio sockets, encoded with kio): a parked fetch is all an idle consumer sends, and one client
+process can then hold 1,000 of them on a 2-core machine without its own CPU deciding the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import io
+import struct
+import time
+from typing import Any
+
+FETCH = 1
+FETCH_VERSION = 11  # sessions (v7+), not yet flexible: plain request and response headers
+
+
+def _fetch_request(
+    topic: str,
+    partitions: list[int],
+    max_wait_ms: int,
+    session_id: int = 0,
+    epoch: int = -1,
+) -> Any:
+    from kio.schema.fetch.v11 import request as fetch
+    from kio.schema.types import BrokerId, TopicName
+    from kio.static.primitive import i8, i32, i64
+
+    topics = ()
+    if partitions:
+        topics = (
+            fetch.FetchTopic(
+                topic=TopicName(topic),
+                partitions=tuple(
+                    fetch.FetchPartition(
+                        partition=i32(p),
+                        current_leader_epoch=i32(-1),
+                        fetch_offset=i64(0),
+                        log_start_offset=i64(-1),
+                        partition_max_bytes=i32(1 << 20),
+                    )
+                    for p in partitions
+                ),
+            ),
+        )
+    return fetch.FetchRequest(
+        replica_id=BrokerId(-1),
+        max_wait=datetime.timedelta(milliseconds=max_wait_ms),
+        min_bytes=i32(1),
+        max_bytes=i32(50 << 20),
+        isolation_level=i8(0),
+        session_id=i32(session_id),
+        session_epoch=i32(epoch),
+        topics=topics,
+        forgotten_topics_data=(),
+        rack_id="",
+    )
+
+
+def _frame(request: Any, correlation_id: int) -> bytes:
+    from kio.serial import entity_writer
+
+    body = io.BytesIO()
+    entity_writer(type(request))(body, request)
+    header = struct.pack(">hhih", FETCH, FETCH_VERSION, correlation_id, 5) + b"bench"
+    payload = header + body.getvalue()
+    return struct.pack(">i", len(payload)) + payload
+
+
+async def _read_reply(reader: asyncio.StreamReader) -> bytes:
+    (size,) = struct.unpack(">i", await reader.readexactly(4))
+    return await reader.readexactly(size)
+
+
+def _session_of(reply: bytes) -> tuple[int, int]:
+    """(error code, session id) of a Fetch v11 reply, read from its fixed leading fields:
+    correlation id, throttle time, error code, session id."""
+    _correlation, _throttle, error, session_id = struct.unpack_from(">iihi", reply)
+    return error, session_id
+
+
+def idle_fetchers(
+    host: str,
+    port: int,
+    topic: str,
+    count: int,
+    max_wait_ms: int,
+    ready: Any,
+    done: Any,
+    queue: Any,
+) -> None:
+    """`count` consumers, one connection each, each long-polling its own empty partition
+    (fetch offset 0) until `done` is set; reports how many fetches were answered."""
+
+    async def one(index: int, connected: list[int]) -> int:
+        reader, writer = await asyncio.open_connection(host, port)
+        frame = _frame(_fetch_request(topic, [index], max_wait_ms), 1)
+        connected.append(index)
+        answered = 0
+        while not done.is_set():
+            writer.write(frame)
+            await _read_reply(reader)
+            answered += 1
+        writer.close()
+        return answered
+
+    async def main() -> None:
+        connected: list[int] = []
+        tasks = [asyncio.create_task(one(i, connected)) for i in range(count)]
+        while len(connected) < count:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(max_wait_ms / 1000 + 0.2)  # every one has parked at least once
+        ready.set()
+        answered = await asyncio.gather(*tasks)
+        queue.put({"fetches": sum(answered)})
+
+    asyncio.run(main())
+
+
+def wide_fetcher(
+    host: str,
+    port: int,
+    topic: str,
+    partitions: int,
+    max_wait_ms: int,
+    use_session: bool,
+    seconds: float,
+    ready: Any,
+    go: Any,
+    queue: Any,
+) -> None:
+    """One consumer of `partitions` idle partitions fetching back to back for `seconds` after
+    `go`: with a session (KIP-227: a full fetch with epoch 0, then empty incremental ones) or
+    without (every fetch names every partition, as librdkafka does)."""
+
+    async def main() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        everything = list(range(partitions))
+        session_id, epoch = 0, (0 if use_session else -1)
+        fetches = 0
+        sessions_used = 0
+        began = 0.0
+        while True:
+            named = everything if session_id == 0 else []
+            request = _fetch_request(topic, named, max_wait_ms, session_id, epoch)
+            writer.write(_frame(request, fetches + 1))
+            reply = await _read_reply(reader)
+            error, answered_session = _session_of(reply)
+            if use_session:
+                if error != 0 or answered_session == 0:
+                    session_id, epoch = 0, 0  # refused or not cached: start a new session
+                elif session_id == 0:
+                    session_id, epoch = answered_session, 1
+                else:
+                    epoch += 1
+                    sessions_used += 1
+            if fetches == 0:
+                ready.set()
+                while not go.is_set():
+                    await asyncio.sleep(0.01)
+                began = time.perf_counter()
+            fetches += 1
+            if time.perf_counter() - began >= seconds:
+                break
+        writer.close()
+        queue.put({"fetches": fetches - 1, "incremental_fetches": sessions_used})
+
+    asyncio.run(main())
+
+
+def paced_producer(bootstrap: str, topic: str, rate: int, seconds: float, queue: Any) -> None:
+    """`rate` 100-byte records/s to partition 0 with linger.ms=0 for `seconds`."""
+    from confluent_kafka import Producer
+
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0, "batch.num.messages": 1}
+    )
+    producer.list_topics(topic, timeout=10)
+    value = b"c" * 100
+    began = time.perf_counter()
+    sent = 0
+    while (elapsed := time.perf_counter() - began) < seconds:
+        due = int(elapsed * rate) + 1
+        while sent < due:
+            producer.produce(topic, value, partition=0)
+            sent += 1
+        producer.poll(0)
+        pause = sent / rate - (time.perf_counter() - began)
+        if pause > 0:
+            time.sleep(min(pause, 0.02))
+    failed = producer.flush(10)
+    queue.put({"sent": sent - failed})
