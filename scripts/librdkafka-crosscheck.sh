@@ -59,18 +59,20 @@ mkdir -p "$OUT_DIR"
 #   0045@noautocreate, 0052, 0077, 0109 (kafka-topics.sh/kafka-acls.sh: KAFKA_PATH; 0016 runs, its
 #   JMX check skips itself without KAFKA_PATH),
 #   0097, 0115, 0119, 0126, 0135, 0142 (SSL/SASL/OAUTHBEARER/ACLs),
-#   0098, 0103, 0129 (transactions), 0170-0185/0190 (KIP-932 share groups, broker 4.2+),
+#   0098 (transactions, driven by a Java helper program), 0170-0185/0190 (KIP-932 share groups,
+#   broker 4.2+),
 #   0038 (performance benchmark), 8000/8001 (manual),
-#   0101, 0107, 0111 (create topics with replication factor 3: need a 3-broker cluster),
+#   0101, 0103, 0107, 0111 (create topics with replication factor 3: need a 3-broker cluster),
 #   0139, 0150 (flagged as broker tests but run only against librdkafka's mock cluster).
 # Expected failures in this list, by design (each at a sub-test after the ones that pass):
-#   0011 (cleanup.policy=compact), 0055, 0061, 0137 (transactional producer), 0092 and
-#   0081 (AlterConfigs API, ACLs, SCRAM; run 0081:do_test_<Api> to check the others one by one).
+#   0011 (cleanup.policy=compact), 0092 and 0081 (AlterConfigs API, ACLs, SCRAM; run
+#   0081:do_test_<Api> to check the others one by one). 0055, 0061, 0137 (transactional
+#   producers) and 0129 (aborted transactions) pass since issue 11 (transactions).
 DEFAULT_TESTS="0001 0002 0003 0005 0007 0008 0011 0012 0013 0014 0015 0016 0017 0018 0019 0020 0021
 0022 0026 0029 0030 0031 0033 0034 0035 0036 0039 0040 0041 0042 0044 0045 0048 0049 0050
 0051 0053 0054 0055 0056 0057 0059 0060 0061 0063 0064 0065 0067 0068 0069 0070 0073 0075 0076
 0081 0082 0083 0084 0085 0086 0088 0089 0090 0091 0092 0093 0094 0099 0102 0110
-0112 0113 0114 0118 0122 0123 0125 0127 0130 0132 0137 0140"
+0112 0113 0114 0118 0122 0123 0125 0127 0129 0130 0132 0137 0140"
 if [ $# -gt 0 ]; then TESTS_TO_RUN="$*"; else TESTS_TO_RUN=$DEFAULT_TESTS; fi
 
 
