@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import click
 import pytest
 
-from katka.cli.consume import Record, compile_format, render
 from katka.cli.group.reset_plan import (
     NoCommittedOffset,
     ResetSpec,
@@ -16,6 +15,7 @@ from katka.cli.group.reset_plan import (
     plan_reset,
 )
 from katka.cli.group.storms import detect_storms, storm_advice
+from katka.cli.record_format import Record, compile_format, render
 from katka.cli.timeparse import (
     TimeFormatError,
     format_duration_ms,
