@@ -1,10 +1,13 @@
-"""Compaction (katka only, in-process, no peer has a comparable cleaner here): the log cleaner's
-throughput over a compacted partition of 100-byte records with 10% live keys, and how late the
-event loop's timers run while a cleaning is under way (the cleaner works on its own thread;
-the loop only swaps the result in).
+"""Compaction (katka only, no peer has a comparable cleaner here): the log cleaner's
+throughput over a compacted partition of 100-byte records with 10% live keys, how late the
+event loop's timers run while a cleaning is under way (in-process: the cleaner works on its
+own thread, the loop only swaps the result in), and the end-to-end latency workload at
+5,000 records/s against `katka serve` while it cleans such a partition.
 
 The partition is written through the disk engine's append path, rolled every 16 MiB, flushed,
-then cleaned once by `LogCleaner.clean_once` while a 1 ms ticker measures loop lateness.
+then cleaned once by `LogCleaner.clean_once` while a 1 ms ticker measures loop lateness. For
+the latency run the same partition is written into a data directory (through the broker's
+own topic manager, then closed cleanly) that `katka serve` then opens and cleans.
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ import tempfile
 import time
 from typing import Any
 
+from bench import workloads
+from bench.brokers import BrokerSpec, start_broker
 from bench.settings import Settings
+from katka.broker import Broker
+from katka.config import BrokerConfig
+from katka.node import Endpoint
 from katka.protocol.batches import validate_produce_records
 from katka.protocol.records import build_batch
 from katka.storage.base import LogConfig
@@ -95,4 +103,38 @@ def compaction(settings: Settings) -> list[dict[str, Any]]:
             "loop_lateness_max_ms": round(lateness[-1], 2),
             "loop_lateness_median_ms": round(statistics.median(lateness), 3),
         }
+    ]
+
+
+def _prepare_data_dir(directory: str, records: int) -> None:
+    """A data directory holding topic `compacted` (one partition, all of it dirty)."""
+    from pathlib import Path
+
+    broker = Broker(BrokerConfig(), Path(directory), Endpoint("127.0.0.1", 0))
+    broker.open()
+    broker.topics.create_topic(
+        "compacted", 1, {"cleanup.policy": "compact", "segment.bytes": str(16 * 2**20)}
+    )
+    _write(broker.topics.get_log("compacted", 0), records)
+    broker.storage.close()
+
+
+def latency_while_cleaning(settings: Settings) -> list[dict[str, Any]]:
+    records = 200_000 if settings.quick else 1_000_000
+    directory = tempfile.mkdtemp(prefix="katka-bench-cleaning-")
+    try:
+        _prepare_data_dir(directory, records)
+        spec = BrokerSpec(
+            "katka", "katka", "kafka", ("latency",), extra_args=("-o", "log.cleaner.backoff.ms=100")
+        )
+        broker, _ = start_broker(spec, data_dir=directory)
+        try:
+            rows = workloads.latency(broker, settings)
+        finally:
+            broker.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return [
+        {**row, "workload": "compaction-latency", "variant": f"{row['variant']}, cleaning"}
+        for row in rows
     ]

@@ -219,6 +219,8 @@ def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path)
         # In-process (the cleaner over the disk engine), after every broker has stopped.
         for record in guarded(katka, "compaction", compaction.compaction, settings):
             output.emit({**tag(katka), **record})
+        for record in guarded(katka, "compaction", compaction.latency_while_cleaning, settings):
+            output.emit({**tag(katka), **record})
     output.emit(
         {
             "workload": "run",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from katka.protocol.batches import BatchHeader
 from katka.storage.base import LogConfig
@@ -133,8 +133,8 @@ class MemoryPartitionLog(SegmentedLog):
         )
         return SegmentSource(info, segment.batches)
 
-    def _new_cleaned_writer(self, base_offset: int) -> CleanedWriter:
-        return CleanedMemorySegment(base_offset)
+    def _cleaned_writer_factory(self) -> Callable[[int], CleanedWriter]:
+        return CleanedMemorySegment
 
     def _install_cleaned(self, old: Sequence[Segment], writer: CleanedWriter) -> Segment:
         assert isinstance(writer, CleanedMemorySegment)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import bisect
 import logging
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from katka.errors import ErrorCode, KafkaError
@@ -215,9 +215,15 @@ class SegmentedLog:
         """On the loop: a way for the cleaner's thread to read this closed segment."""
         raise NotImplementedError
 
-    def _new_cleaned_writer(self, base_offset: int) -> CleanedWriter:
-        """On the cleaner's thread: a segment written aside (never seen by the loop)."""
+    def _cleaned_writer_factory(self) -> Callable[[int], CleanedWriter]:
+        """What the cleaner calls (base offset) for a segment written aside, never seen by
+        the loop; picklable when `_cleaning_in_process`."""
         raise NotImplementedError
+
+    @property
+    def _cleaning_in_process(self) -> bool:
+        """True when a cleaning may run in the cleaner's own process (no shared memory)."""
+        return False
 
     def _install_cleaned(self, old: Sequence[Segment], writer: CleanedWriter) -> Segment:
         """On the loop: swap a finished cleaned segment in for `old` (crash-safe on disk)."""

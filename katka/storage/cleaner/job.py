@@ -91,8 +91,9 @@ class CleaningCancelled(Exception):
 class Throttle:
     """log.cleaner.io.max.bytes.per.second: sleep so the cleaner's I/O stays under it."""
 
-    def __init__(self, max_bytes_per_second: float) -> None:
+    def __init__(self, max_bytes_per_second: float, share_gil: bool = True) -> None:
         self.rate = max_bytes_per_second
+        self.share_gil = share_gil  # a thread of the broker's process (not its own process)
         self._start = time.monotonic()
         self._bytes = 0
         self._last_yield = time.perf_counter()
@@ -103,7 +104,7 @@ class Throttle:
         (a yield per batch costs a system call each and halves throughput)."""
         self._bytes += size
         now = time.perf_counter()
-        if now - self._last_yield >= YIELD_EVERY_S:
+        if self.share_gil and now - self._last_yield >= YIELD_EVERY_S:
             time.sleep(0)
             self._last_yield = time.perf_counter()
         if self.rate >= 1e300:
@@ -127,6 +128,7 @@ class CleaningJob:
     last_batch_of_producer: dict[int, int] = field(default_factory=dict)
     max_io_bytes_per_second: float = float("inf")
     cancelled: bool = False  # set from the loop at shutdown: the thread stops at a batch
+    in_process: bool = False  # runs in the cleaner's own process (picklable: disk engine)
 
     def release(self) -> None:
         for source in self.sources:
@@ -135,7 +137,7 @@ class CleaningJob:
     def run(self) -> CleaningResult:
         started = time.monotonic()
         stats = CleaningStats(self.topic, self.partition, self.cleanable.first_dirty_offset)
-        throttle = Throttle(self.max_io_bytes_per_second)
+        throttle = Throttle(self.max_io_bytes_per_second, share_gil=not self.in_process)
         groups: list[CleanedGroup] = []
         try:
             offset_map = self._build_offset_map(stats, throttle)

@@ -14,10 +14,14 @@ log state (DESIGN.md rule 2); it pays for the swap only (renames, two directory 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import dataclasses
 import logging
+import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from katka.storage.base import PartitionLog
@@ -107,10 +111,11 @@ def begin_cleaning(
         delete_horizon_ms(segments, cleanable.first_dirty_offset, log.config.delete_retention_ms),
         config.dedupe_buffer_bytes,
         log.config.segment_bytes,
-        log._new_cleaned_writer,
+        log._cleaned_writer_factory(),
         aborted,
         {pid: entry.last_offset for pid, entry in producers.items() if entry.last_offset >= 0},
         config.max_io_bytes_per_second,
+        in_process=log._cleaning_in_process,
     )
 
 
@@ -145,6 +150,7 @@ class LogCleaner:
         self.config = config
         self._now_ms = now_ms
         self._executor: ThreadPoolExecutor | None = None
+        self._processes: ProcessPoolExecutor | None = None
         self.history: deque[CleaningStats] = deque(maxlen=100)
         self.running: CleaningJob | None = None
         self._closed = False
@@ -153,6 +159,28 @@ class LogCleaner:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="katka-cleaner")
         return self._executor
+
+    def _process(self) -> ProcessPoolExecutor:
+        """The cleaner's own process (spawned once, reused): Python threads share one GIL, so
+        a cleaning thread made every socket call of the loop wait for it (end-to-end latency
+        at 5,000 records/s went from about 0.1 to 0.65 s while cleaning)."""
+        if self._processes is None:
+            self._processes = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_cleaner_process
+            )
+        return self._processes
+
+    async def _run(self, job: CleaningJob) -> CleaningResult:
+        loop = asyncio.get_running_loop()
+        if not job.in_process:
+            return await loop.run_in_executor(self._thread(), job.run)
+        try:  # the descriptors stay open here: the cleaner's process reads through /proc
+            portable = dataclasses.replace(
+                job, sources=[dataclasses.replace(s, release=_nothing) for s in job.sources]
+            )
+            return await loop.run_in_executor(self._process(), portable.run)
+        finally:
+            job.release()
 
     def filthiest(self, logs: Sequence[PartitionLog]) -> CleaningJob | None:
         now_ms = self._now_ms()
@@ -195,7 +223,7 @@ class LogCleaner:
         assert isinstance(target, SegmentedLog)
         self.running = job
         try:
-            result = await asyncio.get_running_loop().run_in_executor(self._thread(), job.run)
+            result = await self._run(job)
         finally:
             self.running = None
         faults.cleaner_step("swap-ready")
@@ -247,3 +275,22 @@ class LogCleaner:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._processes is not None:
+            # A cleaning under way there is abandoned: its .cleaned files are removed at the
+            # next start-up, and the process exits with the broker (_cleaner_process).
+            self._processes.shutdown(wait=False, cancel_futures=True)
+            self._processes = None
+
+
+def _nothing() -> None:
+    """A source's release in the cleaner's process (the broker's process releases them)."""
+
+
+def _cleaner_process() -> None:
+    """In the cleaner's process: die with the broker (Linux PR_SET_PDEATHSIG), leave Ctrl-C to
+    the broker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

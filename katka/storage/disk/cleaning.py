@@ -26,6 +26,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from katka.protocol.batches import HEADER_SIZE, BatchHeader, read_header
 from katka.storage.cleaner.plan import SegmentInfo
@@ -47,17 +48,45 @@ def segment_source(segment: LogSegment) -> SegmentSource:
     """On the loop: a descriptor of its own on the closed segment's file (retention may
     unlink the file meanwhile; the descriptor still reads it) and its size now."""
     fd = os.open(segment.log_path, os.O_RDONLY)
-    size = segment.size_bytes
     info = SegmentInfo(
         segment.base_offset,
         segment.next_offset,
-        size,
+        segment.size_bytes,
         segment.max_timestamp,
         segment.last_modified_ms,
     )
     closed = False
 
-    def batches() -> Iterator[tuple[BatchHeader, memoryview]]:
+    def release() -> None:
+        nonlocal closed
+        if not closed:
+            closed = True
+            os.close(fd)
+
+    return SegmentSource(info, SegmentReader(os.getpid(), fd, segment.size_bytes), release)
+
+
+@dataclass(frozen=True)
+class SegmentReader:
+    """The batches of a closed segment through the loop's descriptor: directly in the broker's
+    process, through /proc/<pid>/fd/<fd> in the cleaner's process (picklable)."""
+
+    pid: int
+    fd: int
+    size: int
+
+    def __call__(self) -> Iterator[tuple[BatchHeader, memoryview]]:
+        if os.getpid() == self.pid:
+            yield from self._batches(self.fd)
+            return
+        fd = os.open(f"/proc/{self.pid}/fd/{self.fd}", os.O_RDONLY)
+        try:
+            yield from self._batches(fd)
+        finally:
+            os.close(fd)
+
+    def _batches(self, fd: int) -> Iterator[tuple[BatchHeader, memoryview]]:
+        size = self.size
         position = 0
         while position < size:
             chunk = memoryview(os.pread(fd, min(_READ_CHUNK, size - position), position))
@@ -75,22 +104,14 @@ def segment_source(segment: LogSegment) -> SegmentSource:
                 )
                 consumed += header.size
             if consumed == 0:
-                raise OSError(f"{segment.log_path}: unreadable batch at {position}")
+                raise OSError(f"segment read through fd {self.fd}: unreadable batch at {position}")
             position += consumed
-
-    def release() -> None:
-        nonlocal closed
-        if not closed:
-            closed = True
-            os.close(fd)
-
-    return SegmentSource(info, batches, release)
 
 
 class DiskCleanedWriter:
     """A `.cleaned` segment written by the cleaner's thread."""
 
-    def __init__(self, directory: str, base_offset: int, index_interval: int, index_bytes: int):
+    def __init__(self, directory: str, index_interval: int, index_bytes: int, base_offset: int):
         self.directory = directory
         self.segment = LogSegment.create(
             directory, base_offset, index_interval, index_bytes, suffix=CLEANED

@@ -19,10 +19,11 @@ or the whole log when there is no usable snapshot.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from katka.errors import ErrorCode, KafkaError
 from katka.storage.base import FlushPlan, LogConfig
@@ -185,13 +186,17 @@ class DiskPartitionLog(SegmentedLog):
         assert isinstance(segment, LogSegment)
         return cleaning.segment_source(segment)
 
-    def _new_cleaned_writer(self, base_offset: int) -> CleanedWriter:
-        return cleaning.DiskCleanedWriter(
+    def _cleaned_writer_factory(self) -> Callable[[int], CleanedWriter]:
+        return functools.partial(
+            cleaning.DiskCleanedWriter,
             self.directory,
-            base_offset,
             self.config.index_interval_bytes,
             self.config.segment_index_bytes,
         )
+
+    @property
+    def _cleaning_in_process(self) -> bool:
+        return True  # files only: the cleaner's own process can do the work
 
     def _install_cleaned(self, old: Sequence[Segment], writer: CleanedWriter) -> Segment:
         assert isinstance(writer, cleaning.DiskCleanedWriter)
