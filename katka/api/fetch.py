@@ -144,7 +144,7 @@ async def _long_poll(
     """Park until min_bytes are ready or max_wait_ms passes. The fetch waits on its own
     partitions only; when some change it re-reads those alone (what each partition has ready
     is remembered), and reads the whole response once enough is ready, as Kafka's
-    DelayedFetch does."""
+    DelayedFetch does. When none changed, the first read still stands and is the answer."""
     wanted = {
         (fetch_topic.topic, fetch_partition.partition): fetch_partition
         for fetch_topic in request.topics
@@ -156,8 +156,8 @@ async def _long_poll(
         for partition in topic.partitions
     }
     with node.appends.parked(wanted) as waiter:
-        await _wait_for_min_bytes(request, node, waiter, max_wait_ms, wanted, ready)
-    return _read(ctx, request, node)[0]
+        changed = await _wait_for_min_bytes(request, node, waiter, max_wait_ms, wanted, ready)
+    return _read(ctx, request, node)[0] if changed else first
 
 
 async def _wait_for_min_bytes(

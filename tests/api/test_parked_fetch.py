@@ -242,3 +242,21 @@ def test_a_parked_fetch_with_no_change_answers_empty_when_its_wait_ends(
     api.loop.run_until_complete(asyncio.wait_for(task, 5))
     assert records_of(task.result()) == {("orders", 0): []}
     assert api.node.appends.waiting_on(("orders", 0)) == 0
+
+
+def test_a_parked_fetch_that_saw_no_change_answers_without_reading_again(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    task = park(api, {("orders", 0): 0}, max_wait=datetime.timedelta(milliseconds=20))
+    reads: list[str] = []
+    answer = fetch._Reader.answer
+
+    def spy(self: Any, topic: str, fetch_partition: Any) -> Any:
+        reads.append(topic)
+        return answer(self, topic, fetch_partition)
+
+    monkeypatch.setattr(fetch._Reader, "answer", spy)
+    api.loop.run_until_complete(asyncio.wait_for(task, 5))
+    assert reads == []
+    assert records_of(task.result()) == {("orders", 0): []}
