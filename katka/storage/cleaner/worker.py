@@ -1,0 +1,40 @@
+"""The cleaner's own process: `python -m katka.storage.cleaner.worker` reads one pickled
+`CleaningJob` on stdin, runs it and writes ("ok", CleaningResult) or ("error", message),
+pickled, on stdout.
+
+A process rather than a thread because Python threads share one GIL: a cleaning thread made
+every socket call of the event loop wait for it. A plain subprocess rather than
+multiprocessing, whose spawn start re-imports the embedding program's __main__. The job only
+reads closed segments (through the broker's descriptors, via /proc) and writes `.cleaned`
+files; the broker's process swaps them in. The worker dies with the broker (Linux
+PR_SET_PDEATHSIG), so a SIGKILLed broker leaves no cleaner running.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import pickle
+import signal
+import sys
+
+
+def main() -> int:
+    if "hypothesis" not in sys.modules:  # as katka/__main__.py: kio's strategies cost imports
+        sys.modules["hypothesis"] = None  # type: ignore[assignment]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the broker's to handle
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    job = pickle.load(sys.stdin.buffer)
+    try:
+        outcome: tuple[str, object] = ("ok", job.run())
+    except Exception as error:  # reported to the broker, which logs it and retries later
+        outcome = ("error", f"{type(error).__name__}: {error}")
+    pickle.dump(outcome, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
