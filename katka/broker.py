@@ -30,6 +30,8 @@ from katka.metadata.housekeeping import LogHousekeeping
 from katka.metadata.topics import TopicManager
 from katka.node import Endpoint, Node
 from katka.producer_ids import ProducerIdManager
+from katka.security.credentials import CREDENTIALS_FILE, ScramCredentialStore
+from katka.security.listeners import ListenerSpec, build_listener_security
 from katka.server.dispatch import Dispatcher, api_version_ranges, build_registry
 from katka.server.listener import Listener
 from katka.storage.base import StorageEngine
@@ -57,11 +59,19 @@ class Broker:
         advertised: Endpoint | None = None,
         clock: Clock | None = None,
         storage: StorageEngine | None = None,
+        listeners: list[ListenerSpec] | None = None,
+        listener_configs: dict[str, str] | None = None,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
         self.listen = listen
         self.advertised = advertised
+        # Every client listener; the first is `listen` (the flags' and embedded brokers' one).
+        self.listener_specs = listeners or [
+            ListenerSpec("PLAINTEXT", "PLAINTEXT", listen, advertised)
+        ]
+        self.listener_configs = listener_configs or {}
+        self.scram_credentials = ScramCredentialStore(None)
         self.clock: Clock = clock or SystemClock()
         self.node_id = config.get_int("node.id")
         self._storage_override = storage
@@ -82,7 +92,8 @@ class Broker:
         self.housekeeping: LogHousekeeping
         self.producer_ids: ProducerIdManager
         self.node: Node
-        self.listener: Listener | None = None
+        self.listener: Listener | None = None  # the first of `listeners`
+        self.listeners: list[Listener] = []
         self.admin_http: AdminHttpServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.cleaner = (
@@ -108,6 +119,7 @@ class Broker:
             catalog = TopicCatalog(self.data_dir / CATALOG_FILE)
             self.cluster_id = _load_cluster_id(self.data_dir)
             self.producer_ids = ProducerIdManager(self.data_dir / "producer-ids.json")
+            self.scram_credentials = ScramCredentialStore(self.data_dir / CREDENTIALS_FILE)
         self.storage = storage
         self.topics = TopicManager(catalog, storage, self.config)
         self.housekeeping = LogHousekeeping(self.topics, self.durability, self.clock, self.config)
@@ -160,6 +172,7 @@ class Broker:
             advertised=self.advertised_endpoint,
             started_monotonic=self.started_monotonic,
             cleaner=self.cleaner,
+            scram_credentials=self.scram_credentials,
         )
 
     def start_transaction_coordinator(self) -> None:
@@ -194,12 +207,10 @@ class Broker:
         try:
             self.open()
             self.start_coordinator()
-            self.listener = Listener(Dispatcher(self.registry, self.node), self.config)
-            port = await self.listener.start(self.listen.host, self.listen.port)
+            await self._start_listeners()
         except BaseException:
             self._release_data_dir()
             raise
-        self.listen = Endpoint(self.listen.host, port)
         self.node.advertised = self.advertised_endpoint
         self._record_endpoints()
         self._tasks.append(asyncio.create_task(self.housekeeping.run()))
@@ -207,6 +218,34 @@ class Broker:
         if self.cleaner is not None:
             self._tasks.append(asyncio.create_task(self.cleaner.run(self.topics.logs)))
         await self._start_admin_http()
+
+    async def _start_listeners(self) -> None:
+        """One Listener per client listener, in the order configured; the first bound is
+        `listen`. Each gets its TLS context and SASL mechanisms (ValueError: a config is
+        wrong, said in one line without its value)."""
+        dispatcher = Dispatcher(self.registry, self.node)
+        bound: list[ListenerSpec] = []
+        for spec in self.listener_specs:
+            security = build_listener_security(
+                spec, self.config, self.listener_configs, self.scram_credentials
+            )
+            listener = Listener(
+                dispatcher,
+                self.config,
+                security,
+                self.listener.connection_limits if self.listener is not None else None,
+            )
+            self.listeners.append(listener)
+            self.listener = self.listener or listener
+            port = await listener.start(spec.endpoint.host, spec.endpoint.port)
+            endpoint = Endpoint(spec.endpoint.host, port)
+            advertised = spec.advertised
+            if advertised is None or advertised.port == 0:
+                advertised = Endpoint((advertised or endpoint).host or endpoint.host, port)
+            bound.append(ListenerSpec(spec.name, spec.security_protocol, endpoint, spec.advertised))
+            self.node.listener_endpoints[spec.name] = advertised
+        self.listener_specs = bound
+        self.listen = bound[0].endpoint
 
     async def _start_admin_http(self) -> None:
         """The katka-only HTTP admin API (rebalance history, lag in time) on its own listener;
@@ -225,13 +264,15 @@ class Broker:
         """DescribeConfigs reports what is in effect: where this broker was told to listen,
         advertise and keep its data, when that differs from the configs it was given (the
         port bound for port 0, an embedded broker's directory), as static configs."""
-        in_effect = {"listeners": self.listen, "advertised.listeners": self.advertised}
-        for name, endpoint in in_effect.items():
-            configured = self.config.get(name)
-            if endpoint is not None and (
-                configured is None or Endpoint.parse(configured.split(",")[0]) != endpoint
-            ):
-                self.config.set_static(name, f"PLAINTEXT://{endpoint}")
+        listeners = ",".join(f"{s.name}://{s.endpoint}" for s in self.listener_specs)
+        if self.config.get("listeners") != listeners:
+            self.config.set_static("listeners", listeners)
+        if any(s.advertised is not None for s in self.listener_specs):
+            advertised = ",".join(
+                f"{s.name}://{self.node.listener_endpoints[s.name]}" for s in self.listener_specs
+            )
+            if self.config.get("advertised.listeners") != advertised:
+                self.config.set_static("advertised.listeners", advertised)
         if self.data_dir is not None:
             configured_dir = self.config.get("log.dirs") or self.config.get("log.dir")
             if configured_dir != str(self.data_dir):
@@ -258,8 +299,8 @@ class Broker:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.listener is not None:
-            await self.listener.stop()
+        for listener in self.listeners:
+            await listener.stop()
         await self.durability.close()
         self.coordinator.shutdown()
         self.storage.close()

@@ -9,7 +9,7 @@ storage engine with no listener at all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from katka.metadata.broker_configs import DynamicBrokerConfigs
     from katka.metadata.topics import TopicManager
     from katka.producer_ids import ProducerIdManager
+    from katka.security.credentials import ScramCredentialStore
     from katka.storage.cleaner.service import LogCleaner
     from katka.storage.durability import Durability
     from katka.transactions.service import TransactionService
@@ -78,3 +79,9 @@ class Node:
     advertised: Endpoint
     started_monotonic: float
     cleaner: LogCleaner | None = None  # compaction (None: log.cleaner.enable=false)
+    # Advertised endpoint by listener name: Metadata answers with the listener asked on.
+    listener_endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    scram_credentials: ScramCredentialStore | None = None
+
+    def endpoint_for(self, listener_name: str) -> Endpoint:
+        return self.listener_endpoints.get(listener_name, self.advertised)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from katka.security.principal import KafkaPrincipal
+from katka.security.session import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,3 +15,9 @@ class RequestContext:
     correlation_id: int
     client_id: str
     client_host: str
+    # The connection's authentication state: its listener, its principal, its SASL exchange.
+    session: Session = field(default_factory=Session)
+
+    @property
+    def principal(self) -> KafkaPrincipal:
+        return self.session.principal

@@ -37,7 +37,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             brokers=(),
             cluster_authorized_operations=NOT_REQUESTED,
         )
-    endpoint = node.advertised
+    endpoint = node.endpoint_for(ctx.session.listener_name)
     return make(
         m.DescribeClusterResponse,
         throttle_time=ZERO,

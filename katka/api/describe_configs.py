@@ -51,6 +51,9 @@ def broker_config_entries(node: Node) -> list[ConfigEntry]:
     for name, definition in sorted(BROKER_CONFIGS.items()):
         value, source = node.config.value_and_source(name)
         synonyms = tuple(node.config.synonyms(name))
+        if definition.type is ConfigType.PASSWORD:  # sensitive: reported as null, as Kafka does
+            value = None
+            synonyms = tuple((n, None, s) for n, _v, s in synonyms)
         entries.append(
             ConfigEntry(name, value, source, definition.read_only, definition.type, synonyms)
         )
@@ -96,7 +99,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 read_only=e.read_only,
                 config_source=e.source,
                 is_default=e.source == ConfigSource.DEFAULT_CONFIG,
-                is_sensitive=False,
+                is_sensitive=e.type is ConfigType.PASSWORD,
                 synonyms=tuple(
                     make(m.DescribeConfigsSynonym, name=n, value=v, source=s)
                     for n, v, s in e.synonyms

@@ -21,7 +21,7 @@ TRANSACTION_KEY_TYPE = 1
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
-    endpoint = node.advertised
+    endpoint = node.endpoint_for(ctx.session.listener_name)
     key_type = getattr(request, "key_type", GROUP_KEY_TYPE)
     if key_type in (GROUP_KEY_TYPE, TRANSACTION_KEY_TYPE):
         error, message = ErrorCode.none, None

@@ -92,7 +92,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 topic_authorized_operations=topic_operations,
             )
         )
-    endpoint = node.advertised
+    endpoint = node.endpoint_for(ctx.session.listener_name)
     return make(
         m.MetadataResponse,
         throttle_time=ZERO,

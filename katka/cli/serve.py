@@ -90,13 +90,22 @@ def serve(
         raise click.UsageError(str(error)) from None
     for warning in settings.warnings:
         log.warning(warning)
-    broker = Broker(settings.config, settings.data_dir, settings.listen, settings.advertised)
+    broker = Broker(
+        settings.config,
+        settings.data_dir,
+        settings.listen,
+        settings.advertised,
+        listeners=settings.listeners,
+        listener_configs=settings.listener_configs,
+    )
 
     def on_ready(ready: Broker, seconds: float) -> None:
         click.echo(
             f"katka ready on {ready.listen} (advertised {ready.advertised_endpoint}), "
             f"data in {settings.data_dir}, started in {seconds * 1000:.0f} ms",
         )
+        for spec in ready.listener_specs[1:]:
+            click.echo(f"katka listener {spec.name} ({spec.security_protocol}) on {spec.endpoint}")
         sys.stdout.flush()
 
     try:

@@ -17,8 +17,13 @@ from pathlib import Path
 
 from katka.config import BROKER_CONFIGS, BrokerConfig, config_list
 from katka.node import Endpoint
-
-SUPPORTED_PROTOCOLS = ("PLAINTEXT",)
+from katka.security.credentials import ScramCredentialStore
+from katka.security.listeners import (
+    LISTENER_PREFIX,
+    SECURITY_PROTOCOLS,
+    ListenerSpec,
+    build_listener_security,
+)
 
 
 @dataclass
@@ -28,6 +33,9 @@ class ServeSettings:
     listen: Endpoint
     advertised: Endpoint | None
     warnings: list[str] = field(default_factory=list)
+    # Every client listener (the first is `listen`), and the listener.name.<l>.* configs.
+    listeners: list[ListenerSpec] = field(default_factory=list)
+    listener_configs: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_settings(
@@ -37,6 +45,9 @@ def resolve_settings(
 ) -> ServeSettings:
     """Raises ValueError or KafkaError with one line saying what is wrong."""
     values = {**file_values, **overrides}
+    # Per-listener configs (TLS stores, JAAS) are kept aside: names with a listener in them.
+    listener_configs = {n: v for n, v in values.items() if n.startswith(LISTENER_PREFIX)}
+    values = {n: v for n, v in values.items() if not n.startswith(LISTENER_PREFIX)}
     warnings = [
         f"The configuration '{name}' was supplied but isn't a known config."
         for name in values
@@ -45,13 +56,21 @@ def resolve_settings(
     values = {name: value for name, value in values.items() if name in BROKER_CONFIGS}
     values.update(flags)
 
-    # DescribeConfigs reports what is in effect: the one listener opened, the one advertised.
-    name, listen, not_opened = _client_listener(values)
+    # DescribeConfigs reports what is in effect: the listeners opened, as advertised.
+    opened, not_opened = _client_listeners(values)
+    specs = [
+        ListenerSpec(
+            name, _protocol_map(values)[name], endpoint, _advertised(values, name, endpoint)
+        )
+        for name, endpoint in opened
+    ]
     if "listeners" in values:
-        values["listeners"] = f"{name}://{_address(listen)}"
-    advertised = _advertised(values, name, listen)
-    if advertised is not None and "advertised.listeners" in values:
-        values["advertised.listeners"] = f"{name}://{_address(advertised)}"
+        values["listeners"] = ",".join(f"{s.name}://{_address(s.endpoint)}" for s in specs)
+    if "advertised.listeners" in values:
+        values["advertised.listeners"] = ",".join(
+            f"{s.name}://{_address(s.advertised or s.endpoint)}" for s in specs
+        )
+    listen, advertised = specs[0].endpoint, specs[0].advertised
     data_dir = _data_dir(values)
 
     config = BrokerConfig(values)
@@ -62,11 +81,15 @@ def resolve_settings(
             "Ignoring configs that mean nothing on a one-node katka broker: "
             f"{', '.join(ignored)}{detail}"
         )
-    return ServeSettings(config, data_dir, listen, advertised, warnings)
+    for spec in specs:  # a TLS store or JAAS entry that cannot load stops the start here
+        build_listener_security(spec, config, listener_configs, ScramCredentialStore(None))
+    return ServeSettings(config, data_dir, listen, advertised, warnings, specs, listener_configs)
 
 
-def _client_listener(values: Mapping[str, str]) -> tuple[str, Endpoint, list[str]]:
-    """The one listener katka opens, and the quorum listeners it leaves closed."""
+def _client_listeners(
+    values: Mapping[str, str],
+) -> tuple[list[tuple[str, Endpoint]], list[str]]:
+    """The listeners katka opens, and the quorum listeners it leaves closed."""
     listeners = config_list(values.get("listeners", BROKER_CONFIGS["listeners"].default))
     # Listener names compare as Kafka normalises them: upper case.
     controller_names = {n.upper() for n in config_list(values.get("controller.listener.names"))}
@@ -82,19 +105,21 @@ def _client_listener(values: Mapping[str, str]) -> tuple[str, Endpoint, list[str
             not_opened.append(listener)
             continue
         protocol = protocols.get(name)
-        if protocol not in SUPPORTED_PROTOCOLS:
+        if protocol not in SECURITY_PROTOCOLS:
             raise ValueError(
                 f"listeners: {listener} uses security protocol {protocol or 'unknown'}; "
-                "katka speaks PLAINTEXT only (map the name in listener.security.protocol.map)"
+                f"map the name to one of {', '.join(SECURITY_PROTOCOLS)} in "
+                "listener.security.protocol.map"
             )
+        if name in (n for n, _ in opened):
+            raise ValueError(f"listeners: listener name {name} appears twice")
         opened.append((name, Endpoint.parse(listener)))
-    if len(opened) != 1:
+    if not opened:
         raise ValueError(
-            f"listeners: katka opens exactly one client listener, got {len(opened)}: "
+            f"listeners: katka needs at least one client listener, got none: "
             f"{', '.join(listeners) or 'none'}"
         )
-    name, endpoint = opened[0]
-    return name, endpoint, not_opened
+    return opened, not_opened
 
 
 def _protocol_map(values: Mapping[str, str]) -> dict[str, str]:

@@ -22,6 +22,7 @@ from katka.config.definitions import (
 BOOLEAN, STRING, INT = ConfigType.BOOLEAN, ConfigType.STRING, ConfigType.INT
 SHORT, LONG, LIST = ConfigType.SHORT, ConfigType.LONG, ConfigType.LIST
 DOUBLE = ConfigType.DOUBLE
+PASSWORD, CLASS = ConfigType.PASSWORD, ConfigType.CLASS
 
 HOUR_MS = 3_600_000
 COMPRESSION_TYPES = OneOf(("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"))
@@ -178,6 +179,35 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
             AtLeast(1),
             read_only=True,
         ),
+        # --- security (katka/security/); per listener also as listener.name.<l>.<name> ------
+        ConfigDef("ssl.keystore.type", STRING, "JKS", read_only=True),
+        ConfigDef("ssl.keystore.location", STRING, None, read_only=True),
+        ConfigDef("ssl.keystore.password", PASSWORD, None, read_only=True),
+        ConfigDef("ssl.key.password", PASSWORD, None, read_only=True),
+        ConfigDef("ssl.keystore.certificate.chain", PASSWORD, None, read_only=True),
+        ConfigDef("ssl.keystore.key", PASSWORD, None, read_only=True),
+        ConfigDef("ssl.truststore.type", STRING, "JKS", read_only=True),
+        ConfigDef("ssl.truststore.location", STRING, None, read_only=True),
+        ConfigDef("ssl.truststore.password", PASSWORD, None, read_only=True),
+        ConfigDef("ssl.truststore.certificates", PASSWORD, None, read_only=True),
+        ConfigDef(
+            "ssl.client.auth",
+            STRING,
+            "none",
+            OneOf(("required", "requested", "none")),
+            read_only=True,
+        ),
+        ConfigDef("ssl.enabled.protocols", LIST, "TLSv1.2,TLSv1.3", read_only=True),
+        ConfigDef("ssl.protocol", STRING, "TLSv1.3", read_only=True),
+        ConfigDef("ssl.principal.mapping.rules", STRING, "DEFAULT", read_only=True),
+        ConfigDef("ssl.endpoint.identification.algorithm", STRING, "https", read_only=True),
+        ConfigDef("sasl.enabled.mechanisms", LIST, "GSSAPI", read_only=True),
+        ConfigDef("sasl.mechanism.inter.broker.protocol", STRING, "GSSAPI", read_only=True),
+        ConfigDef("connection.failed.authentication.delay.ms", INT, "100", AtLeast(0)),
+        ConfigDef("connections.max.reauth.ms", LONG, "0", read_only=True),
+        ConfigDef("authorizer.class.name", CLASS, "", read_only=True),
+        ConfigDef("super.users", STRING, None, read_only=True),
+        ConfigDef("allow.everyone.if.no.acl.found", BOOLEAN, "false", read_only=True),
         # --- accepted, validated and reported, but meaning nothing on one katka node --------
         # KRaft roles and quorum: katka is its own controller.
         ConfigDef(

@@ -24,6 +24,7 @@ from collections import deque
 
 from katka.protocol.codec import EncodedFrame
 from katka.protocol.framing import FrameDecoder, FrameError
+from katka.security.session import Session
 from katka.server.dispatch import CloseConnection, Dispatcher, Reply
 
 log = logging.getLogger("katka.server")
@@ -41,6 +42,7 @@ class Connection:
         max_frame_bytes: int,
         max_queued_requests: int,
         max_buffered_bytes: int = 16 * 1024 * 1024,
+        session: Session | None = None,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -52,6 +54,7 @@ class Connection:
         peer = writer.get_extra_info("peername")
         self.client_host = peer[0] if peer else "unknown"
         self.client_port = peer[1] if peer else 0
+        self.session = session or Session(client_host=self.client_host)
         self._replies: deque[Reply] = deque()
         self._reply_ready = asyncio.Event()
         self._room = asyncio.Event()
@@ -93,7 +96,7 @@ class Connection:
                 return
             self.decoder.receive_data(data)
             while (frame := self.decoder.next_frame()) is not None:
-                reply = self.dispatcher.dispatch(frame, self.client_host)
+                reply = self.dispatcher.dispatch(frame, self.client_host, self.session)
                 if reply is None:
                     continue
                 self._replies.append(reply)

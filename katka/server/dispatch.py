@@ -32,6 +32,8 @@ from katka.protocol.codec import (
     encode_response,
     read_fixed_header,
 )
+from katka.security.sasl import AuthenticationFailed
+from katka.security.session import SaslState, Session
 
 log = logging.getLogger("katka.server")
 
@@ -83,7 +85,10 @@ class Dispatcher:
         self.registry = registry
         self.node = node
 
-    def dispatch(self, frame: bytes, client_host: str) -> Reply:
+    def dispatch(self, frame: bytes, client_host: str, session: Session | None = None) -> Reply:
+        session = session or Session(client_host=client_host)
+        if session.raw_tokens and session.state is SaslState.AUTHENTICATE:
+            return self._raw_sasl_token(frame, session)
         try:
             fixed = read_fixed_header(frame)
         except DecodeError as error:
@@ -91,6 +96,12 @@ class Dispatcher:
         handler = self.registry.get(fixed.api_key)
         if handler is None:
             raise CloseConnection(f"unknown api key {fixed.api_key}")
+        if not session.allows(fixed.api_key):
+            # Kafka's SaslServerAuthenticator: IllegalSaslStateException, connection closed.
+            raise CloseConnection(
+                f"unexpected request (api key {fixed.api_key}) from {client_host} before "
+                f"authentication completed on listener {session.listener_name}"
+            )
         if not handler.min_version <= fixed.api_version <= handler.max_version:
             if fixed.api_key == API_VERSIONS_KEY:
                 return self._unsupported_api_versions(fixed.correlation_id)
@@ -107,6 +118,7 @@ class Dispatcher:
             correlation_id=fixed.correlation_id,
             client_id=header.client_id or "",
             client_host=client_host,
+            session=session,
         )
         response = handler.handle(context, request, self.node)
         if handler.expects_response is not None and not handler.expects_response(request):
@@ -121,6 +133,18 @@ class Dispatcher:
         return encode_response(
             context.api_key, context.api_version, context.correlation_id, response
         )
+
+    def _raw_sasl_token(self, frame: bytes, session: Session) -> EncodedFrame:
+        """After SaslHandshake v0 the mechanism's tokens come and go as bare frames."""
+        try:
+            challenge = session.authenticate(frame)
+        except AuthenticationFailed as failure:
+            raise CloseConnection(
+                f"failed authentication with {session.client_host}: {failure}"
+            ) from None
+        reply = EncodedFrame()
+        reply.write(challenge)
+        return reply.finish()
 
     def _unsupported_api_versions(self, correlation_id: int) -> EncodedFrame:
         response = ApiVersionsResponseV0(

@@ -1,29 +1,55 @@
 """The Kafka listener: accepts client connections, applies the connection limits, and runs
 one Connection per socket until it closes or the broker stops. The only place katka accepts
-Kafka clients (the admin HTTP API has its own small listener in katka/admin/server.py)."""
+Kafka clients (the admin HTTP API has its own small listener in katka/admin/server.py).
+
+One Listener per entry of `listeners`; on SSL and SASL_SSL ones asyncio does the TLS handshake
+before the connection is handed over, and each connection gets its Session (the listener's
+SASL mechanisms, the principal of its client certificate)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from katka.config import BrokerConfig
+from katka.security.listeners import ListenerSecurity, ListenerSpec
+from katka.security.session import Session
 from katka.server.connection import Connection
 from katka.server.dispatch import Dispatcher
 from katka.server.limits import ConnectionLimiter
 
+log = logging.getLogger("katka.server")
+
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
+
 
 class Listener:
-    def __init__(self, dispatcher: Dispatcher, config: BrokerConfig) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        config: BrokerConfig,
+        security: ListenerSecurity | None = None,
+        connection_limits: ConnectionLimiter | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.config = config
-        self.connection_limits = ConnectionLimiter()
+        self.security = security
+        # Shared by every listener: max.connections is broker-wide.
+        self.connection_limits = connection_limits or ConnectionLimiter()
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int) -> int:
         """Listen on host:port (0: an ephemeral port); returns the bound port."""
+        context = self.security.ssl_context if self.security is not None else None
         self._server = await asyncio.start_server(
-            self._on_connection, host, port, reuse_address=True, backlog=1024
+            self._on_connection,
+            host,
+            port,
+            reuse_address=True,
+            backlog=1024,
+            ssl=context,
+            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S if context is not None else None,
         )
         sockets = list(self._server.sockets or [])
         return int(sockets[0].getsockname()[1]) if sockets else port
@@ -47,6 +73,11 @@ class Listener:
         ):
             writer.transport.abort()
             return
+        session = self._new_session(host, writer)
+        if session is None:
+            self.connection_limits.release(host)
+            writer.transport.abort()
+            return
         connection = Connection(
             reader,
             writer,
@@ -54,6 +85,7 @@ class Listener:
             max_frame_bytes=self.config.get_int("socket.request.max.bytes"),
             max_queued_requests=self.config.get_int("queued.max.requests"),
             max_buffered_bytes=self.config.get_int("katka.connection.max.buffered.bytes"),
+            session=session,
         )
         task = asyncio.current_task()
         assert task is not None
@@ -65,3 +97,16 @@ class Listener:
         finally:
             self._connections.discard(task)
             self.connection_limits.release(host)
+
+    def _new_session(self, host: str, writer: asyncio.StreamWriter) -> Session | None:
+        """The connection's starting security state (None: refuse it, as Kafka does when the
+        certificate's subject matches no ssl.principal.mapping.rules)."""
+        if self.security is None:
+            return Session(client_host=host)
+        spec: ListenerSpec = self.security.spec
+        try:
+            principal = self.security.tls_principal(writer.get_extra_info("peercert"))
+        except ValueError as error:
+            log.info("Failed authentication with %s (listener %s): %s", host, spec.name, error)
+            return None
+        return Session(spec.name, spec.security_protocol, principal, self.security.mechanisms, host)

@@ -83,8 +83,7 @@ def test_properties_file_and_overrides_set_broker_configs(
         ),
         (
             ["-o", "listeners=SSL://127.0.0.1:0"],
-            "katka: error: listeners: SSL://127.0.0.1:0 uses security protocol SSL; "
-            "katka speaks PLAINTEXT only",
+            "katka: error: listener SSL uses TLS but sets no ssl.keystore.location",
         ),
     ],
 )

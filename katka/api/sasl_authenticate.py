@@ -1,0 +1,72 @@
+"""SaslAuthenticate (key 36), v0-2: one SASL token each way (KIP-152).
+
+A failed exchange answers SASL_AUTHENTICATION_FAILED with the mechanism's message (never a
+password) after `connection.failed.authentication.delay.ms`, as Kafka delays it to slow down
+password guessing; the connection then refuses every further request. The failure is logged
+with the mechanism and the client's address. session_lifetime_ms (v1+) stays 0: katka does
+not expire sessions (connections.max.reauth.ms is not enforced), though a client may
+re-authenticate (KIP-368).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import make, response_module
+from katka.api.context import RequestContext
+from katka.errors import ErrorCode
+from katka.security.sasl import AuthenticationFailed
+
+if TYPE_CHECKING:
+    from katka.node import Node
+
+API_KEY = 36
+VERSIONS = range(0, 3)
+
+log = logging.getLogger("katka.security")
+
+
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    m = response_module(ctx)
+    session = ctx.session
+    if not session.uses_sasl:
+        return make(
+            m.SaslAuthenticateResponse,
+            error_code=ErrorCode.illegal_sasl_state,
+            error_message="SaslAuthenticate on a listener without SASL",
+            auth_bytes=b"",
+        )
+    try:
+        challenge = session.authenticate(request.auth_bytes)
+    except AuthenticationFailed as failure:
+        log.info(
+            "Failed authentication with %s (mechanism %s, listener %s): %s",
+            ctx.client_host,
+            session.mechanism,
+            session.listener_name,
+            failure,
+        )
+        response = make(
+            m.SaslAuthenticateResponse,
+            error_code=ErrorCode.sasl_authentication_failed,
+            error_message=str(failure),
+            auth_bytes=b"",
+        )
+        return _after_delay(
+            node.config.get_int("connection.failed.authentication.delay.ms"), response
+        )
+    if session.authenticated:
+        log.debug("%s authenticated as %s", ctx.client_host, session.principal)
+    return make(
+        m.SaslAuthenticateResponse,
+        error_code=ErrorCode.none,
+        error_message=None,
+        auth_bytes=challenge,
+    )
+
+
+async def _after_delay(delay_ms: int, response: Any) -> Any:
+    await asyncio.sleep(delay_ms / 1000)
+    return response
