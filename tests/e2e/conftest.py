@@ -32,9 +32,10 @@ def start_katka(tmp_path: Path) -> Iterator[Callable[..., BrokerProcess]]:
         process.kill()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def katka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    """One broker shared by a module's tests (topics must be unique per test)."""
+    """One broker shared by the end-to-end tests that need nothing special (topics, groups and
+    transactional ids must be unique per test); a start costs about a second of CPU."""
     data_dir = tmp_path_factory.mktemp("katka")
     process = BrokerProcess(data_dir, overrides=["group.initial.rebalance.delay.ms=0"])
     process.start(30)
