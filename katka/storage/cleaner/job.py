@@ -1,11 +1,12 @@
-"""One cleaning of one partition log, run on the cleaner's thread.
+"""One cleaning of one partition log, run in the cleaner's process (disk) or thread (memory).
 
 Theory of operation: the event loop captures a `CleaningJob` (segment sources that read
 closed segments through their own descriptors, the cleanable range, aborted transactions,
-each producer's last batch); `CleaningJob.run` reads and writes only files the loop never
-touches (the closed segments it reads, the `.cleaned` segments it writes, fsynced before it
-returns) and returns a `CleaningResult`; the loop then swaps the cleaned segments in (the log
-decides, see SegmentedLog.complete_cleaning). Nothing here reads or writes log state.
+each producer's last batch; picklable for the disk engine); `CleaningJob.run` reads and
+writes only files the loop never touches (the closed segments it reads, the `.cleaned`
+segments it writes, fsynced before it returns) and returns a `CleaningResult`; the loop then
+swaps the cleaned segments in (service.complete_cleaning). Nothing here reads or writes log
+state.
 """
 
 from __future__ import annotations

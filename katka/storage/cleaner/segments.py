@@ -1,5 +1,6 @@
-"""How the cleaner's thread reads closed segments and writes cleaned ones: the engines
-(memory.py, disk/) provide these, so the cleaning itself (job.py) knows no engine."""
+"""How the cleaner (its process, or a thread) reads closed segments and writes cleaned ones:
+the engines (memory.py, disk/) provide these, so the cleaning itself (job.py) knows no
+engine."""
 
 from __future__ import annotations
 

@@ -1,14 +1,15 @@
-"""The log cleaner: picks the dirtiest compacted log, cleans it on its own thread, swaps the
-result in on the event loop (Kafka's LogCleaner and LogCleanerManager, one thread).
+"""The log cleaner: picks the dirtiest compacted log, cleans it off the event loop, swaps the
+result in on the loop (Kafka's LogCleaner and LogCleanerManager, one cleaner).
 
 Theory of operation: `clean_once` runs on the loop. It measures every compacted log
 (`cleaner_view`, plan.py's rules), captures a `CleaningJob` for the dirtiest one that needs
-cleaning (`begin_cleaning`), awaits `job.run` on the cleaner's single thread, and hands the
-result to `complete_cleaning` on the loop, which swaps each cleaned segment in (if the log
-still holds the segments it replaces) and moves the cleaned point. Produce and fetch keep
-running on the loop meanwhile: the thread reads closed segments only, through descriptors of
-its own, and writes only files the loop does not know yet. The loop stays the one owner of
-log state (DESIGN.md rule 2); it pays for the swap only (renames, two directory fsyncs).
+cleaning (`begin_cleaning`), awaits `job.run` in the cleaner's own process (worker.py; the
+memory engine's jobs on a thread), and hands the result to `complete_cleaning` on the loop,
+which swaps each cleaned segment in (if the log still holds the segments it replaces) and
+moves the cleaned point. Produce and fetch keep running on the loop meanwhile: the job reads
+closed segments only, through descriptors the loop opened for it, and writes only files the
+loop does not know yet. The loop stays the one owner of log state (DESIGN.md rule 2); it pays
+for the swap only (renames, two directory fsyncs).
 """
 
 from __future__ import annotations

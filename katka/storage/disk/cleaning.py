@@ -1,7 +1,7 @@
 """Cleaned segments on disk: written aside, swapped in, and leftovers recovered at start-up
 (Kafka's `.cleaned` and `.swap` files).
 
-Theory of operation: the cleaner's thread writes a cleaned segment as `{base}.log.cleaned`
+Theory of operation: the cleaner's process writes a cleaned segment as `{base}.log.cleaned`
 with its `.index.cleaned` and `.timeindex.cleaned` (the same index rule as appends), fsyncs
 them and gives the file the last modification time of the segments it replaces (the delete
 horizon counts from it). On the loop, the swap is:
@@ -109,7 +109,7 @@ class SegmentReader:
 
 
 class DiskCleanedWriter:
-    """A `.cleaned` segment written by the cleaner's thread."""
+    """A `.cleaned` segment written by the cleaner (picklable once finished)."""
 
     def __init__(self, directory: str, index_interval: int, index_bytes: int, base_offset: int):
         self.directory = directory
