@@ -1,4 +1,6 @@
-"""CreatePartitions (key 37), v0-3: grow a topic; never shrink; validate_only."""
+"""CreatePartitions (key 37), v0-3: grow a topic; never shrink; validate_only. More than
+`katka.max.partitions.per.request` new partitions in all: POLICY_VIOLATION for the whole
+request, as Kafka's controller answers; new partitions are created in slices."""
 
 from __future__ import annotations
 
@@ -16,11 +18,30 @@ VERSIONS = range(0, 4)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    return _grow(ctx, request, node)
+
+
+def _added_partitions(request: Any, node: Node) -> int:
+    added = 0
+    for topic in request.topics:
+        info = node.topics.catalog.get(topic.name)
+        added += max(topic.count - (info.partitions if info is not None else 0), 0)
+    return added
+
+
+async def _grow(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     results = []
+    try:
+        node.topics.check_request_partitions(_added_partitions(request, node))
+        refused = None
+    except KafkaError as exc:
+        refused = exc
     for topic in request.topics:
         error, message = ErrorCode.none, None
         try:
+            if refused is not None:
+                raise refused
             if topic.assignments is not None and any(
                 list(a.broker_ids) != [node.node_id] for a in topic.assignments
             ):
@@ -28,7 +49,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             if request.validate_only:
                 node.topics.validate_partition_increase(topic.name, topic.count)
             else:
-                node.topics.create_partitions(topic.name, topic.count)
+                await node.topics.create_partitions_in_slices(topic.name, topic.count)
         except KafkaError as exc:
             error, message = exc.code, exc.message
         results.append(

@@ -2,6 +2,10 @@
 INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR (only 1, or -1 for
 the default, exists on one node), INVALID_CONFIG. v5+ returns the resulting configs. v0-1
 (Kafka 4.0 dropped them) have no throttle time, v0 no validate_only and no error message.
+
+A request adding more than `katka.max.partitions.per.request` partitions in all is refused
+whole with POLICY_VIOLATION, as Kafka's controller does; the partitions of an accepted one are
+created in slices while other clients are served.
 """
 
 from __future__ import annotations
@@ -21,15 +25,36 @@ VERSIONS = range(0, 8)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    return _create(ctx, request, node)
+
+
+def _requested_partitions(request: Any, node: Node) -> int:
+    default = node.config.get_int("num.partitions")
+    return sum(
+        len(t.assignments)
+        if t.assignments
+        else (default if t.num_partitions == -1 else max(t.num_partitions, 0))
+        for t in request.topics
+    )
+
+
+async def _create(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     results = []
     seen: set[str] = set()
+    try:
+        node.topics.check_request_partitions(_requested_partitions(request, node))
+        refused = None
+    except KafkaError as exc:
+        refused = exc
     for topic in request.topics:
         error, message = ErrorCode.none, None
         partitions = topic.num_partitions
         configs: dict[str, str] = {}
         topic_id = None
         try:
+            if refused is not None:
+                raise refused
             if topic.name in seen:
                 raise KafkaError(ErrorCode.invalid_request, f"Duplicate topic name {topic.name}")
             seen.add(topic.name)
@@ -55,7 +80,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             requested = {c.name: c.value for c in topic.configs}
             configs = node.topics.validate_new_topic(topic.name, partitions, requested)
             if not getattr(request, "validate_only", False):
-                topic_id = node.topics.create_topic(topic.name, partitions, configs).topic_id
+                created = await node.topics.create_topic_in_slices(topic.name, partitions, configs)
+                topic_id = created.topic_id
         except KafkaError as exc:
             error, message = exc.code, exc.message
         ok = error == ErrorCode.none

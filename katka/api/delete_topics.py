@@ -1,4 +1,5 @@
-"""DeleteTopics (key 20), v0-6 (v6 names topics by name or by id; v0 has no throttle time)."""
+"""DeleteTopics (key 20), v0-6 (v6 names topics by name or by id; v0 has no throttle time).
+A topic's partitions are deleted in slices while other clients are served."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ ZERO_UUID = uuid.UUID(int=0)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    return _delete(ctx, request, node)
+
+
+async def _delete(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     if ctx.api_version >= 6:
         targets = [(t.name, t.topic_id) for t in request.topics]
@@ -38,7 +43,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 name = found.name
             if name is None:
                 raise KafkaError(ErrorCode.invalid_request, "Neither topic name nor id was given")
-            deleted = node.topics.delete_topic(name)
+            deleted = await node.topics.delete_topic_in_slices(name)
             topic_id = deleted.topic_id
             # fetches parked on the topic answer UNKNOWN_TOPIC_OR_PARTITION now
             node.appends.notify((name, partition) for partition in range(deleted.partitions))

@@ -95,7 +95,10 @@ def create(
     future = admin.create_topics([new], request_timeout=connection.timeout_s)[name]
     try:
         wait(future, connection.timeout_s, f"cannot create topic '{name}'")
-    except CliError:
+    except CliError as failure:
+        if not future.done():
+            did = what_the_broker_did(connection, name)
+            raise CliError(f"{failure.message}; {did}") from None
         error = future.exception()
         code = error.args[0].code() if error is not None and error.args else None
         if if_not_exists and code == KafkaError.TOPIC_ALREADY_EXISTS:
@@ -105,6 +108,24 @@ def create(
         emit_json({"topic": name, "created": True})
     else:
         click.echo(f"Created topic {name}.")
+
+
+def what_the_broker_did(connection: Connection, name: str) -> str:
+    """After a timed-out create: the topic as the broker has it now, so the user never guesses.
+    Asked on a new connection: the first one answers in order, after the creation."""
+    from confluent_kafka import KafkaException
+
+    try:
+        asked = connection.admin().list_topics(timeout=max(connection.timeout_s, 5.0))
+        found = asked.topics.get(name)
+    except KafkaException:
+        return "the broker cannot be asked whether it exists"
+    if found is None or found.error is not None:
+        return (
+            "the broker has not created it (it may still be creating its partitions: "
+            f"see `katka topic describe {name}`)"
+        )
+    return f"the broker created it with {len(found.partitions)} partitions"
 
 
 @topic.command(name="list")

@@ -64,6 +64,10 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
         ConfigDef("message.max.bytes", INT, "1048588", AtLeast(0)),
         ConfigDef("compression.type", STRING, "producer", COMPRESSION_TYPES),
         ConfigDef("min.insync.replicas", INT, "1", AtLeast(1)),
+        # katka's: partitions one CreateTopics/CreatePartitions may add (Kafka's controller
+        # has the same fixed limit), and partitions the broker may hold in all (KIP-578's idea).
+        ConfigDef("katka.max.partitions.per.request", INT, "10000", AtLeast(1)),
+        ConfigDef("katka.max.broker.partitions", INT, "100000", AtLeast(1)),
         # --- requests and connections -------------------------------------------------------
         ConfigDef("socket.request.max.bytes", INT, "104857600", AtLeast(1), read_only=True),
         ConfigDef("queued.max.requests", INT, "500", AtLeast(1), read_only=True),

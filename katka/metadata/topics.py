@@ -7,7 +7,9 @@ catalog first for creation (so a crash leaves at worst an empty topic) and last 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 
 from katka.config import BrokerConfig, config_list, validate_topic_configs
@@ -17,7 +19,22 @@ from katka.storage.base import LogConfig, PartitionLog, StorageEngine
 
 log = logging.getLogger("katka.metadata")
 
-MAX_PARTITIONS = 100_000
+# Work done between two hand-overs of the event loop while creating or deleting many
+# partitions: others' requests wait at most about this long (plus one partition's work).
+SLICE_S = 0.02
+
+
+class Slicer:
+    """Hands the event loop over once a slice of work is done, so one huge admin request
+    never stalls everyone else's."""
+
+    def __init__(self) -> None:
+        self._until = time.monotonic() + SLICE_S
+
+    async def pause_if_due(self) -> None:
+        if time.monotonic() >= self._until:
+            await asyncio.sleep(0)
+            self._until = time.monotonic() + SLICE_S
 
 
 class TopicManager:
@@ -26,6 +43,8 @@ class TopicManager:
         self.storage = storage
         self.config = config
         self._logs: dict[tuple[str, int], PartitionLog] = {}
+        # topics being created or deleted in slices: name -> partitions they will hold
+        self._in_progress: dict[str, int] = {}
         self.on_topics_changed: list[Callable[[], None]] = []
 
     def open_all(self) -> None:
@@ -37,10 +56,14 @@ class TopicManager:
                     info.name, partition, partition_config
                 )
         known = {(t.name, p) for t in self.catalog for p in range(t.partitions)}
+        orphans: dict[str, int] = {}
         for topic, partition in self.storage.existing_logs():
             if (topic, partition) not in known:
-                log.warning("deleting log %s-%d: its topic is not in the catalog", topic, partition)
+                orphans[topic] = orphans.get(topic, 0) + 1
                 self.storage.delete_log(topic, partition)
+        for topic, count in orphans.items():
+            # a creation or deletion cut short by a crash
+            log.warning("deleted %d log(s) of %s: the topic is not in the catalog", count, topic)
 
     def get_log(self, topic: str, partition: int) -> PartitionLog:
         found = self._logs.get((topic, partition))
@@ -78,28 +101,59 @@ class TopicManager:
         return (topic, partition) in self._logs
 
     def validate_new_topic(
-        self, name: str, partitions: int, configs: Mapping[str, str | None]
+        self,
+        name: str,
+        partitions: int,
+        configs: Mapping[str, str | None],
+        internal: bool = False,
     ) -> dict[str, str]:
         validate_topic_name(name)
-        if name in self.catalog:
+        if name in self.catalog or name in self._in_progress:
             raise KafkaError(ErrorCode.topic_already_exists, f"Topic '{name}' already exists.")
-        if partitions <= 0 or partitions > MAX_PARTITIONS:
+        if partitions <= 0:
             raise KafkaError(
                 ErrorCode.invalid_partitions, "Number of partitions must be larger than 0."
             )
+        if not internal:  # the broker's own topics always exist
+            self.check_broker_partitions(partitions)
         return validate_topic_configs(configs)
+
+    def check_request_partitions(self, requested: int) -> None:
+        """Kafka's controller refuses a request that would create more than 10,000 partitions
+        in one go; katka's limit is `katka.max.partitions.per.request` (same default)."""
+        limit = self.config.get_int("katka.max.partitions.per.request")
+        if requested > limit:
+            raise KafkaError(
+                ErrorCode.policy_violation,
+                f"Excessively large number of partitions per request: {requested} "
+                f"(katka.max.partitions.per.request={limit}).",
+            )
+
+    def check_broker_partitions(self, added: int) -> None:
+        """The broker's total (`katka.max.broker.partitions`, after KIP-578's proposal)."""
+        limit = self.config.get_int("katka.max.broker.partitions")
+        total = sum(info.partitions for info in self.catalog) + sum(self._in_progress.values())
+        if total + added > limit:
+            raise KafkaError(
+                ErrorCode.invalid_partitions,
+                f"Adding {added} partitions would bring the broker to {total + added}, above "
+                f"katka.max.broker.partitions={limit}.",
+            )
 
     def create_topic(
         self, name: str, partitions: int, configs: Mapping[str, str | None], internal: bool = False
     ) -> TopicInfo:
-        checked = self.validate_new_topic(name, partitions, configs)
+        checked = self.validate_new_topic(name, partitions, configs, internal)
         info = self.catalog.create(name, partitions, checked, internal)
         partition_config = log_config(self.config, checked)
         for partition in range(partitions):
             self._logs[(name, partition)] = self.storage.open_log(name, partition, partition_config)
-        log.info("created topic %s with %d partitions %s", name, partitions, checked or "")
+        self._log_created(name, partitions, checked)
         self._changed()
         return info
+
+    def _log_created(self, name: str, partitions: int, configs: Mapping[str, str]) -> None:
+        log.info("created topic %s with %d partitions %s", name, partitions, configs or "")
 
     def delete_topic(self, name: str) -> TopicInfo:
         info = self.catalog.get(name)
@@ -108,9 +162,8 @@ class TopicManager:
         if info.internal:
             raise KafkaError(ErrorCode.topic_deletion_disabled, "Internal topics cannot be deleted")
         for partition in range(info.partitions):
-            partition_log = self._logs.pop((name, partition), None)
-            if partition_log is not None:
-                partition_log.close()
+            # delete_log releases the log's files: flushing what is deleted is wasted
+            self._logs.pop((name, partition), None)
             self.storage.delete_log(name, partition)
         self.catalog.delete(name)
         log.info("deleted topic %s", name)
@@ -131,8 +184,11 @@ class TopicManager:
             raise KafkaError(
                 ErrorCode.invalid_partitions, f"Topic already has {info.partitions} partitions."
             )
-        if count > MAX_PARTITIONS:
-            raise KafkaError(ErrorCode.invalid_partitions, "Too many partitions")
+        if name in self._in_progress:
+            raise KafkaError(
+                ErrorCode.invalid_partitions, f"Topic {name} is being created or deleted."
+            )
+        self.check_broker_partitions(count - info.partitions)
         return info
 
     def create_partitions(self, name: str, count: int) -> None:
@@ -141,6 +197,78 @@ class TopicManager:
         for partition in range(info.partitions, count):
             self._logs[(name, partition)] = self.storage.open_log(name, partition, partition_config)
         self.catalog.set_partitions(name, count)
+        self._changed()
+
+    async def create_topic_in_slices(
+        self, name: str, partitions: int, configs: Mapping[str, str | None]
+    ) -> TopicInfo:
+        """create_topic for a request: the logs are opened slice by slice while others are
+        served, and the topic enters the catalog (and Metadata) once all exist. A crash
+        midway leaves logs of no topic, which the next start deletes."""
+        checked = self.validate_new_topic(name, partitions, configs)
+        partition_config = log_config(self.config, checked)
+        self._in_progress[name] = partitions
+        opened: dict[tuple[str, int], PartitionLog] = {}
+        try:
+            slicer = Slicer()
+            for partition in range(partitions):
+                opened[(name, partition)] = self.storage.open_log(name, partition, partition_config)
+                await slicer.pause_if_due()
+            info = self.catalog.create(name, partitions, checked, internal=False)
+        except BaseException:
+            for _, partition in opened:  # releases the log's files, writes nothing
+                self.storage.delete_log(name, partition)
+            raise
+        finally:
+            del self._in_progress[name]
+        self._logs.update(opened)
+        self._log_created(name, partitions, checked)
+        self._changed()
+        return info
+
+    async def delete_topic_in_slices(self, name: str) -> TopicInfo:
+        """delete_topic for a request: logs closed and removed slice by slice (their
+        partitions answer UNKNOWN_TOPIC_OR_PARTITION meanwhile), the catalog entry last."""
+        info = self.catalog.get(name)
+        if info is None or name in self._in_progress:
+            raise KafkaError(ErrorCode.unknown_topic_or_partition, f"Topic {name} does not exist")
+        if info.internal:
+            raise KafkaError(ErrorCode.topic_deletion_disabled, "Internal topics cannot be deleted")
+        self._in_progress[name] = 0
+        try:
+            slicer = Slicer()
+            for partition in range(info.partitions):
+                # delete_log releases the log's files: flushing what is deleted is wasted
+                self._logs.pop((name, partition), None)
+                self.storage.delete_log(name, partition)
+                await slicer.pause_if_due()
+            self.catalog.delete(name)
+        finally:
+            del self._in_progress[name]
+        log.info("deleted topic %s", name)
+        self._changed()
+        return info
+
+    async def create_partitions_in_slices(self, name: str, count: int) -> None:
+        """create_partitions for a request: the new logs opened slice by slice, the catalog
+        told last."""
+        info = self.validate_partition_increase(name, count)
+        partition_config = log_config(self.config, info.configs)
+        self._in_progress[name] = count - info.partitions
+        opened: dict[tuple[str, int], PartitionLog] = {}
+        try:
+            slicer = Slicer()
+            for partition in range(info.partitions, count):
+                opened[(name, partition)] = self.storage.open_log(name, partition, partition_config)
+                await slicer.pause_if_due()
+            self.catalog.set_partitions(name, count)
+        except BaseException:
+            for _, partition in opened:  # releases the log's files, writes nothing
+                self.storage.delete_log(name, partition)
+            raise
+        finally:
+            del self._in_progress[name]
+        self._logs.update(opened)
         self._changed()
 
     def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> None:

@@ -216,3 +216,41 @@ def test_init_producer_id_hands_out_fresh_ids(api: ApiHarness, version: int) -> 
     assert first.error_code == second.error_code == ErrorCode.none
     assert first.producer_id != second.producer_id
     assert first.producer_epoch == 0
+
+
+def test_partition_limits_refuse_a_whole_request_and_a_broker_over_its_total() -> None:
+    api = ApiHarness(
+        {"katka.max.partitions.per.request": "10", "katka.max.broker.partitions": "20"}
+    )
+    try:
+        whole = api.call(
+            create_topics,
+            7,
+            timeout=TIMEOUT,
+            topics=[
+                {"name": "a", "num_partitions": 6, "replication_factor": -1},
+                {"name": "b", "num_partitions": 6, "replication_factor": -1},
+            ],
+        )
+        assert [t.error_code for t in whole.topics] == [ErrorCode.policy_violation] * 2
+        assert "Excessively large number of partitions" in (whole.topics[0].error_message or "")
+        # __consumer_offsets and __transaction_state hold one partition each: 12 fit, 22 do not
+        api.call(
+            create_topics,
+            7,
+            timeout=TIMEOUT,
+            topics=[{"name": "a", "num_partitions": 10, "replication_factor": 1}],
+        )
+        total = api.call(
+            create_topics,
+            7,
+            timeout=TIMEOUT,
+            topics=[{"name": "b", "num_partitions": 10, "replication_factor": 1}],
+        )
+        assert total.topics[0].error_code == ErrorCode.invalid_partitions
+        grown = api.call(create_partitions, 3, timeout=TIMEOUT, topics=[{"name": "a", "count": 30}])
+        assert grown.results[0].error_code == ErrorCode.policy_violation
+        assert "b" not in api.node.topics.catalog
+        assert api.node.topics.catalog.get("a").partitions == 10  # type: ignore[union-attr]
+    finally:
+        api.close()

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from katka.cli.main import cli
 from katka.reliability.process import free_port
 from tests.cli.conftest import CliBroker, Run, run_katka, run_katka_process
+from tests.conditions import wait_until
 
 
 def test_topics_are_created_listed_described_grown_and_deleted(
@@ -205,3 +206,29 @@ def test_a_short_flag_means_the_same_option_in_every_command() -> None:
                 meanings.setdefault(short, set()).add(long[0] if long else str(param.name))
     assert {short: names for short, names in meanings.items() if len(names) > 1} == {}
     assert meanings["-p"] == {"--partition"} and meanings["-t"] == {"--topic"}
+
+
+def test_a_typo_of_a_partition_count_is_refused_by_the_broker_and_reported(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = unique("typo")
+    refused = katka("topic", "create", name, "--partitions", "100000")
+    assert refused.returncode == 1
+    assert "Excessively large number of partitions per request" in refused.stderr
+    assert "POLICY_VIOLATION" in refused.stderr
+    assert name not in katka("topic", "list", check=True).stdout
+
+
+def test_a_create_that_outlasts_the_timeout_reports_what_the_broker_did(
+    katka: Run, unique: Callable[[str], str]
+) -> None:
+    name = unique("slow")
+    late = katka("topic", "create", name, "--partitions", "3000", "--timeout", "0.3")
+    assert late.returncode == 1
+    assert "timed out after 0.3 s" in late.stderr
+    assert (
+        "the broker has not created it (it may still be creating its partitions" in late.stderr
+        or "the broker created it with 3000 partitions" in late.stderr
+    ), late.stderr
+    wait_until(lambda: name in katka("topic", "list").stdout, 60, what="the creation ends")
+    katka("topic", "delete", name, check=True)
