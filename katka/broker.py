@@ -23,6 +23,7 @@ from katka.config import BrokerConfig, config_list
 from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.internal_log import OFFSETS_TOPIC, PartitionInternalLog
 from katka.coordinator.service import GroupCoordinator
+from katka.coordinator.share.partitions import SHARE_STATE_TOPIC
 from katka.coordinator.timers import AsyncioTimers, Timers
 from katka.metadata.broker_configs import DynamicBrokerConfigs
 from katka.metadata.catalog import CATALOG_FILE, TopicCatalog, write_atomically
@@ -133,13 +134,11 @@ class Broker:
             self.topics.create_topic(
                 OFFSETS_TOPIC, 1, {"segment.bytes": str(100 * 1024 * 1024)}, internal=True
             )
-        if TRANSACTION_STATE_TOPIC not in catalog:
-            self.topics.create_topic(
-                TRANSACTION_STATE_TOPIC,
-                1,
-                {"segment.bytes": str(100 * 1024 * 1024)},
-                internal=True,
-            )
+        for internal_topic in (TRANSACTION_STATE_TOPIC, SHARE_STATE_TOPIC):
+            if internal_topic not in catalog:
+                self.topics.create_topic(
+                    internal_topic, 1, {"segment.bytes": str(100 * 1024 * 1024)}, internal=True
+                )
 
     def start_coordinator(self, timers: Timers | None = None) -> None:
         """Replay the group coordinator's log (its timers run on the running loop by default),
@@ -151,6 +150,7 @@ class Broker:
             PartitionInternalLog(self.topics.get_log(OFFSETS_TOPIC, 0), self.clock),
             self.topics.partition_exists,
             self.topics.catalog,
+            share_log=PartitionInternalLog(self.topics.get_log(SHARE_STATE_TOPIC, 0), self.clock),
         )
         self.coordinator.load()
         self.start_transaction_coordinator()
@@ -322,6 +322,11 @@ def coordinator_config(config: BrokerConfig) -> CoordinatorConfig:
         consumer_heartbeat_interval_ms=config.get_int("group.consumer.heartbeat.interval.ms"),
         consumer_max_size=config.get_int("group.consumer.max.size"),
         consumer_assignors=tuple(config_list(config.get("group.consumer.assignors"))),
+        share_session_timeout_ms=config.get_int("group.share.session.timeout.ms"),
+        share_heartbeat_interval_ms=config.get_int("group.share.heartbeat.interval.ms"),
+        share_record_lock_duration_ms=config.get_int("group.share.record.lock.duration.ms"),
+        share_delivery_count_limit=config.get_int("group.share.delivery.count.limit"),
+        share_partition_max_record_locks=config.get_int("group.share.partition.max.record.locks"),
     )
 
 

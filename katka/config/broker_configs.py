@@ -148,6 +148,16 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
             read_only=True,
         ),
         ConfigDef("group.consumer.session.timeout.ms", INT, "45000", AtLeast(1), read_only=True),
+        # Share groups (KIP-932): group-level defaults (groups override some, see config/share.py).
+        ConfigDef("group.share.session.timeout.ms", INT, "45000", AtLeast(1), read_only=True),
+        ConfigDef("group.share.heartbeat.interval.ms", INT, "5000", AtLeast(1), read_only=True),
+        ConfigDef(
+            "group.share.record.lock.duration.ms", INT, "30000", AtLeast(1000), read_only=True
+        ),
+        ConfigDef("group.share.delivery.count.limit", INT, "5", AtLeast(2), read_only=True),
+        ConfigDef(
+            "group.share.partition.max.record.locks", INT, "2000", AtLeast(100), read_only=True
+        ),
         ConfigDef(
             "group.consumer.min.session.timeout.ms", INT, "45000", AtLeast(1), read_only=True
         ),

@@ -26,6 +26,12 @@ class CoordinatorConfig:
     consumer_max_size: int = 2**31 - 1  # group.consumer.max.size
     # group.consumer.assignors: the first is the default when members name none.
     consumer_assignors: tuple[str, ...] = ("uniform", "range")
+    # KIP-932 share groups.
+    share_session_timeout_ms: int = 45_000  # group.share.session.timeout.ms
+    share_heartbeat_interval_ms: int = 5_000  # group.share.heartbeat.interval.ms
+    share_record_lock_duration_ms: int = 30_000  # group.share.record.lock.duration.ms
+    share_delivery_count_limit: int = 5  # group.share.delivery.count.limit
+    share_partition_max_record_locks: int = 2_000  # group.share.partition.max.record.locks
 
     @property
     def offsets_retention_ms(self) -> int:

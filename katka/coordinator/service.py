@@ -54,7 +54,7 @@ from katka.coordinator.consumer.views import DescribedConsumerGroup
 from katka.coordinator.effects import Context, Effects, TimerEvent
 from katka.coordinator.group_manager import GroupManager
 from katka.coordinator.history import RebalanceRecord
-from katka.coordinator.internal_log import InternalLog
+from katka.coordinator.internal_log import InternalLog, MemoryInternalLog
 from katka.coordinator.offsets import (
     OffsetCommitter,
     OffsetStore,
@@ -89,6 +89,8 @@ from katka.coordinator.results import (
     PartitionResult,
     SyncGroupResult,
 )
+from katka.coordinator.share.manager import ShareGroupManager, ShareHeartbeat, ShareHeartbeatResult
+from katka.coordinator.share.partitions import SharePartitions
 from katka.coordinator.timers import Timers
 from katka.coordinator.topics import NoTopics, TopicImage
 from katka.coordinator.txn_offsets import PendingTransactionalOffsets
@@ -116,6 +118,7 @@ class GroupCoordinator:
         log: InternalLog,
         partition_exists: PartitionExists,
         topics: TopicImage | None = None,
+        share_log: InternalLog | None = None,
     ) -> None:
         self.config = config
         self._clock = clock
@@ -126,7 +129,15 @@ class GroupCoordinator:
         self.offsets = OffsetStore()
         self.classic = ClassicGroupManager(config, self.offsets)
         self.consumer = ConsumerGroupManager(config, self.offsets, self._topics)
-        self._managers: tuple[GroupManager, ...] = (self.classic, self.consumer)
+        # Share groups (KIP-932): their share-partition state lives in its own log (Kafka's
+        # __share_group_state), loaded before the managers finish loading.
+        self.share_partitions = SharePartitions(share_log or MemoryInternalLog(), config)
+        self.share = ShareGroupManager(
+            self.share_partitions,
+            config.share_session_timeout_ms,
+            config.share_heartbeat_interval_ms,
+        )
+        self._managers: tuple[GroupManager, ...] = (self.classic, self.consumer, self.share)
         self._status = _Status.LOADING
         self._records_since_compaction = 0
         self._pending_txn_offsets = PendingTransactionalOffsets()
@@ -150,6 +161,7 @@ class GroupCoordinator:
                 self._apply(key, value)
         self._records_since_compaction = count
         self._pending_txn_offsets.load(self._log.open_transactions())
+        self.share_partitions.load()
         for manager in self._managers:
             ctx = self._context()
             manager.finish_load(ctx)
@@ -282,6 +294,21 @@ class GroupCoordinator:
             else:
                 described.append(self.consumer.describe(group_id))
         return described
+
+    # --- share groups: ShareGroupHeartbeat (KIP-932; ShareFetch works on share_partitions) ---
+
+    def share_group_heartbeat(self, req: ShareHeartbeat) -> ShareHeartbeatResult:
+        error = self._status_error() or self._group_id_error(req.group_id)
+        if error is None and not self._take_over(
+            req.group_id, self.share, joining=req.member_epoch == 0
+        ):
+            error = ErrorCode.group_id_not_found
+        if error is not None:
+            return ShareHeartbeatResult(error)
+        ctx = self._context()
+        result = self.share.heartbeat(req, ctx)
+        self._execute(self.share, ctx.fx)
+        return result
 
     # --- offsets ---------------------------------------------------------------------------
 

@@ -1,0 +1,196 @@
+"""ShareFetch (key 78), v1-2: fetch records of a share group's partitions under acquisition
+locks, acknowledging earlier ones in the same request (KIP-932).
+
+A share session (per group and member) remembers the partitions: epoch 0 opens it with the
+request's partitions, later epochs add partitions and forget `forgotten_topics_data`, -1 closes
+it (then only the piggybacked acknowledgements are applied, nothing is fetched). Each partition
+answers the whole batches it read and the offsets it acquired for this member with their
+delivery counts; the client hands out only the acquired ones. With nothing to acquire the
+request parks up to max_wait for new records or released ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from katka.api._build import ZERO, make, millis, response_module, timedelta_ms
+from katka.api._share import acknowledge, share_partition, topic_name
+from katka.api.context import RequestContext
+from katka.coordinator.share.partition import AcquiredRange
+from katka.errors import ErrorCode, KafkaError
+from katka.protocol.batches import scan_batches
+
+if TYPE_CHECKING:
+    from katka.node import Node
+
+API_KEY = 78
+VERSIONS = range(1, 3)
+
+Acked = dict[tuple[uuid.UUID, int], ErrorCode]
+Fetched = dict[tuple[uuid.UUID, int], tuple[bytes | memoryview, list[AcquiredRange], ErrorCode]]
+
+
+def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    m = response_module(ctx)
+    group_id, member_id = request.group_id or "", request.member_id or ""
+    epoch = request.share_session_epoch
+    if not node.coordinator.is_active:
+        return _answer(m, node, ErrorCode.coordinator_load_in_progress, {}, {})
+    has_acks = any(p.acknowledgement_batches for t in request.topics for p in t.partitions)
+    if epoch == 0 and has_acks:
+        return _answer(m, node, ErrorCode.invalid_request, {}, {})
+    try:
+        session = node.coordinator.share_partitions.session(group_id, member_id, epoch)
+    except KafkaError as error:
+        return _answer(m, node, error.code, {}, {})
+    acked: Acked = {}
+    for topic in request.topics:
+        for partition in topic.partitions:
+            if partition.acknowledgement_batches:
+                acked[(topic.topic_id, partition.partition_index)] = acknowledge(
+                    node,
+                    group_id,
+                    member_id,
+                    topic.topic_id,
+                    partition.partition_index,
+                    partition.acknowledgement_batches,
+                )
+    if epoch == -1:
+        return _answer(m, node, ErrorCode.none, acked, {})
+    for topic in request.topics:
+        for partition in topic.partitions:
+            session.partitions[(topic.topic_id, partition.partition_index)] = None
+    for forgotten in request.forgotten_topics_data:
+        for index in forgotten.partitions:
+            session.partitions.pop((forgotten.topic_id, index), None)
+    wanted = list(session.partitions)
+    fetched = _acquire(node, group_id, member_id, wanted, request.max_records, request.max_bytes)
+    max_wait_ms = millis(request.max_wait)
+    if any(acquired for _, acquired, _ in fetched.values()) or max_wait_ms <= 0 or not wanted:
+        return _answer(m, node, ErrorCode.none, acked, fetched)
+    return _long_poll(m, node, group_id, member_id, request, wanted, max_wait_ms, acked)
+
+
+async def _long_poll(
+    m: Any,
+    node: Node,
+    group_id: str,
+    member_id: str,
+    request: Any,
+    wanted: list[tuple[uuid.UUID, int]],
+    max_wait_ms: int,
+    acked: Acked,
+) -> Any:
+    """Wait for appends (or releases) on the session's partitions, or for a lock to expire."""
+    names: dict[tuple[str, int], None] = {}
+    for topic_id, partition in wanted:
+        try:
+            names[(topic_name(node, topic_id), partition)] = None
+        except KafkaError:
+            pass
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_wait_ms / 1000
+    fetched: Fetched = {}
+    with node.appends.parked(names) as waiter:
+        while (remaining := deadline - loop.time()) > 0:
+            lock_deadlines = [
+                d for key in wanted if (d := _next_lock_deadline(node, group_id, key)) is not None
+            ]
+            if lock_deadlines:
+                remaining = min(
+                    remaining, max(0.0, (min(lock_deadlines) - node.clock.now_ms()) / 1000) + 0.01
+                )
+            await waiter.changed(remaining)
+            fetched = _acquire(
+                node, group_id, member_id, wanted, request.max_records, request.max_bytes
+            )
+            if any(acquired for _, acquired, _ in fetched.values()):
+                break
+    return _answer(m, node, ErrorCode.none, acked, fetched)
+
+
+def _next_lock_deadline(node: Node, group_id: str, key: tuple[uuid.UUID, int]) -> int | None:
+    try:
+        return share_partition(node, group_id, *key).next_deadline()
+    except KafkaError:
+        return None
+
+
+def _acquire(
+    node: Node,
+    group_id: str,
+    member_id: str,
+    wanted: list[tuple[uuid.UUID, int]],
+    max_records: int,
+    max_bytes: int,
+) -> Fetched:
+    """Read and acquire from each partition in turn, within max_records and max_bytes."""
+    fetched: Fetched = {}
+    records_left = max_records if max_records > 0 else 500
+    bytes_left = max_bytes if max_bytes > 0 else 2**31 - 1
+    now_ms = node.clock.now_ms()
+    for topic_id, partition in wanted:
+        key = (topic_id, partition)
+        try:
+            target = share_partition(node, group_id, topic_id, partition)
+            if records_left <= 0 or bytes_left <= 0:
+                continue
+            log = node.topics.get_log(topic_name(node, topic_id), partition)
+            start = target.next_fetch_offset()
+            if start >= log.high_watermark:
+                continue
+            data = log.read(start, bytes_left, log.high_watermark, min_one_batch=True)
+            end = start
+            for header in scan_batches(data, verify_crc=False):
+                end = header.next_offset
+            acquired = target.acquire(member_id, now_ms, end, records_left)
+        except KafkaError as error:
+            fetched[key] = (b"", [], error.code)
+            continue
+        if acquired:
+            records_left -= sum(r.last_offset - r.first_offset + 1 for r in acquired)
+            bytes_left -= len(data)
+            fetched[key] = (data, acquired, ErrorCode.none)
+    return fetched
+
+
+def _answer(m: Any, node: Node, error: ErrorCode, acked: Acked, fetched: Fetched) -> Any:
+    by_topic: dict[uuid.UUID, list[Any]] = {}
+    for key in dict.fromkeys([*acked, *fetched]):
+        data, acquired, code = fetched.get(key, (b"", [], ErrorCode.none))
+        by_topic.setdefault(key[0], []).append(
+            make(
+                m.PartitionData,
+                partition_index=key[1],
+                error_code=code,
+                error_message=None,
+                acknowledge_error_code=acked.get(key, ErrorCode.none),
+                acknowledge_error_message=None,
+                current_leader=make(m.LeaderIdAndEpoch, leader_id=node.node_id, leader_epoch=0),
+                records=data if acquired else b"",
+                acquired_records=tuple(
+                    make(
+                        m.AcquiredRecords,
+                        first_offset=r.first_offset,
+                        last_offset=r.last_offset,
+                        delivery_count=r.delivery_count,
+                    )
+                    for r in acquired
+                ),
+            )
+        )
+    lock_ms = node.coordinator.config.share_record_lock_duration_ms
+    return make(
+        m.ShareFetchResponse,
+        throttle_time=ZERO,
+        error_code=error,
+        error_message=None,
+        acquisition_lock_timeout=timedelta_ms(lock_ms),
+        responses=tuple(
+            make(m.ShareFetchableTopicResponse, topic_id=topic_id, partitions=tuple(partitions))
+            for topic_id, partitions in by_topic.items()
+        ),
+        node_endpoints=(),
+    )
