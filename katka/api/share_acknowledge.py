@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from katka.api._build import ZERO, make, response_module
+from katka.api._build import ZERO, make, response_module, timedelta_ms
 from katka.api._share import acknowledge
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
@@ -70,4 +70,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         error_message=None,
         responses=responses,
         node_endpoints=(),
+        acquisition_lock_timeout=timedelta_ms(
+            node.coordinator.config.share_record_lock_duration_ms
+        ),
     )

@@ -90,7 +90,6 @@ from katka.coordinator.results import (
     SyncGroupResult,
 )
 from katka.coordinator.share.manager import ShareGroupManager, ShareHeartbeat, ShareHeartbeatResult
-from katka.coordinator.share.partitions import SharePartitions
 from katka.coordinator.timers import Timers
 from katka.coordinator.topics import NoTopics, TopicImage
 from katka.coordinator.txn_offsets import PendingTransactionalOffsets
@@ -129,14 +128,8 @@ class GroupCoordinator:
         self.offsets = OffsetStore()
         self.classic = ClassicGroupManager(config, self.offsets)
         self.consumer = ConsumerGroupManager(config, self.offsets, self._topics)
-        # Share groups (KIP-932): their share-partition state lives in its own log (Kafka's
-        # __share_group_state), loaded before the managers finish loading.
-        self.share_partitions = SharePartitions(share_log or MemoryInternalLog(), config)
-        self.share = ShareGroupManager(
-            self.share_partitions,
-            config.share_session_timeout_ms,
-            config.share_heartbeat_interval_ms,
-        )
+        self.share = ShareGroupManager.create(config, share_log or MemoryInternalLog())
+        self.share_partitions = self.share.partitions  # loaded before finish_load
         self._managers: tuple[GroupManager, ...] = (self.classic, self.consumer, self.share)
         self._status = _Status.LOADING
         self._records_since_compaction = 0
@@ -295,13 +288,12 @@ class GroupCoordinator:
                 described.append(self.consumer.describe(group_id))
         return described
 
-    # --- share groups: ShareGroupHeartbeat (KIP-932; ShareFetch works on share_partitions) ---
+    # --- share groups (KIP-932): ShareFetch/ShareAcknowledge work on share_partitions ---------
 
     def share_group_heartbeat(self, req: ShareHeartbeat) -> ShareHeartbeatResult:
+        joining = req.member_epoch == 0
         error = self._status_error() or self._group_id_error(req.group_id)
-        if error is None and not self._take_over(
-            req.group_id, self.share, joining=req.member_epoch == 0
-        ):
+        if error is None and not self._take_over(req.group_id, self.share, joining=joining):
             error = ErrorCode.group_id_not_found
         if error is not None:
             return ShareHeartbeatResult(error)
@@ -506,12 +498,9 @@ class GroupCoordinator:
         return records
 
     def maybe_compact(self, min_records: int = 10_000) -> bool:
-        """Rewrite the internal log as a snapshot once superseded records dominate it.
-
-        Kafka compacts __consumer_offsets by key with its log cleaner; katka's coordinator
-        snapshots its own state instead (docs/reliability.md, Log compaction, says why), which
-        keeps start-up replay proportional to the live state rather than to the history.
-        """
+        """Rewrite the internal log as a snapshot once superseded records dominate it (Kafka
+        compacts by key; a snapshot keeps replay proportional to the live state: see
+        docs/reliability.md, Log compaction)."""
         if self._pending_txn_offsets:
             return False  # the snapshot would drop the open transactions' offsets
         live = self.live_records()

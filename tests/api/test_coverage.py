@@ -7,6 +7,7 @@ from tests.api import (  # noqa: F401  (importing them registers what they cover
     test_group_apis,
     test_log_apis,
     test_security_apis,
+    test_share_apis,
     test_topic_apis,
     test_transaction_apis,
 )

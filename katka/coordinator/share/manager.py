@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.effects import Context, Effects, TimerEvent
 from katka.coordinator.history import RebalanceRecord
+from katka.coordinator.internal_log import InternalLog
 from katka.coordinator.offsets import OffsetCommitter
 from katka.coordinator.records import ConsumerGroupKey, GroupKey, Record
 from katka.coordinator.results import GroupSummary, ListedGroup, MemberSummary
@@ -102,6 +104,15 @@ class ShareGroupManager:
         self._departed: list[tuple[str, str]] = []
 
     # --- ShareGroupHeartbeat ---------------------------------------------------------------
+
+    @classmethod
+    def create(cls, config: CoordinatorConfig, share_log: InternalLog) -> ShareGroupManager:
+        """The manager with its SharePartitions over the share state log."""
+        return cls(
+            SharePartitions(share_log, config),
+            config.share_session_timeout_ms,
+            config.share_heartbeat_interval_ms,
+        )
 
     def heartbeat(self, req: ShareHeartbeat, ctx: Context) -> ShareHeartbeatResult:
         if not req.member_id:
