@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from katka.api._build import make
 from katka.api.describe_configs import BROKER_RESOURCE, TOPIC_RESOURCE, validate_broker_resource
 from katka.config import TOPIC_CONFIGS, ConfigType, validate_topic_configs
+from katka.coordinator.share.group_configs import GROUP_RESOURCE, validate_group_configs
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
@@ -45,6 +46,12 @@ def alter_resource(m: Any, node: Node, resource: Any, validate_only: bool, compu
                 lambda name: node.config.definition(name).type is ConfigType.LIST,
             )
             node.dynamic_configs.replace(updated, validate_only=validate_only)
+        elif resource.resource_type == GROUP_RESOURCE:
+            share = node.coordinator.share_partitions
+            current = dict(share.group_configs.get(resource.resource_name, {}))
+            updated = validate_group_configs(compute(current, lambda _name: False))
+            if not validate_only:
+                share.set_group_configs(resource.resource_name, updated)
         else:
             raise KafkaError(
                 ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}"

@@ -37,14 +37,14 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     group_id, member_id = request.group_id or "", request.member_id or ""
     epoch = request.share_session_epoch
     if not node.coordinator.is_active:
-        return _answer(m, node, ErrorCode.coordinator_load_in_progress, {}, {})
+        return _answer(m, node, group_id, ErrorCode.coordinator_load_in_progress, {}, {})
     has_acks = any(p.acknowledgement_batches for t in request.topics for p in t.partitions)
     if epoch == 0 and has_acks:
-        return _answer(m, node, ErrorCode.invalid_request, {}, {})
+        return _answer(m, node, group_id, ErrorCode.invalid_request, {}, {})
     try:
         session = node.coordinator.share_partitions.session(group_id, member_id, epoch)
     except KafkaError as error:
-        return _answer(m, node, error.code, {}, {})
+        return _answer(m, node, group_id, error.code, {}, {})
     acked: Acked = {}
     for topic in request.topics:
         for partition in topic.partitions:
@@ -58,7 +58,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                     partition.acknowledgement_batches,
                 )
     if epoch == -1:
-        return _answer(m, node, ErrorCode.none, acked, {})
+        return _answer(m, node, group_id, ErrorCode.none, acked, {})
     for topic in request.topics:
         for partition in topic.partitions:
             session.partitions[(topic.topic_id, partition.partition_index)] = None
@@ -69,7 +69,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     fetched = _acquire(node, group_id, member_id, wanted, request.max_records, request.max_bytes)
     max_wait_ms = millis(request.max_wait)
     if any(acquired for _, acquired, _ in fetched.values()) or max_wait_ms <= 0 or not wanted:
-        return _answer(m, node, ErrorCode.none, acked, fetched)
+        return _answer(m, node, group_id, ErrorCode.none, acked, fetched)
     return _long_poll(m, node, group_id, member_id, request, wanted, max_wait_ms, acked)
 
 
@@ -108,7 +108,7 @@ async def _long_poll(
             )
             if any(acquired for _, acquired, _ in fetched.values()):
                 break
-    return _answer(m, node, ErrorCode.none, acked, fetched)
+    return _answer(m, node, group_id, ErrorCode.none, acked, fetched)
 
 
 def _next_lock_deadline(node: Node, group_id: str, key: tuple[uuid.UUID, int]) -> int | None:
@@ -156,7 +156,9 @@ def _acquire(
     return fetched
 
 
-def _answer(m: Any, node: Node, error: ErrorCode, acked: Acked, fetched: Fetched) -> Any:
+def _answer(
+    m: Any, node: Node, group_id: str, error: ErrorCode, acked: Acked, fetched: Fetched
+) -> Any:
     by_topic: dict[uuid.UUID, list[Any]] = {}
     for key in dict.fromkeys([*acked, *fetched]):
         data, acquired, code = fetched.get(key, (b"", [], ErrorCode.none))
@@ -181,7 +183,7 @@ def _answer(m: Any, node: Node, error: ErrorCode, acked: Acked, fetched: Fetched
                 ),
             )
         )
-    lock_ms = node.coordinator.config.share_record_lock_duration_ms
+    lock_ms = node.coordinator.share_partitions.config_for(group_id).lock_duration_ms
     return make(
         m.ShareFetchResponse,
         throttle_time=ZERO,

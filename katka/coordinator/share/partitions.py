@@ -58,6 +58,10 @@ class SharePartitions:
         count = 0
         for key_bytes, value in self._log.replay():
             count += 1
+            group_config = state_records.decode_group_config_key(key_bytes)
+            if group_config is not None:
+                self._apply_group_configs(group_config, value)
+                continue
             key = state_records.decode_key(key_bytes)
             if key is None:
                 continue
@@ -68,7 +72,24 @@ class SharePartitions:
         self._writes_since_compaction = count
         logger.info("share state loaded: %d share partitions", len(self._restored))
 
-    def _config_for(self, group_id: str) -> ShareConfig:
+    def set_group_configs(self, group_id: str, configs: dict[str, str]) -> None:
+        """Make a share group's configs durable, then use them (new share partitions and
+        new acquisitions see them; records in flight keep their locks)."""
+        key = state_records.encode_group_config_key(group_id)
+        self._log.append([(key, state_records.encode_group_configs(configs) if configs else None)])
+        self._apply_group_configs(group_id, state_records.encode_group_configs(configs))
+        for share_key, partition in self._partitions.items():
+            if share_key[0] == group_id:
+                partition.config = self.config_for(group_id)
+
+    def _apply_group_configs(self, group_id: str, value: bytes | None) -> None:
+        configs = state_records.decode_group_configs(value) if value is not None else {}
+        if configs:
+            self.group_configs[group_id] = configs
+        else:
+            self.group_configs.pop(group_id, None)
+
+    def config_for(self, group_id: str) -> ShareConfig:
         """A share group's settings: its group configs over the broker's defaults."""
         d, own = self.defaults, self.group_configs.get(group_id, {})
         return ShareConfig(
@@ -94,7 +115,7 @@ class SharePartitions:
         start (records deleted by retention are gone for the share group too)."""
         partition = self._partitions.get(key)
         if partition is None:
-            config = self._config_for(key[0])
+            config = self.config_for(key[0])
             restored = self._restored.pop(key, None)
             if restored is not None:
                 partition = SharePartition.restore(*restored, config)
@@ -154,7 +175,7 @@ class SharePartitions:
     def reset(self, key: ShareKey, start_offset: int) -> None:
         """AlterShareGroupOffsets: the share partition starts over at `start_offset`."""
         self._restored.pop(key, None)
-        self._partitions[key] = SharePartition(start_offset, self._config_for(key[0]))
+        self._partitions[key] = SharePartition(start_offset, self.config_for(key[0]))
         self.persist([key])
 
     # --- share sessions ----------------------------------------------------------------------
@@ -187,6 +208,10 @@ class SharePartitions:
         if self._writes_since_compaction < max(min_records, 2 * live):
             return
         records: list[Record] = [
+            (state_records.encode_group_config_key(g), state_records.encode_group_configs(c))
+            for g, c in self.group_configs.items()
+        ]
+        records += [
             (
                 state_records.encode_key(k),
                 state_records.encode_value(p.start_offset, p.state_batches()),

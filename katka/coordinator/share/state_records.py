@@ -7,16 +7,22 @@ group id (int16-length string), topic id (16 bytes), partition (int32); value = 
 start offset (int64), batch count (int32), then per batch first offset (int64), last offset
 (int64), delivery state (int8), delivery count (int16). A None value (tombstone) deletes the
 share partition's state (DeleteGroups, offsets deleted).
+
+Share group configs (IncrementalAlterConfigs on GROUP resources; Kafka keeps them in its
+metadata log) live here too: key = int16 version 100 and the group id, value = the configs as
+JSON; a tombstone unsets them all.
 """
 
 from __future__ import annotations
 
+import json
 import struct
 import uuid
 
 from katka.coordinator.share.partition import RecordState, StateBatch
 
 SNAPSHOT_KEY_VERSION = 0
+GROUP_CONFIG_KEY_VERSION = 100
 _BATCH = struct.Struct(">qqbh")
 _HEAD = struct.Struct(">hqi")
 
@@ -62,3 +68,23 @@ def decode_value(data: bytes) -> tuple[int, list[StateBatch]]:
         )
         batches.append(StateBatch(first, last, RecordState(state), delivery_count))
     return start_offset, batches
+
+
+def encode_group_config_key(group_id: str) -> bytes:
+    group = group_id.encode()
+    return struct.pack(">hh", GROUP_CONFIG_KEY_VERSION, len(group)) + group
+
+
+def decode_group_config_key(data: bytes) -> str | None:
+    version, length = struct.unpack_from(">hh", data, 0)
+    if version != GROUP_CONFIG_KEY_VERSION or len(data) != 4 + length:
+        return None
+    return data[4:].decode()
+
+
+def encode_group_configs(configs: dict[str, str]) -> bytes:
+    return json.dumps(configs, sort_keys=True).encode()
+
+
+def decode_group_configs(data: bytes) -> dict[str, str]:
+    return {str(k): str(v) for k, v in json.loads(data).items()}
