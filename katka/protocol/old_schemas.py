@@ -465,6 +465,111 @@ FETCH = OldApi(
     {"responses": "FetchableTopicResponse", "partitions": "PartitionData"},
 )
 
+# DescribeLogDirs v0: as v1 (which only changed when throttling applies).
+DESCRIBE_LOG_DIRS = OldApi(
+    35,
+    range(0, 1),
+    Message(
+        "DescribeLogDirsRequest",
+        "0",
+        "none",
+        (
+            Field(
+                "topics",
+                "[]",
+                nullable_versions="0+",
+                fields=(Field("topic", "string"), Field("partitions", "[]int32")),
+            ),
+        ),
+    ),
+    Message(
+        "DescribeLogDirsResponse",
+        "0",
+        "none",
+        (
+            Field("throttle_time", "int32"),
+            Field(
+                "results",
+                "[]",
+                fields=(
+                    Field("error_code", "int16"),
+                    Field("log_dir", "string"),
+                    Field(
+                        "topics",
+                        "[]",
+                        fields=(
+                            Field("name", "string"),
+                            Field(
+                                "partitions",
+                                "[]",
+                                fields=(
+                                    Field("partition_index", "int32"),
+                                    Field("partition_size", "int64"),
+                                    Field("offset_lag", "int64"),
+                                    Field("is_future_key", "bool"),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    {"topics": "DescribableLogDirTopic"},
+    {
+        "results": "DescribeLogDirsResult",
+        "topics": "DescribeLogDirsTopic",
+        "partitions": "DescribeLogDirsPartition",
+    },
+)
+
+# AlterReplicaLogDirs v0: as v1 (which only changed when throttling applies).
+ALTER_REPLICA_LOG_DIRS = OldApi(
+    34,
+    range(0, 1),
+    Message(
+        "AlterReplicaLogDirsRequest",
+        "0",
+        "none",
+        (
+            Field(
+                "dirs",
+                "[]",
+                fields=(
+                    Field("path", "string"),
+                    Field(
+                        "topics",
+                        "[]",
+                        fields=(Field("name", "string"), Field("partitions", "[]int32")),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    Message(
+        "AlterReplicaLogDirsResponse",
+        "0",
+        "none",
+        (
+            Field("throttle_time", "int32"),
+            Field(
+                "results",
+                "[]",
+                fields=(
+                    Field("topic_name", "string"),
+                    Field(
+                        "partitions",
+                        "[]",
+                        fields=(Field("partition_index", "int32"), Field("error_code", "int16")),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    {"dirs": "AlterReplicaLogDir", "topics": "AlterReplicaLogDirTopic"},
+    {"results": "AlterReplicaLogDirTopicResult", "partitions": "AlterReplicaLogDirPartitionResult"},
+)
+
 OLD_APIS: tuple[OldApi, ...] = (
     PRODUCE,
     FETCH,
@@ -476,4 +581,6 @@ OLD_APIS: tuple[OldApi, ...] = (
     DESCRIBE_CONFIGS,
     OFFSET_FOR_LEADER_EPOCH,
     WRITE_TXN_MARKERS,
+    DESCRIBE_LOG_DIRS,
+    ALTER_REPLICA_LOG_DIRS,
 )

@@ -1,0 +1,177 @@
+"""Request in, response out, at the lowest and highest version of the admin APIs a one-node
+cluster answers trivially: log directories, leader elections, reassignments, the quorum, and
+DescribeTopicPartitions' pagination."""
+
+from __future__ import annotations
+
+import datetime
+
+from katka.api import (
+    alter_partition_reassignments,
+    alter_replica_log_dirs,
+    describe_log_dirs,
+    describe_quorum,
+    describe_topic_partitions,
+    elect_leaders,
+    list_partition_reassignments,
+)
+from katka.api._log_dirs import log_dir
+from katka.errors import ErrorCode
+from tests.api.harness import ApiHarness, edges
+from tests.api.test_log_apis import batch, produce_to
+
+TIMEOUT = datetime.timedelta(seconds=5)
+
+
+@edges(describe_log_dirs)
+def test_describe_log_dirs_gives_every_partitions_size(api: ApiHarness, version: int) -> None:
+    api.node.topics.create_topic("orders", 2, {})
+    produce_to(api, 9, "orders", 1, batch(b"a" * 100))
+    response = api.call(describe_log_dirs, version, topics=None)
+    (result,) = response.results
+    assert result.error_code == ErrorCode.none and result.log_dir == log_dir(api.node)
+    sizes = {
+        (t.name, p.partition_index): p.partition_size for t in result.topics for p in t.partitions
+    }
+    assert sizes[("orders", 0)] == 0 and sizes[("orders", 1)] > 100
+    named = api.call(
+        describe_log_dirs,
+        version,
+        topics=[{"topic": "orders", "partitions": [1]}, {"topic": "missing", "partitions": [0]}],
+    )
+    assert [
+        (t.name, [p.partition_index for p in t.partitions]) for t in named.results[0].topics
+    ] == [("orders", [1])]
+
+
+@edges(alter_replica_log_dirs)
+def test_alter_replica_log_dirs_knows_only_its_one_directory(api: ApiHarness, version: int) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    here = log_dir(api.node)
+    response = api.call(
+        alter_replica_log_dirs,
+        version,
+        dirs=[
+            {"path": here, "topics": [{"name": "orders", "partitions": [0, 5]}]},
+            {"path": "/elsewhere", "topics": [{"name": "orders", "partitions": [0]}]},
+        ],
+    )
+    (topic,) = response.results
+    assert [(p.partition_index, p.error_code) for p in topic.partitions] == [
+        (0, ErrorCode.none),
+        (5, ErrorCode.unknown_topic_or_partition),
+        (0, ErrorCode.log_dir_not_found),
+    ]
+
+
+@edges(elect_leaders)
+def test_elect_leaders_needs_no_election(api: ApiHarness, version: int) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    response = api.call(
+        elect_leaders,
+        version,
+        timeout=TIMEOUT,
+        election_type=0,
+        topic_partitions=[{"topic": "orders", "partitions": [0, 3]}],
+    )
+    (topic,) = response.replica_election_results
+    assert [(p.partition_id, p.error_code) for p in topic.partition_result] == [
+        (0, ErrorCode.election_not_needed),
+        (3, ErrorCode.unknown_topic_or_partition),
+    ]
+    everything = api.call(elect_leaders, version, timeout=TIMEOUT, topic_partitions=None)
+    assert everything.replica_election_results == ()
+
+
+@edges(list_partition_reassignments)
+def test_no_reassignment_is_ever_listed(api: ApiHarness, version: int) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    response = api.call(list_partition_reassignments, version, timeout=TIMEOUT, topics=None)
+    assert (response.error_code, response.topics) == (ErrorCode.none, ())
+
+
+@edges(alter_partition_reassignments)
+def test_a_reassignment_can_only_name_this_node(api: ApiHarness, version: int) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    me = api.node.node_id
+    response = api.call(
+        alter_partition_reassignments,
+        version,
+        timeout=TIMEOUT,
+        topics=[
+            {
+                "name": "orders",
+                "partitions": [
+                    {"partition_index": 0, "replicas": [me]},
+                    {"partition_index": 0, "replicas": [me, me + 1]},
+                    {"partition_index": 0, "replicas": None},
+                    {"partition_index": 9, "replicas": [me]},
+                ],
+            }
+        ],
+    )
+    assert [p.error_code for p in response.responses[0].partitions] == [
+        ErrorCode.none,
+        ErrorCode.invalid_replica_assignment,
+        ErrorCode.no_reassignment_in_progress,
+        ErrorCode.unknown_topic_or_partition,
+    ]
+
+
+@edges(describe_quorum)
+def test_describe_quorum_names_this_node_the_single_voter(api: ApiHarness, version: int) -> None:
+    response = api.call(
+        describe_quorum,
+        version,
+        topics=[{"topic_name": "__cluster_metadata", "partitions": [{"partition_index": 0}]}],
+    )
+    (partition,) = response.topics[0].partitions
+    assert (response.error_code, partition.leader_id) == (ErrorCode.none, api.node.node_id)
+    assert [v.replica_id for v in partition.current_voters] == [api.node.node_id]
+    assert partition.observers == ()
+    other = api.call(
+        describe_quorum,
+        version,
+        topics=[{"topic_name": "x", "partitions": [{"partition_index": 0}]}],
+    )
+    assert other.error_code == ErrorCode.unknown_topic_or_partition
+
+
+@edges(describe_topic_partitions)
+def test_describe_topic_partitions_pages_with_a_cursor(api: ApiHarness, version: int) -> None:
+    api.node.topics.create_topic("a", 3, {})
+    api.node.topics.create_topic("b", 2, {})
+    seen = []
+    cursor = None
+    pages = 0
+    while True:
+        response = api.call(
+            describe_topic_partitions,
+            version,
+            topics=[{"name": "b"}, {"name": "a"}, {"name": "missing"}],
+            response_partition_limit=2,
+            cursor=cursor,
+        )
+        pages += 1
+        for topic in response.topics:
+            seen.extend((topic.name, topic.error_code, p.partition_index) for p in topic.partitions)
+            if topic.error_code != ErrorCode.none:
+                seen.append((topic.name, topic.error_code, None))
+        if response.next_cursor is None:
+            break
+        cursor = {
+            "topic_name": response.next_cursor.topic_name,
+            "partition_index": response.next_cursor.partition_index,
+        }
+    ok = ErrorCode.none
+    assert seen == [
+        ("a", ok, 0),
+        ("a", ok, 1),
+        ("a", ok, 2),
+        ("b", ok, 0),
+        ("b", ok, 1),
+        ("missing", ErrorCode.unknown_topic_or_partition, None),
+    ]
+    assert pages == 3
+    every = api.call(describe_topic_partitions, version, topics=[], response_partition_limit=100)
+    assert {t.name for t in every.topics} >= {"a", "b", "__consumer_offsets"}
