@@ -7,11 +7,13 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from katka.coordinator.share.partition import AcknowledgeType, SharePartition
+from katka.coordinator.share.partition import AcknowledgeType, RecordState, SharePartition
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
     from katka.node import Node
+
+_DONE = (RecordState.ACKNOWLEDGED, RecordState.ARCHIVED)
 
 
 def topic_name(node: Node, topic_id: uuid.UUID | None) -> str:
@@ -72,3 +74,38 @@ def acknowledge(
     if released:
         node.appends.notify([(topic_name(node, topic_id), partition)])  # wake parked share fetches
     return code
+
+
+def share_group_error(node: Node, group_id: str, *, must_be_empty: bool) -> ErrorCode | None:
+    """Why the offsets APIs refuse a group id: loading, not a share group, or (altering and
+    deleting) a share group with members."""
+    coordinator = node.coordinator
+    if not coordinator.is_active:
+        return ErrorCode.coordinator_load_in_progress
+    owner_is_share = coordinator.share.owns(group_id)
+    if not owner_is_share:
+        return ErrorCode.group_id_not_found
+    if must_be_empty and not coordinator.share.is_empty(group_id):
+        return ErrorCode.non_empty_group
+    return None
+
+
+def start_and_lag(node: Node, group_id: str, topic: str, partition: int) -> tuple[int, int]:
+    """The share-partition start offset and lag (records not yet done below the high
+    watermark); (-1, -1) for a partition the group never fetched."""
+    info = node.topics.catalog.get(topic)
+    if info is None:
+        raise KafkaError(ErrorCode.unknown_topic_or_partition)
+    log = node.topics.get_log(topic, partition)
+    state = node.coordinator.share_partitions.existing(group_id).get(
+        (group_id, info.topic_id, partition)
+    )
+    if state is None:
+        return -1, -1
+    if isinstance(state, SharePartition):
+        start = state.start_offset
+        done = sum(1 for r in state.records.values() if r.state in _DONE)
+    else:
+        start, batches = state
+        done = sum(b.last_offset - b.first_offset + 1 for b in batches if b.state in _DONE)
+    return start, max(0, log.high_watermark - start - done)

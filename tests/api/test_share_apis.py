@@ -9,11 +9,18 @@ import uuid
 from typing import Any
 
 from katka.api import (
+    alter_share_group_offsets,
+    delete_groups,
+    delete_share_group_offsets,
+    describe_share_group_offsets,
+    incremental_alter_configs,
+    list_groups,
     share_acknowledge,
     share_fetch,
     share_group_describe,
     share_group_heartbeat,
 )
+from katka.coordinator.share.group_configs import GROUP_RESOURCE
 from katka.coordinator.share.partition import AcknowledgeType
 from katka.errors import ErrorCode
 from katka.protocol.records import decode_records
@@ -234,3 +241,127 @@ def test_share_acknowledge_rejects_records_which_are_never_redelivered(
     assert acquired(share_fetch_call(api, version, "m-1", 2, {(tid, 0): []})) == []
     spso = api.node.coordinator.share_partitions.existing(GROUP)[(GROUP, tid, 0)]
     assert spso.start_offset == 2  # type: ignore[union-attr]
+
+
+def fetch_and_accept_first(api: ApiHarness, tid: uuid.UUID, accept_through: int) -> None:
+    share_fetch_call(api, 1, "m-1", 0, {(tid, 0): []})
+    share_fetch_call(api, 1, "m-1", 1, {(tid, 0): [(0, accept_through, 1)]})
+
+
+def leave(api: ApiHarness, member_id: str) -> None:
+    response = api.call(
+        share_group_heartbeat, 1, group_id=GROUP, member_id=member_id, member_epoch=-1
+    )
+    assert response.error_code == ErrorCode.none
+
+
+@edges(describe_share_group_offsets)
+def test_describe_share_group_offsets_shows_the_start_offset_and_lag(
+    api: ApiHarness, version: int
+) -> None:
+    api.node.topics.create_topic("jobs", 1, {})
+    earliest(api)
+    join(api, "m-1", ["jobs"])
+    produce_to(api, 3, "jobs", 0, batch(b"a", b"b", b"c", b"d"))
+    fetch_and_accept_first(api, topic_id(api, "jobs"), 1)
+    response = api.call(
+        describe_share_group_offsets,
+        version,
+        groups=[{"group_id": GROUP, "topics": None}, {"group_id": "ghost", "topics": None}],
+    )
+    described, ghost = response.groups
+    (partition,) = described.topics[0].partitions
+    assert (partition.partition_index, partition.start_offset) == (0, 2)
+    if version >= 1:
+        assert partition.lag == 2
+    assert ghost.error_code == ErrorCode.group_id_not_found
+
+
+@edges(alter_share_group_offsets)
+def test_alter_share_group_offsets_resets_an_empty_group_and_refuses_a_live_one(
+    api: ApiHarness, version: int
+) -> None:
+    api.node.topics.create_topic("jobs", 1, {})
+    earliest(api)
+    join(api, "m-1", ["jobs"])
+    produce_to(api, 3, "jobs", 0, batch(b"a", b"b", b"c"))
+    tid = topic_id(api, "jobs")
+    fetch_and_accept_first(api, tid, 2)
+    fields = dict(
+        group_id=GROUP,
+        topics=[{"topic_name": "jobs", "partitions": [{"partition_index": 0, "start_offset": 1}]}],
+    )
+    assert api.call(alter_share_group_offsets, version, **fields).error_code == (
+        ErrorCode.non_empty_group
+    )
+    leave(api, "m-1")
+    response = api.call(alter_share_group_offsets, version, **fields)
+    assert response.error_code == ErrorCode.none
+    assert response.responses[0].partitions[0].error_code == ErrorCode.none
+    join(api, "m-2", ["jobs"])
+    assert acquired(share_fetch_call(api, 1, "m-2", 0, {(tid, 0): []})) == [(1, 2, 1)]
+
+
+@edges(delete_share_group_offsets)
+def test_delete_share_group_offsets_forgets_a_topic_so_the_group_starts_over(
+    api: ApiHarness, version: int
+) -> None:
+    api.node.topics.create_topic("jobs", 1, {})
+    earliest(api)
+    join(api, "m-1", ["jobs"])
+    produce_to(api, 3, "jobs", 0, batch(b"a", b"b"))
+    tid = topic_id(api, "jobs")
+    fetch_and_accept_first(api, tid, 1)
+    leave(api, "m-1")
+    response = api.call(
+        delete_share_group_offsets, version, group_id=GROUP, topics=[{"topic_name": "jobs"}]
+    )
+    assert response.error_code == ErrorCode.none
+    assert response.responses[0].error_code == ErrorCode.none
+    assert api.node.coordinator.share_partitions.existing(GROUP) == {}
+    join(api, "m-2", ["jobs"])
+    assert acquired(share_fetch_call(api, 1, "m-2", 0, {(tid, 0): []})) == [(0, 1, 1)]
+
+
+def test_list_groups_filters_share_groups_and_delete_groups_deletes_an_empty_one(
+    api: ApiHarness,
+) -> None:
+    api.node.topics.create_topic("jobs", 1, {})
+    join(api, "m-1", ["jobs"])
+    listed = api.call(list_groups, 5, states_filter=[], types_filter=["Share"])
+    assert [(g.group_id, g.group_type, g.group_state) for g in listed.groups] == [
+        (GROUP, "share", "Stable")
+    ]
+    assert api.call(list_groups, 5, states_filter=[], types_filter=["consumer"]).groups == ()
+    refused = api.call(delete_groups, 2, groups_names=[GROUP])
+    assert refused.results[0].error_code == ErrorCode.non_empty_group
+    leave(api, "m-1")
+    deleted = api.call(delete_groups, 2, groups_names=[GROUP])
+    assert deleted.results[0].error_code == ErrorCode.none
+    assert api.call(list_groups, 5, states_filter=[], types_filter=["share"]).groups == ()
+
+
+def test_incremental_alter_configs_sets_share_group_configs_and_refuses_bad_ones(
+    api: ApiHarness,
+) -> None:
+    def alter(name: str, value: str) -> ErrorCode:
+        response = api.call(
+            incremental_alter_configs,
+            1,
+            resources=[
+                {
+                    "resource_type": GROUP_RESOURCE,
+                    "resource_name": GROUP,
+                    "configs": [{"name": name, "config_operation": 0, "value": value}],
+                }
+            ],
+        )
+        return ErrorCode(response.responses[0].error_code)
+
+    assert alter("share.auto.offset.reset", "by_duration:PT1H") == ErrorCode.none
+    assert alter("share.record.lock.duration.ms", "5000") == ErrorCode.none
+    assert alter("share.record.lock.duration.ms", "5") == ErrorCode.invalid_config
+    assert alter("share.auto.offset.reset", "sometimes") == ErrorCode.invalid_config
+    assert alter("no.such.config", "1") == ErrorCode.invalid_config
+    config = api.node.coordinator.share_partitions.config_for(GROUP)
+    assert (config.auto_offset_reset, config.lock_duration_ms) == ("by_duration:PT1H", 5000)

@@ -196,6 +196,10 @@ class ShareGroupManager:
         self._departed.append((group.group_id, member_id))
         self._reassign(group, ctx)
 
+    def create_empty(self, group_id: str) -> None:
+        """AlterShareGroupOffsets on an unknown group id makes it an empty share group."""
+        self.groups.setdefault(group_id, ShareGroup(group_id))
+
     def is_member(self, group_id: str, member_id: str) -> bool:
         group = self.groups.get(group_id)
         return group is not None and member_id in group.members

@@ -162,7 +162,8 @@ class SharePartitions:
 
     def delete_group(self, group_id: str, keys: Iterable[ShareKey] | None = None) -> None:
         """Forget the group's state (all of it, or these share partitions): tombstones."""
-        chosen = [k for k in self.existing(group_id) if keys is None or k in set(keys)]
+        only = None if keys is None else set(keys)
+        chosen = [k for k in self.existing(group_id) if only is None or k in only]
         for key in chosen:
             self._partitions.pop(key, None)
             self._restored.pop(key, None)
