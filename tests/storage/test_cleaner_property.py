@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from katka.storage.base import LogConfig
 from katka.storage.cleaner.plan import ENTRY_BYTES, LOAD_FACTOR
 from tests.storage.storage_helpers import EngineHarness, read_all
+from tests.storage.test_cleaner import _age as age
 from tests.storage.test_cleaner import clean, put
 
 CONFIG = LogConfig(segment_bytes=600, compact=True, delete=False, delete_retention_ms=10**12)
@@ -37,6 +38,7 @@ operation = st.one_of(
     st.tuples(st.just("roll"), st.none(), st.none()),
     st.tuples(st.just("clean"), st.sampled_from([2, 5, 1000]), st.none()),
     st.tuples(st.just("restart"), st.none(), st.booleans()),
+    st.tuples(st.just("age"), st.none(), st.none()),  # segments older: tombstones may expire
 )
 
 
@@ -78,10 +80,40 @@ def test_a_compacted_log_holds_what_the_model_says_over_many_sequences(
     compacted_log_holds_the_model(kind, operations)
 
 
-def compacted_log_holds_the_model(kind: str, operations: list) -> None:
+EXPIRING = LogConfig(segment_bytes=600, compact=True, delete=False, delete_retention_ms=0)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=QUIET)
+@given(kind=st.sampled_from(["memory", "disk"]), operations=SEQUENCES)
+def test_tombstones_that_expire_never_bring_a_deleted_key_back(kind: str, operations: list) -> None:
+    compacted_log_holds_the_model(kind, operations, EXPIRING)
+
+
+def check_no_resurrection(log, writes: list[tuple[str, str | None]]) -> None:
+    """With tombstones removed: every record is the write at its offset, every key's latest
+    value is there, and a key whose tombstone is gone has no record left at all."""
+    records = [
+        (r.offset, (r.key or b"").decode(), None if r.value is None else r.value.decode())
+        for r in read_all(log)
+    ]
+    for offset, key, value in records:
+        assert (key, value) == writes[offset]
+    present = {offset for offset, _, _ in records}
+    latest: dict[str, int] = {}
+    for offset, (key, _) in enumerate(writes):
+        latest[key] = offset
+    for key, offset in latest.items():
+        if writes[offset][1] is not None:
+            assert offset in present
+        elif offset not in present:
+            event("a tombstone expired")
+            assert all(k != key for _, k, _ in records), key
+
+
+def compacted_log_holds_the_model(kind: str, operations: list, config: LogConfig = CONFIG) -> None:
     with tempfile.TemporaryDirectory() as directory:
         harness = EngineHarness(kind, Path(directory))
-        log = harness.open(CONFIG)
+        log = harness.open(config)
         writes: list[tuple[str, str | None]] = []
         try:
             for name, argument, flag in operations:
@@ -97,7 +129,13 @@ def compacted_log_holds_the_model(kind: str, operations: list) -> None:
                         event(f"cleaned, {stats.records_read - stats.records_kept > 0} removed")
                 elif name == "restart":
                     harness.crash() if flag else harness.restart()
-                    log = harness.open(CONFIG)
-                check(log, writes)
+                    log = harness.open(config)
+                if name == "age":
+                    for segment in log.segments:
+                        age(segment, 1000)
+                if config is CONFIG:
+                    check(log, writes)
+                else:
+                    check_no_resurrection(log, writes)
         finally:
             harness.engine.close()
