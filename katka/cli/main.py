@@ -24,6 +24,7 @@ class KatkaCommands(click.Group):
         "produce": "katka.cli.produce",
         "consume": "katka.cli.consume",
         "group": "katka.cli.group.commands",
+        "share-group": "katka.cli.share_group",
         "transaction": "katka.cli.transaction",
     }
 
@@ -32,7 +33,9 @@ class KatkaCommands(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.LAZY and name not in self.commands:
-            self.add_command(getattr(importlib.import_module(self.LAZY[name]), name))
+            self.add_command(
+                getattr(importlib.import_module(self.LAZY[name]), name.replace("-", "_"))
+            )
         return super().get_command(ctx, name)
 
 
