@@ -94,7 +94,8 @@ def compaction(settings: Settings) -> list[dict[str, Any]]:
             "variant": "100B, 10% live keys",
             "records": records,
             "log_mb": round(size / 2**20, 1),
-            "cleaned_mb_per_s": round(stats.bytes_read / 2**20 / seconds, 2),
+            # MB of log cleaned per second (the job reads the dirty part twice: map, rewrite)
+            "cleaned_mb_per_s": round(size / 2**20 / seconds, 2),
             "records_per_s": round(stats.records_read / seconds),
             "seconds": round(seconds, 2),
             "bytes_out_mb": round(stats.bytes_written / 2**20, 1),

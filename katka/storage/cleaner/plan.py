@@ -140,8 +140,11 @@ def group_segments(
     return groups
 
 
+_md5 = hashlib.md5
+
+
 def key_hash(key: bytes) -> bytes:
-    return hashlib.md5(key, usedforsecurity=False).digest()
+    return _md5(key, usedforsecurity=False).digest()
 
 
 class OffsetMap:
@@ -159,10 +162,10 @@ class OffsetMap:
         return not self._offsets or len(self._offsets) + records <= self.capacity
 
     def put(self, key: bytes, offset: int) -> None:
-        self._offsets[key_hash(key)] = offset
+        self._offsets[_md5(key, usedforsecurity=False).digest()] = offset
 
     def latest(self, key: bytes) -> int:
-        return self._offsets.get(key_hash(key), -1)
+        return self._offsets.get(_md5(key, usedforsecurity=False).digest(), -1)
 
 
 @dataclass(frozen=True, slots=True)

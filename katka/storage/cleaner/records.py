@@ -53,26 +53,36 @@ def payload_of(batch: bytes | bytearray | memoryview, header: BatchHeader) -> by
 
 
 def iter_records(payload: bytes, header: BatchHeader) -> Iterator[RawRecord]:
-    """The records of a (decompressed) payload; raises KafkaError on a malformed one.
+    """The records of a (decompressed) payload; raises KafkaError or IndexError on a
+    malformed one.
 
-    The cleaner's hot loop: one-byte varints (most lengths and deltas) are decoded inline."""
+    The cleaner's hot loop: one- and two-byte varints (record lengths under 8 KiB, offset
+    deltas under 8,192, keys under 64 bytes) are decoded inline."""
     position = 0
     base_offset = header.base_offset
     for _ in range(header.record_count):
         byte = payload[position]
         if byte < 0x80:
             length, body = (byte >> 1) ^ -(byte & 1), position + 1
+        elif payload[position + 1] < 0x80:
+            unsigned = (byte & 0x7F) | (payload[position + 1] << 7)
+            length, body = (unsigned >> 1) ^ -(unsigned & 1), position + 2
         else:
             length, body = decode_varint(payload, position)
         end = body + length
         field = body + 1  # past the attributes
-        if payload[field] < 0x80:  # the timestamp delta
+        if payload[field] < 0x80:  # the timestamp delta, skipped
             field += 1
+        elif payload[field + 1] < 0x80:
+            field += 2
         else:
             field = decode_varint(payload, field)[1]
         byte = payload[field]
         if byte < 0x80:
             offset_delta, field = (byte >> 1) ^ -(byte & 1), field + 1
+        elif payload[field + 1] < 0x80:
+            unsigned = (byte & 0x7F) | (payload[field + 1] << 7)
+            offset_delta, field = (unsigned >> 1) ^ -(unsigned & 1), field + 2
         else:
             offset_delta, field = decode_varint(payload, field)
         byte = payload[field]
