@@ -196,7 +196,9 @@ class DiskPartitionLog(SegmentedLog):
 
     @property
     def _cleaning_in_process(self) -> bool:
-        return True  # files only: the cleaner's own process can do the work
+        # Files only: the cleaner's own process can do the work, reading the loop's descriptors
+        # through /proc (Linux); elsewhere a thread.
+        return os.path.isdir("/proc/self/fd")
 
     def _install_cleaned(self, old: Sequence[Segment], writer: CleanedWriter) -> Segment:
         assert isinstance(writer, cleaning.DiskCleanedWriter)
