@@ -98,7 +98,7 @@ class Broker:
         self.admin_http: AdminHttpServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.cleaner = (
-            LogCleaner(cleaner_config(config), self.clock.now_ms)
+            LogCleaner(lambda: cleaner_config(self.config), self.clock.now_ms)
             if config.get_bool("log.cleaner.enable")
             else None
         )

@@ -146,14 +146,22 @@ def complete_cleaning(log: SegmentedLog, result: CleaningResult, now_ms: int) ->
 
 
 class LogCleaner:
-    def __init__(self, config: CleanerConfig, now_ms: Callable[[], int]) -> None:
-        self.config = config
+    def __init__(
+        self, config: CleanerConfig | Callable[[], CleanerConfig], now_ms: Callable[[], int]
+    ) -> None:
+        # A callable: the broker's configs may change at run time (log.cleaner.backoff.ms, ...
+        # are dynamic in Kafka); each cleaning reads them afresh.
+        self._config = config
         self._now_ms = now_ms
         self._executor: ThreadPoolExecutor | None = None
         self._worker: asyncio.subprocess.Process | None = None  # the cleaner's process
         self.history: deque[CleaningStats] = deque(maxlen=100)
         self.running: CleaningJob | None = None
         self._closed = False
+
+    @property
+    def config(self) -> CleanerConfig:
+        return self._config if isinstance(self._config, CleanerConfig) else self._config()
 
     def _thread(self) -> ThreadPoolExecutor:
         if self._executor is None:
