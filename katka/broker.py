@@ -31,6 +31,8 @@ from katka.metadata.housekeeping import LogHousekeeping
 from katka.metadata.topics import TopicManager
 from katka.node import Endpoint, Node
 from katka.producer_ids import ProducerIdManager
+from katka.security.acls import ACLS_FILE, AclStore
+from katka.security.authorizer import Authorizer
 from katka.security.credentials import CREDENTIALS_FILE, ScramCredentialStore
 from katka.security.listeners import ListenerSpec, build_listener_security
 from katka.server.dispatch import Dispatcher, api_version_ranges, build_registry
@@ -73,6 +75,7 @@ class Broker:
         ]
         self.listener_configs = listener_configs or {}
         self.scram_credentials = ScramCredentialStore(None)
+        self.acls = AclStore(None)
         self.clock: Clock = clock or SystemClock()
         self.node_id = config.get_int("node.id")
         self._storage_override = storage
@@ -121,6 +124,7 @@ class Broker:
             self.cluster_id = _load_cluster_id(self.data_dir)
             self.producer_ids = ProducerIdManager(self.data_dir / "producer-ids.json")
             self.scram_credentials = ScramCredentialStore(self.data_dir / CREDENTIALS_FILE)
+            self.acls = AclStore(self.data_dir / ACLS_FILE)
         self.storage = storage
         self.topics = TopicManager(catalog, storage, self.config)
         self.housekeeping = LogHousekeeping(self.topics, self.durability, self.clock, self.config)
@@ -173,6 +177,12 @@ class Broker:
             started_monotonic=self.started_monotonic,
             cleaner=self.cleaner,
             scram_credentials=self.scram_credentials,
+            authorizer=Authorizer.from_configs(
+                self.acls,
+                self.config.get("authorizer.class.name") or "",
+                self.config.get("super.users") or "",
+                self.config.get_bool("allow.everyone.if.no.acl.found"),
+            ),
         )
 
     def start_transaction_coordinator(self) -> None:

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from katka.security.acls import AclStore
+from katka.security.authorizer import Authorizer
+
 if TYPE_CHECKING:
     from katka.api._appends import AppendNotifier
     from katka.api._fetch_sessions import FetchSessionCache
@@ -82,6 +85,8 @@ class Node:
     # Advertised endpoint by listener name: Metadata answers with the listener asked on.
     listener_endpoints: dict[str, Endpoint] = field(default_factory=dict)
     scram_credentials: ScramCredentialStore | None = None
+    # Off unless authorizer.class.name names Kafka's StandardAuthorizer.
+    authorizer: Authorizer = field(default_factory=lambda: Authorizer(AclStore(None)))
 
     def endpoint_for(self, listener_name: str) -> Endpoint:
         return self.listener_endpoints.get(listener_name, self.advertised)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from katka.config import BROKER_CONFIGS, BrokerConfig, config_list
 from katka.node import Endpoint
+from katka.security.acls import AclStore
+from katka.security.authorizer import Authorizer
 from katka.security.credentials import ScramCredentialStore
 from katka.security.listeners import (
     LISTENER_PREFIX,
@@ -81,6 +83,12 @@ def resolve_settings(
             "Ignoring configs that mean nothing on a one-node katka broker: "
             f"{', '.join(ignored)}{detail}"
         )
+    Authorizer.from_configs(  # an authorizer katka does not implement stops the start
+        AclStore(None),
+        config.get("authorizer.class.name") or "",
+        config.get("super.users") or "",
+        allow_if_no_acl=False,
+    )
     for spec in specs:  # a TLS store or JAAS entry that cannot load stops the start here
         build_listener_security(spec, config, listener_configs, ScramCredentialStore(None))
     return ServeSettings(config, data_dir, listen, advertised, warnings, specs, listener_configs)

@@ -19,13 +19,14 @@ from typing import Any
 from kio.static.primitive import i8, i16, i32, i64
 
 from katka.protocol.message_schema import Field, decode, encode
+from katka.protocol.old_acl_schemas import ACL_OLD_APIS
 from katka.protocol.old_schemas import OLD_APIS, OldApi
 
 _INT_TYPES: dict[str, type] = {"int8": i8, "int16": i16, "int32": i32, "int64": i64}
 
 
 OLD_VERSIONS: dict[tuple[int, int], OldApi] = {
-    (old.api_key, version): old for old in OLD_APIS for version in old.versions
+    (old.api_key, version): old for old in (*OLD_APIS, *ACL_OLD_APIS) for version in old.versions
 }
 
 # Fields kio reads as durations (Kafka's ...Ms fields of requests and responses).
