@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import ALTER, CLUSTER, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
@@ -39,6 +40,9 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     store = node.scram_credentials
     assert store is not None
     operations = [*request.deletions, *request.upsertions]
+    if not authorized(ctx, node, ALTER, CLUSTER):
+        refused = (ErrorCode.cluster_authorization_failed, None)
+        return _response(m, {o.name: refused for o in operations})
     pairs = Counter((o.name, o.mechanism) for o in operations)
     outcomes: dict[str, tuple[ErrorCode, str | None]] = {}
     for user in dict.fromkeys(o.name for o in operations):
@@ -56,6 +60,10 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             outcomes[user] = (error.code, error.message)
     if any(code == ErrorCode.none for code, _ in outcomes.values()):
         store.save()
+    return _response(m, outcomes)
+
+
+def _response(m: Any, outcomes: dict[str, tuple[ErrorCode, str | None]]) -> Any:
     return make(
         m.AlterUserScramCredentialsResponse,
         throttle_time=ZERO,

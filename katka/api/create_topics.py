@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import CLUSTER, CREATE, TOPIC, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.api.describe_configs import topic_config_entries
@@ -58,6 +59,13 @@ async def _create(ctx: RequestContext, request: Any, node: Node) -> Any:
             if topic.name in seen:
                 raise KafkaError(ErrorCode.invalid_request, f"Duplicate topic name {topic.name}")
             seen.add(topic.name)
+            if not (
+                authorized(ctx, node, CREATE, CLUSTER)
+                or authorized(ctx, node, CREATE, TOPIC, topic.name)
+            ):
+                raise KafkaError(
+                    ErrorCode.topic_authorization_failed, "Topic authorization failed."
+                )
             if topic.assignments:
                 if topic.num_partitions != -1 or topic.replication_factor != -1:
                     raise KafkaError(

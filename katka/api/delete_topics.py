@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DELETE, TOPIC, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
@@ -43,6 +44,10 @@ async def _delete(ctx: RequestContext, request: Any, node: Node) -> Any:
                 name = found.name
             if name is None:
                 raise KafkaError(ErrorCode.invalid_request, "Neither topic name nor id was given")
+            if not authorized(ctx, node, DELETE, TOPIC, name):
+                raise KafkaError(
+                    ErrorCode.topic_authorization_failed, "Topic authorization failed."
+                )
             deleted = await node.topics.delete_topic_in_slices(name)
             topic_id = deleted.topic_id
             # fetches parked on the topic answer UNKNOWN_TOPIC_OR_PARTITION now

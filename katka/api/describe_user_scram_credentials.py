@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import CLUSTER, DESCRIBE, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode
@@ -21,6 +22,14 @@ VERSIONS = range(0, 1)
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     assert node.scram_credentials is not None
+    if not authorized(ctx, node, DESCRIBE, CLUSTER):
+        return make(
+            m.DescribeUserScramCredentialsResponse,
+            throttle_time=ZERO,
+            error_code=ErrorCode.cluster_authorization_failed,
+            error_message=None,
+            results=(),
+        )
     users = node.scram_credentials.users()
     wanted = [u.name for u in request.users] if request.users is not None else sorted(users)
     counts = Counter(wanted)

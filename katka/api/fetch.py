@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from katka.api._appends import PartitionWaiter, TopicPartition
+from katka.api._authorize import READ, TOPIC, authorized
 from katka.api._build import ZERO, make, millis, response_module
 from katka.api._fetch_sessions import (
     FINAL_EPOCH,
@@ -303,6 +304,7 @@ class _Reader:
 
     def __init__(self, ctx: RequestContext, request: Any, node: Node) -> None:
         self.m = response_module(ctx)
+        self.ctx = ctx
         self.node = node
         max_bytes_of_response = getattr(request, "max_bytes", 0)  # v3+
         self.remaining_bytes = max_bytes_of_response if max_bytes_of_response > 0 else 2**31 - 1
@@ -328,6 +330,8 @@ class _Reader:
 
     def answer(self, topic: str, fetch_partition: Any) -> Any:
         m = self.m
+        if not authorized(self.ctx, self.node, READ, TOPIC, topic):
+            raise KafkaError(ErrorCode.topic_authorization_failed, "Topic authorization failed.")
         partition_log = self.node.topics.get_log(topic, fetch_partition.partition)
         if getattr(fetch_partition, "current_leader_epoch", -1) > LEADER_EPOCH:
             raise KafkaError(ErrorCode.unknown_leader_epoch)

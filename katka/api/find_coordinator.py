@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DESCRIBE, GROUP, TRANSACTIONAL_ID, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode
@@ -23,7 +24,19 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     endpoint = node.endpoint_for(ctx.session.listener_name)
     key_type = getattr(request, "key_type", GROUP_KEY_TYPE)
-    if key_type in (GROUP_KEY_TYPE, TRANSACTION_KEY_TYPE):
+    keys = [request.key] if ctx.api_version < 4 else list(request.coordinator_keys)
+    if key_type in (GROUP_KEY_TYPE, TRANSACTION_KEY_TYPE) and not all(
+        _may_describe(ctx, node, key_type, key) for key in keys
+    ):
+        # Kafka checks each key; katka's one coordinator answers them alike, so any refusal
+        # refuses the request (clients look up one key at a time).
+        error = (
+            ErrorCode.group_authorization_failed
+            if key_type == GROUP_KEY_TYPE
+            else ErrorCode.transactional_id_authorization_failed
+        )
+        message, node_id, host, port = None, -1, "", -1
+    elif key_type in (GROUP_KEY_TYPE, TRANSACTION_KEY_TYPE):
         error, message = ErrorCode.none, None
         node_id, host, port = node.node_id, endpoint.host, endpoint.port
     else:
@@ -53,3 +66,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         for key in request.coordinator_keys
     )
     return make(m.FindCoordinatorResponse, throttle_time=ZERO, coordinators=coordinators)
+
+
+def _may_describe(ctx: RequestContext, node: Node, key_type: int, key: str) -> bool:
+    resource = GROUP if key_type == GROUP_KEY_TYPE else TRANSACTIONAL_ID
+    return authorized(ctx, node, DESCRIBE, resource, key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import CLUSTER, IDEMPOTENT_WRITE, TRANSACTIONAL_ID, WRITE, authorized
 from katka.api._build import ZERO, make, millis, response_module
 from katka.api._transactions import for_version
 from katka.api.context import RequestContext
@@ -28,7 +29,15 @@ MAX_EPOCH = 32766
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     if request.transactional_id is not None:
+        if not authorized(ctx, node, WRITE, TRANSACTIONAL_ID, request.transactional_id):
+            return _response(ctx, ErrorCode.transactional_id_authorization_failed, -1, -1)
         return _transactional(ctx, request, node)
+    # Idempotence: IDEMPOTENT_WRITE on the cluster, or WRITE on some topic (Kafka 2.8+).
+    if not (
+        authorized(ctx, node, IDEMPOTENT_WRITE, CLUSTER)
+        or node.authorizer.may_write_some_topic(ctx.principal, ctx.client_host)
+    ):
+        return _response(ctx, ErrorCode.cluster_authorization_failed, -1, -1)
     producer_id = getattr(request, "producer_id", -1)
     epoch = getattr(request, "producer_epoch", -1)
     if producer_id >= 0 and 0 <= epoch < MAX_EPOCH:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import GROUP, READ, authorized
 from katka.api._build import ZERO, make, millis, response_module
 from katka.api.context import RequestContext
 from katka.coordinator.classic.requests import JoinGroupRequest
+from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -19,6 +21,19 @@ VERSIONS = range(0, 10)
 
 
 async def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    if not authorized(ctx, node, READ, GROUP, request.group_id):
+        return make(
+            response_module(ctx).JoinGroupResponse,
+            throttle_time=ZERO,
+            error_code=ErrorCode.group_authorization_failed,
+            generation_id=-1,
+            protocol_type=None,
+            protocol_name="" if ctx.api_version < 7 else None,
+            leader="",
+            skip_assignment=False,
+            member_id="",
+            members=(),
+        )
     session_timeout_ms = millis(request.session_timeout)
     rebalance_timeout = getattr(request, "rebalance_timeout", None)
     reply = node.coordinator.join_group(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import GROUP, READ, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.coordinator.results import LeaveMember
@@ -17,6 +18,13 @@ VERSIONS = range(0, 6)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    if not authorized(ctx, node, READ, GROUP, request.group_id):
+        return make(
+            response_module(ctx).LeaveGroupResponse,
+            throttle_time=ZERO,
+            error_code=ErrorCode.group_authorization_failed,
+            members=(),
+        )
     if ctx.api_version < 3:
         members = [LeaveMember(request.member_id)]
     else:

@@ -2,9 +2,11 @@
 
 Topics are auto-created only here, as in Kafka: the request may allow it (v4+ flag; always for
 v0-3), and the topic manager applies the policy (`auto.create.topics.enable`, `num.partitions`).
-Every partition is led by this broker with leader epoch 0. Authorized operations (v8+), when
-asked for, are every operation the resource type supports, as Kafka reports them without an
-authorizer.
+Every partition is led by this broker with leader epoch 0. With an authorizer, listing every
+topic shows only those the principal may DESCRIBE, a named one it may not is
+TOPIC_AUTHORIZATION_FAILED, and auto-creation needs CREATE on the cluster or the topic.
+Authorized operations (v8+), when asked for, come from the ACLs (KIP-430); without an
+authorizer they are every operation the resource type supports, as Kafka reports them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import CLUSTER, CREATE, DESCRIBE, TOPIC, authorized, enabled
 from katka.api._authorized_operations import (
     CLUSTER_OPERATIONS,
     TOPIC_OPERATIONS,
@@ -20,6 +23,7 @@ from katka.api._authorized_operations import (
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
+from katka.security.acls import CLUSTER_NAME
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -38,7 +42,12 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     )
     allow_auto_create = getattr(request, "allow_auto_topic_creation", True)
     if request.topics is None or (ctx.api_version == 0 and not request.topics):
-        names = [info.name for info in topics.catalog]
+        # Kafka lists only the topics the principal may describe.
+        names = [
+            info.name
+            for info in topics.catalog
+            if authorized(ctx, node, DESCRIBE, TOPIC, info.name)
+        ]
     else:
         names = []
         for requested in request.topics:
@@ -49,12 +58,22 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             if name is not None:
                 names.append(name)
     results = []
+    wants_operations = getattr(request, "include_topic_authorized_operations", False)
     for name in names:
         error = ErrorCode.unknown_topic_or_partition
+        may_create = allow_auto_create and (
+            authorized(ctx, node, CREATE, CLUSTER) or authorized(ctx, node, CREATE, TOPIC, name)
+        )
         try:
-            info = topics.maybe_auto_create(name, allow_auto_create)
+            if not authorized(ctx, node, DESCRIBE, TOPIC, name):
+                raise KafkaError(ErrorCode.topic_authorization_failed)
+            info = topics.maybe_auto_create(name, may_create)
         except KafkaError as exc:
             info, error = None, exc.code
+        if wants_operations and enabled(node):
+            topic_operations = node.authorizer.authorized_operations(
+                ctx.principal, ctx.client_host, TOPIC, name
+            )
         if info is None:
             results.append(
                 make(
@@ -108,7 +127,11 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         cluster_id=node.cluster_id,
         controller_id=node.node_id,
         topics=tuple(results),
-        cluster_authorized_operations=authorized_operations(
+        cluster_authorized_operations=node.authorizer.authorized_operations(
+            ctx.principal, ctx.client_host, CLUSTER, CLUSTER_NAME
+        )
+        if enabled(node) and getattr(request, "include_cluster_authorized_operations", False)
+        else authorized_operations(
             CLUSTER_OPERATIONS, getattr(request, "include_cluster_authorized_operations", False)
         ),
     )

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import GROUP, READ, TOPIC, authorized
 from katka.api._build import ZERO, make, millis, response_module
 from katka.api._partitions import by_topic
 from katka.api.context import RequestContext
 from katka.coordinator.internal_log import OFFSETS_TOPIC
-from katka.coordinator.results import OffsetCommitPartition
+from katka.coordinator.results import OffsetCommitPartition, PartitionResult
+from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -42,6 +44,16 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         for topic in request.topics
         for p in topic.partitions
     ]
+    # Kafka: READ on the group, then READ on each topic; refused partitions are not committed.
+    if not authorized(ctx, node, READ, GROUP, request.group_id):
+        refused = {(o.topic, o.partition): ErrorCode.group_authorization_failed for o in offsets}
+    else:
+        refused = {
+            (o.topic, o.partition): ErrorCode.topic_authorization_failed
+            for o in offsets
+            if not authorized(ctx, node, READ, TOPIC, o.topic)
+        }
+    offsets = [o for o in offsets if (o.topic, o.partition) not in refused]
     retention = getattr(request, "retention_time", None)
     result = node.coordinator.commit_offsets(
         request.group_id,
@@ -57,7 +69,10 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         m.OffsetCommitResponse,
         throttle_time=ZERO,
         topics=by_topic(
-            result.partitions,
+            [
+                *result.partitions,
+                *(PartitionResult(t, p, code) for (t, p), code in refused.items()),
+            ],
             lambda p: p.topic,
             lambda p: make(
                 m.OffsetCommitResponsePartition,

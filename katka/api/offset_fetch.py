@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DESCRIBE, GROUP, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api._partitions import by_topic
 from katka.api.context import RequestContext
@@ -51,7 +52,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     if ctx.api_version >= 8:
         groups = []
         for group in request.groups:
-            result = node.coordinator.fetch_offsets(
+            result = _refused_group(ctx, node, group.group_id) or node.coordinator.fetch_offsets(
                 group.group_id,
                 _wanted(group.topics),
                 require_stable,
@@ -70,7 +71,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 )
             )
         return make(m.OffsetFetchResponse, throttle_time=ZERO, groups=tuple(groups))
-    result = node.coordinator.fetch_offsets(
+    result = _refused_group(ctx, node, request.group_id) or node.coordinator.fetch_offsets(
         request.group_id, _wanted(request.topics), require_stable
     )
     topics = _topics(m, result, m.OffsetFetchResponseTopic, m.OffsetFetchResponsePartition)
@@ -96,3 +97,10 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     return make(
         m.OffsetFetchResponse, throttle_time=ZERO, topics=topics, error_code=result.error_code
     )
+
+
+def _refused_group(ctx: RequestContext, node: Node, group_id: str) -> OffsetFetchResult | None:
+    """GROUP_AUTHORIZATION_FAILED without DESCRIBE on the group, as Kafka answers."""
+    if authorized(ctx, node, DESCRIBE, GROUP, group_id):
+        return None
+    return OffsetFetchResult(ErrorCode.group_authorization_failed)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import TOPIC, TRANSACTIONAL_ID, WRITE, authorized
 from katka.api._build import ZERO, datetime_ms, make, response_module
 from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
@@ -64,6 +65,13 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     def answer(topic_data: Any, partition_data: Any) -> Any:
         if acks not in (-1, 0, 1):
             raise KafkaError(ErrorCode.invalid_required_acks, "acks must be -1, 0 or 1")
+        transactional_id = getattr(request, "transactional_id", None)
+        if transactional_id and not authorized(
+            ctx, node, WRITE, TRANSACTIONAL_ID, transactional_id
+        ):
+            raise KafkaError(ErrorCode.transactional_id_authorization_failed)
+        if not authorized(ctx, node, WRITE, TOPIC, topic_data.name):
+            raise KafkaError(ErrorCode.topic_authorization_failed, "Topic authorization failed.")
         partition_log = node.topics.get_log_for_produce(topic_data.name, partition_data.index)
         records = partition_data.records
         if records is None:

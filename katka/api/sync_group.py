@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import GROUP, READ, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.coordinator.classic.requests import SyncGroupRequest
+from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -16,6 +18,15 @@ VERSIONS = range(0, 6)
 
 
 async def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    if not authorized(ctx, node, READ, GROUP, request.group_id):
+        return make(
+            response_module(ctx).SyncGroupResponse,
+            throttle_time=ZERO,
+            error_code=ErrorCode.group_authorization_failed,
+            protocol_type=None,
+            protocol_name=None,
+            assignment=b"",
+        )
     reply = node.coordinator.sync_group(
         SyncGroupRequest(
             group_id=request.group_id,

@@ -126,6 +126,20 @@ class Authorizer:
             a.permission_type == AclPermissionType.ALLOW and a.operation in allowed for a in mine
         )
 
+    def may_write_some_topic(self, principal: KafkaPrincipal, host: str) -> bool:
+        """Kafka's authorizeByResourceType(TOPIC, WRITE) for idempotent producers: some
+        ALLOW for WRITE (or ALL) on a topic pattern reaches this principal."""
+        if not self.enabled or str(principal) in self.super_users:
+            return True
+        return any(
+            a.resource_type == ResourceType.TOPIC
+            and a.permission_type == AclPermissionType.ALLOW
+            and a.operation in (AclOperation.WRITE, AclOperation.ALL)
+            and a.principal in (str(principal), f"{principal.principal_type}:{WILDCARD}")
+            and a.host in (host, WILDCARD)
+            for a in self.store.acls
+        )
+
     def authorized_operations(
         self, principal: KafkaPrincipal, host: str, resource_type: ResourceType, name: str
     ) -> int:

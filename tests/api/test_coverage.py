@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from katka import api
 from tests.api import (  # noqa: F401  (importing them registers what they cover)
+    test_acl_apis,
     test_admin_apis,
     test_group_apis,
     test_log_apis,
