@@ -43,7 +43,12 @@ def _check(code: int, what: str) -> None:
 @click.option("--state", "states", multiple=True, help="Only groups in these states.")
 @connection_options
 def list_share_groups(connection: Connection, states: tuple[str, ...]) -> None:
-    """List share groups with their state."""
+    """List share groups with their state.
+
+    \b
+    Example:
+      katka share-group list --state Stable
+    """
     from kio.schema.list_groups.v5 import request, response
 
     answer = send(
@@ -126,7 +131,13 @@ def describe_share_group(connection: Connection, group_id: str) -> dict[str, Any
 @click.option("--members", is_flag=True, help="List the members and their assignments.")
 @connection_options
 def describe(connection: Connection, group_id: str, members: bool) -> None:
-    """Show a share group's start offsets and lag per partition (or its members)."""
+    """Show a share group's start offsets and lag per partition (or its members).
+
+    \b
+    Example:
+      katka share-group describe jobs
+      katka share-group describe jobs --members --output json
+    """
     view = describe_share_group(connection, group_id)
     if connection.json:
         emit_json(view)
@@ -165,7 +176,14 @@ def reset_offsets(
     to_offset: int | None,
     execute: bool,
 ) -> None:
-    """Move an empty share group's start offsets (AlterShareGroupOffsets)."""
+    """Move an empty share group's start offsets (AlterShareGroupOffsets); the records in
+    flight are forgotten.
+
+    \b
+    Example:
+      katka share-group reset-offsets jobs --topic orders --to-earliest --execute
+      katka share-group reset-offsets jobs --topic orders:0,1 --to-offset 42
+    """
     from confluent_kafka import TopicPartition
 
     if (target is None) == (to_offset is None):
@@ -239,7 +257,12 @@ def _alter(connection: Connection, group_id: str, plan: list[tuple[str, int, int
 @click.argument("group_ids", nargs=-1, required=True)
 @connection_options
 def delete(connection: Connection, group_ids: tuple[str, ...]) -> None:
-    """Delete empty share groups with their share state (DeleteGroups)."""
+    """Delete empty share groups with their share state (DeleteGroups).
+
+    \b
+    Example:
+      katka share-group delete jobs
+    """
     from kio.schema.delete_groups.v2 import request, response
     from kio.schema.types import GroupId
 
