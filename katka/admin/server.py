@@ -10,6 +10,7 @@ without locks; a view that raises answers 500 and the server keeps serving.
   GET /api/groups                      GET /api/groups/{group}
   GET /api/groups/{group}/rebalances   GET /api/groups/{group}/lag
   GET /api/transactions                GET /api/transactions/{transactional_id}
+  GET /api/share-groups                GET /api/share-groups/{group} (share_views.py)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from katka.admin import views
+from katka.admin import share_views, views
 from katka.admin.http import (
     MAX_HEAD_BYTES,
     BadRequest,
@@ -50,6 +51,8 @@ ROUTES: list[tuple[tuple[str, ...], View]] = [
     (("api", "groups", "*", "lag"), views.lag),
     (("api", "transactions"), views.transactions),
     (("api", "transactions", "*"), views.transaction),
+    (("api", "share-groups"), share_views.share_groups),
+    (("api", "share-groups", "*"), share_views.share_group),
 ]
 
 

@@ -222,3 +222,62 @@ def test_request_heads_are_parsed_without_io() -> None:
     assert request.query == {"x": ["1"]}
     with pytest.raises(BadRequest):
         parse_request_head(b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked")
+
+
+def test_share_groups_show_members_and_records_in_flight_with_delivery_counts(
+    broker: tuple[EmbeddedBroker, str],
+) -> None:
+    from confluent_kafka import AcknowledgeType, ShareConsumer
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    running, base = broker
+    bootstrap = running.bootstrap_servers
+    topic, group = "share-view", "share-view-group"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(10)
+    earliest = ConfigResource(
+        ResourceType.GROUP,
+        group,
+        incremental_configs=[
+            ConfigEntry(
+                "share.auto.offset.reset", "earliest", incremental_operation=AlterConfigOpType.SET
+            )
+        ],
+    )
+    admin.incremental_alter_configs([earliest])[earliest].result(10)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(5):
+        producer.produce(topic, value=b"%d" % i)
+    assert producer.flush(10) == 0
+    consumer = ShareConsumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "share.acknowledgement.mode": "explicit",
+        }
+    )
+    consumer.subscribe([topic])
+    try:
+        held: list[Any] = []
+        deadline = time.monotonic() + 30
+        while len(held) < 5 and time.monotonic() < deadline:
+            held.extend(m for m in consumer.poll(0.2) if not m.error())
+        for message in held[:2]:
+            consumer.acknowledge(message, AcknowledgeType.ACCEPT)
+        consumer.commit_sync()
+        status, document = get(base, f"/api/share-groups/{group}")
+        assert status == 200
+        assert document["state"] == "Stable" and len(document["members"]) == 1
+        (partition,) = document["partitions"]
+        assert partition["start_offset"] == 2 and partition["end_offset"] == 5
+        assert partition["in_flight"] == {"acquired": 3}
+        assert partition["delivery_counts"] == {"1": 3}
+        assert partition["lag"] == 3
+        status, listing = get(base, "/api/share-groups")
+        assert {"group_id": group, "state": "Stable", "members": 1} in listing["share_groups"]
+        for message in held[2:]:
+            consumer.acknowledge(message, AcknowledgeType.ACCEPT)
+        consumer.commit_sync()
+    finally:
+        consumer.close()
+    assert get(base, "/api/share-groups/ghost")[0] == 404
