@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import GROUP, READ, TRANSACTIONAL_ID, WRITE, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api._transactions import for_version
 from katka.api.context import RequestContext
@@ -23,6 +24,10 @@ async def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     error = ErrorCode.none
     try:
+        if not authorized(ctx, node, WRITE, TRANSACTIONAL_ID, request.transactional_id):
+            raise KafkaError(ErrorCode.transactional_id_authorization_failed)
+        if not authorized(ctx, node, READ, GROUP, request.group_id):
+            raise KafkaError(ErrorCode.group_authorization_failed)
         if not request.group_id:
             raise KafkaError(ErrorCode.invalid_group_id, "empty group id")
         node.transactions.coordinator.add_partitions(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import TOPIC, TRANSACTIONAL_ID, WRITE, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api._transactions import for_version
 from katka.api.context import RequestContext
@@ -30,8 +31,13 @@ async def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         for partition in topic.partitions
     ]
     errors: dict[tuple[str, int], ErrorCode] = {}
+    transactional_id = request.v3_and_below_transactional_id
     for topic, partition in requested:
-        if not node.topics.partition_exists(topic, partition):
+        if not authorized(ctx, node, WRITE, TRANSACTIONAL_ID, transactional_id):
+            errors[(topic, partition)] = ErrorCode.transactional_id_authorization_failed
+        elif not authorized(ctx, node, WRITE, TOPIC, topic):
+            errors[(topic, partition)] = ErrorCode.topic_authorization_failed
+        elif not node.topics.partition_exists(topic, partition):
             errors[(topic, partition)] = ErrorCode.unknown_topic_or_partition
     if errors:
         for key in requested:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import TRANSACTIONAL_ID, WRITE, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api._transactions import for_version
 from katka.api.context import RequestContext
@@ -26,6 +27,8 @@ async def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     error = ErrorCode.none
     try:
+        if not authorized(ctx, node, WRITE, TRANSACTIONAL_ID, request.transactional_id):
+            raise KafkaError(ErrorCode.transactional_id_authorization_failed)
         await node.transactions.end_transaction(
             request.transactional_id,
             request.producer_id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DESCRIBE, TOPIC, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
@@ -33,6 +34,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         )
 
     def answer(topic: Any, requested: Any) -> Any:
+        if not authorized(ctx, node, DESCRIBE, TOPIC, topic.topic):
+            raise KafkaError(ErrorCode.topic_authorization_failed, "Topic authorization failed.")
         partition_log = node.topics.get_log(topic.topic, requested.partition)
         if getattr(requested, "current_leader_epoch", -1) > LEADER_EPOCH:
             raise KafkaError(ErrorCode.unknown_leader_epoch)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import GROUP, READ, TOPIC, TRANSACTIONAL_ID, WRITE, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api._partitions import by_topic
 from katka.api._transactions import for_version
@@ -40,6 +41,12 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         for p in topic.partitions
     ]
     try:
+        if not authorized(ctx, node, WRITE, TRANSACTIONAL_ID, request.transactional_id):
+            raise KafkaError(ErrorCode.transactional_id_authorization_failed)
+        if not authorized(ctx, node, READ, GROUP, request.group_id):
+            raise KafkaError(ErrorCode.group_authorization_failed)
+        if any(not authorized(ctx, node, READ, TOPIC, o.topic) for o in offsets):
+            raise KafkaError(ErrorCode.topic_authorization_failed)
         transactions = node.transactions.coordinator
         if transactions.transactional_id_of(request.producer_id) != request.transactional_id:
             raise KafkaError(

@@ -22,6 +22,7 @@ from kio.schema.api_versions.v0.response import ApiVersionsResponse as ApiVersio
 from kio.schema.errors import ErrorCode
 from kio.static.primitive import i16
 
+from katka.api._authorize import may_dispatch
 from katka.api.context import RequestContext
 from katka.node import ApiVersionRange, Node
 from katka.protocol.codec import (
@@ -120,6 +121,11 @@ class Dispatcher:
             client_host=client_host,
             session=session,
         )
+        if not may_dispatch(context, self.node):
+            raise CloseConnection(
+                f"{context.principal} from {client_host} may not use api key {fixed.api_key} "
+                "(katka serves it under an authorizer only to principals with ALTER on the cluster)"
+            )
         response = handler.handle(context, request, self.node)
         if handler.expects_response is not None and not handler.expects_response(request):
             return None

@@ -14,11 +14,13 @@ from katka.api import (
     create_acls,
     delete_acls,
     describe_acls,
+    end_txn,
     fetch,
     heartbeat,
     metadata,
     produce,
 )
+from katka.api._authorize import may_dispatch
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode
 from katka.protocol.codec import request_schema
@@ -190,3 +192,22 @@ def test_heartbeat_needs_read_on_the_group(secured: ApiHarness) -> None:
     response = call_as(secured, "alice", heartbeat, 4, group_id="g", generation_id=1,
                        member_id="m", group_instance_id=None)  # fmt: skip
     assert response.error_code == ErrorCode.group_authorization_failed
+
+
+def test_end_txn_needs_write_on_the_transactional_id(secured: ApiHarness) -> None:
+    response = call_as(secured, "alice", end_txn, 3, transactional_id="tx", producer_id=1,
+                       producer_epoch=0, committed=True)  # fmt: skip
+    assert response.error_code == ErrorCode.transactional_id_authorization_failed
+
+
+def test_an_api_without_its_own_checks_is_served_only_to_cluster_admins(
+    secured: ApiHarness,
+) -> None:
+    def context(user: str) -> RequestContext:
+        session = Session(principal=KafkaPrincipal("User", user))
+        return RequestContext(15, 5, 1, "t", "10.0.0.1", session)  # DescribeGroups
+
+    assert not may_dispatch(context("alice"), secured.node)
+    assert may_dispatch(context("admin"), secured.node)
+    grant(secured, acl("kafka-cluster", "User:alice", ALTER, resource_type=CLUSTER))
+    assert may_dispatch(context("alice"), secured.node)
