@@ -8,6 +8,9 @@ import datetime
 import uuid
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from katka.api import (
     alter_share_group_offsets,
     delete_groups,
@@ -365,3 +368,76 @@ def test_incremental_alter_configs_sets_share_group_configs_and_refuses_bad_ones
     assert alter("no.such.config", "1") == ErrorCode.invalid_config
     config = api.node.coordinator.share_partitions.config_for(GROUP)
     assert (config.auto_offset_reset, config.lock_duration_ms) == ("by_duration:PT1H", 5000)
+
+
+ack_batches = st.lists(
+    st.tuples(st.integers(-2, 12), st.integers(0, 4), st.lists(st.integers(-1, 6), max_size=6)),
+    max_size=4,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["fetch", "ack"]),
+            st.sampled_from(["m-1", "m-2", "ghost"]),
+            st.integers(-1, 4),
+            ack_batches,
+        ),
+        max_size=8,
+    )
+)
+def test_random_share_fetches_and_acknowledgements_get_kafka_error_codes_never_a_crash(
+    api: ApiHarness, steps: list[tuple[str, str, int, list[tuple[int, int, list[int]]]]]
+) -> None:
+    if api.node.topics.catalog.get("fuzz") is None:
+        api.node.topics.create_topic("fuzz", 1, {})
+        earliest(api)
+        join(api, "m-1", ["fuzz"])
+        join(api, "m-2", ["fuzz"])
+        produce_to(api, 3, "fuzz", 0, batch(*[b"x"] * 8))
+    tid = topic_id(api, "fuzz")
+    allowed = {
+        ErrorCode.none,
+        ErrorCode.invalid_request,
+        ErrorCode.invalid_record_state,
+        ErrorCode.share_session_not_found,
+        ErrorCode.invalid_share_session_epoch,
+    }
+    for kind, member, epoch, batches in steps:
+        acks = [
+            {"first_offset": first, "last_offset": first + size, "acknowledge_types": types}
+            for first, size, types in batches
+        ]
+        partitions = [{"partition_index": 0, "acknowledgement_batches": acks}]
+        if kind == "fetch":
+            response = api.call(
+                share_fetch,
+                2,
+                group_id=GROUP,
+                member_id=member,
+                share_session_epoch=epoch,
+                max_wait=NO_WAIT,
+                min_bytes=1,
+                max_bytes=1 << 20,
+                max_records=3,
+                batch_size=3,
+                topics=[{"topic_id": tid, "partitions": partitions}],
+                forgotten_topics_data=[],
+            )
+            codes = [p.acknowledge_error_code for t in response.responses for p in t.partitions]
+        else:
+            response = api.call(
+                share_acknowledge,
+                2,
+                group_id=GROUP,
+                member_id=member,
+                share_session_epoch=epoch,
+                topics=[{"topic_id": tid, "partitions": partitions}],
+            )
+            codes = [p.error_code for t in response.responses for p in t.partitions]
+        assert response.error_code in allowed
+        assert set(codes) <= allowed
