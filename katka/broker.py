@@ -261,7 +261,13 @@ class Broker:
         """The katka-only HTTP admin API (rebalance history, lag in time) on its own listener;
         the bound address is reported as the read-only broker config katka.admin.listener so
         tools find it from the bootstrap address alone."""
-        wanted = self.config.get("katka.admin.listener") or f"{self.listen.host or '0.0.0.0'}:0"
+        # The HTTP API has no authentication of its own: on a secured broker (a TLS or SASL
+        # listener, or an authorizer) it binds to loopback unless katka.admin.listener says.
+        secured = self.node.authorizer.enabled or any(
+            spec.security_protocol != "PLAINTEXT" for spec in self.listener_specs
+        )
+        default_host = "127.0.0.1" if secured else self.listen.host or "0.0.0.0"
+        wanted = self.config.get("katka.admin.listener") or f"{default_host}:0"
         if wanted == "none":
             self.config.set_static("katka.admin.listener", "")  # reported as: no admin API
             return
