@@ -31,6 +31,8 @@ from katka.metadata.housekeeping import LogHousekeeping
 from katka.metadata.topics import TopicManager
 from katka.node import Endpoint, Node
 from katka.producer_ids import ProducerIdManager
+from katka.quotas import ClientQuotaStore, QuotaManager
+from katka.quotas.store import QUOTAS_FILE
 from katka.security.acls import ACLS_FILE, AclStore
 from katka.security.authorizer import Authorizer
 from katka.security.credentials import CREDENTIALS_FILE, ScramCredentialStore
@@ -76,6 +78,7 @@ class Broker:
         self.listener_configs = listener_configs or {}
         self.scram_credentials = ScramCredentialStore(None)
         self.acls = AclStore(None)
+        self.quota_store = ClientQuotaStore(None)
         self.clock: Clock = clock or SystemClock()
         self.node_id = config.get_int("node.id")
         self._storage_override = storage
@@ -125,6 +128,7 @@ class Broker:
             self.producer_ids = ProducerIdManager(self.data_dir / "producer-ids.json")
             self.scram_credentials = ScramCredentialStore(self.data_dir / CREDENTIALS_FILE)
             self.acls = AclStore(self.data_dir / ACLS_FILE)
+            self.quota_store = ClientQuotaStore(self.data_dir / QUOTAS_FILE)
         self.storage = storage
         self.topics = TopicManager(catalog, storage, self.config)
         self.housekeeping = LogHousekeeping(self.topics, self.durability, self.clock, self.config)
@@ -183,6 +187,7 @@ class Broker:
                 self.config.get("super.users") or "",
                 self.config.get_bool("allow.everyone.if.no.acl.found"),
             ),
+            quotas=QuotaManager(self.quota_store, self.config),
         )
 
     def start_transaction_coordinator(self) -> None:

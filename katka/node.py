@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from katka.metadata.broker_configs import DynamicBrokerConfigs
     from katka.metadata.topics import TopicManager
     from katka.producer_ids import ProducerIdManager
+    from katka.quotas import QuotaManager
     from katka.security.credentials import ScramCredentialStore
     from katka.storage.cleaner.service import LogCleaner
     from katka.storage.durability import Durability
@@ -78,6 +79,7 @@ class Node:
     appends: AppendNotifier
     fetch_sessions: FetchSessionCache
     api_versions: tuple[ApiVersionRange, ...]
+    quotas: QuotaManager  # client quotas: configured, and each client's rates
     # Set again by the broker once its listener is bound (a listen port of 0 is only known then).
     advertised: Endpoint
     started_monotonic: float

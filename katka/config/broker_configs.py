@@ -72,6 +72,8 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
         ConfigDef("socket.request.max.bytes", INT, "104857600", AtLeast(1), read_only=True),
         ConfigDef("queued.max.requests", INT, "500", AtLeast(1), read_only=True),
         ConfigDef("max.request.partition.size.limit", INT, "2000", AtLeast(1)),
+        ConfigDef("quota.window.num", INT, "11", AtLeast(1), read_only=True),
+        ConfigDef("quota.window.size.seconds", INT, "1", AtLeast(1), read_only=True),
         # katka's: encoded replies a connection may hold for a client that is not reading.
         ConfigDef(
             "katka.connection.max.buffered.bytes",

@@ -96,6 +96,9 @@ class Connection:
                 return
             self.decoder.receive_data(data)
             while (frame := self.decoder.next_frame()) is not None:
+                muted_s = self.dispatcher.throttling.muted_for(self.session)
+                if muted_s > 0:  # a client over its quota: nothing read until it has passed
+                    await asyncio.sleep(muted_s)
                 reply = self.dispatcher.dispatch(frame, self.client_host, self.session)
                 if reply is None:
                     continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -35,6 +36,7 @@ from katka.protocol.codec import (
 )
 from katka.security.sasl import AuthenticationFailed
 from katka.security.session import SaslState, Session
+from katka.server.throttling import Throttling, with_throttle_time
 
 log = logging.getLogger("katka.server")
 
@@ -85,6 +87,7 @@ class Dispatcher:
     def __init__(self, registry: dict[int, ApiHandler], node: Node) -> None:
         self.registry = registry
         self.node = node
+        self.throttling = Throttling(node.quotas)
 
     def dispatch(self, frame: bytes, client_host: str, session: Session | None = None) -> Reply:
         session = session or Session(client_host=client_host)
@@ -126,19 +129,38 @@ class Dispatcher:
                 f"{context.principal} from {client_host} may not use api key {fixed.api_key} "
                 "(katka serves it under an authorizer only to principals with ALTER on the cluster)"
             )
+        started = time.perf_counter()
         response = handler.handle(context, request, self.node)
+        handling_s = time.perf_counter() - started
         if handler.expects_response is not None and not handler.expects_response(request):
+            self.throttling.throttle_ms(context, len(frame), 0, handling_s)  # muted only
             return None
         if inspect.isawaitable(response):
             # A parked reply (long poll, rebalance, fsync): the connection keeps its place.
-            return asyncio.ensure_future(self._complete(context, response))
-        return encode_response(fixed.api_key, fixed.api_version, fixed.correlation_id, response)
+            return asyncio.ensure_future(self._complete(context, response, len(frame), handling_s))
+        return self._encode(context, response, len(frame), handling_s)
 
-    async def _complete(self, context: RequestContext, pending: Awaitable[Any]) -> EncodedFrame:
+    async def _complete(
+        self,
+        context: RequestContext,
+        pending: Awaitable[Any],
+        request_bytes: int,
+        handling_s: float,
+    ) -> EncodedFrame:
         response = await pending
-        return encode_response(
-            context.api_key, context.api_version, context.correlation_id, response
-        )
+        return self._encode(context, response, request_bytes, handling_s)
+
+    def _encode(
+        self, context: RequestContext, response: Any, request_bytes: int, handling_s: float
+    ) -> EncodedFrame:
+        """The response's frame, with the throttle time its client's quotas give it."""
+        key, version, correlation_id = context.api_key, context.api_version, context.correlation_id
+        encoded = encode_response(key, version, correlation_id, response)
+        throttle_ms = self.throttling.throttle_ms(context, request_bytes, encoded.size, handling_s)
+        if throttle_ms > 0:
+            throttled = with_throttle_time(response, throttle_ms)
+            encoded = encode_response(key, version, correlation_id, throttled)
+        return encoded
 
     def _raw_sasl_token(self, frame: bytes, session: Session) -> EncodedFrame:
         """After SaslHandshake v0 the mechanism's tokens come and go as bare frames."""

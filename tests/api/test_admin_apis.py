@@ -5,10 +5,13 @@ DescribeTopicPartitions' pagination."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from katka.api import (
+    alter_client_quotas,
     alter_partition_reassignments,
     alter_replica_log_dirs,
+    describe_client_quotas,
     describe_log_dirs,
     describe_quorum,
     describe_topic_partitions,
@@ -175,3 +178,72 @@ def test_describe_topic_partitions_pages_with_a_cursor(api: ApiHarness, version:
     assert pages == 3
     every = api.call(describe_topic_partitions, version, topics=[], response_partition_limit=100)
     assert {t.name for t in every.topics} >= {"a", "b", "__consumer_offsets"}
+
+
+def alter_quotas(
+    api: ApiHarness, version: int, entity: list[dict[str, Any]], ops: list[Any]
+) -> Any:
+    return api.call(
+        alter_client_quotas,
+        version,
+        entries=[{"entity": entity, "ops": ops}],
+        validate_only=False,
+    )
+
+
+@edges(alter_client_quotas)
+def test_alter_client_quotas_sets_removes_and_refuses_unknown_keys(
+    api: ApiHarness, version: int
+) -> None:
+    alice = [{"entity_type": "user", "entity_name": "alice"}]
+    ok = alter_quotas(api, version, alice, [{"key": "producer_byte_rate", "value": 1024.0}])
+    assert ok.entries[0].error_code == ErrorCode.none
+    assert api.node.quotas.store.quota("alice", "any", "producer_byte_rate") == 1024.0
+    bad = alter_quotas(api, version, alice, [{"key": "bananas", "value": 1.0}])
+    assert bad.entries[0].error_code == ErrorCode.invalid_request
+    fraction = alter_quotas(api, version, alice, [{"key": "consumer_byte_rate", "value": 1.5}])
+    assert fraction.entries[0].error_code == ErrorCode.invalid_request
+    gone = alter_quotas(
+        api, version, alice, [{"key": "producer_byte_rate", "value": 0.0, "remove": True}]
+    )
+    assert gone.entries[0].error_code == ErrorCode.none
+    assert api.node.quotas.store.quota("alice", "any", "producer_byte_rate") is None
+
+
+@edges(describe_client_quotas)
+def test_describe_client_quotas_filters_exact_default_and_specified(
+    api: ApiHarness, version: int
+) -> None:
+    rate = [{"key": "request_percentage", "value": 50.0}]
+    alter_quotas(api, version, [{"entity_type": "client-id", "entity_name": "app"}], rate)
+    alter_quotas(api, version, [{"entity_type": "client-id", "entity_name": None}], rate)
+    alter_quotas(
+        api,
+        version,
+        [
+            {"entity_type": "user", "entity_name": "bob"},
+            {"entity_type": "client-id", "entity_name": "app"},
+        ],
+        rate,
+    )
+
+    def described(components: list[dict[str, Any]], strict: bool) -> list[Any]:
+        response = api.call(describe_client_quotas, version, components=components, strict=strict)
+        assert response.error_code == ErrorCode.none
+        return sorted(
+            tuple((e.entity_type, e.entity_name) for e in entry.entity)
+            for entry in response.entries
+        )
+
+    exact = {"entity_type": "client-id", "match_type": 0, "match": "app"}
+    assert described([exact], True) == [(("client-id", "app"),)]
+    assert described([exact], False) == [
+        (("client-id", "app"),),
+        (("client-id", "app"), ("user", "bob")),
+    ]
+    default = {"entity_type": "client-id", "match_type": 1, "match": None}
+    assert described([default], True) == [(("client-id", None),)]
+    specified = {"entity_type": "user", "match_type": 2, "match": None}
+    assert described([specified], False) == [(("client-id", "app"), ("user", "bob"))]
+    twice = api.call(describe_client_quotas, version, components=[exact, exact], strict=False)
+    assert twice.error_code == ErrorCode.invalid_request
