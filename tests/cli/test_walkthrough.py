@@ -286,3 +286,56 @@ def test_step_8_a_transactional_pipeline_killed_mid_run_writes_no_duplicate(
     assert len(billed("read_uncommitted")) == 22
     described = json.loads(walk.katka("transaction", "describe", group, "--output", "json").stdout)
     assert described["state"] == "CompleteCommit"
+
+
+def share_consumer_script() -> str:
+    blocks = re.findall(r"```python\n(.*?)```", WALKTHROUGH.read_text(), re.DOTALL)
+    [script] = [b for b in blocks if b.startswith("# share_consumer.py")]
+    return script
+
+
+def test_step_9_twelve_share_consumers_on_three_partitions_all_work_and_process_each_job_once(
+    walk: Walkthrough, tmp_path: Path
+) -> None:
+    script = tmp_path / "share_consumer.py"
+    script.write_text(share_consumer_script())
+    walk.katka("topic", "create", "jobs", "--partitions", "3")
+    workers = []
+    for n in range(1, 13):
+        command = [sys.executable, str(script), "--bootstrap", walk.broker.bootstrap]
+        command += ["--client-id", f"worker-{n}", "--delay", "0.01"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        walk.running.append(process)
+        workers.append(process)
+
+    def members() -> list[dict[str, Any]]:
+        result = walk.katka("share-group", "describe", "workers", "--output", "json")
+        return json.loads(result.stdout)["members"]  # type: ignore[no-any-return]
+
+    deadline = time.monotonic() + 60
+    while not (
+        run_katka("share-group", "describe", "workers", "-b", walk.broker.bootstrap).returncode == 0
+        and len(members()) == 12
+    ):
+        assert time.monotonic() < deadline, "the twelve workers never joined"
+        time.sleep(0.3)
+    assert all(m["assignment"] for m in members())
+    lines = "".join(f"job-{i}:{i}\n" for i in range(1, 601))
+    walk.katka("produce", "jobs", "--key-separator", ":", input=lines)
+    deadline = time.monotonic() + 90
+    while True:
+        described = json.loads(
+            walk.katka("share-group", "describe", "workers", "--output", "json").stdout
+        )
+        done = sum(p["start_offset"] for p in described["partitions"])
+        if done == 600 and len(described["partitions"]) == 3:
+            break
+        assert time.monotonic() < deadline, f"not all jobs done: {described['partitions']}"
+        time.sleep(0.3)
+    walk.stop_all()
+    outputs = [w.stdout.read() if w.stdout else "" for w in workers]
+    processed = [
+        line for out in outputs for line in out.splitlines() if line.startswith("processed")
+    ]
+    assert len(processed) == 600 and len(set(processed)) == 600
+    assert sum(1 for out in outputs if "processed" in out) >= 9  # nearly all shared the work
