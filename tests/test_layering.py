@@ -199,3 +199,16 @@ def test_only_the_server_accepts_connections(path: Path) -> None:
 
 def test_the_kafka_listener_lives_in_server() -> None:
     assert accepts_connections(PACKAGE / "server" / "listener.py")
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_every_module_is_under_600_lines() -> None:
+    """Split by noun before a file grows past ~600 lines (DESIGN.md rule 9)."""
+    too_long = {
+        str(path.relative_to(PACKAGE)): count
+        for path in PACKAGE.rglob("*.py")
+        if (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert too_long == {}
