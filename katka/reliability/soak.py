@@ -38,7 +38,7 @@ from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from katka.reliability.crash import ReadTimeout, scan_log
+from katka.reliability.crash_clients import ReadTimeout, scan_log
 from katka.reliability.process import BrokerProcess
 
 TOPIC = "soak"

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from katka.reliability import crash
-from katka.reliability.crash import CrashHarness, Ledger
+from katka.reliability.crash import CrashHarness
+from katka.reliability.crash_clients import Ledger
 
 
 @pytest.mark.slow
