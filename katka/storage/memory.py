@@ -10,11 +10,12 @@ import bisect
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from katka.protocol.batches import BatchHeader
+from katka.protocol.batches import NO_TIMESTAMP, BatchHeader
 from katka.storage.base import LogConfig
 from katka.storage.cleaner.plan import SegmentInfo
 from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
-from katka.storage.segmented import NO_TIMESTAMP, Segment, SegmentedLog, select_batches
+from katka.storage.log_segment import Segment, select_batches
+from katka.storage.segmented import SegmentedLog
 
 
 class MemorySegment:

@@ -31,8 +31,9 @@ from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
 from katka.storage.disk import cleaning, faults
 from katka.storage.disk.files import write_file_atomically
 from katka.storage.disk.segment import LogSegment
+from katka.storage.log_segment import Segment
 from katka.storage.producer_state import ProducerStateManager
-from katka.storage.segmented import Segment, SegmentedLog
+from katka.storage.segmented import SegmentedLog
 
 logger = logging.getLogger("katka.storage")
 

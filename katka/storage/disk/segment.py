@@ -32,7 +32,7 @@ from katka.errors import ErrorCode, KafkaError
 from katka.protocol.batches import HEADER_SIZE, LOG_OVERHEAD, BatchHeader, compute_crc, read_header
 from katka.storage.disk import faults
 from katka.storage.disk.index import CorruptIndexError, OffsetIndex, TimeIndex
-from katka.storage.segmented import batch_max_timestamp
+from katka.storage.log_segment import batch_max_timestamp
 
 logger = logging.getLogger("katka.storage")
 
