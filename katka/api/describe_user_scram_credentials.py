@@ -1,5 +1,6 @@
 """DescribeUserScramCredentials (key 50), v0 (KIP-554): which SCRAM mechanisms each user has,
-with their iterations (never a salt or key). No users named: every user. A user named twice
+with their iterations (never a salt or key). No users named (null or empty, as Kafka reads
+it): every user. A user named twice
 is DUPLICATE_RESOURCE, an unknown one RESOURCE_NOT_FOUND, as Kafka answers."""
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             results=(),
         )
     users = node.scram_credentials.users()
-    wanted = [u.name for u in request.users] if request.users is not None else sorted(users)
+    wanted = [u.name for u in request.users] if request.users else sorted(users)
     counts = Counter(wanted)
     results = []
     for name in dict.fromkeys(wanted):

@@ -110,7 +110,8 @@ class Connection:
 
 
 def connection_options(function: F) -> F:
-    """--bootstrap-server, --output, --timeout, --admin-url and -X on a command."""
+    """--bootstrap-server, --output, --timeout, --admin-url, --command-config and -X on a
+    command."""
 
     @click.option(
         "--bootstrap-server",
@@ -144,6 +145,14 @@ def connection_options(function: F) -> F:
         help="katka's HTTP admin API (found from the broker's config when omitted).",
     )
     @click.option(
+        "--command-config",
+        "command_config",
+        default=None,
+        type=click.Path(dir_okay=False, exists=True),
+        help="Kafka client properties (security.protocol, sasl.jaas.config, ssl.*), "
+        "as kafka-topics.sh takes them.",
+    )
+    @click.option(
         "-X",
         "client_configs",
         multiple=True,
@@ -158,14 +167,24 @@ def connection_options(function: F) -> F:
         timeout_s: float,
         admin_url: str | None,
         client_configs: tuple[str, ...],
+        command_config: str | None,
         **kwargs: Any,
     ) -> Any:
+        configs: dict[str, str] = {}
+        if command_config is not None:
+            from katka.cli.command_config import CommandConfigError, load_command_config
+
+            try:
+                configs = load_command_config(command_config)
+            except (CommandConfigError, ValueError) as error:
+                raise CliError(f"--command-config: {error}") from None
+        configs.update(parse_pairs(client_configs, "-X"))  # -X wins over the file
         connection = Connection(
             bootstrap_servers=bootstrap_server,
             output=output,
             timeout_s=timeout_s,
             admin_url=admin_url,
-            client_configs=parse_pairs(client_configs, "-X"),
+            client_configs=configs,
         )
         return function(connection, *args, **kwargs)
 

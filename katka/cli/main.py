@@ -26,6 +26,8 @@ class KatkaCommands(click.Group):
         "group": "katka.cli.group.commands",
         "share-group": "katka.cli.share_group",
         "transaction": "katka.cli.transaction",
+        "user": "katka.cli.user",
+        "acl": "katka.cli.acl",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

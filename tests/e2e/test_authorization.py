@@ -4,6 +4,7 @@ ACLs and SCRAM users surviving kill -9."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,3 +216,50 @@ def test_acls_and_scram_users_survive_kill_9(
     ).result(30)  # fmt: skip
     assert [(b.principal, b.operation) for b in listed] == [("User:erin", AclOperation.WRITE)]
     assert b"erin-secret" not in (directory / "data" / "scram-credentials.json").read_bytes()
+
+
+def test_katka_user_and_acl_commands_manage_a_secured_broker_with_command_config(
+    secured: SecuredBroker, certificates: Certificates, tmp_path: Path
+) -> None:
+    from tests.cli.conftest import run_katka
+
+    properties = tmp_path / "admin.properties"
+    properties.write_text(
+        "security.protocol=SASL_SSL\n"
+        "sasl.mechanism=PLAIN\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+        'username="admin" password="admin-secret";\n'
+        "ssl.truststore.type=PEM\n"
+        f"ssl.truststore.location={certificates.ca}\n"
+    )
+    password = tmp_path / "password"
+    password.write_text("frank-secret\n")
+    connect = (
+        "--bootstrap-server",
+        secured.bootstrap("SASL_SSL"),
+        "--command-config",
+        str(properties),
+    )
+    run_katka("user", "create", "frank", "--mechanism", "SCRAM-SHA-256",
+              "--password-file", str(password), *connect, check=True)  # fmt: skip
+    listed = run_katka("user", "list", "--output", "json", *connect, check=True)
+    assert {"user": "frank", "mechanism": "SCRAM-SHA-256", "iterations": 8192} in json.loads(
+        listed.stdout
+    )
+    topic = f"cli-{uuid.uuid4().hex[:6]}"
+    make_topic(secured, topic)
+    run_katka("acl", "create", "--allow-principal", "User:frank", "--operation", "WRITE",
+              "--topic", topic, *connect, check=True)  # fmt: skip
+    frank = sasl(secured, "frank", "frank-secret", "SCRAM-SHA-256")
+    assert produce_error(frank, topic) is None
+    shown = run_katka("acl", "list", "--topic", topic, "--output", "json", *connect, check=True)
+    assert [(a["principal"], a["operation"]) for a in json.loads(shown.stdout)] == [
+        ("User:frank", "WRITE")
+    ]
+    run_katka("acl", "delete", "--topic", topic, *connect, check=True)
+    refused = produce_error(frank, topic)
+    assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    run_katka("user", "delete", "frank", *connect, check=True)
+    listed = run_katka("user", "list", "--output", "json", *connect, check=True)
+    assert all(entry["user"] != "frank" for entry in json.loads(listed.stdout))
+    assert "frank-secret" not in secured.process.log_text()
