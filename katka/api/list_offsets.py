@@ -1,6 +1,8 @@
-"""ListOffsets (key 2), v0-8: earliest (-2), latest (-1), max timestamp (-3, v7+),
-earliest local (-4, v8+: the same as earliest, there is no tiered storage), or the first
-offset whose timestamp is >= the given one (or -1/-1 when none is). Latest is the last stable
+"""ListOffsets (key 2), v0-11: earliest (-2), latest (-1), max timestamp (-3, v7+),
+earliest local (-4, v8+: the same as earliest, there is no tiered storage), latest tiered (-5,
+v9+) and earliest pending upload (-6, v11+: -1/-1, nothing is tiered), or the first
+offset whose timestamp is >= the given one (or -1/-1 when none is). v10's timeout is moot: the
+answer never waits. Latest is the last stable
 offset for read_committed (isolation_level 1), as in Kafka.
 v0 (Kafka 4.0 dropped it; Burrow 1.2.1 still sends it) answers the same offset as the only
 element of old_style_offsets, whatever max_num_offsets asks (Kafka 3.9 listed segment base
@@ -22,8 +24,9 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 2
-VERSIONS = range(0, 9)
+VERSIONS = range(0, 12)
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
+LATEST_TIERED, EARLIEST_PENDING_UPLOAD = -5, -6
 LEADER_EPOCH = 0
 READ_COMMITTED = 1
 
@@ -71,6 +74,8 @@ def _find(partition_log: PartitionLog, wanted: int, read_committed: bool) -> tup
         return end, -1
     if wanted in (EARLIEST, EARLIEST_LOCAL):
         return partition_log.log_start_offset, -1
+    if wanted in (LATEST_TIERED, EARLIEST_PENDING_UPLOAD):
+        return -1, -1  # no tiered storage
     if wanted < 0 and wanted != MAX_TIMESTAMP:
         raise KafkaError(ErrorCode.invalid_request, f"unknown special timestamp {wanted}")
     if wanted == MAX_TIMESTAMP:

@@ -1,4 +1,4 @@
-"""Metadata (key 3), v0-12.
+"""Metadata (key 3), v0-13 (v13: a top-level error code, always NONE here).
 
 Topics are auto-created only here, as in Kafka: the request may allow it (v4+ flag; always for
 v0-3), and the topic manager applies the policy (`auto.create.topics.enable`, `num.partitions`).
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 3
-VERSIONS = range(0, 13)
+VERSIONS = range(0, 14)
 LEADER_EPOCH = 0
 ZERO_UUID = uuid.UUID(int=0)
 
@@ -127,6 +127,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         cluster_id=node.cluster_id,
         controller_id=node.node_id,
         topics=tuple(results),
+        error_code=ErrorCode.none,
         cluster_authorized_operations=node.authorizer.authorized_operations(
             ctx.principal, ctx.client_host, CLUSTER, CLUSTER_NAME
         )

@@ -111,4 +111,4 @@ def test_list_offsets_v0_for_an_unknown_partition_is_an_error_with_no_offsets():
 
 def test_api_versions_advertises_list_offsets_from_version_0():
     ranges = {r.api_key: r for r in api_version_ranges(build_registry(api.ALL))}
-    assert (ranges[2].min_version, ranges[2].max_version) == (0, 8)
+    assert (ranges[2].min_version, ranges[2].max_version) == (0, 11)

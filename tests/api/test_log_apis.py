@@ -272,3 +272,27 @@ def test_describe_producers_lists_the_idempotent_producers_of_a_partition(
     assert found.error_code == ErrorCode.none
     assert [p.producer_id for p in found.active_producers] == [42]
     assert missing.error_code == ErrorCode.unknown_topic_or_partition
+
+
+def test_list_offsets_v11_answers_the_tiered_special_timestamps_with_nothing(
+    api: ApiHarness,
+) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    produce_to(api, 3, "orders", 0, batch(b"a", b"b"))
+    response = api.call(
+        list_offsets,
+        11,
+        replica_id=-1,
+        timeout=datetime.timedelta(seconds=1),
+        topics=[
+            {
+                "name": "orders",
+                "partitions": [{"partition_index": 0, "timestamp": t} for t in (-5, -6, -4)],
+            }
+        ],
+    )
+    assert [(p.error_code, p.offset) for p in response.topics[0].partitions] == [
+        (ErrorCode.none, -1),
+        (ErrorCode.none, -1),
+        (ErrorCode.none, 0),
+    ]
