@@ -1,4 +1,5 @@
-"""DescribeConfigs (key 32), v0-4, for topics (resource type 2) and this broker (4).
+"""DescribeConfigs (key 32), v0-4, for topics (resource type 2), this broker (4) and share
+groups (32: set ones with source GROUP_CONFIG, 8; the others the broker's group.share.* default).
 
 Each entry says where its value comes from (topic override, dynamic or static broker config,
 default) and, when asked, its synonyms in Kafka's order: the topic value, then the broker one.
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigSource, ConfigType
+from katka.coordinator.share.group_configs import GROUP_RESOURCE
+from katka.coordinator.share.group_configs import NAMES as GROUP_CONFIG_NAMES
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
@@ -25,6 +28,7 @@ API_KEY = 32
 VERSIONS = range(0, 5)
 TOPIC_RESOURCE = 2
 BROKER_RESOURCE = 4
+GROUP_CONFIG_SOURCE = 8  # Kafka's ConfigSource.GROUP_CONFIG
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,29 @@ def broker_config_entries(node: Node) -> list[ConfigEntry]:
     return entries
 
 
+def group_config_entries(node: Node, group_id: str) -> list[ConfigEntry]:
+    """A share group's configs (coordinator/share/group_configs.py)."""
+    own = node.coordinator.share_partitions.group_configs.get(group_id, {})
+    defaults = node.coordinator.share_partitions.config_for("")
+    default_values = {
+        "share.record.lock.duration.ms": str(defaults.lock_duration_ms),
+        "share.delivery.count.limit": str(defaults.delivery_count_limit),
+        "share.partition.max.record.locks": str(defaults.max_record_locks),
+        "share.session.timeout.ms": str(node.coordinator.config.share_session_timeout_ms),
+        "share.heartbeat.interval.ms": str(node.coordinator.config.share_heartbeat_interval_ms),
+        "share.auto.offset.reset": "latest",
+    }
+    entries = []
+    for name in sorted(GROUP_CONFIG_NAMES):
+        kind = ConfigType.STRING if name == "share.auto.offset.reset" else ConfigType.INT
+        if name in own:
+            entries.append(ConfigEntry(name, own[name], GROUP_CONFIG_SOURCE, False, kind, ()))
+        else:
+            value = default_values[name]
+            entries.append(ConfigEntry(name, value, ConfigSource.DEFAULT_CONFIG, False, kind, ()))
+    return entries
+
+
 def validate_broker_resource(node: Node, resource_name: str) -> None:
     if resource_name not in ("", str(node.node_id)):
         raise KafkaError(ErrorCode.invalid_request, f"Unknown broker {resource_name}")
@@ -82,6 +109,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             elif resource.resource_type == BROKER_RESOURCE:
                 validate_broker_resource(node, resource.resource_name)
                 entries = broker_config_entries(node)
+            elif resource.resource_type == GROUP_RESOURCE:
+                entries = group_config_entries(node, resource.resource_name)
             else:
                 raise KafkaError(
                     ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}"

@@ -15,6 +15,7 @@ from katka.api import (
     alter_share_group_offsets,
     delete_groups,
     delete_share_group_offsets,
+    describe_configs,
     describe_share_group_offsets,
     incremental_alter_configs,
     list_groups,
@@ -368,6 +369,18 @@ def test_incremental_alter_configs_sets_share_group_configs_and_refuses_bad_ones
     assert alter("no.such.config", "1") == ErrorCode.invalid_config
     config = api.node.coordinator.share_partitions.config_for(GROUP)
     assert (config.auto_offset_reset, config.lock_duration_ms) == ("by_duration:PT1H", 5000)
+    described = api.call(
+        describe_configs,
+        4,
+        resources=[
+            {"resource_type": GROUP_RESOURCE, "resource_name": GROUP, "configuration_keys": None}
+        ],
+        include_synonyms=False,
+        include_documentation=False,
+    )
+    entries = {c.name: (c.value, c.config_source) for c in described.results[0].configs}
+    assert entries["share.record.lock.duration.ms"] == ("5000", 8)  # GROUP_CONFIG
+    assert entries["share.delivery.count.limit"] == ("5", 5)  # the broker's default
 
 
 ack_batches = st.lists(
