@@ -60,12 +60,18 @@ HANDLER_AUTHORIZED_KEYS = frozenset(
         25,  # AddOffsetsToTxn
         26,  # EndTxn
         28,  # TxnOffsetCommit
+        15,  # DescribeGroups
+        16,  # ListGroups
+        21,  # DeleteRecords
         29,  # DescribeAcls
         30,  # CreateAcls
         31,  # DeleteAcls
+        32,  # DescribeConfigs
         36,  # SaslAuthenticate
+        42,  # DeleteGroups
         50,  # DescribeUserScramCredentials
         51,  # AlterUserScramCredentials
+        60,  # DescribeCluster (Kafka checks nothing here either)
     }
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DELETE, TOPIC, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api._partitions import answer_partitions
 from katka.api.context import RequestContext
@@ -28,6 +29,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         )
 
     def answer(topic: Any, requested: Any) -> Any:
+        if not authorized(ctx, node, DELETE, TOPIC, topic.name):
+            raise KafkaError(ErrorCode.topic_authorization_failed, "Topic authorization failed.")
         partition_log = node.topics.get_log(topic.name, requested.partition_index)
         offset = requested.offset
         if offset == -1:

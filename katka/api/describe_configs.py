@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import CLUSTER, DESCRIBE_CONFIGS, TOPIC, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS, ConfigSource, ConfigType
@@ -98,6 +99,14 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     for resource in request.resources:
         error, message, entries = ErrorCode.none, None, []
         try:
+            if resource.resource_type == TOPIC_RESOURCE and not authorized(
+                ctx, node, DESCRIBE_CONFIGS, TOPIC, resource.resource_name
+            ):
+                raise KafkaError(ErrorCode.topic_authorization_failed)
+            if resource.resource_type == BROKER_RESOURCE and not authorized(
+                ctx, node, DESCRIBE_CONFIGS, CLUSTER
+            ):
+                raise KafkaError(ErrorCode.cluster_authorization_failed)
             if resource.resource_type == TOPIC_RESOURCE:
                 info = node.topics.catalog.get(resource.resource_name)
                 if info is None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DESCRIBE, GROUP, authorized
 from katka.api._authorized_operations import GROUP_OPERATIONS, authorized_operations
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
+from katka.coordinator.results import DescribedGroup
+from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -44,6 +47,19 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             ),
             authorized_operations=operations,
         )
-        for group in node.coordinator.describe_groups(list(request.groups))
+        for group in _authorized_groups(ctx, node, list(request.groups))
     )
     return make(m.DescribeGroupsResponse, throttle_time=ZERO, groups=groups)
+
+
+def _authorized_groups(ctx: RequestContext, node: Node, group_ids: list[str]) -> list[Any]:
+    """The groups described, in request order; those the principal may not DESCRIBE are
+    GROUP_AUTHORIZATION_FAILED without being looked at, as Kafka answers."""
+    allowed = [g for g in group_ids if authorized(ctx, node, DESCRIBE, GROUP, g)]
+    described = {g.group_id: g for g in node.coordinator.describe_groups(allowed)}
+    return [
+        described[g]
+        if g in described
+        else DescribedGroup(g, ErrorCode.group_authorization_failed, "", "", "")
+        for g in group_ids
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import CLUSTER, DESCRIBE, GROUP, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 
@@ -32,5 +33,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 group_type=g.group_type,
             )
             for g in result.groups
+            # Kafka: DESCRIBE on the cluster lists every group, else those one may DESCRIBE.
+            if authorized(ctx, node, DESCRIBE, CLUSTER)
+            or authorized(ctx, node, DESCRIBE, GROUP, g.group_id)
         ),
     )

@@ -13,7 +13,10 @@ import pytest
 from katka.api import (
     create_acls,
     delete_acls,
+    delete_groups,
     describe_acls,
+    describe_configs,
+    describe_groups,
     end_txn,
     fetch,
     heartbeat,
@@ -33,6 +36,7 @@ TOPIC, GROUP, CLUSTER = 2, 3, 4
 LITERAL, PREFIXED, MATCH, ANY = 3, 4, 2, 1
 READ, WRITE, DESCRIBE, ALTER = 3, 4, 8, 7
 DENY, ALLOW = 2, 3
+AclAlterConfigs = 11
 
 
 @pytest.fixture
@@ -205,9 +209,40 @@ def test_an_api_without_its_own_checks_is_served_only_to_cluster_admins(
 ) -> None:
     def context(user: str) -> RequestContext:
         session = Session(principal=KafkaPrincipal("User", user))
-        return RequestContext(15, 5, 1, "t", "10.0.0.1", session)  # DescribeGroups
+        return RequestContext(37, 3, 1, "t", "10.0.0.1", session)  # CreatePartitions
 
     assert not may_dispatch(context("alice"), secured.node)
     assert may_dispatch(context("admin"), secured.node)
     grant(secured, acl("kafka-cluster", "User:alice", ALTER, resource_type=CLUSTER))
     assert may_dispatch(context("alice"), secured.node)
+
+
+def test_group_admin_apis_answer_group_authorization_failed_per_group(
+    secured: ApiHarness,
+) -> None:
+    grant(secured, acl("mine", "User:alice", DESCRIBE, resource_type=GROUP))
+    described = call_as(secured, "alice", describe_groups, 5, groups=["mine", "theirs"],
+                        include_authorized_operations=False)  # fmt: skip
+    assert [(g.group_id, g.error_code) for g in described.groups] == [
+        ("mine", ErrorCode.none),
+        ("theirs", ErrorCode.group_authorization_failed),
+    ]
+    deleted = call_as(secured, "alice", delete_groups, 2, groups_names=["theirs"])
+    assert deleted.results[0].error_code == ErrorCode.group_authorization_failed
+
+
+def test_describe_configs_needs_describe_configs_on_the_resource(secured: ApiHarness) -> None:
+    grant(secured, acl("orders", "User:alice", AclAlterConfigs))
+    response = call_as(
+        secured, "alice", describe_configs, 4, include_synonyms=False, include_documentation=False,
+        resources=[
+            {"resource_type": TOPIC, "resource_name": "orders", "configuration_keys": None},
+            {"resource_type": TOPIC, "resource_name": "payments", "configuration_keys": None},
+            {"resource_type": 4, "resource_name": "", "configuration_keys": None},
+        ],
+    )  # fmt: skip
+    assert [r.error_code for r in response.results] == [
+        ErrorCode.none,  # ALTER_CONFIGS implies DESCRIBE_CONFIGS
+        ErrorCode.topic_authorization_failed,
+        ErrorCode.cluster_authorization_failed,
+    ]
