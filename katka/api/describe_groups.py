@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from katka.api._authorize import DESCRIBE, GROUP, authorized
-from katka.api._authorized_operations import GROUP_OPERATIONS, authorized_operations
+from katka.api._authorize import DESCRIBE, GROUP, authorized, enabled
+from katka.api._authorized_operations import GROUP_OPERATIONS, NOT_REQUESTED, authorized_operations
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.coordinator.results import DescribedGroup
@@ -45,7 +45,11 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 )
                 for member in group.members
             ),
-            authorized_operations=operations,
+            authorized_operations=node.authorizer.authorized_operations(
+                ctx.principal, ctx.client_host, GROUP, group.group_id
+            )
+            if enabled(node) and operations != NOT_REQUESTED
+            else operations,
         )
         for group in _authorized_groups(ctx, node, list(request.groups))
     )
