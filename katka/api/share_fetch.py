@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 API_KEY = 78
 VERSIONS = range(1, 3)
 
+# Read at most this much per partition and fetch (Kafka's max.partition.fetch.bytes default):
+# a share fetch acquires max_records, not max_bytes, and the rest would be sent for nothing.
+PARTITION_READ_BYTES = 1024 * 1024
+
 Acked = dict[tuple[uuid.UUID, int], ErrorCode]
 Fetched = dict[tuple[uuid.UUID, int], tuple[bytes | memoryview, list[AcquiredRange], ErrorCode]]
 
@@ -141,11 +145,14 @@ def _acquire(
             start = target.next_fetch_offset()
             if start >= log.high_watermark:
                 continue
-            data = log.read(start, bytes_left, log.high_watermark, min_one_batch=True)
-            end = start
-            for header in scan_batches(data, verify_crc=False):
-                end = header.next_offset
+            data = log.read(
+                start, min(bytes_left, PARTITION_READ_BYTES), log.high_watermark, min_one_batch=True
+            )
+            headers = list(scan_batches(data, verify_crc=False))
+            end = headers[-1].next_offset if headers else start
             acquired = target.acquire(member_id, now_ms, end, records_left)
+            if acquired:
+                data = _covering(data, headers, acquired[-1].last_offset)
         except KafkaError as error:
             fetched[key] = (b"", [], error.code)
             continue
@@ -154,6 +161,15 @@ def _acquire(
             bytes_left -= len(data)
             fetched[key] = (data, acquired, ErrorCode.none)
     return fetched
+
+
+def _covering(data: bytes | memoryview, headers: list[Any], last_offset: int) -> bytes | memoryview:
+    """The read batches up to the one holding `last_offset`: the client is sent only batches
+    with records it acquired (or records in between, which it skips as not acquired)."""
+    for header in headers:
+        if header.last_offset >= last_offset:
+            return data[: header.position + header.size]
+    return data
 
 
 def _answer(
