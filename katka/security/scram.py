@@ -154,7 +154,8 @@ class ScramServer:
         if credential is None:
             raise AuthenticationFailed("Authentication failed: Invalid user credentials")
         self._credential = credential
-        self._nonce = attributes["r"] + secrets.token_urlsafe(24)
+        # Printable without commas, as RFC 5802 asks; hex is the simplest such alphabet.
+        self._nonce = attributes["r"] + secrets.token_hex(16)
         self._server_first = f"r={self._nonce},s={_b64(credential.salt)},i={credential.iterations}"
         self._state = "client-final"
         return self._server_first.encode()
