@@ -1,4 +1,4 @@
-"""Fetch (key 1), v0-12.
+"""Fetch (key 1), v0-18.
 
 Returns stored batch bytes as they are: the client skips records before its fetch offset
 inside the first batch. read_uncommitted reads up to the high watermark; read_committed
@@ -12,12 +12,16 @@ partitions with something to say are read and answered), epoch -1 fetches withou
 _fetch_sessions.py.
 v0-3 (Kafka 4.0 dropped them) read message formats v0 (v0-1) and v1 (v2-3):
 protocol/message_sets.py converts the whole batches read, on that path only.
+v13+ name topics by id: the request is read by name (an unknown id becomes a name no topic
+can have, answered UNKNOWN_TOPIC_ID) and the response names them by id again. v15+'s replica
+state, v16+'s leader endpoints and v18's follower high watermark are for followers: none here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -40,13 +44,58 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 1
-VERSIONS = range(0, 13)
+VERSIONS = range(0, 19)
+FIRST_TOPIC_ID_VERSION = 13
+UNKNOWN_ID_PREFIX = "\x00unknown topic id "  # no topic name holds a NUL
 FIRST_SESSION_VERSION = 7
 LEADER_EPOCH = 0
 READ_COMMITTED = 1
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _NamedTopic:
+    """A v13+ FetchTopic or ForgottenTopic as the rest of the handler reads it: by name."""
+
+    topic: str
+    topic_id: uuid.UUID
+    partitions: tuple[Any, ...]
+
+
+def _name_of(node: Node, topic_id: uuid.UUID) -> str:
+    info = node.topics.catalog.by_id(topic_id)
+    return info.name if info is not None else f"{UNKNOWN_ID_PREFIX}{topic_id}"
+
+
+def _id_of(node: Node, name: str) -> uuid.UUID:
+    if name.startswith(UNKNOWN_ID_PREFIX):
+        return uuid.UUID(name.removeprefix(UNKNOWN_ID_PREFIX))
+    info = node.topics.catalog.get(name)
+    return info.topic_id if info is not None else uuid.UUID(int=0)
+
+
+def _topic_name(node: Node, topic_response: Any) -> str:
+    """The name of a FetchableTopicResponse of any version."""
+    name = getattr(topic_response, "topic", None)
+    return name if name is not None else _name_of(node, topic_response.topic_id)
+
+
+def _by_name(request: Any, node: Node) -> Any:
+    return dataclasses.replace(
+        request,
+        topics=tuple(
+            _NamedTopic(_name_of(node, t.topic_id), t.topic_id, t.partitions)
+            for t in request.topics
+        ),
+        forgotten_topics_data=tuple(
+            _NamedTopic(_name_of(node, t.topic_id), t.topic_id, t.partitions)
+            for t in request.forgotten_topics_data
+        ),
+    )
+
+
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+    if ctx.api_version >= FIRST_TOPIC_ID_VERSION:
+        request = _by_name(request, node)
     session_id = getattr(request, "session_id", 0)
     epoch = getattr(request, "session_epoch", FINAL_EPOCH)
     sessions = node.fetch_sessions
@@ -102,7 +151,7 @@ async def _full_long_poll(
 def _maybe_create_session(request: Any, node: Node, response: Any) -> Any:
     """Cache what this full response sent, so the client may fetch incrementally next."""
     answered = {
-        (topic.topic, partition.partition_index): partition
+        (_topic_name(node, topic), partition.partition_index): partition
         for topic in response.responses
         for partition in topic.partitions
     }
@@ -152,7 +201,7 @@ async def _long_poll(
         for fetch_partition in fetch_topic.partitions
     }
     ready = {
-        (topic.topic, partition.partition_index): len(partition.records)
+        (_topic_name(node, topic), partition.partition_index): len(partition.records)
         for topic in first.responses
         for partition in topic.partitions
     }
@@ -258,7 +307,10 @@ def _session_response(
         lambda partition: partition[0],
         lambda partition: answers[partition],
         lambda topic, partitions: make(
-            m.FetchableTopicResponse, topic=topic, partitions=partitions
+            m.FetchableTopicResponse,
+            topic=topic,
+            topic_id=_id_of(reader.node, topic),
+            partitions=partitions,
         ),
     )
     return make(
@@ -285,7 +337,10 @@ def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool
             fetch_topic.topic, fetch_partition, error
         ),
         lambda fetch_topic, partitions: make(
-            m.FetchableTopicResponse, topic=fetch_topic.topic, partitions=partitions
+            m.FetchableTopicResponse,
+            topic=fetch_topic.topic,
+            topic_id=getattr(fetch_topic, "topic_id", None),
+            partitions=partitions,
         ),
     )
     response = make(
@@ -330,6 +385,8 @@ class _Reader:
 
     def answer(self, topic: str, fetch_partition: Any) -> Any:
         m = self.m
+        if topic.startswith(UNKNOWN_ID_PREFIX):
+            raise KafkaError(ErrorCode.unknown_topic_id, "This server does not know the topic id.")
         if not authorized(self.ctx, self.node, READ, TOPIC, topic):
             raise KafkaError(ErrorCode.topic_authorization_failed, "Topic authorization failed.")
         partition_log = self.node.topics.get_log(topic, fetch_partition.partition)

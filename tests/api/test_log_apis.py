@@ -4,6 +4,7 @@ partition logs. Every requested partition gets exactly one answer, in request or
 from __future__ import annotations
 
 import datetime
+import uuid
 from typing import Any
 
 from katka.api import (
@@ -123,7 +124,7 @@ def test_produce_with_acks_0_appends_but_expects_no_response(api: ApiHarness, ve
 def test_fetch_returns_the_stored_batches_and_answers_unknown_partitions(
     api: ApiHarness, version: int
 ) -> None:
-    api.node.topics.create_topic("orders", 1, {})
+    orders = api.node.topics.create_topic("orders", 1, {}).topic_id
     produce_to(api, 3, "orders", 0, batch(b"one", b"two"))
     response = api.call(
         fetch,
@@ -136,6 +137,7 @@ def test_fetch_returns_the_stored_batches_and_answers_unknown_partitions(
         topics=[
             {
                 "topic": "orders",
+                "topic_id": orders,  # v13+
                 "partitions": [
                     {"partition": 0, "fetch_offset": 0, "partition_max_bytes": 1 << 20},
                     {"partition": 3, "fetch_offset": 0, "partition_max_bytes": 1 << 20},
@@ -155,7 +157,7 @@ def test_fetch_returns_the_stored_batches_and_answers_unknown_partitions(
 def test_a_fetch_below_min_bytes_is_answered_when_its_wait_ends(
     api: ApiHarness, version: int
 ) -> None:
-    api.node.topics.create_topic("orders", 1, {})
+    orders = api.node.topics.create_topic("orders", 1, {}).topic_id
     response = api.call(
         fetch,
         version,
@@ -166,6 +168,7 @@ def test_a_fetch_below_min_bytes_is_answered_when_its_wait_ends(
         topics=[
             {
                 "topic": "orders",
+                "topic_id": orders,  # v13+
                 "partitions": [{"partition": 0, "fetch_offset": 0, "partition_max_bytes": 1024}],
             }
         ],
@@ -296,3 +299,28 @@ def test_list_offsets_v11_answers_the_tiered_special_timestamps_with_nothing(
         (ErrorCode.none, -1),
         (ErrorCode.none, 0),
     ]
+
+
+def test_fetch_v13_names_topics_by_id_and_refuses_an_unknown_id(api: ApiHarness) -> None:
+    orders = api.node.topics.create_topic("orders", 1, {}).topic_id
+    produce_to(api, 3, "orders", 0, batch(b"one"))
+    stranger = uuid.uuid4()
+    response = api.call(
+        fetch,
+        13,
+        max_wait=NO_WAIT,
+        min_bytes=1,
+        max_bytes=1 << 20,
+        session_epoch=-1,
+        topics=[
+            {
+                "topic_id": topic_id,
+                "partitions": [{"partition": 0, "fetch_offset": 0, "partition_max_bytes": 1024}],
+            }
+            for topic_id in (orders, stranger)
+        ],
+    )
+    known, unknown = response.responses
+    assert known.topic_id == orders and fetched_values(13, known.partitions[0].records) == [b"one"]
+    assert unknown.topic_id == stranger
+    assert unknown.partitions[0].error_code == ErrorCode.unknown_topic_id
