@@ -10,6 +10,7 @@ import ssl
 import struct
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -289,3 +290,42 @@ def test_kcat_produces_and_consumes_over_sasl_ssl(
         timeout=60,
     )
     assert consumed.stdout.strip() == b"from kcat"
+
+
+def test_a_pkcs12_key_store_serves_tls(certificates: Certificates, tmp_path: Path) -> None:
+    import subprocess
+
+    from katka.reliability.process import BrokerProcess, free_port
+
+    pytest.importorskip("cryptography", reason="PKCS12 key stores need the cryptography package")
+    key_store = tmp_path / "server.p12"
+    subprocess.run(
+        ["openssl", "pkcs12", "-export", "-in", str(certificates.server),
+         "-out", str(key_store), "-passout", "pass:store-secret"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    ssl_port = free_port()
+    process = BrokerProcess(
+        tmp_path / "data",
+        extra_args=["--data-dir", str(tmp_path / "data")],
+        overrides=[
+            f"listeners=SSL://127.0.0.1:{ssl_port}",
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.location={key_store}",
+            "ssl.keystore.password=store-secret",
+        ],
+        port=ssl_port,
+        place=False,
+    )
+    process.start(30)
+    try:
+        config = {
+            "bootstrap.servers": f"127.0.0.1:{ssl_port}",
+            "security.protocol": "SSL",
+            "ssl.ca.location": str(certificates.ca),
+        }
+        admin = AdminClient(config)
+        assert admin.list_topics(timeout=10).brokers
+        assert "store-secret" not in process.log_text()
+    finally:
+        process.kill()
