@@ -89,12 +89,19 @@ def request_class(api_key: int, api_version: int) -> Any:
     return entities(api_key, api_version, False).root
 
 
+def _element_class(annotation: Any) -> Any:
+    """The struct class of `tuple[X, ...]` or, for a nullable array, `tuple[X, ...] | None`."""
+    if annotation.__args__[-1] is type(None):
+        annotation = annotation.__args__[0]
+    return annotation.__args__[0]
+
+
 def _to_entity(cls: Any, values: dict[str, Any]) -> Any:
     kwargs = {}
     for f in cls.__katka_fields__:
         value = values[f.name]
-        if f.type == "[]":
-            element_cls = cls.__dataclass_fields__[f.name].type.__args__[0]
+        if f.type == "[]" and value is not None:
+            element_cls = _element_class(cls.__dataclass_fields__[f.name].type)
             value = tuple(_to_entity(element_cls, item) for item in value)
         elif f.type.startswith("[]") and value is not None:
             value = tuple(value)
@@ -118,7 +125,7 @@ def _to_values(entity: Any) -> dict[str, Any]:
     values = {}
     for f in entity.__katka_fields__:
         value = getattr(entity, f.name)
-        if f.type == "[]":
+        if f.type == "[]" and value is not None:
             value = [_to_values(item) for item in value]
         elif isinstance(value, datetime.timedelta):
             value = int(value.total_seconds() * 1000)

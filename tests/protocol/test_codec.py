@@ -121,3 +121,13 @@ def test_large_record_sets_are_framed_by_reference_not_copied() -> None:
     assert struct.unpack(">i", whole[:4])[0] == len(whole) - 4 == frame.size
     assert whole[4:8] == struct.pack(">i", 77)
     assert records in whole
+
+
+def test_an_old_version_request_with_a_null_struct_array_decodes_and_encodes() -> None:
+    # DescribeLogDirs v0 with null topics asks for every topic (kio has no v0; old_versions.py).
+    from katka.protocol import old_versions
+
+    body = struct.pack(">i", -1)
+    request = old_versions.decode_request_body(35, 0, body, 0)
+    assert request.topics is None
+    assert old_versions.encode_body(35, 0, request, response=False) == body
