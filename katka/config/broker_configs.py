@@ -155,11 +155,19 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
         ConfigDef("group.share.session.timeout.ms", INT, "45000", AtLeast(1), read_only=True),
         ConfigDef("group.share.heartbeat.interval.ms", INT, "5000", AtLeast(1), read_only=True),
         ConfigDef(
-            "group.share.record.lock.duration.ms", INT, "30000", AtLeast(1000), read_only=True
+            "group.share.record.lock.duration.ms",
+            INT,
+            "30000",
+            Between(1000, 3_600_000),
+            read_only=True,
         ),
-        ConfigDef("group.share.delivery.count.limit", INT, "5", AtLeast(2), read_only=True),
+        ConfigDef("group.share.delivery.count.limit", INT, "5", Between(2, 10), read_only=True),
         ConfigDef(
-            "group.share.partition.max.record.locks", INT, "2000", AtLeast(100), read_only=True
+            "group.share.partition.max.record.locks",
+            INT,
+            "2000",
+            Between(100, 10_000),
+            read_only=True,
         ),
         ConfigDef(
             "group.consumer.min.session.timeout.ms", INT, "45000", AtLeast(1), read_only=True
@@ -222,7 +230,7 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
         ConfigDef("sasl.mechanism.inter.broker.protocol", STRING, "GSSAPI", read_only=True),
         ConfigDef("connection.failed.authentication.delay.ms", INT, "100", AtLeast(0)),
         ConfigDef("connections.max.reauth.ms", LONG, "0", read_only=True),
-        ConfigDef("authorizer.class.name", CLASS, "", read_only=True),
+        ConfigDef("authorizer.class.name", STRING, "", read_only=True),
         ConfigDef("super.users", STRING, None, read_only=True),
         ConfigDef("allow.everyone.if.no.acl.found", BOOLEAN, "false", read_only=True),
         # --- accepted, validated and reported, but meaning nothing on one katka node --------

@@ -42,6 +42,10 @@ DIFFERENT_RULES = {
     ("topic", "leader.replication.throttled.replicas"): "accepted and ignored",
     ("topic", "follower.replication.throttled.replicas"): "accepted and ignored",
     ("broker", "default.replication.factor"): "at least 1, as for the internal topics",
+    (
+        "broker",
+        "authorizer.class.name",
+    ): "Kafka's non-null check: a value katka reads is never null",
 }
 # Topic configs Kafka 4 removed; katka still accepts them so older tools that set them work.
 PRE_KAFKA_4 = {"message.format.version", "message.downconversion.enable"}
