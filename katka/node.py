@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from katka.security.acls import AclStore
 from katka.security.authorizer import Authorizer
+from katka.stats import BrokerStats
 
 if TYPE_CHECKING:
     from katka.api._appends import AppendNotifier
@@ -89,6 +90,8 @@ class Node:
     scram_credentials: ScramCredentialStore | None = None
     # Off unless authorizer.class.name names Kafka's StandardAuthorizer.
     authorizer: Authorizer = field(default_factory=lambda: Authorizer(AclStore(None)))
+    # Traffic, requests and connections counted as they happen (the /metrics endpoint).
+    stats: BrokerStats = field(default_factory=BrokerStats)
 
     def endpoint_for(self, listener_name: str) -> Endpoint:
         return self.listener_endpoints.get(listener_name, self.advertised)

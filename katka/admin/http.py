@@ -63,9 +63,15 @@ def parse_request_head(head: bytes) -> Request:
 
 def encode_response(status: HTTPStatus, body: object, head_only: bool = False) -> bytes:
     payload = json.dumps(body, separators=(",", ":"), default=str).encode() + b"\n"
+    return encode_payload(status, payload, "application/json", head_only)
+
+
+def encode_payload(
+    status: HTTPStatus, payload: bytes, content_type: str, head_only: bool = False
+) -> bytes:
     lines = [
         f"HTTP/1.1 {status.value} {status.phrase}",
-        "Content-Type: application/json",
+        f"Content-Type: {content_type}",
         f"Content-Length: {len(payload)}",
         "Cache-Control: no-store",
         "Connection: close",

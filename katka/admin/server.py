@@ -11,6 +11,7 @@ without locks; a view that raises answers 500 and the server keeps serving.
   GET /api/groups/{group}/rebalances   GET /api/groups/{group}/lag
   GET /api/transactions                GET /api/transactions/{transactional_id}
   GET /api/share-groups                GET /api/share-groups/{group} (share_views.py)
+  GET /metrics (Prometheus' text format; katka/admin/metrics.py)
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from katka.admin import share_views, views
+from katka.admin import metrics, share_views, views
 from katka.admin.http import (
     MAX_HEAD_BYTES,
     BadRequest,
     Request,
+    encode_payload,
     encode_response,
     error_body,
     parse_request_head,
@@ -78,6 +80,8 @@ def respond(node: Node, head: bytes) -> bytes:
     except BadRequest as error:
         return encode_response(error.status, error_body(error.status, str(error)))
     head_only = request.method == "HEAD"
+    if request.segments == ("metrics",):
+        return _metrics(node, head_only)
     found = route(request)
     if found is None:
         status = HTTPStatus.NOT_FOUND
@@ -96,6 +100,16 @@ def respond(node: Node, head: bytes) -> bytes:
         what = "/".join(arguments) or request.path
         return encode_response(status, error_body(status, f"not found: {what}"), head_only)
     return encode_response(HTTPStatus.OK, document, head_only)
+
+
+def _metrics(node: Node, head_only: bool) -> bytes:
+    try:
+        payload = metrics.exposition(node)
+    except Exception:
+        log.exception("admin API /metrics failed")
+        status = HTTPStatus.INTERNAL_SERVER_ERROR
+        return encode_response(status, error_body(status, "the view failed; see the broker log"))
+    return encode_payload(HTTPStatus.OK, payload, metrics.CONTENT_TYPE, head_only)
 
 
 class AdminHttpServer:

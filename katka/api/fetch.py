@@ -129,11 +129,12 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
 
 
 def _full_fetch(ctx: RequestContext, request: Any, node: Node, create_session: bool) -> Any:
-    response, total_bytes, has_error = _read(ctx, request, node)
+    response, reader = _read(ctx, request, node)
     max_wait_ms = millis(request.max_wait)
-    if has_error or total_bytes >= request.min_bytes or max_wait_ms <= 0:
+    if reader.has_error or reader.total_bytes >= request.min_bytes or max_wait_ms <= 0:
+        reader.count_returned()
         return _maybe_create_session(request, node, response) if create_session else response
-    return _full_long_poll(ctx, request, node, max_wait_ms, response, create_session)
+    return _full_long_poll(ctx, request, node, max_wait_ms, (response, reader), create_session)
 
 
 async def _full_long_poll(
@@ -141,7 +142,7 @@ async def _full_long_poll(
     request: Any,
     node: Node,
     max_wait_ms: int,
-    first: Any,
+    first: tuple[Any, _Reader],
     create_session: bool,
 ) -> Any:
     response = await _long_poll(ctx, request, node, max_wait_ms, first)
@@ -189,7 +190,7 @@ def _requested(request: Any) -> dict[TopicPartition, CachedPartition]:
 
 
 async def _long_poll(
-    ctx: RequestContext, request: Any, node: Node, max_wait_ms: int, first: Any
+    ctx: RequestContext, request: Any, node: Node, max_wait_ms: int, first: tuple[Any, _Reader]
 ) -> Any:
     """Park until min_bytes are ready or max_wait_ms passes. The fetch waits on its own
     partitions only; when some change it re-reads those alone (what each partition has ready
@@ -202,12 +203,14 @@ async def _long_poll(
     }
     ready = {
         (_topic_name(node, topic), partition.partition_index): len(partition.records)
-        for topic in first.responses
+        for topic in first[0].responses
         for partition in topic.partitions
     }
     with node.appends.parked(wanted) as waiter:
         changed = await _wait_for_min_bytes(request, node, waiter, max_wait_ms, wanted, ready)
-    return _read(ctx, request, node)[0] if changed else first
+    response, reader = _read(ctx, request, node) if changed else first
+    reader.count_returned()
+    return response
 
 
 async def _wait_for_min_bytes(
@@ -271,6 +274,7 @@ def _incremental_fetch(
     answers = reader.read_partitions(candidates, session.partitions)
     max_wait_ms = millis(request.max_wait)
     if reader.has_error or reader.total_bytes >= request.min_bytes or max_wait_ms <= 0:
+        reader.count_returned()
         return _session_response(ctx, session, reader, answers)
     return _incremental_long_poll(ctx, request, node, session, candidates, reader, max_wait_ms)
 
@@ -294,6 +298,7 @@ async def _incremental_long_poll(
     answers = reader.read_partitions(
         session.candidates({*candidates, *changed}), session.partitions
     )
+    reader.count_returned()
     return _session_response(ctx, session, reader, answers)
 
 
@@ -325,8 +330,9 @@ def _session_response(
 # --- reading partitions ------------------------------------------------------------------------
 
 
-def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool]:
-    """The full response as of now, the record bytes in it, and whether a partition failed."""
+def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, _Reader]:
+    """The full response as of now, and its reader (the record bytes in it, whether a
+    partition failed)."""
     m = response_module(ctx)
     reader = _Reader(ctx, request, node)
     topics = answer_partitions(
@@ -350,7 +356,7 @@ def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, int, bool
         session_id=0,
         responses=topics,
     )
-    return response, reader.total_bytes, reader.has_error
+    return response, reader
 
 
 class _Reader:
@@ -368,6 +374,13 @@ class _Reader:
         self.total_bytes = 0
         self.has_error = False
         self.results: dict[TopicPartition, PartitionResult] = {}
+        # The batches read, counted (BytesOut) only by the read a reply is made of: a long
+        # poll may read again.
+        self.returned: list[tuple[str, int, bytes | memoryview]] = []
+
+    def count_returned(self) -> None:
+        for topic, partition, records in self.returned:
+            self.node.stats.fetched(topic, partition, records)
 
     def read_partitions(
         self, partitions: Iterable[TopicPartition], cached: dict[TopicPartition, CachedPartition]
@@ -412,6 +425,8 @@ class _Reader:
             )
         self.total_bytes += len(records)
         self.remaining_bytes -= len(records)
+        if records:
+            self.returned.append((topic, fetch_partition.partition, records))
         if self.api_version < 4:
             magic = 0 if self.api_version < 2 else 1
             records = message_sets.down_convert(records, magic, fetch_partition.fetch_offset)

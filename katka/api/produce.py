@@ -94,6 +94,13 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 partition_data, error.code, error.message, record_errors=_record_errors(m, error)
             )
         appended.append(partition_log)
+        if not info.duplicate:
+            node.stats.produced(
+                topic_data.name,
+                partition_data.index,
+                len(records),
+                info.last_offset - info.base_offset + 1,
+            )
         return partition(
             partition_data,
             ErrorCode.none,

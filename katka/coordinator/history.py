@@ -99,6 +99,8 @@ class RebalanceHistory:
         self._open: _OpenRebalance | None = None
         # Members removed from a Stable group just before the rebalance their removal opens.
         self._removed_before_open: list[RemovedMember] = []
+        # Completed rebalances by trigger since the group was loaded (entries keep the last few).
+        self.counts: dict[str, int] = {}
 
     @property
     def in_progress(self) -> RebalanceCause | None:
@@ -155,6 +157,7 @@ class RebalanceHistory:
             removed=tuple(opened.removed),
         )
         self.entries.append(entry)
+        self.counts[cause.trigger.value] = self.counts.get(cause.trigger.value, 0) + 1
         logger.info(
             "group %s rebalance to generation %d ended %s after %d ms (stopped %d ms): "
             "trigger=%s member=%s client=%s instance=%s reason=%r members=%d removed=%d "

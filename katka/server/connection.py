@@ -65,6 +65,8 @@ class Connection:
 
     async def run(self) -> None:
         writer_task = asyncio.create_task(self._write_loop())
+        stats = self.dispatcher.node.stats
+        stats.connection_opened()
         try:
             await self._read_loop()
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -76,6 +78,7 @@ class Connection:
         except Exception:
             log.exception("unexpected error on connection from %s", self.client_host)
         finally:
+            stats.connection_closed()
             self._closing = True
             self._reply_ready.set()
             try:

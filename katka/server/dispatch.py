@@ -37,6 +37,7 @@ from katka.protocol.codec import (
 from katka.security.sasl import AuthenticationFailed
 from katka.security.session import SaslState, Session
 from katka.server.throttling import Throttling, with_throttle_time
+from katka.stats import ApiStats
 
 log = logging.getLogger("katka.server")
 
@@ -130,15 +131,24 @@ class Dispatcher:
                 "(katka serves it under an authorizer only to principals with ALTER on the cluster)"
             )
         started = time.perf_counter()
-        response = handler.handle(context, request, self.node)
+        stats = self.node.stats.api(fixed.api_key)
+        stats.requests += 1
+        try:
+            response = handler.handle(context, request, self.node)
+        except Exception:
+            stats.errors += 1
+            raise
         handling_s = time.perf_counter() - started
         if handler.expects_response is not None and not handler.expects_response(request):
             self.throttling.throttle_ms(context, len(frame), 0, handling_s)  # muted only
+            stats.latency.observe(handling_s)
             return None
         if inspect.isawaitable(response):
             # A parked reply (long poll, rebalance, fsync): the connection keeps its place.
-            return asyncio.ensure_future(self._complete(context, response, len(frame), handling_s))
-        return self._encode(context, response, len(frame), handling_s)
+            return asyncio.ensure_future(
+                self._complete(context, response, len(frame), handling_s, started)
+            )
+        return self._encode(context, response, len(frame), handling_s, started)
 
     async def _complete(
         self,
@@ -146,12 +156,22 @@ class Dispatcher:
         pending: Awaitable[Any],
         request_bytes: int,
         handling_s: float,
+        started: float,
     ) -> EncodedFrame:
-        response = await pending
-        return self._encode(context, response, request_bytes, handling_s)
+        try:
+            response = await pending
+        except Exception:
+            self.node.stats.api(context.api_key).errors += 1
+            raise
+        return self._encode(context, response, request_bytes, handling_s, started)
 
     def _encode(
-        self, context: RequestContext, response: Any, request_bytes: int, handling_s: float
+        self,
+        context: RequestContext,
+        response: Any,
+        request_bytes: int,
+        handling_s: float,
+        started: float,
     ) -> EncodedFrame:
         """The response's frame, with the throttle time its client's quotas give it."""
         key, version, correlation_id = context.api_key, context.api_version, context.correlation_id
@@ -160,6 +180,7 @@ class Dispatcher:
         if throttle_ms > 0:
             throttled = with_throttle_time(response, throttle_ms)
             encoded = encode_response(key, version, correlation_id, throttled)
+        _observe(self.node.stats.api(key), response, started)
         return encoded
 
     def _raw_sasl_token(self, frame: bytes, session: Session) -> EncodedFrame:
@@ -187,3 +208,11 @@ class Dispatcher:
             ),
         )
         return encode_response(API_VERSIONS_KEY, 0, correlation_id, response)
+
+
+def _observe(stats: ApiStats, response: Any, started: float) -> None:
+    """A request answered: its latency (RequestMetrics TotalTimeMs), and an error when the
+    response's top-level error code is not NONE (per-partition codes are not counted)."""
+    stats.latency.observe(time.perf_counter() - started)
+    if getattr(response, "error_code", 0):
+        stats.errors += 1

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
 from katka.clock import Clock
+from katka.stats import LatencyHistogram
 from katka.storage.base import FlushPlan, PartitionLog
 
 logger = logging.getLogger("katka.storage")
@@ -44,6 +46,8 @@ class Durability:
         self._pending: dict[int, PartitionLog] = {}
         self._next_round: asyncio.Future[None] | None = None
         self._rounds: asyncio.Task[None] | None = None
+        # How long each round's fsyncs took (Kafka's LogFlushStats LogFlushRateAndTimeMs).
+        self.fsync_latency = LatencyHistogram()
 
     # --- the policy ----------------------------------------------------------------------------
 
@@ -127,7 +131,7 @@ class Durability:
                 self._pending.clear()
                 self._next_round = None
                 try:
-                    await _flush_round(logs)
+                    await _flush_round(logs, self.fsync_latency)
                 except Exception as error:  # surfaced to every waiter of this round
                     round_future.set_exception(error)
                 else:
@@ -141,7 +145,7 @@ class Durability:
             await asyncio.shield(self._rounds)
 
 
-async def _flush_round(logs: list[PartitionLog]) -> None:
+async def _flush_round(logs: list[PartitionLog], latency: LatencyHistogram) -> None:
     plans: list[FlushPlan] = []
     try:
         for partition_log in logs:
@@ -150,7 +154,9 @@ async def _flush_round(logs: list[PartitionLog]) -> None:
         for plan in plans:
             plan.release()
         raise
+    started = time.perf_counter()
     await asyncio.to_thread(_fsync_all, plans)
+    latency.observe(time.perf_counter() - started)
     for partition_log, plan in zip(logs, plans, strict=True):
         partition_log.complete_flush(plan)
 
