@@ -156,7 +156,7 @@ def test_the_endpoint_answers_prometheus_text_on_the_admin_listener(harness: Api
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert b"Content-Type: text/plain; version=0.0.4" in head
-    assert b"# TYPE kafka_network_requestmetrics_requests counter" in body
+    assert b"# TYPE kafka_log_log_size gauge" in body
     head_only = respond(harness.node, b"HEAD /metrics HTTP/1.1\r\nHost: x")
     assert head_only.endswith(b"\r\n\r\n")
 
