@@ -156,7 +156,7 @@ class BrokerCollector(Collector):
     def _connections(self) -> Iterator[Metric]:
         stats = self.node.stats
         yield GaugeMetricFamily(
-            "kafka_server_socket_server_metrics_connection_count",
+            "kafka_server_socket_server_metrics_connections",
             "Open client connections (socket-server-metrics connection-count)",
             value=stats.connections_active,
         )

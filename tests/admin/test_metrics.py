@@ -148,7 +148,7 @@ def test_requests_are_counted_per_api_with_errors_and_latency(harness: ApiHarnes
         == 3
     )
     assert value(samples, "kafka_log_logflushstats_logflush_seconds_count") >= 0
-    assert value(samples, "kafka_server_socket_server_metrics_connection_count") == 0
+    assert value(samples, "kafka_server_socket_server_metrics_connections") == 0
 
 
 def test_the_endpoint_answers_prometheus_text_on_the_admin_listener(harness: ApiHarness) -> None:
