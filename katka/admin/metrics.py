@@ -208,7 +208,7 @@ class BrokerCollector(Collector):
             group_id = summary.group_id
             members.add_metric([group_id], len(summary.members))
             state.add_metric([group_id, summary.state], 1)
-            for trigger, count in sorted(coordinator.rebalance_counts(group_id).items()):
+            for trigger, count in sorted(summary.rebalances.items()):
                 rebalances.add_metric([group_id, trigger], count)
             flapping = _storming_members(node, group_id, summary, now_ms)
             if not flapping:

@@ -9,7 +9,7 @@ so a handler only copies fields (and drops those its version lacks). Notes for h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from katka.errors import ErrorCode
 
@@ -188,3 +188,5 @@ class GroupSummary:
     members: tuple[MemberSummary, ...]
     committed_partitions: int
     state_changed_ms: int
+    # Completed rebalances by trigger since the group was loaded (a counter: /metrics).
+    rebalances: dict[str, int] = field(default_factory=dict)

@@ -484,10 +484,6 @@ class GroupCoordinator:
         manager = self._owner(group_id)
         return [] if manager is None else manager.rebalance_history(group_id)
 
-    def rebalance_counts(self, group_id: str) -> dict[str, int]:
-        manager = self._owner(group_id)
-        return {} if manager is None else manager.rebalance_counts(group_id)
-
     def group_summaries(self) -> list[GroupSummary]:
         return [summary for manager in self._managers for summary in manager.summaries()]
 

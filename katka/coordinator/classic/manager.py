@@ -341,10 +341,6 @@ class ClassicGroupManager:
         group = self.groups.get(group_id)
         return [] if group is None else list(group.history.entries)
 
-    def rebalance_counts(self, group_id: str) -> dict[str, int]:
-        group = self.groups.get(group_id)
-        return {} if group is None else dict(group.history.counts)
-
     # --- plumbing ---------------------------------------------------------------------------
 
     def _new_group(self, group_id: str, now_ms: int) -> ClassicGroup:

@@ -37,6 +37,7 @@ def describe_group(group: ClassicGroup) -> DescribedGroup:
 def group_summary(group: ClassicGroup, committed_partitions: int) -> GroupSummary:
     consumer = group.protocol_type == PROTOCOL_TYPE
     return GroupSummary(
+        rebalances=dict(group.history.counts),
         group_id=group.group_id,
         state=group.state.value,
         protocol_type=group.protocol_type or "",

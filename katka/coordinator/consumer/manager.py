@@ -259,7 +259,3 @@ class ConsumerGroupManager:
     def rebalance_history(self, group_id: str) -> list[RebalanceRecord]:
         group = self.groups.get(group_id)
         return [] if group is None else list(group.history.entries)
-
-    def rebalance_counts(self, group_id: str) -> dict[str, int]:
-        group = self.groups.get(group_id)
-        return {} if group is None else dict(group.history.counts)

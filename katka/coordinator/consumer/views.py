@@ -84,6 +84,7 @@ def group_summary(
     g: ConsumerGroup, committed_partitions: int, config: CoordinatorConfig
 ) -> GroupSummary:
     return GroupSummary(
+        rebalances=dict(g.history.counts),
         group_id=g.group_id,
         state=g.state.value,
         protocol_type=PROTOCOL_TYPE,

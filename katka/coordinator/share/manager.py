@@ -297,6 +297,3 @@ class ShareGroupManager:
 
     def rebalance_history(self, group_id: str) -> list[RebalanceRecord]:
         return []
-
-    def rebalance_counts(self, group_id: str) -> dict[str, int]:
-        return {}
