@@ -205,3 +205,22 @@ def test_describe_user_scram_credentials_lists_mechanisms_and_iterations_only(
     assert [(c.mechanism, c.iterations) for c in result.credential_infos] == [(1, 4096)]
     unknown = api.call(describe_user_scram_credentials, version, users=[{"name": "nobody"}])
     assert unknown.results[0].error_code == ErrorCode.resource_not_found
+
+
+def test_describe_configs_reports_passwords_as_null_and_sensitive() -> None:
+    from katka.api import describe_configs
+
+    harness = ApiHarness({"ssl.keystore.password": "keep-me-secret", "ssl.keystore.type": "PEM"})
+    try:
+        response = harness.call(
+            describe_configs, 4, include_synonyms=True, include_documentation=False,
+            resources=[{"resource_type": 4, "resource_name": "", "configuration_keys": None}],
+        )  # fmt: skip
+        entries = {c.name: c for c in response.results[0].configs}
+        password = entries["ssl.keystore.password"]
+        assert password.value is None and password.is_sensitive
+        assert all(s.value is None for s in password.synonyms)
+        assert entries["ssl.keystore.type"].value == "PEM"
+        assert not entries["ssl.keystore.type"].is_sensitive
+    finally:
+        harness.close()
