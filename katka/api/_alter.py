@@ -26,9 +26,19 @@ def _is_topic_list(name: str) -> bool:
     return TOPIC_CONFIGS[name].type is ConfigType.LIST
 
 
-def alter_resource(m: Any, node: Node, resource: Any, validate_only: bool, compute: Compute) -> Any:
+def alter_resource(
+    m: Any,
+    node: Node,
+    resource: Any,
+    validate_only: bool,
+    compute: Compute,
+    refusal: ErrorCode | None = None,
+) -> Any:
+    """`refusal`: the authorizer's error for this resource (ALTER_CONFIGS), if any."""
     error, message = ErrorCode.none, None
     try:
+        if refusal is not None:
+            raise KafkaError(refusal)
         if resource.resource_type == TOPIC_RESOURCE:
             info = node.topics.catalog.get(resource.resource_name)
             if info is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from katka.api.context import RequestContext
+from katka.errors import ErrorCode
 from katka.security.acls import CLUSTER_NAME, AclOperation, ResourceType
 
 if TYPE_CHECKING:
@@ -31,6 +32,26 @@ def authorized(
 
 def enabled(node: Node) -> bool:
     return node.authorizer.enabled
+
+
+_CONFIG_RESOURCES = {
+    2: (TOPIC, ErrorCode.topic_authorization_failed),
+    4: (CLUSTER, ErrorCode.cluster_authorization_failed),
+    32: (GROUP, ErrorCode.group_authorization_failed),
+}
+
+
+def config_refusal(
+    ctx: RequestContext, node: Node, resource_type: int, name: str, operation: AclOperation
+) -> ErrorCode | None:
+    """The error for a config resource (topic, broker, group) the principal may not use,
+    as (Incremental)AlterConfigs and DescribeConfigs answer it; None when allowed."""
+    found = _CONFIG_RESOURCES.get(resource_type)
+    if found is None:
+        return None
+    acl_type, error = found
+    acl_name = CLUSTER_NAME if acl_type is CLUSTER else name
+    return None if authorized(ctx, node, operation, acl_type, acl_name) else error
 
 
 # Handlers that ask the authorizer themselves, per resource, as Kafka's KafkaApis does. Any
@@ -67,11 +88,16 @@ HANDLER_AUTHORIZED_KEYS = frozenset(
         30,  # CreateAcls
         31,  # DeleteAcls
         32,  # DescribeConfigs
+        33,  # AlterConfigs
+        37,  # CreatePartitions
         36,  # SaslAuthenticate
         42,  # DeleteGroups
+        44,  # IncrementalAlterConfigs
         50,  # DescribeUserScramCredentials
         51,  # AlterUserScramCredentials
-        60,  # DescribeCluster (Kafka checks nothing here either)
+        60,  # DescribeCluster
+        68,  # ConsumerGroupHeartbeat
+        69,  # ConsumerGroupDescribe (Kafka checks nothing here either)
     }
 )
 

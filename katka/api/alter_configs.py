@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from katka.api._alter import alter_resource
+from katka.api._authorize import ALTER_CONFIGS, config_refusal
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
@@ -47,5 +48,10 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         ) -> dict[str, str]:
             return _requested_configs(resource)
 
-        results.append(alter_resource(m, node, resource, request.validate_only, replace_all))
+        refusal = config_refusal(
+            ctx, node, resource.resource_type, resource.resource_name, ALTER_CONFIGS
+        )
+        results.append(
+            alter_resource(m, node, resource, request.validate_only, replace_all, refusal)
+        )
     return make(m.AlterConfigsResponse, throttle_time=ZERO, responses=tuple(results))

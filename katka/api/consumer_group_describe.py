@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DESCRIBE, GROUP, authorized
 from katka.api._authorized_operations import GROUP_OPERATIONS, authorized_operations
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
+from katka.coordinator.consumer.views import DescribedConsumerGroup
+from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -63,6 +66,16 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             ),
             authorized_operations=operations,
         )
-        for group in node.coordinator.consumer_group_describe(list(request.group_ids))
+        for group in _described(ctx, node, list(request.group_ids))
     )
     return make(m.ConsumerGroupDescribeResponse, throttle_time=ZERO, groups=groups)
+
+
+def _described(ctx: RequestContext, node: Node, group_ids: list[str]) -> list[Any]:
+    """GROUP_AUTHORIZATION_FAILED for groups the principal may not DESCRIBE, as Kafka."""
+    allowed = [g for g in group_ids if authorized(ctx, node, DESCRIBE, GROUP, g)]
+    described = {g.group_id: g for g in node.coordinator.consumer_group_describe(allowed)}
+    return [
+        described.get(g) or DescribedConsumerGroup(g, ErrorCode.group_authorization_failed)
+        for g in group_ids
+    ]

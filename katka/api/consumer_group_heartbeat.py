@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DESCRIBE, GROUP, READ, TOPIC, authorized
 from katka.api._build import ZERO, make, millis, response_module, timedelta_ms
 from katka.api._partitions import by_topic
 from katka.api.context import RequestContext
 from katka.coordinator.consumer.group import Partitions
 from katka.coordinator.consumer.heartbeat import HeartbeatRequest
+from katka.errors import ErrorCode
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -36,6 +38,11 @@ def _owned(topic_partitions: Any) -> Partitions | None:
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     names = request.subscribed_topic_names
+    # Kafka: READ on the group, and DESCRIBE on every subscribed topic.
+    if not authorized(ctx, node, READ, GROUP, request.group_id):
+        return _refused(ctx, request, ErrorCode.group_authorization_failed)
+    if names and not all(authorized(ctx, node, DESCRIBE, TOPIC, name) for name in names):
+        return _refused(ctx, request, ErrorCode.topic_authorization_failed)
     result = node.coordinator.consumer_group_heartbeat(
         HeartbeatRequest(
             group_id=request.group_id,
@@ -75,4 +82,17 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         member_epoch=result.member_epoch,
         heartbeat_interval=timedelta_ms(result.heartbeat_interval_ms),
         assignment=assignment,
+    )
+
+
+def _refused(ctx: RequestContext, request: Any, error: ErrorCode) -> Any:
+    return make(
+        response_module(ctx).ConsumerGroupHeartbeatResponse,
+        throttle_time=ZERO,
+        error_code=error,
+        error_message=None,
+        member_id=request.member_id,
+        member_epoch=request.member_epoch,
+        heartbeat_interval=timedelta_ms(0),
+        assignment=None,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import ALTER, TOPIC, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
@@ -42,6 +43,8 @@ async def _grow(ctx: RequestContext, request: Any, node: Node) -> Any:
         try:
             if refused is not None:
                 raise refused
+            if not authorized(ctx, node, ALTER, TOPIC, topic.name):
+                raise KafkaError(ErrorCode.topic_authorization_failed)
             if topic.assignments is not None and any(
                 list(a.broker_ids) != [node.node_id] for a in topic.assignments
             ):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from katka.api._alter import alter_resource
+from katka.api._authorize import ALTER_CONFIGS, config_refusal
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS
@@ -73,7 +74,16 @@ def _changes(resource: Any) -> Callable[[dict[str, str], Callable[[str], bool]],
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     results = [
-        alter_resource(m, node, resource, request.validate_only, _changes(resource))
+        alter_resource(
+            m,
+            node,
+            resource,
+            request.validate_only,
+            _changes(resource),
+            config_refusal(
+                ctx, node, resource.resource_type, resource.resource_name, ALTER_CONFIGS
+            ),
+        )
         for resource in request.resources
     ]
     return make(m.IncrementalAlterConfigsResponse, throttle_time=ZERO, responses=tuple(results))
