@@ -1,7 +1,8 @@
 // A Kafka Streams 4.4 application with processing.guarantee=exactly_once_v2 as a judge of
 // katka's transactions: it counts records per key (a state store with a compacted changelog)
 // and writes every new count. Run as a single-file source program until killed:
-//   java -cp <kafka-streams libs> CountJudge.java BOOTSTRAP INPUT OUTPUT APPLICATION_ID STATE_DIR
+//   java -cp <kafka-streams libs> CountJudge.java BOOTSTRAP INPUT OUTPUT APPLICATION_ID STATE_DIR [KEY=VALUE...]
+// Each KEY=VALUE is one more Streams property (e.g. topic.segment.bytes=2048 for the changelog).
 import java.util.Properties;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
@@ -24,6 +25,10 @@ public class CountJudge {
         p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.String().getClass());
         p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.String().getClass());
         p.put("consumer.session.timeout.ms", 6000);
+        for (int i = 5; i < args.length; i++) {
+            String[] pair = args[i].split("=", 2);
+            p.put(pair[0], pair[1]);
+        }
         StreamsBuilder builder = new StreamsBuilder();
         builder.<String, String>stream(args[1])
             .peek((k, v) -> {
