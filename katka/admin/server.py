@@ -12,14 +12,17 @@ without locks; a view that raises answers 500 and the server keeps serving.
   GET /api/transactions                GET /api/transactions/{transactional_id}
   GET /api/share-groups                GET /api/share-groups/{group} (share_views.py)
   GET /metrics (Prometheus' text format; katka/admin/metrics.py)
+  GET / (the console: console/index.html, plain HTML and JS over the JSON above)
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from katka.admin import metrics, share_views, views
@@ -82,6 +85,8 @@ def respond(node: Node, head: bytes) -> bytes:
     head_only = request.method == "HEAD"
     if request.segments == ("metrics",):
         return _metrics(node, head_only)
+    if request.segments in ((), ("console",)):
+        return encode_payload(HTTPStatus.OK, _console_page(), "text/html; charset=utf-8", head_only)
     found = route(request)
     if found is None:
         status = HTTPStatus.NOT_FOUND
@@ -100,6 +105,11 @@ def respond(node: Node, head: bytes) -> bytes:
         what = "/".join(arguments) or request.path
         return encode_response(status, error_body(status, f"not found: {what}"), head_only)
     return encode_response(HTTPStatus.OK, document, head_only)
+
+
+@functools.cache
+def _console_page() -> bytes:
+    return (resources.files("katka.admin") / "console" / "index.html").read_bytes()
 
 
 def _metrics(node: Node, head_only: bool) -> bytes:

@@ -11,6 +11,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
+from katka.cli.group.storms import detect_storms, storm_advice
 from katka.errors import KafkaError
 from katka.storage.cleaner.service import cleaner_view
 from katka.storage.segmented import SegmentedLog
@@ -123,12 +124,17 @@ def rebalances(node: Node, group_id: str) -> Document | None:
         for member in summary.members
         if member.session_timeout_ms is not None
     ]
+    session_timeout_ms = max(timeouts) if timeouts else None
+    history = [dataclasses.asdict(entry) for entry in coordinator.rebalance_history(group_id)]
     return {
         "group_id": group_id,
         # The CLI calls rebalances "close" (a storm) within 2 x the session timeout.
-        "session_timeout_ms": max(timeouts) if timeouts else None,
-        "rebalances": [
-            dataclasses.asdict(entry) for entry in coordinator.rebalance_history(group_id)
+        "session_timeout_ms": session_timeout_ms,
+        "rebalances": history,
+        # The console's storm banner: the CLI's rule and advice (katka group rebalances).
+        "storms": [
+            {**dataclasses.asdict(storm), "advice": storm_advice(storm)}
+            for storm in detect_storms(history, session_timeout_ms)
         ],
     }
 

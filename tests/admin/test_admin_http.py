@@ -128,6 +128,7 @@ def test_groups_rebalances_and_lag_in_records_and_time(broker: tuple[EmbeddedBro
             "Stable",
         )
         assert entry["members"][0]["assigned_partitions"] == 1
+        assert history["storms"] == []  # one join is no storm
     finally:
         consumer.close()
 
@@ -171,7 +172,7 @@ def test_transactions_show_state_partitions_and_the_open_first_offset(
         "/api/groups/nobody/rebalances",
         "/api/topics/none",
         "/api/nothing",
-        "/",
+        "/nothing",  # "/" is the console
     ],
 )
 def test_unknown_things_are_404_with_a_json_reason(
@@ -281,3 +282,12 @@ def test_share_groups_show_members_and_records_in_flight_with_delivery_counts(
     finally:
         consumer.close()
     assert get(base, "/api/share-groups/ghost")[0] == 404
+
+
+def test_the_console_page_is_served_at_the_root(broker: tuple[EmbeddedBroker, str]) -> None:
+    _, base = broker
+    for path in ("/", "/console"):
+        with urllib.request.urlopen(base + path, timeout=10) as response:
+            assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+            page = response.read().decode()
+        assert "<title>katka console</title>" in page and "/api/groups" in page

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from katka.reliability.process import BrokerProcess
+from katka.reliability.process import BrokerProcess, free_port
 
 
 @pytest.fixture
@@ -42,6 +42,19 @@ def katka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerPro
     yield process
     process.kill()
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def katka_with_admin(tmp_path: Path) -> Iterator[tuple[BrokerProcess, str]]:
+    """A broker of its own and its admin listener's HOST:PORT (metrics, console)."""
+    admin = f"127.0.0.1:{free_port()}"
+    overrides = ["group.initial.rebalance.delay.ms=0", f"katka.admin.listener={admin}"]
+    process = BrokerProcess(tmp_path / "data", overrides=overrides)
+    process.start(30)
+    try:
+        yield process, admin
+    finally:
+        process.kill()
 
 
 def kcat_path() -> str:

@@ -42,26 +42,9 @@ def tool(name: str) -> str:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[tuple[BrokerProcess, str]]:
-    admin_port = free_port()
-    process = BrokerProcess(
-        tmp_path / "data",
-        overrides=[
-            "group.initial.rebalance.delay.ms=0",
-            f"katka.admin.listener=127.0.0.1:{admin_port}",
-        ],
-    )
-    process.start(30)
-    try:
-        yield process, f"127.0.0.1:{admin_port}"
-    finally:
-        process.kill()
-
-
-@pytest.fixture
-def prometheus(tmp_path: Path, broker: tuple[BrokerProcess, str]) -> Iterator[str]:
+def prometheus(tmp_path: Path, katka_with_admin: tuple[BrokerProcess, str]) -> Iterator[str]:
     binary = tool("prometheus")
-    _, admin = broker
+    _, admin = katka_with_admin
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
@@ -164,9 +147,9 @@ def kafka_python_commits(bootstrap: str, group: str, offset: int) -> None:
 
 
 def test_prometheus_scrapes_lag_and_bytes_in_committed_by_real_consumers(
-    broker: tuple[BrokerProcess, str], prometheus: str
+    katka_with_admin: tuple[BrokerProcess, str], prometheus: str
 ) -> None:
-    process, _ = broker
+    process, _ = katka_with_admin
     produce_old_records(process.bootstrap)
     confluent_commits(process.bootstrap, "confluent-readers", 4)
     kafka_python_commits(process.bootstrap, "kafka-python-readers", 7)
@@ -203,9 +186,9 @@ def test_prometheus_scrapes_lag_and_bytes_in_committed_by_real_consumers(
     assert joins is not None and joins >= 1
 
 
-def test_promtool_accepts_the_exposition(broker: tuple[BrokerProcess, str]) -> None:
+def test_promtool_accepts_the_exposition(katka_with_admin: tuple[BrokerProcess, str]) -> None:
     promtool = tool("promtool")
-    process, admin = broker
+    process, admin = katka_with_admin
     produce_old_records(process.bootstrap)
     confluent_commits(process.bootstrap, "checked", 2)
     with urllib.request.urlopen(f"http://{admin}/metrics", timeout=10) as response:

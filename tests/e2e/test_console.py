@@ -1,0 +1,157 @@
+"""The console in a real browser (Debian's headless Chromium, driven by Selenium) against a
+`katka serve` with real confluent-kafka consumers: the pages load, lag and the plot update,
+the idle member past the parallelism ceiling is flagged, the rebalance appears."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka import TopicPartition as ConfluentPartition
+
+from katka.reliability.process import BrokerProcess
+from tests.e2e.groups import create_topic
+
+pytestmark = pytest.mark.e2e
+
+TOPIC = "shown"
+GROUP = "watched"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extras")
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver is None:
+        pytest.skip(
+            "SKIPPED LOUDLY: Debian's chromium and chromium-driver are not installed "
+            "(.ci/run installs them: apt-get install chromium chromium-driver)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1100,1300",
+    ):
+        options.add_argument(argument)
+    session = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver))
+    try:
+        yield session
+    finally:
+        session.quit()
+
+
+def produce(bootstrap: str, count: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    old = int(time.time() * 1000) - 30_000
+    for i in range(count):
+        producer.produce(TOPIC, value=b"v" * 50, partition=0, timestamp=old + i)
+    assert producer.flush(10) == 0
+
+
+class TwoConsumers:
+    """Two members of one group on a one-partition topic (one of them idle), kept polling on a
+    thread; the one that gets the partition commits offset 4."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.consumers = [
+            Consumer(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "group.id": GROUP,
+                    "client.id": f"viewer-{n}",
+                    "auto.offset.reset": "earliest",
+                    "enable.auto.commit": False,
+                }
+            )
+            for n in (1, 2)
+        ]
+        self.committed = threading.Event()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        for consumer in self.consumers:
+            consumer.subscribe([TOPIC])
+        while not self.stopping.is_set():
+            for consumer in self.consumers:
+                message = consumer.poll(0.05)
+                if message is not None and message.error() is None and not self.committed.is_set():
+                    consumer.commit(offsets=[ConfluentPartition(TOPIC, 0, 4)], asynchronous=False)
+                    self.committed.set()
+        for consumer in self.consumers:
+            consumer.close()
+
+    def __enter__(self) -> TwoConsumers:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        self.thread.join(30)
+
+
+def wait_for(browser: object, condition: object, timeout: float = 30) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, timeout, poll_frequency=0.2).until(condition)
+
+
+def text_of(browser: object, selector: str) -> str:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return str(browser.find_element(By.CSS_SELECTOR, selector).text)  # type: ignore[attr-defined]
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
+def test_the_console_shows_topics_groups_lag_the_plot_idle_members_and_rebalances(
+    katka_with_admin: tuple[BrokerProcess, str], browser: object
+) -> None:
+    process, admin = katka_with_admin
+    create_topic(process.bootstrap, TOPIC, 1)
+    produce(process.bootstrap, 10)
+    with TwoConsumers(process.bootstrap) as consumers:
+        assert consumers.committed.wait(30)
+        browser.get(f"http://{admin}/")  # type: ignore[attr-defined]
+        wait_for(
+            browser, lambda b: TOPIC in text_of(b, "#topics") and GROUP in text_of(b, "#groups")
+        )
+        assert "10" in text_of(browser, f'#topics tr[data-topic="{TOPIC}"]')
+        browser.save_screenshot(str(DOCS / "console-overview.png"))  # type: ignore[attr-defined]
+
+        browser.get(f"http://{admin}/#/group/{GROUP}")  # type: ignore[attr-defined]
+        wait_for(browser, lambda b: text_of(b, "#lag td.lag") == "6")
+        # Both members in the group, one of them idle: one partition, two consumers.
+        wait_for(browser, lambda b: "idle" in text_of(b, "#members tr.idle"))
+        assert text_of(browser, "#group-state") == "Stable"
+        assert "join" in text_of(browser, "#rebalances")
+        assert "s" in text_of(browser, "#lag")  # lag in time shown next to records
+
+        def points(b: object) -> int:
+            from selenium.webdriver.common.by import By
+
+            try:
+                svg = b.find_element(By.CSS_SELECTOR, "#lag-plot")  # type: ignore[attr-defined]
+                return int(svg.get_attribute("data-points"))
+            except Exception:
+                return 0
+
+        first = points(browser)
+        wait_for(browser, lambda b: points(b) >= first + 2)  # the plot keeps growing
+        produce(process.bootstrap, 5)
+        wait_for(browser, lambda b: text_of(b, "#total-lag") == "11")  # live: new records lag
+        browser.save_screenshot(str(DOCS / "console-group.png"))  # type: ignore[attr-defined]
+
+        browser.get(f"http://{admin}/#/topic/{TOPIC}")  # type: ignore[attr-defined]
+        wait_for(browser, lambda b: "15" in text_of(b, "#partitions"))
