@@ -110,7 +110,12 @@ def create(
     cluster: bool,
     resource_pattern_type: str | None,
 ) -> None:
-    """Add ACLs: each principal gets each operation on the resource."""
+    """Add ACLs: each principal gets each operation on the resource.
+
+    \b
+    Example:
+      katka acl create --allow-principal User:alice --operation READ --topic orders
+    """
     AclBinding = kafka_admin_module().AclBinding
     AclOperation = kafka_admin_module().AclOperation
     AclPermissionType = kafka_admin_module().AclPermissionType
@@ -202,7 +207,12 @@ def list_acls(
     cluster: bool,
     resource_pattern_type: str | None,
 ) -> None:
-    """List the ACLs matching the resource and principal given (all by default)."""
+    """List the ACLs matching the resource and principal given (all by default).
+
+    \b
+    Example:
+      katka acl list --principal User:alice
+    """
     acl_filter = _filter(topic, group, transactional_id, cluster, resource_pattern_type, principal)
     admin = connection.admin()
     _show(connection, wait(admin.describe_acls(acl_filter), connection.timeout_s, "cannot list"))
@@ -221,7 +231,12 @@ def delete(
     cluster: bool,
     resource_pattern_type: str | None,
 ) -> None:
-    """Delete the ACLs matching the resource and principal given, and list them."""
+    """Delete the ACLs matching the resource and principal given, and list them.
+
+    \b
+    Example:
+      katka acl delete --topic orders --principal User:alice
+    """
     if not (topic or group or transactional_id or cluster or principal):
         raise CliError("name what to delete: a resource or --principal")
     acl_filter = _filter(topic, group, transactional_id, cluster, resource_pattern_type, principal)

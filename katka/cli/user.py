@@ -64,7 +64,12 @@ def create(
     iterations: int,
     password_file: str | None,
 ) -> None:
-    """Add a SCRAM user, or replace its password."""
+    """Add a SCRAM user, or replace its password.
+
+    \b
+    Example:
+      katka user create alice --mechanism SCRAM-SHA-512 --password-file alice.txt
+    """
     ScramCredentialInfo = kafka_admin_module().ScramCredentialInfo
     UserScramCredentialUpsertion = kafka_admin_module().UserScramCredentialUpsertion
 
@@ -90,7 +95,12 @@ def create(
 @user.command(name="list")
 @connection_options
 def list_users(connection: Connection) -> None:
-    """List SCRAM users and their mechanisms (never a secret)."""
+    """List SCRAM users and their mechanisms (never a secret).
+
+    \b
+    Example:
+      katka user list --command-config admin.properties
+    """
     admin = connection.admin()
     described = wait(
         admin.describe_user_scram_credentials(), connection.timeout_s, "cannot list users"
@@ -111,7 +121,12 @@ def list_users(connection: Connection) -> None:
 @click.option("--mechanism", "mechanisms", multiple=True, type=click.Choice(MECHANISMS))
 @connection_options
 def delete(connection: Connection, name: str, mechanisms: tuple[str, ...]) -> None:
-    """Delete a user's SCRAM credentials (every mechanism it has by default)."""
+    """Delete a user's SCRAM credentials (every mechanism it has by default).
+
+    \b
+    Example:
+      katka user delete alice
+    """
     UserScramCredentialDeletion = kafka_admin_module().UserScramCredentialDeletion
 
     admin = connection.admin()
