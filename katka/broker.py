@@ -66,8 +66,12 @@ class Broker:
         storage: StorageEngine | None = None,
         listeners: list[ListenerSpec] | None = None,
         listener_configs: dict[str, str] | None = None,
+        admin_listener_default: str | None = None,
     ) -> None:
         self.config = config
+        # `katka serve`'s fixed admin API address, used unless katka.admin.listener says;
+        # a free port when it is taken (another broker on this host). None: a free port.
+        self.admin_listener_default = admin_listener_default
         self.data_dir = data_dir
         self.listen = listen
         self.advertised = advertised
@@ -272,13 +276,26 @@ class Broker:
             spec.security_protocol != "PLAINTEXT" for spec in self.listener_specs
         )
         default_host = "127.0.0.1" if secured else self.listen.host or "0.0.0.0"
-        wanted = self.config.get("katka.admin.listener") or f"{default_host}:0"
+        configured = self.config.get("katka.admin.listener")
+        wanted = configured or self.admin_listener_default or f"{default_host}:0"
         if wanted == "none":
             self.config.set_static("katka.admin.listener", "")  # reported as: no admin API
             return
         endpoint = Endpoint.parse(wanted)
         self.admin_http = AdminHttpServer(self.node)
-        host, port = await self.admin_http.start(endpoint.host, endpoint.port)
+        try:
+            host, port = await self.admin_http.start(endpoint.host, endpoint.port)
+        except OSError as error:
+            if configured:
+                raise
+            log.info(
+                "admin API: %s is not free (%s); listening on a free port of %s instead",
+                wanted,
+                error.strerror or error,
+                endpoint.host,
+            )
+            self.admin_http = AdminHttpServer(self.node)
+            host, port = await self.admin_http.start(endpoint.host, 0)
         self.config.set_static("katka.admin.listener", f"{host}:{port}")
 
     def _record_endpoints(self) -> None:

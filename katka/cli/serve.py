@@ -20,6 +20,9 @@ from katka.node import Endpoint
 from katka.server.run import serve_forever
 
 log = logging.getLogger("katka.broker")
+# The HTTP admin API (rebalance history, lag in time) of `katka serve`, on loopback: it has no
+# authentication. Taken (another broker on this host): a free port, named in the ready line.
+DEFAULT_ADMIN_LISTENER = "127.0.0.1:9644"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -97,12 +100,16 @@ def serve(
         settings.advertised,
         listeners=settings.listeners,
         listener_configs=settings.listener_configs,
+        admin_listener_default=DEFAULT_ADMIN_LISTENER,
     )
 
     def on_ready(ready: Broker, seconds: float) -> None:
+        admin = ready.config.get("katka.admin.listener")
         click.echo(
             f"katka ready on {ready.listen} (advertised {ready.advertised_endpoint}), "
-            f"data in {settings.data_dir}, started in {seconds * 1000:.0f} ms",
+            f"data in {settings.data_dir}, "
+            f"admin API {f'http://{admin}' if admin else 'off'}, "
+            f"started in {seconds * 1000:.0f} ms",
         )
         for spec in ready.listener_specs[1:]:
             click.echo(f"katka listener {spec.name} ({spec.security_protocol}) on {spec.endpoint}")

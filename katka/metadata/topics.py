@@ -153,7 +153,7 @@ class TopicManager:
         return info
 
     def _log_created(self, name: str, partitions: int, configs: Mapping[str, str]) -> None:
-        log.info("created topic %s with %d partitions %s", name, partitions, configs or "")
+        log.debug("created topic %s with %d partitions %s", name, partitions, configs or "")
 
     def delete_topic(self, name: str) -> TopicInfo:
         info = self.catalog.get(name)
@@ -166,7 +166,7 @@ class TopicManager:
             self._logs.pop((name, partition), None)
             self.storage.delete_log(name, partition)
         self.catalog.delete(name)
-        log.info("deleted topic %s", name)
+        log.debug("deleted topic %s", name)
         self._changed()
         return info
 
@@ -245,7 +245,7 @@ class TopicManager:
             self.catalog.delete(name)
         finally:
             del self._in_progress[name]
-        log.info("deleted topic %s", name)
+        log.debug("deleted topic %s", name)
         self._changed()
         return info
 

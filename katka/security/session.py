@@ -46,6 +46,7 @@ class Session:
         self.uses_sasl = security_protocol.startswith("SASL_")
         self.state = SaslState.HANDSHAKE if self.uses_sasl else SaslState.COMPLETE
         self.raw_tokens = False  # handshake v0: tokens come as bare frames
+        self.client_id = ""  # of the last request, for the connection's log lines
         self._server: SaslServer | None = None
 
     @property

@@ -67,6 +67,8 @@ class Connection:
         writer_task = asyncio.create_task(self._write_loop())
         stats = self.dispatcher.node.stats
         stats.connection_opened()
+        address = f"{self.client_host}:{self.client_port}"
+        log.debug("connection from %s opened on listener %s", address, self.session.listener_name)
         try:
             await self._read_loop()
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -91,6 +93,7 @@ class Connection:
                 await self.writer.wait_closed()
             except Exception:
                 pass
+            log.debug("connection from %s (client id %r) closed", address, self.session.client_id)
 
     async def _read_loop(self) -> None:
         while True:

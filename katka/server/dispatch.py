@@ -76,6 +76,12 @@ def build_registry(modules: list[ModuleType]) -> dict[int, ApiHandler]:
     return registry
 
 
+def api_name(handle: Callable[..., Any]) -> str:
+    """ "Fetch" for katka.api.fetch's handler, "DescribeLogDirs" for describe_log_dirs'."""
+    module = handle.__module__.rsplit(".", 1)[-1]
+    return "".join(word.capitalize() for word in module.split("_"))
+
+
 def api_version_ranges(registry: dict[int, ApiHandler]) -> tuple[ApiVersionRange, ...]:
     """What ApiVersions advertises: exactly the registry, ordered by api key."""
     return tuple(
@@ -89,6 +95,8 @@ class Dispatcher:
         self.registry = registry
         self.node = node
         self.throttling = Throttling(node.quotas)
+        # For debug lines: the API's name as Kafka spells it (FetchRequest -> Fetch).
+        self.api_names = {key: api_name(h.handle) for key, h in registry.items()}
 
     def dispatch(self, frame: bytes, client_host: str, session: Session | None = None) -> Reply:
         session = session or Session(client_host=client_host)
@@ -130,6 +138,7 @@ class Dispatcher:
                 f"{context.principal} from {client_host} may not use api key {fixed.api_key} "
                 "(katka serves it under an authorizer only to principals with ALTER on the cluster)"
             )
+        session.client_id = context.client_id
         started = time.perf_counter()
         stats = self.node.stats.api(fixed.api_key)
         stats.requests += 1
@@ -158,12 +167,15 @@ class Dispatcher:
         handling_s: float,
         started: float,
     ) -> EncodedFrame:
+        parked = time.perf_counter()
         try:
             response = await pending
         except Exception:
             self.node.stats.api(context.api_key).errors += 1
             raise
-        return self._encode(context, response, request_bytes, handling_s, started)
+        return self._encode(
+            context, response, request_bytes, handling_s, started, time.perf_counter() - parked
+        )
 
     def _encode(
         self,
@@ -172,6 +184,7 @@ class Dispatcher:
         request_bytes: int,
         handling_s: float,
         started: float,
+        parked_s: float = 0.0,
     ) -> EncodedFrame:
         """The response's frame, with the throttle time its client's quotas give it."""
         key, version, correlation_id = context.api_key, context.api_version, context.correlation_id
@@ -181,6 +194,18 @@ class Dispatcher:
             throttled = with_throttle_time(response, throttle_ms)
             encoded = encode_response(key, version, correlation_id, throttled)
         _observe(self.node.stats.api(key), response, started)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s v%d from client %r at %s: handled in %.2f ms%s, %d bytes answered%s",
+                self.api_names.get(key, key),
+                version,
+                context.client_id,
+                context.client_host,
+                handling_s * 1000,
+                f" (+{parked_s * 1000:.0f} ms parked)" if parked_s else "",
+                encoded.size,
+                f", throttled {throttle_ms} ms" if throttle_ms else "",
+            )
         return encoded
 
     def _raw_sasl_token(self, frame: bytes, session: Session) -> EncodedFrame:
