@@ -4,9 +4,11 @@ the idle member past the parallelism ceiling is flagged, the rebalance appears."
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,8 @@ pytestmark = pytest.mark.e2e
 
 TOPIC = "shown"
 GROUP = "watched"
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Screenshots go to a temporary directory; KATKA_SCREENSHOTS_DIR=docs refreshes the README's.
+SCREENSHOTS_DIR = os.environ.get("KATKA_SCREENSHOTS_DIR", "")
 
 
 @pytest.fixture
@@ -70,6 +73,7 @@ class TwoConsumers:
                     "client.id": f"viewer-{n}",
                     "auto.offset.reset": "earliest",
                     "enable.auto.commit": False,
+                    "heartbeat.interval.ms": 300,  # rejoin quickly when the flaky one comes
                 }
             )
             for n in (1, 2)
@@ -116,9 +120,10 @@ def text_of(browser: object, selector: str) -> str:
 
 
 def test_the_console_shows_topics_groups_lag_the_plot_idle_members_and_rebalances(
-    katka_with_admin: tuple[BrokerProcess, str], browser: object
+    katka_with_admin: tuple[BrokerProcess, str], browser: object, tmp_path: Path
 ) -> None:
     process, admin = katka_with_admin
+    shots = Path(SCREENSHOTS_DIR) if SCREENSHOTS_DIR else tmp_path
     create_topic(process.bootstrap, TOPIC, 1)
     produce(process.bootstrap, 10)
     with TwoConsumers(process.bootstrap) as consumers:
@@ -128,7 +133,7 @@ def test_the_console_shows_topics_groups_lag_the_plot_idle_members_and_rebalance
             browser, lambda b: TOPIC in text_of(b, "#topics") and GROUP in text_of(b, "#groups")
         )
         assert "10" in text_of(browser, f'#topics tr[data-topic="{TOPIC}"]')
-        browser.save_screenshot(str(DOCS / "console-overview.png"))  # type: ignore[attr-defined]
+        browser.save_screenshot(str(shots / "console-overview.png"))  # type: ignore[attr-defined]
 
         browser.get(f"http://{admin}/#/group/{GROUP}")  # type: ignore[attr-defined]
         wait_for(browser, lambda b: text_of(b, "#lag td.lag") == "6")
@@ -151,7 +156,41 @@ def test_the_console_shows_topics_groups_lag_the_plot_idle_members_and_rebalance
         wait_for(browser, lambda b: points(b) >= first + 2)  # the plot keeps growing
         produce(process.bootstrap, 5)
         wait_for(browser, lambda b: text_of(b, "#total-lag") == "11")  # live: new records lag
-        browser.save_screenshot(str(DOCS / "console-group.png"))  # type: ignore[attr-defined]
+        browser.save_screenshot(str(shots / "console-group.png"))  # type: ignore[attr-defined]
 
         browser.get(f"http://{admin}/#/topic/{TOPIC}")  # type: ignore[attr-defined]
         wait_for(browser, lambda b: "15" in text_of(b, "#partitions"))
+        browser.save_screenshot(str(shots / "console-topic.png"))  # type: ignore[attr-defined]
+        assert (shots / "console-topic.png").stat().st_size > 0
+
+
+def flaky_member_comes_and_goes(bootstrap: str) -> None:
+    """A consumer that joins the group and leaves it at once: a rebalance each way."""
+    assigned = threading.Event()
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "client.id": "flaky"})
+    consumer.subscribe([TOPIC], on_assign=lambda *_: assigned.set())
+    deadline = time.monotonic() + 30
+    while not assigned.is_set() and time.monotonic() < deadline:
+        consumer.poll(0.05)
+    consumer.close()
+    assert assigned.is_set()
+
+
+def test_a_rebalance_storm_is_highlighted_with_its_member_and_cures(
+    katka_with_admin: tuple[BrokerProcess, str], browser: object
+) -> None:
+    process, admin = katka_with_admin
+    create_topic(process.bootstrap, TOPIC, 1)
+    produce(process.bootstrap, 3)
+    with TwoConsumers(process.bootstrap):
+        for _ in range(3):
+            flaky_member_comes_and_goes(process.bootstrap)
+        browser.get(f"http://{admin}/#/group/{GROUP}")  # type: ignore[attr-defined]
+        wait_for(browser, lambda b: "flaky" in text_of(b, "#rebalances tr.storm"))
+        assert "static membership" in text_of(browser, ".storm-banner")
+        with urllib.request.urlopen(f"http://{admin}/metrics", timeout=10) as response:
+            exposition = response.read().decode()
+        assert (
+            f'katka_consumergroup_rebalance_storm{{consumergroup="{GROUP}",member="flaky"}} 1.0'
+            in exposition
+        )
