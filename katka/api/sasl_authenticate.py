@@ -42,7 +42,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         challenge = session.authenticate(request.auth_bytes)
     except AuthenticationFailed as failure:
         log.info(
-            "Failed authentication with %s (mechanism %s, listener %s): %s",
+            "Failed authentication of User:%s with %s (mechanism %s, listener %s): %s",
+            session.attempted_user,
             ctx.client_host,
             session.mechanism,
             session.listener_name,

@@ -28,6 +28,11 @@ class SaslServer(Protocol):
     @property
     def authorization_id(self) -> str: ...
 
+    @property
+    def attempted_user(self) -> str:
+        """The user name the client gave, for the failed-authentication log ("" if none)."""
+        ...
+
 
 # mechanism name -> a fresh server for one exchange
 SaslServerFactory = Callable[[], SaslServer]
@@ -42,6 +47,7 @@ class PlainServer:
     def __init__(self, users: Mapping[str, str]) -> None:
         self._users = users
         self._username: str | None = None
+        self.attempted_user = ""
 
     def evaluate(self, token: bytes) -> bytes:
         if self._username is not None:
@@ -55,6 +61,7 @@ class PlainServer:
             raise AuthenticationFailed("Invalid SASL/PLAIN response: not UTF-8") from None
         if not username:
             raise AuthenticationFailed("Authentication failed: username not specified")
+        self.attempted_user = username
         expected = self._users.get(username)
         if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
             raise AuthenticationFailed("Authentication failed: Invalid username or password")

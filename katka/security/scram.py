@@ -196,3 +196,7 @@ class ScramServer:
     @property
     def authorization_id(self) -> str:
         return self._username
+
+    @property
+    def attempted_user(self) -> str:
+        return self._username

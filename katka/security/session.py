@@ -96,5 +96,9 @@ class Session:
         return challenge
 
     @property
+    def attempted_user(self) -> str:
+        return self._server.attempted_user if self._server is not None else ""
+
+    @property
     def mechanism(self) -> str | None:
         return self._server.mechanism if self._server is not None else None
