@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._authorize import DESCRIBE, GROUP, READ, TOPIC, authorized
 from katka.api._build import ZERO, make, millis, response_module, timedelta_ms
-from katka.api._partitions import by_topic
+from katka.api._group_heartbeats import heartbeat_response
 from katka.api.context import RequestContext
 from katka.coordinator.consumer.group import Partitions
 from katka.coordinator.consumer.heartbeat import HeartbeatRequest
@@ -61,28 +61,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         )
     )
     m = response_module(ctx)
-    assignment = None
-    if result.assignment is not None:
-        assignment = m.Assignment(
-            topic_partitions=by_topic(
-                sorted(result.assignment),
-                lambda topic_partition: topic_partition[0],
-                lambda topic_partition: topic_partition[1],
-                lambda topic_id, partitions: m.TopicPartitions(
-                    topic_id=topic_id, partitions=partitions
-                ),
-            )
-        )
-    return make(
-        m.ConsumerGroupHeartbeatResponse,
-        throttle_time=ZERO,
-        error_code=result.error_code,
-        error_message=result.error_message,
-        member_id=result.member_id,
-        member_epoch=result.member_epoch,
-        heartbeat_interval=timedelta_ms(result.heartbeat_interval_ms),
-        assignment=assignment,
-    )
+    assigned = None if result.assignment is None else sorted(result.assignment)
+    return heartbeat_response(m, m.ConsumerGroupHeartbeatResponse, result, assigned)
 
 
 def _refused(ctx: RequestContext, request: Any, error: ErrorCode) -> Any:

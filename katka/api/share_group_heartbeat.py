@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from katka.api._build import ZERO, make, response_module, timedelta_ms
-from katka.api._partitions import by_topic
+from katka.api._build import response_module
+from katka.api._group_heartbeats import heartbeat_response
 from katka.api.context import RequestContext
 from katka.coordinator.share.manager import ShareHeartbeat
 
@@ -35,30 +35,11 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         )
     )
     m = response_module(ctx)
-    assignment = None
+    assigned = None
     if result.assignment is not None:
-        ids = []
+        assigned = []
         for topic, partition in sorted(result.assignment):
             info = node.topics.catalog.get(topic)
             if info is not None:
-                ids.append((info.topic_id, partition))
-        assignment = m.Assignment(
-            topic_partitions=by_topic(
-                ids,
-                lambda topic_partition: topic_partition[0],
-                lambda topic_partition: topic_partition[1],
-                lambda topic_id, partitions: m.TopicPartitions(
-                    topic_id=topic_id, partitions=partitions
-                ),
-            )
-        )
-    return make(
-        m.ShareGroupHeartbeatResponse,
-        throttle_time=ZERO,
-        error_code=result.error_code,
-        error_message=result.error_message,
-        member_id=result.member_id,
-        member_epoch=result.member_epoch,
-        heartbeat_interval=timedelta_ms(result.heartbeat_interval_ms),
-        assignment=assignment,
-    )
+                assigned.append((info.topic_id, partition))
+    return heartbeat_response(m, m.ShareGroupHeartbeatResponse, result, assigned)
