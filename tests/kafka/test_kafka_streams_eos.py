@@ -26,25 +26,30 @@ PER_KEY = 200
 PARTITIONS = 2
 
 
-def kafka_streams_libs(libs: Path) -> Path:
-    """kafka-streams and its runtime dependencies, resolved once next to Kafka's jars."""
-    directory = libs.parent / "streams"
+def maven_libs(libs: Path, name: str, artifacts: list[str]) -> Path:
+    """Kafka artifacts at KAFKA_VERSION and their runtime dependencies, resolved once next to
+    Kafka's jars (in the directory `name`)."""
+    directory = libs.parent / name
     marker = directory / ".complete"
     if marker.exists():
         return directory
     if shutil.which("mvn") is None:
-        unavailable("no mvn to resolve kafka-streams (apt-get install maven)")
+        unavailable(f"no mvn to resolve {', '.join(artifacts)} (apt-get install maven)")
     project = directory / "pom"
     project.mkdir(parents=True, exist_ok=True)
+    dependencies = "".join(
+        f"""
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>{artifact}</artifactId>
+      <version>{KAFKA_VERSION}</version></dependency>"""
+        for artifact in artifacts
+    )
     (project / "pom.xml").write_text(
         f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
-  <groupId>katka.judge</groupId><artifactId>streams-judge</artifactId><version>1</version>
+  <groupId>katka.judge</groupId><artifactId>{name}-judge</artifactId><version>1</version>
   <packaging>pom</packaging>
-  <dependencies><dependency>
-    <groupId>org.apache.kafka</groupId><artifactId>kafka-streams</artifactId>
-    <version>{KAFKA_VERSION}</version>
-  </dependency></dependencies>
+  <dependencies>{dependencies}
+  </dependencies>
 </project>
 """
     )
@@ -56,9 +61,14 @@ def kafka_streams_libs(libs: Path) -> Path:
         timeout=900,
     )
     if result.returncode != 0:
-        unavailable(f"mvn could not resolve kafka-streams:\n{result.stdout[-2000:]}")
+        unavailable(f"mvn could not resolve {', '.join(artifacts)}:\n{result.stdout[-2000:]}")
     marker.write_text("")
     return directory
+
+
+def kafka_streams_libs(libs: Path) -> Path:
+    """kafka-streams and its runtime dependencies."""
+    return maven_libs(libs, "streams", ["kafka-streams"])
 
 
 def counts_by_key(bootstrap: str, topic: str) -> dict[str, list[int]]:
