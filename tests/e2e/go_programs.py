@@ -1,6 +1,7 @@
 """Go programs of the end-to-end tests, built offline in GOPATH mode with Debian's Go against
 Go libraries Debian ships (sarama 1.22, kafka-go 0.2.1), into a cache directory outside the
-repository; `.ci/run` installs the packages."""
+repository (`.ci/run` installs the packages); and in module mode against the newest release of a
+library on the Go module proxy (current sarama), cached in ~/.cache/katka-go."""
 
 from __future__ import annotations
 
@@ -50,4 +51,98 @@ def build_go_program(source: Path, library: str, debian_package: str) -> Path:
         check=False,
     )
     assert built.returncode == 0, f"building {source} failed:\n{built.stderr}"
+    return binary
+
+
+# Current Go libraries come from the Go module proxy (module mode), cached outside the repository.
+GO_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "katka-go"
+# Where .ci/run unpacks a Go toolchain (golang.org/toolchain from the module proxy) when the
+# machine has no Go new enough to fetch the one a module asks for (Go 1.21+ does, GOTOOLCHAIN).
+GO_TOOLCHAIN = GO_CACHE / "toolchain" / "go" / "bin" / "go"
+MODULE_PROXY = "https://proxy.golang.org"
+
+
+def _go_version(go: str) -> tuple[int, ...]:
+    try:
+        out = subprocess.run(
+            [go, "env", "GOVERSION"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    digits = out.strip().removeprefix("go").split(".")
+    return tuple(int(part) for part in digits[:2] if part.isdigit())
+
+
+def module_go() -> str | None:
+    """A Go that can switch toolchains itself (1.21+): on PATH, /usr/local/go or .ci/run's."""
+    candidates = [shutil.which("go"), "/usr/local/go/bin/go", str(GO_TOOLCHAIN)]
+    for go in candidates:
+        if go and Path(go).exists() and _go_version(go) >= (1, 21):
+            return go
+    return None
+
+
+def _proxy_escape(module: str) -> str:
+    return "".join(f"!{c.lower()}" if c.isupper() else c for c in module)
+
+
+def newest_version(module: str) -> str:
+    """The newest release of `module` on the module proxy; skips the test, loudly, when the
+    proxy cannot be reached."""
+    import urllib.request
+
+    url = f"{MODULE_PROXY}/{_proxy_escape(module)}/@v/list"
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            listed = response.read().decode().split()
+    except OSError as error:
+        pytest.skip(f"SKIPPED LOUDLY: the Go module proxy is unreachable ({url}: {error})")
+    releases = [v for v in listed if "-" not in v]
+    assert releases, f"{url} lists no release of {module}: {listed}"
+    return max(releases, key=lambda v: tuple(int(p) for p in v.lstrip("v").split(".")))
+
+
+def build_go_module_program(source: Path, module: str, import_as: dict[str, str]) -> Path:
+    """`source` (one main.go) built in module mode against the newest `module` from the Go
+    module proxy, its imports renamed by `import_as` (old path -> new path); the module and build
+    caches live in GO_CACHE, so only the first build downloads."""
+    version = newest_version(module)
+    go = module_go()
+    if go is None:
+        pytest.skip(
+            "SKIPPED LOUDLY: no Go 1.21+ (which fetches the toolchain a module needs); "
+            f".ci/run unpacks one into {GO_TOOLCHAIN.parent.parent}"
+        )
+    text = source.read_text()
+    for old, new in import_as.items():
+        text = text.replace(f'"{old}"', f'"{new}"')
+    key = hashlib.sha256(f"{text}\0{module}@{version}".encode()).hexdigest()[:16]
+    binary = GO_CACHE / "bin" / f"katka{source.parent.name}-{key}"
+    if binary.exists():
+        return binary
+    package = GO_CACHE / "src" / f"{source.parent.name}-{key}"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "main.go").write_text(text)
+    (package / "go.mod").write_text(f"module katka{source.parent.name}\n\ngo 1.21\n")
+    environment = {
+        **os.environ,
+        "GO111MODULE": "on",
+        "GOPATH": str(GO_CACHE / "gopath"),
+        "GOMODCACHE": str(GO_CACHE / "gopath" / "pkg" / "mod"),
+        "GOCACHE": str(GO_CACHE / "build-cache"),
+        "GOPROXY": MODULE_PROXY,
+        "GOTOOLCHAIN": "auto",
+        "GOFLAGS": "-mod=mod",
+    }
+    for command in ([go, "get", f"{module}@{version}"], [go, "build", "-o", str(binary), "."]):
+        built = subprocess.run(
+            command,
+            cwd=package,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        assert built.returncode == 0, f"{' '.join(command)} failed:\n{built.stderr}"
     return binary

@@ -1,6 +1,8 @@
 // A sarama client for katka's end-to-end tests, built with the sarama Debian ships (1.22.1,
-// GOPATH mode, no network). Modes:
-//   - produce (default): `-count` records with each compression codec but zstd, one batch per codec
+// GOPATH mode, no network) and with current github.com/IBM/sarama (module mode, the Go module
+// proxy; the import renamed). Modes:
+//   - produce (default): `-count` records with each compression codec but zstd (with `-zstd`,
+//     zstd too), one batch per codec
 //     (sarama 1.22 leaves the batch header's MaxTimestamp at -1), then consumes the partition
 //     from the oldest offset and prints one JSON line per record it read back.
 //   - admin: the ClusterAdmin of a client configured as Kafka 0.10.2 creates the topic with a
@@ -43,10 +45,11 @@ func main() {
 	count := flag.Int("count", 5, "records per codec (produce), records to consume (group)")
 	mode := flag.String("mode", "produce", "produce, admin or group")
 	group := flag.String("group", "sarama-group", "consumer group (group mode)")
+	zstd := flag.Bool("zstd", false, "produce a zstd batch too, in Produce v7 (current sarama)")
 	flag.Parse()
 	switch *mode {
 	case "produce":
-		produceAndConsume(broker, topic, count)
+		produceAndConsume(broker, topic, count, *zstd)
 	case "admin":
 		administer(*broker, *topic)
 	case "group":
@@ -56,7 +59,7 @@ func main() {
 	}
 }
 
-func produceAndConsume(broker *string, topic *string, count *int) {
+func produceAndConsume(broker *string, topic *string, count *int, zstd bool) {
 
 	codecs := []struct {
 		name  string
@@ -66,12 +69,19 @@ func produceAndConsume(broker *string, topic *string, count *int) {
 		{"gzip", sarama.CompressionGZIP},
 		{"snappy", sarama.CompressionSnappy},
 		{"lz4", sarama.CompressionLZ4},
-		// No zstd: sarama 1.22 sends it in Produce v3, which Kafka refuses (KIP-110 needs v7).
+		// No zstd by default: sarama 1.22 sends it in Produce v3, which Kafka refuses (KIP-110
+		// needs v7); current sarama sends Produce v7 for it when configured as Kafka 2.1.
+	}
+	if zstd {
+		codecs = append(codecs, struct {
+			name  string
+			codec sarama.CompressionCodec
+		}{"zstd", sarama.CompressionZSTD})
 	}
 	total := 0
 	for _, c := range codecs {
 		config := sarama.NewConfig()
-		config.Version = sarama.V2_1_0_0 // v2 batches (Produce v3)
+		config.Version = sarama.V2_1_0_0 // v2 batches (Produce v3, v7 for current sarama's zstd)
 		config.Producer.Return.Successes = true
 		config.Producer.RequiredAcks = sarama.WaitForAll
 		config.Producer.Compression = c.codec
