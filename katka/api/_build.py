@@ -83,6 +83,17 @@ def make(cls: type[T], **values: Any) -> T:
     return cls(**{name: value for name, value in values.items() if name in names})
 
 
+def make_from(cls: type[T], view: Any, **values: Any) -> T:
+    """make() from a coordinator view whose attributes are named as the message's fields: every
+    field of cls the view has is copied, `values` add the rest or override (nested messages)."""
+    copied = {
+        name: getattr(view, name)
+        for name in _field_names(cls)  # type: ignore[arg-type]
+        if name not in values and hasattr(view, name)
+    }
+    return make(cls, **copied, **values)
+
+
 def millis(value: datetime.timedelta) -> int:
     return int(value.total_seconds() * 1000)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._authorize import DESCRIBE, GROUP, authorized
 from katka.api._authorized_operations import GROUP_OPERATIONS, authorized_operations
-from katka.api._build import ZERO, make, response_module
+from katka.api._build import ZERO, make, make_from, response_module
 from katka.api.context import RequestContext
 from katka.coordinator.consumer.views import DescribedConsumerGroup
 from katka.errors import ErrorCode
@@ -38,26 +38,13 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     operations = authorized_operations(GROUP_OPERATIONS, request.include_authorized_operations)
     groups = tuple(
-        make(
+        make_from(
             m.DescribedGroup,
-            error_code=group.error_code,
-            error_message=group.error_message,
-            group_id=group.group_id,
-            group_state=group.group_state,
-            group_epoch=group.group_epoch,
-            assignment_epoch=group.assignment_epoch,
-            assignor_name=group.assignor_name,
+            group,
             members=tuple(
-                make(
+                make_from(
                     m.Member,
-                    member_id=member.member_id,
-                    instance_id=member.instance_id,
-                    rack_id=member.rack_id,
-                    member_epoch=member.member_epoch,
-                    client_id=member.client_id,
-                    client_host=member.client_host,
-                    subscribed_topic_names=member.subscribed_topic_names,
-                    subscribed_topic_regex=member.subscribed_topic_regex,
+                    member,
                     assignment=_assignment(m, member.assignment),
                     target_assignment=_assignment(m, member.target_assignment),
                     member_type=CONSUMER_MEMBER_TYPE,

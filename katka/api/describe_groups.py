@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._authorize import DESCRIBE, GROUP, authorized, enabled
 from katka.api._authorized_operations import GROUP_OPERATIONS, NOT_REQUESTED, authorized_operations
-from katka.api._build import ZERO, make, response_module
+from katka.api._build import ZERO, make, make_from, response_module
 from katka.api.context import RequestContext
 from katka.coordinator.results import DescribedGroup
 from katka.errors import ErrorCode
@@ -26,25 +26,10 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         GROUP_OPERATIONS, getattr(request, "include_authorized_operations", False)
     )
     groups = tuple(
-        make(
+        make_from(
             m.DescribedGroup,
-            error_code=group.error_code,
-            group_id=group.group_id,
-            group_state=group.group_state,
-            protocol_type=group.protocol_type,
-            protocol_data=group.protocol_data,
-            members=tuple(
-                make(
-                    m.DescribedGroupMember,
-                    member_id=member.member_id,
-                    group_instance_id=member.group_instance_id,
-                    client_id=member.client_id,
-                    client_host=member.client_host,
-                    member_metadata=member.member_metadata,
-                    member_assignment=member.member_assignment,
-                )
-                for member in group.members
-            ),
+            group,
+            members=tuple(make_from(m.DescribedGroupMember, member) for member in group.members),
             authorized_operations=node.authorizer.authorized_operations(
                 ctx.principal, ctx.client_host, GROUP, group.group_id
             )
