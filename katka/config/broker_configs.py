@@ -8,21 +8,23 @@ log.retention.minutes, then log.retention.hours.
 from __future__ import annotations
 
 from katka.config.definitions import (
+    BOOLEAN,
+    DOUBLE,
+    INT,
     INT_MAX,
+    LIST,
+    LONG,
     LONG_MAX,
+    PASSWORD,
+    SHORT,
+    STRING,
     AtLeast,
     Between,
     ConfigDef,
-    ConfigType,
     OneOf,
     Synonym,
     by_name,
 )
-
-BOOLEAN, STRING, INT = ConfigType.BOOLEAN, ConfigType.STRING, ConfigType.INT
-SHORT, LONG, LIST = ConfigType.SHORT, ConfigType.LONG, ConfigType.LIST
-DOUBLE = ConfigType.DOUBLE
-PASSWORD, CLASS = ConfigType.PASSWORD, ConfigType.CLASS
 
 HOUR_MS = 3_600_000
 COMPRESSION_TYPES = OneOf(("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"))

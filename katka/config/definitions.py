@@ -30,6 +30,12 @@ class ConfigType(enum.IntEnum):
     PASSWORD = 9
 
 
+# Short names the definition tables (broker_configs.py, topic_configs.py) are written with.
+BOOLEAN, STRING, INT = ConfigType.BOOLEAN, ConfigType.STRING, ConfigType.INT
+SHORT, LONG, DOUBLE, LIST = ConfigType.SHORT, ConfigType.LONG, ConfigType.DOUBLE, ConfigType.LIST
+CLASS, PASSWORD = ConfigType.CLASS, ConfigType.PASSWORD
+
+
 class ConfigSource(enum.IntEnum):
     """DescribeConfigs config_source values."""
 

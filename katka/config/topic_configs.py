@@ -10,18 +10,20 @@ from katka.config.broker_configs import (
     SEGMENT_BYTES_MIN,
 )
 from katka.config.definitions import (
+    BOOLEAN,
+    DOUBLE,
+    INT,
+    LIST,
+    LONG,
     LONG_MAX,
+    STRING,
     AtLeast,
     Between,
     ConfigDef,
-    ConfigType,
     OneOf,
     Synonym,
     by_name,
 )
-
-BOOLEAN, STRING, INT = ConfigType.BOOLEAN, ConfigType.STRING, ConfigType.INT
-LONG, LIST, DOUBLE = ConfigType.LONG, ConfigType.LIST, ConfigType.DOUBLE
 
 
 def _from(broker_name: str) -> tuple[Synonym, ...]:
