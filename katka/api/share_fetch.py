@@ -153,6 +153,8 @@ def _acquire(
             acquired = target.acquire(member_id, now_ms, end, records_left)
             if acquired:
                 data = _covering(data, headers, acquired[-1].last_offset)
+            if any(r.delivery_count > 1 for r in acquired):  # a redelivery: keep its count
+                node.coordinator.share_partitions.persist([(group_id, topic_id, partition)])
         except KafkaError as error:
             fetched[key] = (b"", [], error.code)
             continue
