@@ -80,6 +80,7 @@ HANDLER_AUTHORIZED_KEYS = frozenset(
         24,  # AddPartitionsToTxn
         25,  # AddOffsetsToTxn
         26,  # EndTxn
+        27,  # WriteTxnMarkers
         28,  # TxnOffsetCommit
         15,  # DescribeGroups
         16,  # ListGroups
@@ -93,11 +94,14 @@ HANDLER_AUTHORIZED_KEYS = frozenset(
         36,  # SaslAuthenticate
         42,  # DeleteGroups
         44,  # IncrementalAlterConfigs
+        47,  # OffsetDelete
         50,  # DescribeUserScramCredentials
         51,  # AlterUserScramCredentials
         60,  # DescribeCluster
         68,  # ConsumerGroupHeartbeat
-        69,  # ConsumerGroupDescribe (Kafka checks nothing here either)
+        69,  # ConsumerGroupDescribe
+        65,  # DescribeTransactions
+        66,  # ListTransactions (Kafka checks nothing here either)
     }
 )
 

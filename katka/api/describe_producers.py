@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import READ, TOPIC, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
@@ -26,6 +27,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         for index in topic.partition_indexes:
             error, message, producers = ErrorCode.none, None, []
             try:
+                if not authorized(ctx, node, READ, TOPIC, topic.name):
+                    raise KafkaError(ErrorCode.topic_authorization_failed)
                 partition_log = node.topics.get_log(topic.name, index)
                 state = partition_log.producer_state
                 ongoing = state.transactions.ongoing

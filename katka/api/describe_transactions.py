@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DESCRIBE, TRANSACTIONAL_ID, authorized
 from katka.api._build import ZERO, make, response_module, timedelta_ms
 from katka.api._partitions import by_topic
 from katka.api.context import RequestContext
@@ -23,6 +24,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     states = []
     for transactional_id in request.transactional_ids:
         try:
+            if not authorized(ctx, node, DESCRIBE, TRANSACTIONAL_ID, transactional_id):
+                raise KafkaError(ErrorCode.transactional_id_authorization_failed)
             metadata = node.transactions.coordinator.describe(transactional_id)
         except KafkaError as error:
             states.append(

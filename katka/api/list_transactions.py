@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DESCRIBE, TRANSACTIONAL_ID, authorized
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode
@@ -60,6 +61,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 transaction_state=metadata.state.display_name,
             )
             for metadata in found
-            if pattern is None or pattern.search(metadata.transactional_id)
+            if (pattern is None or pattern.search(metadata.transactional_id))
+            # Kafka lists the transactional ids the principal may DESCRIBE.
+            and authorized(ctx, node, DESCRIBE, TRANSACTIONAL_ID, metadata.transactional_id)
         ),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import CLUSTER, CLUSTER_ACTION, authorized
 from katka.api._build import make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
@@ -32,6 +33,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             for index in topic.partition_indexes:
                 error = ErrorCode.none
                 try:
+                    if not authorized(ctx, node, CLUSTER_ACTION, CLUSTER):
+                        raise KafkaError(ErrorCode.cluster_authorization_failed)
                     node.write_marker(
                         (topic.name, index),
                         marker.producer_id,

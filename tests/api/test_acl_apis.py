@@ -209,7 +209,7 @@ def test_an_api_without_its_own_checks_is_served_only_to_cluster_admins(
 ) -> None:
     def context(user: str) -> RequestContext:
         session = Session(principal=KafkaPrincipal("User", user))
-        return RequestContext(27, 1, 1, "t", "10.0.0.1", session)  # WriteTxnMarkers
+        return RequestContext(35, 1, 1, "t", "10.0.0.1", session)  # DescribeLogDirs
 
     assert not may_dispatch(context("alice"), secured.node)
     assert may_dispatch(context("admin"), secured.node)
