@@ -268,3 +268,27 @@ def test_after_a_broker_restart_accepted_records_stay_done_and_unacknowledged_on
         for process in (first, holder, second):
             if process is not None:
                 process.kill()
+
+
+def test_a_consumer_that_closes_without_acknowledging_hands_its_records_back_at_once(
+    server: BrokerProcess,
+) -> None:
+    topic, group = unique("share"), unique("sg")
+    create_topic(server.bootstrap, topic, 1)
+    set_group_configs(server.bootstrap, group, share_auto_offset_reset="earliest")
+    produce(server.bootstrap, topic, 5)
+    leaver = ShareProcess(server.bootstrap, group, topic, "--ack", "none", "--max", "5")
+    taker: ShareProcess | None = None
+    try:
+        wait_for([leaver], lambda: leaver.closed)  # closed: left the group, nothing acknowledged
+        closed_at = time.monotonic()
+        taker = ShareProcess(server.bootstrap, group, topic, "--ack", "accept")
+        t = taker
+        wait_for([t], lambda: len(t.records) >= 5)
+        assert time.monotonic() - closed_at < 20  # long before the 30 s lock duration
+        assert sorted(values([t])) == sorted(f"r-{i}" for i in range(5))
+        assert {count for *_x, count in t.records} == {2}
+    finally:
+        leaver.kill()
+        if taker is not None:
+            taker.kill()
