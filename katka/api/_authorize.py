@@ -101,7 +101,8 @@ HANDLER_AUTHORIZED_KEYS = frozenset(
         68,  # ConsumerGroupHeartbeat
         69,  # ConsumerGroupDescribe
         65,  # DescribeTransactions
-        66,  # ListTransactions (Kafka checks nothing here either)
+        66,  # ListTransactions
+        75,  # DescribeTopicPartitions (Kafka checks nothing here either)
     }
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from katka.api._authorize import DESCRIBE, TOPIC, authorized
 from katka.api._authorized_operations import TOPIC_OPERATIONS
 from katka.api._build import ZERO, make, response_module
 from katka.api.context import RequestContext
@@ -27,7 +28,10 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
     catalog = node.topics.catalog
     named = sorted({t.name for t in request.topics})
-    names = named or sorted(info.name for info in catalog)
+    # Listing every topic shows only those one may DESCRIBE, as Metadata does.
+    names = named or sorted(
+        info.name for info in catalog if authorized(ctx, node, DESCRIBE, TOPIC, info.name)
+    )
     cursor = request.cursor
     if cursor is not None and named and cursor.topic_name not in named:
         return make(
@@ -49,6 +53,11 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         if remaining <= 0:
             next_cursor = make(m.Cursor, topic_name=name, partition_index=0)
             break
+        if not authorized(ctx, node, DESCRIBE, TOPIC, name):
+            topics.append(
+                _topic(m, ErrorCode.topic_authorization_failed, name, ZERO_UUID, False, ())
+            )
+            continue
         info = catalog.get(name)
         if info is None:
             topics.append(
