@@ -61,6 +61,7 @@ from katka.reliability.crash_clients import (
     read_log,
 )
 from katka.reliability.process import BrokerProcess
+from katka.reliability.tally import Tally
 
 log = logging.getLogger("katka.reliability.crash")
 
@@ -69,7 +70,22 @@ LOOKBACK = 2000  # offsets re-read before the last checked end on each increment
 
 
 @dataclass
-class Summary:
+class Summary(Tally):
+    VIOLATIONS = (
+        "lost",
+        "duplicated",
+        "reordered",
+        "gaps",
+        "changed",
+        "commit_regressions",
+        "commits_past_end",
+        "skipped",
+        "producer_fatal",
+        "failed_restarts",
+        "verify_timeouts",
+    )
+    LOG = log
+
     cycles: int = 0
     records_checked: int = 0
     lost: int = 0
@@ -86,27 +102,6 @@ class Summary:
     recovery_seconds: list[float] = field(default_factory=list)
     phases: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-
-    @property
-    def violations(self) -> int:
-        return (
-            self.lost
-            + self.duplicated
-            + self.reordered
-            + self.gaps
-            + self.changed
-            + self.commit_regressions
-            + self.commits_past_end
-            + self.skipped
-            + self.producer_fatal
-            + self.failed_restarts
-            + self.verify_timeouts
-        )
-
-    def problem(self, text: str) -> None:
-        log.error("%s", text)
-        if len(self.problems) < 50:
-            self.problems.append(text)
 
     def line(self) -> str:
         recoveries = self.recovery_seconds or [0.0]

@@ -42,6 +42,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from katka.reliability.process import BrokerProcess
+from katka.reliability.tally import Tally
 
 TOPIC = "txn-crash"
 SOURCE = "txn-crash-source"
@@ -51,7 +52,18 @@ ABORT_RATE = 0.2
 
 
 @dataclass
-class Summary:
+class Summary(Tally):
+    VIOLATIONS = (
+        "lost",
+        "duplicated",
+        "aborted_visible",
+        "partial",
+        "reordered",
+        "hanging",
+        "offset_mismatch",
+        "failed_restarts",
+    )
+
     cycles: int = 0
     committed_checked: int = 0
     aborted_checked: int = 0
@@ -67,19 +79,6 @@ class Summary:
     pause_timeouts: int = 0  # a client call outlived its own timeout (seen in librdkafka's abort)
     phases: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-
-    @property
-    def violations(self) -> int:
-        return (
-            self.lost
-            + self.duplicated
-            + self.aborted_visible
-            + self.partial
-            + self.reordered
-            + self.hanging
-            + self.offset_mismatch
-            + self.failed_restarts
-        )
 
     def line(self) -> str:
         return (

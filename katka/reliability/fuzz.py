@@ -44,6 +44,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from katka.reliability.process import BrokerProcess
+from katka.reliability.tally import Tally
 
 log = logging.getLogger("katka.reliability.fuzz")
 
@@ -54,7 +55,9 @@ RSS_LIMIT = 1024 * 1024 * 1024
 
 
 @dataclass
-class Summary:
+class Summary(Tally):
+    LOG = log
+
     cases: int = 0
     answered: int = 0
     closed: int = 0
@@ -73,11 +76,6 @@ class Summary:
         return bool(
             self.crashes or self.hangs or self.canary_failures or self.max_rss > self.rss_limit
         )
-
-    def problem(self, text: str) -> None:
-        log.error("%s", text)
-        if len(self.problems) < 50:
-            self.problems.append(text)
 
     def line(self) -> str:
         return (
