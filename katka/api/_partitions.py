@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
+from katka.api._build import make
 from katka.errors import ErrorCode, KafkaError
 
 Topic = TypeVar("Topic")
@@ -58,3 +59,16 @@ def by_topic(
     for item in items:
         grouped.setdefault(topic_of(item), []).append(partition_response(item))
     return tuple(topic_response(key, tuple(answers)) for key, answers in grouped.items())
+
+
+def error_codes_by_topic(
+    results: Iterable[Any], partition_cls: type, topic_cls: type
+) -> tuple[Any, ...]:
+    """Topics of partitions answered by an error code alone (OffsetCommit, TxnOffsetCommit,
+    OffsetDelete); each result has .topic, .partition and .error_code."""
+    return by_topic(
+        results,
+        lambda p: p.topic,
+        lambda p: make(partition_cls, partition_index=p.partition, error_code=p.error_code),
+        lambda name, partitions: make(topic_cls, name=name, partitions=partitions),
+    )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._authorize import GROUP, READ, TOPIC, authorized
 from katka.api._build import ZERO, make, millis, response_module
-from katka.api._partitions import by_topic
+from katka.api._partitions import error_codes_by_topic
 from katka.api.context import RequestContext
 from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.coordinator.results import OffsetCommitPartition, PartitionResult
@@ -68,20 +68,13 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     response = make(
         m.OffsetCommitResponse,
         throttle_time=ZERO,
-        topics=by_topic(
+        topics=error_codes_by_topic(
             [
                 *result.partitions,
                 *(PartitionResult(t, p, code) for (t, p), code in refused.items()),
             ],
-            lambda p: p.topic,
-            lambda p: make(
-                m.OffsetCommitResponsePartition,
-                partition_index=p.partition,
-                error_code=p.error_code,
-            ),
-            lambda name, partitions: make(
-                m.OffsetCommitResponseTopic, name=name, partitions=partitions
-            ),
+            m.OffsetCommitResponsePartition,
+            m.OffsetCommitResponseTopic,
         ),
     )
     # The commit's records are in __consumer_offsets: the reply waits as a produce's would

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._authorize import DELETE, GROUP, READ, TOPIC, authorized
 from katka.api._build import ZERO, make, response_module
-from katka.api._partitions import by_topic
+from katka.api._partitions import error_codes_by_topic
 from katka.api.context import RequestContext
 from katka.coordinator.results import PartitionResult
 from katka.errors import ErrorCode
@@ -42,16 +42,9 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         m.OffsetDeleteResponse,
         error_code=result.error_code,
         throttle_time=ZERO,
-        topics=by_topic(
+        topics=error_codes_by_topic(
             [*result.partitions, *(refused if result.error_code == ErrorCode.none else [])],
-            lambda p: p.topic,
-            lambda p: make(
-                m.OffsetDeleteResponsePartition,
-                partition_index=p.partition,
-                error_code=p.error_code,
-            ),
-            lambda name, partitions: make(
-                m.OffsetDeleteResponseTopic, name=name, partitions=partitions
-            ),
+            m.OffsetDeleteResponsePartition,
+            m.OffsetDeleteResponseTopic,
         ),
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from katka.api._authorize import GROUP, READ, TOPIC, TRANSACTIONAL_ID, WRITE, authorized
 from katka.api._build import ZERO, make, response_module
-from katka.api._partitions import by_topic
+from katka.api._partitions import error_codes_by_topic
 from katka.api._transactions import for_version
 from katka.api.context import RequestContext
 from katka.coordinator.internal_log import OFFSETS_TOPIC
@@ -73,17 +73,10 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     response = make(
         m.TxnOffsetCommitResponse,
         throttle_time=ZERO,
-        topics=by_topic(
+        topics=error_codes_by_topic(
             result.partitions,
-            lambda p: p.topic,
-            lambda p: make(
-                m.TxnOffsetCommitResponsePartition,
-                partition_index=p.partition,
-                error_code=p.error_code,
-            ),
-            lambda name, partitions: make(
-                m.TxnOffsetCommitResponseTopic, name=name, partitions=partitions
-            ),
+            m.TxnOffsetCommitResponsePartition,
+            m.TxnOffsetCommitResponseTopic,
         ),
     )
     return node.durability.reply_when_durable(
