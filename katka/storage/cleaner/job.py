@@ -197,9 +197,7 @@ class CleaningJob:
                 if not offset_map.has_room_for(header.record_count):
                     offset_map.end_offset = header.base_offset
                     return offset_map
-                for record in raw.iter_records(raw.payload_of(batch, header), header):
-                    if record.key is not None:
-                        offset_map.put(record.key, record.offset)
+                offset_map.put_records(raw.scan_records(raw.payload_of(batch, header), header))
         return offset_map
 
     def _clean_segment(
@@ -246,11 +244,7 @@ class CleaningJob:
         if rules.is_aborted(header):
             kept: list[raw.RawRecord] = []
         else:
-            kept = [
-                record
-                for record in raw.iter_records(payload, header)
-                if rules.keep_record(record, retain_deletes)
-            ]
+            kept = rules.kept_records(raw.scan_records(payload, header), retain_deletes)
         stats.records_kept += len(kept)
         if len(kept) == header.record_count:
             return batch

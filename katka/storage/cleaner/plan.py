@@ -144,7 +144,10 @@ _md5 = hashlib.md5
 
 
 def key_hash(key: bytes) -> bytes:
-    return _md5(key, usedforsecurity=False).digest()
+    """The offset map's key: a key shorter than an MD5 digest stands for itself (no digest
+    is that short, so the two never collide, and it takes no more room); a longer one by
+    its digest, as Kafka's SkimpyOffsetMap keeps every key."""
+    return key if len(key) < 16 else _md5(key, usedforsecurity=False).digest()
 
 
 class OffsetMap:
@@ -162,10 +165,20 @@ class OffsetMap:
         return not self._offsets or len(self._offsets) + records <= self.capacity
 
     def put(self, key: bytes, offset: int) -> None:
-        self._offsets[_md5(key, usedforsecurity=False).digest()] = offset
+        self._offsets[key_hash(key)] = offset
+
+    def put_records(self, records: Sequence[RawRecord]) -> None:
+        """Every keyed record's offset (a batch's worth: the map build's hot loop)."""
+        offsets = self._offsets
+        for record in records:
+            key = record[1]
+            if key is not None:
+                offsets[key if len(key) < 16 else _md5(key, usedforsecurity=False).digest()] = (
+                    record[0]
+                )
 
     def latest(self, key: bytes) -> int:
-        return self._offsets.get(_md5(key, usedforsecurity=False).digest(), -1)
+        return self._offsets.get(key_hash(key), -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,12 +212,23 @@ class RetentionRules:
             for aborted in self._aborted_by_producer.get(header.producer_id, ())
         )
 
-    def keep_record(self, record: RawRecord, retain_deletes: bool) -> bool:
-        if record.key is None:
-            return False  # Kafka's cleaner drops keyless records of a compacted log
-        if record.offset < self.offset_map.latest(record.key):
-            return False
-        return retain_deletes or not record.tombstone
+    def kept_records(self, records: Sequence[RawRecord], retain_deletes: bool) -> list[RawRecord]:
+        """The records a cleaning keeps: keyed (Kafka's cleaner drops keyless records of a
+        compacted log), the latest of their key, and not a tombstone past the horizon."""
+        latest = self.offset_map._offsets.get
+        kept: list[RawRecord] = []
+        for record in records:
+            key = record[1]
+            if key is None:
+                continue
+            if record[0] < latest(
+                key if len(key) < 16 else _md5(key, usedforsecurity=False).digest(), -1
+            ):
+                continue
+            if record[2] and not retain_deletes:
+                continue
+            kept.append(record)
+        return kept
 
     def keep_empty_batch(self, header: BatchHeader) -> bool:
         """The last batch of a producer stays, emptied, so its state survives (RETAIN_EMPTY)."""

@@ -52,14 +52,20 @@ def payload_of(batch: bytes | bytearray | memoryview, header: BatchHeader) -> by
     return decompress(header.compression, data) if header.compression else bytes(data)
 
 
-def iter_records(payload: bytes, header: BatchHeader) -> Iterator[RawRecord]:
+_new_tuple = tuple.__new__
+
+
+def scan_records(payload: bytes, header: BatchHeader) -> list[RawRecord]:
     """The records of a (decompressed) payload; raises KafkaError or IndexError on a
     malformed one.
 
     The cleaner's hot loop: one- and two-byte varints (record lengths under 8 KiB, offset
-    deltas under 8,192, keys under 64 bytes) are decoded inline."""
+    deltas under 8,192, keys under 64 bytes) are decoded inline, and the list is built
+    without a generator or NamedTuple's Python-level constructor (a third of its cost)."""
     position = 0
     base_offset = header.base_offset
+    records: list[RawRecord] = []
+    append = records.append
     for _ in range(header.record_count):
         byte = payload[position]
         if byte < 0x80:
@@ -95,8 +101,9 @@ def iter_records(payload: bytes, header: BatchHeader) -> Iterator[RawRecord]:
             key = payload[field : field + key_length]
             field += key_length
         tombstone = payload[field] == 1  # a value length of -1 is the one byte 0x01
-        yield RawRecord(base_offset + offset_delta, key, tombstone, position, end)
+        append(_new_tuple(RawRecord, (base_offset + offset_delta, key, tombstone, position, end)))
         position = end
+    return records
 
 
 def rebuild_batch(
