@@ -23,6 +23,7 @@ A case that crashes the broker is saved under --save-dir for replay, and the bro
 from __future__ import annotations
 
 import argparse
+import datetime
 import io
 import logging
 import random
@@ -128,6 +129,12 @@ def request_pool(per_version: int, seed: int) -> list[tuple[int, int, bytes]]:
         Records, (st.binary(max_size=200) | _valid_batch()).map(lambda b: Records(bytes(b)))
     )
     st.register_type_strategy(uuid.UUID, st.uuids())
+    # Durations of katka's old-version entities are plain timedeltas (kio's are i32Timedelta):
+    # keep them within int32 milliseconds, which every old duration field holds.
+    st.register_type_strategy(
+        datetime.timedelta,
+        st.timedeltas(datetime.timedelta(0), datetime.timedelta(milliseconds=2**31 - 1)),
+    )
     pool: list[tuple[int, int, bytes]] = []
     for module in api.ALL:
         for version in module.VERSIONS:
