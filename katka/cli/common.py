@@ -205,14 +205,20 @@ def wait(future: Any, timeout_s: float, what: str) -> Any:
     """The result of a confluent-kafka future, with its error as a CliError."""
     from concurrent.futures import TimeoutError as FutureTimeout
 
-    from confluent_kafka import KafkaException
+    from confluent_kafka import KafkaError, KafkaException
 
+    timed_out = CliError(f"{what}: timed out after {timeout_s:g} s")
     try:
         return future.result(timeout=timeout_s)
     except KafkaException as error:
+        # The request's own timeout (librdkafka's _TIMED_OUT) races this wait's: both mean
+        # the same to the user.
+        inner = error.args[0] if error.args else None
+        if getattr(inner, "code", lambda: None)() == KafkaError._TIMED_OUT:
+            raise timed_out from None
         raise CliError(f"{what}: {kafka_error_text(error)}") from None
     except FutureTimeout:
-        raise CliError(f"{what}: timed out after {timeout_s:g} s") from None
+        raise timed_out from None
 
 
 def kafka_error_text(error: Any) -> str:

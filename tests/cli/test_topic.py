@@ -230,5 +230,5 @@ def test_a_create_that_outlasts_the_timeout_reports_what_the_broker_did(
         "the broker has not created it (it may still be creating its partitions" in late.stderr
         or "the broker created it with 3000 partitions" in late.stderr
     ), late.stderr
-    wait_until(lambda: name in katka("topic", "list").stdout, 60, what="the creation ends")
+    wait_until(lambda: name in katka("topic", "list").stdout, 240, what="the creation ends")
     katka("topic", "delete", name, check=True)
