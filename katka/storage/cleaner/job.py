@@ -197,7 +197,7 @@ class CleaningJob:
                 if not offset_map.has_room_for(header.record_count):
                     offset_map.end_offset = header.base_offset
                     return offset_map
-                offset_map.put_records(raw.scan_records(raw.payload_of(batch, header), header))
+                offset_map.put_batch(raw.payload_of(batch, header), header)
         return offset_map
 
     def _clean_segment(

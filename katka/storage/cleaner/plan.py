@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from katka.protocol.batches import BatchHeader
-from katka.storage.cleaner.records import RawRecord
+from katka.storage.cleaner.records import RawRecord, map_key, put_keys
 
 # Kafka's SkimpyOffsetMap entry: a 16-byte hash and an 8-byte offset. Python's dict of those
 # costs more: tracemalloc measures about 133 bytes per entry, 150 while the dict resizes, so
@@ -143,11 +143,7 @@ def group_segments(
 _md5 = hashlib.md5
 
 
-def key_hash(key: bytes) -> bytes:
-    """The offset map's key: a key shorter than an MD5 digest stands for itself (no digest
-    is that short, so the two never collide, and it takes no more room); a longer one by
-    its digest, as Kafka's SkimpyOffsetMap keeps every key."""
-    return key if len(key) < 16 else _md5(key, usedforsecurity=False).digest()
+key_hash = map_key
 
 
 class OffsetMap:
@@ -167,15 +163,9 @@ class OffsetMap:
     def put(self, key: bytes, offset: int) -> None:
         self._offsets[key_hash(key)] = offset
 
-    def put_records(self, records: Sequence[RawRecord]) -> None:
-        """Every keyed record's offset (a batch's worth: the map build's hot loop)."""
-        offsets = self._offsets
-        for record in records:
-            key = record[1]
-            if key is not None:
-                offsets[key if len(key) < 16 else _md5(key, usedforsecurity=False).digest()] = (
-                    record[0]
-                )
+    def put_batch(self, payload: bytes, header: BatchHeader) -> None:
+        """Every keyed record's offset of one batch (the map build's hot loop)."""
+        put_keys(payload, header, self._offsets)
 
     def latest(self, key: bytes) -> int:
         return self._offsets.get(key_hash(key), -1)

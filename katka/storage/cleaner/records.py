@@ -12,6 +12,7 @@ RETAIN_EMPTY does, so the producer's state survives a rebuild from the log.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
@@ -32,6 +33,7 @@ from katka.protocol.compression import compress, decompress
 _I32 = struct.Struct(">i")
 _I16 = struct.Struct(">h")
 _U32 = struct.Struct(">I")
+_md5 = hashlib.md5
 _BATCH_LENGTH_OFFSET = 8
 _RECORD_COUNT_OFFSET = 57
 
@@ -104,6 +106,56 @@ def scan_records(payload: bytes, header: BatchHeader) -> list[RawRecord]:
         append(_new_tuple(RawRecord, (base_offset + offset_delta, key, tombstone, position, end)))
         position = end
     return records
+
+
+def map_key(key: bytes) -> bytes:
+    """The offset map's key: a key shorter than an MD5 digest stands for itself (no digest
+    is that short, so the two never collide, and it takes no more room); a longer one by
+    its digest, as Kafka's SkimpyOffsetMap keeps every key."""
+    return key if len(key) < 16 else _md5(key, usedforsecurity=False).digest()
+
+
+def put_keys(payload: bytes, header: BatchHeader, offsets: dict[bytes, int]) -> None:
+    """offsets[map_key(key)] = offset for every keyed record of a (decompressed) payload:
+    scan_records reduced to what the offset map needs, writing straight into it (the map
+    build reads every dirty record)."""
+    position = 0
+    base_offset = header.base_offset
+    for _ in range(header.record_count):
+        byte = payload[position]
+        if byte < 0x80:
+            length, body = (byte >> 1) ^ -(byte & 1), position + 1
+        elif payload[position + 1] < 0x80:
+            unsigned = (byte & 0x7F) | (payload[position + 1] << 7)
+            length, body = (unsigned >> 1) ^ -(unsigned & 1), position + 2
+        else:
+            length, body = decode_varint(payload, position)
+        position = body + length
+        field = body + 1  # past the attributes
+        if payload[field] < 0x80:  # the timestamp delta, skipped
+            field += 1
+        elif payload[field + 1] < 0x80:
+            field += 2
+        else:
+            field = decode_varint(payload, field)[1]
+        byte = payload[field]
+        if byte < 0x80:
+            offset_delta, field = (byte >> 1) ^ -(byte & 1), field + 1
+        elif payload[field + 1] < 0x80:
+            unsigned = (byte & 0x7F) | (payload[field + 1] << 7)
+            offset_delta, field = (unsigned >> 1) ^ -(unsigned & 1), field + 2
+        else:
+            offset_delta, field = decode_varint(payload, field)
+        byte = payload[field]
+        if byte < 0x80:
+            key_length, field = (byte >> 1) ^ -(byte & 1), field + 1
+        else:
+            key_length, field = decode_varint(payload, field)
+        if key_length >= 16:
+            key = _md5(payload[field : field + key_length], usedforsecurity=False).digest()
+            offsets[key] = base_offset + offset_delta
+        elif key_length >= 0:
+            offsets[payload[field : field + key_length]] = base_offset + offset_delta
 
 
 def rebuild_batch(
