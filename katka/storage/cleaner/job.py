@@ -244,7 +244,7 @@ class CleaningJob:
         if rules.is_aborted(header):
             kept: list[raw.RawRecord] = []
         else:
-            kept = rules.kept_records(raw.scan_records(payload, header), retain_deletes)
+            kept = rules.kept_records(payload, header, retain_deletes)
         stats.records_kept += len(kept)
         if len(kept) == header.record_count:
             return batch

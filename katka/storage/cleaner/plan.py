@@ -24,12 +24,11 @@ cleaning, and then delete.retention.ms after the data above it was cleaned.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from katka.protocol.batches import BatchHeader
-from katka.storage.cleaner.records import RawRecord, map_key, put_keys
+from katka.storage.cleaner.records import RawRecord, map_key, put_keys, scan_kept
 
 # Kafka's SkimpyOffsetMap entry: a 16-byte hash and an 8-byte offset. Python's dict of those
 # costs more: tracemalloc measures about 133 bytes per entry, 150 while the dict resizes, so
@@ -140,9 +139,6 @@ def group_segments(
     return groups
 
 
-_md5 = hashlib.md5
-
-
 key_hash = map_key
 
 
@@ -202,23 +198,11 @@ class RetentionRules:
             for aborted in self._aborted_by_producer.get(header.producer_id, ())
         )
 
-    def kept_records(self, records: Sequence[RawRecord], retain_deletes: bool) -> list[RawRecord]:
-        """The records a cleaning keeps: keyed (Kafka's cleaner drops keyless records of a
-        compacted log), the latest of their key, and not a tombstone past the horizon."""
-        latest = self.offset_map._offsets.get
-        kept: list[RawRecord] = []
-        for record in records:
-            key = record[1]
-            if key is None:
-                continue
-            if record[0] < latest(
-                key if len(key) < 16 else _md5(key, usedforsecurity=False).digest(), -1
-            ):
-                continue
-            if record[2] and not retain_deletes:
-                continue
-            kept.append(record)
-        return kept
+    def kept_records(
+        self, payload: bytes, header: BatchHeader, retain_deletes: bool
+    ) -> list[RawRecord]:
+        """The records of a batch's payload a cleaning keeps (records.scan_kept)."""
+        return scan_kept(payload, header, self.offset_map._offsets, retain_deletes)
 
     def keep_empty_batch(self, header: BatchHeader) -> bool:
         """The last batch of a producer stays, emptied, so its state survives (RETAIN_EMPTY)."""

@@ -57,13 +57,18 @@ def payload_of(batch: bytes | bytearray | memoryview, header: BatchHeader) -> by
 _new_tuple = tuple.__new__
 
 
-def scan_records(payload: bytes, header: BatchHeader) -> list[RawRecord]:
-    """The records of a (decompressed) payload; raises KafkaError or IndexError on a
-    malformed one.
+def scan_kept(
+    payload: bytes, header: BatchHeader, latest: dict[bytes, int], retain_deletes: bool
+) -> list[RawRecord]:
+    """The records of a (decompressed) payload that a cleaning keeps: keyed (Kafka's
+    cleaner drops keyless records of a compacted log), at or past the latest offset of
+    their key in `latest` (by map_key), and not a tombstone unless `retain_deletes`.
+    Raises KafkaError or IndexError on a malformed payload.
 
     The cleaner's hot loop: one- and two-byte varints (record lengths under 8 KiB, offset
-    deltas under 8,192, keys under 64 bytes) are decoded inline, and the list is built
-    without a generator or NamedTuple's Python-level constructor (a third of its cost)."""
+    deltas under 8,192, keys under 64 bytes) are decoded inline, and only a kept record
+    becomes a tuple (built without NamedTuple's Python-level constructor)."""
+    get = latest.get
     position = 0
     base_offset = header.base_offset
     records: list[RawRecord] = []
@@ -98,12 +103,19 @@ def scan_records(payload: bytes, header: BatchHeader) -> list[RawRecord]:
             key_length, field = (byte >> 1) ^ -(byte & 1), field + 1
         else:
             key_length, field = decode_varint(payload, field)
-        key = None
-        if key_length >= 0:
-            key = payload[field : field + key_length]
-            field += key_length
-        tombstone = payload[field] == 1  # a value length of -1 is the one byte 0x01
-        append(_new_tuple(RawRecord, (base_offset + offset_delta, key, tombstone, position, end)))
+        if key_length < 0:
+            position = end
+            continue
+        key = payload[field : field + key_length]
+        offset = base_offset + offset_delta
+        if offset < get(key if key_length < 16 else _md5(key, usedforsecurity=False).digest(), -1):
+            position = end
+            continue
+        tombstone = payload[field + key_length] == 1  # a value length of -1 is 0x01
+        if tombstone and not retain_deletes:
+            position = end
+            continue
+        append(_new_tuple(RawRecord, (offset, key, tombstone, position, end)))
         position = end
     return records
 
@@ -117,7 +129,7 @@ def map_key(key: bytes) -> bytes:
 
 def put_keys(payload: bytes, header: BatchHeader, offsets: dict[bytes, int]) -> None:
     """offsets[map_key(key)] = offset for every keyed record of a (decompressed) payload:
-    scan_records reduced to what the offset map needs, writing straight into it (the map
+    scan_kept reduced to what the offset map needs, writing straight into it (the map
     build reads every dirty record)."""
     position = 0
     base_offset = header.base_offset
