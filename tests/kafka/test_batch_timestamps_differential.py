@@ -17,11 +17,36 @@ import pytest
 from katka.protocol.batches import CRC_OFFSET, compute_crc
 from katka.protocol.records import build_batch, iter_batches
 from katka.reliability.process import BrokerProcess
+from tests.conditions import wait_until
 from tests.e2e.test_batch_timestamps import HOUR, RawClient, sarama_batch
-from tests.e2e.test_produce_consume import create_topic, unique
+from tests.e2e.test_produce_consume import create_topic as create_topic_only
+from tests.e2e.test_produce_consume import unique
 from tests.kafka.reference import KafkaReference
 
 pytestmark = pytest.mark.kafka
+
+
+
+def create_topic(
+    bootstrap: str, name: str, partitions: int, config: dict[str, str] | None = None
+) -> None:
+    """Create, then wait until every partition has a leader: Kafka answers CreateTopics before
+    its partitions are ready (a produce at once gets NOT_LEADER_OR_FOLLOWER); katka at once."""
+    from confluent_kafka.admin import AdminClient
+
+    create_topic_only(bootstrap, name, partitions, config)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def led() -> bool:
+        topic = admin.list_topics(name, timeout=10).topics.get(name)
+        return (
+            topic is not None
+            and topic.error is None
+            and len(topic.partitions) == partitions
+            and all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
+        )
+
+    wait_until(led, 30, what=f"a leader for every partition of {name}")
 
 
 @pytest.fixture
