@@ -56,7 +56,7 @@ def build_go_program(source: Path, library: str, debian_package: str) -> Path:
 
 # Current Go libraries come from the Go module proxy (module mode), cached outside the repository.
 GO_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "katka-go"
-# Where .ci/run unpacks a Go toolchain (golang.org/toolchain from the module proxy) when the
+# A Go toolchain unpacked by hand into the cache (golang.org/toolchain), used when the
 # machine has no Go new enough to fetch the one a module asks for (Go 1.21+ does, GOTOOLCHAIN).
 GO_TOOLCHAIN = GO_CACHE / "toolchain" / "go" / "bin" / "go"
 MODULE_PROXY = "https://proxy.golang.org"
