@@ -32,6 +32,10 @@ class CliError(click.ClickException):
     exit_code = 1
 
 
+class CliTimeout(CliError):
+    """The broker did not answer in time: what it did is unknown to the client."""
+
+
 @dataclass
 class Connection:
     """The connection options of one command invocation."""
@@ -207,7 +211,7 @@ def wait(future: Any, timeout_s: float, what: str) -> Any:
 
     from confluent_kafka import KafkaError, KafkaException
 
-    timed_out = CliError(f"{what}: timed out after {timeout_s:g} s")
+    timed_out = CliTimeout(f"{what}: timed out after {timeout_s:g} s")
     try:
         return future.result(timeout=timeout_s)
     except KafkaException as error:

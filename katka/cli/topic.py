@@ -10,6 +10,7 @@ import click
 from katka.cli.admin_api import optional_admin_api, quote
 from katka.cli.common import (
     CliError,
+    CliTimeout,
     Connection,
     connection_options,
     emit_json,
@@ -96,7 +97,7 @@ def create(
     try:
         wait(future, connection.timeout_s, f"cannot create topic '{name}'")
     except CliError as failure:
-        if not future.done():
+        if isinstance(failure, CliTimeout) or not future.done():
             did = what_the_broker_did(connection, name)
             raise CliError(f"{failure.message}; {did}") from None
         error = future.exception()

@@ -64,6 +64,10 @@ def main() -> None:
                 consumer.acknowledge(message, ACKS[args.ack])
         if args.ack in ACKS:
             consumer.commit_async()
+    if args.ack in ACKS:
+        # The last acknowledgements are applied before the member leaves (an async commit
+        # still in flight at close can land after the leave has released the records).
+        consumer.commit_sync()
     consumer.close()
     emit({"closed": seen})
 
