@@ -57,22 +57,14 @@ def payload_of(batch: bytes | bytearray | memoryview, header: BatchHeader) -> by
 _new_tuple = tuple.__new__
 
 
-def scan_kept(
-    payload: bytes, header: BatchHeader, latest: dict[bytes, int], retain_deletes: bool
-) -> list[RawRecord]:
-    """The records of a (decompressed) payload that a cleaning keeps: keyed (Kafka's
-    cleaner drops keyless records of a compacted log), at or past the latest offset of
-    their key in `latest` (by map_key), and not a tombstone unless `retain_deletes`.
-    Raises KafkaError or IndexError on a malformed payload.
+def _walk(payload: bytes, header: BatchHeader) -> Iterator[tuple[int, int, int, int, int]]:
+    """(offset, key position, key length (-1: no key), record position, record end) of every
+    record of a (decompressed) payload. Raises KafkaError or IndexError on a malformed one.
 
     The cleaner's hot loop: one- and two-byte varints (record lengths under 8 KiB, offset
-    deltas under 8,192, keys under 64 bytes) are decoded inline, and only a kept record
-    becomes a tuple (built without NamedTuple's Python-level constructor)."""
-    get = latest.get
+    deltas under 8,192, keys under 64 bytes) are decoded inline."""
     position = 0
     base_offset = header.base_offset
-    records: list[RawRecord] = []
-    append = records.append
     for _ in range(header.record_count):
         byte = payload[position]
         if byte < 0x80:
@@ -103,20 +95,31 @@ def scan_kept(
             key_length, field = (byte >> 1) ^ -(byte & 1), field + 1
         else:
             key_length, field = decode_varint(payload, field)
+        yield base_offset + offset_delta, field, key_length, position, end
+        position = end
+
+
+def scan_kept(
+    payload: bytes, header: BatchHeader, latest: dict[bytes, int], retain_deletes: bool
+) -> list[RawRecord]:
+    """The records of a (decompressed) payload that a cleaning keeps: keyed (Kafka's
+    cleaner drops keyless records of a compacted log), at or past the latest offset of
+    their key in `latest` (by map_key), and not a tombstone unless `retain_deletes`.
+    Raises KafkaError or IndexError on a malformed payload. Only a kept record becomes a
+    tuple (built without NamedTuple's Python-level constructor)."""
+    get = latest.get
+    records: list[RawRecord] = []
+    append = records.append
+    for offset, field, key_length, position, end in _walk(payload, header):
         if key_length < 0:
-            position = end
             continue
         key = payload[field : field + key_length]
-        offset = base_offset + offset_delta
         if offset < get(key if key_length < 16 else _md5(key, usedforsecurity=False).digest(), -1):
-            position = end
             continue
         tombstone = payload[field + key_length] == 1  # a value length of -1 is 0x01
         if tombstone and not retain_deletes:
-            position = end
             continue
         append(_new_tuple(RawRecord, (offset, key, tombstone, position, end)))
-        position = end
     return records
 
 
@@ -128,46 +131,14 @@ def map_key(key: bytes) -> bytes:
 
 
 def put_keys(payload: bytes, header: BatchHeader, offsets: dict[bytes, int]) -> None:
-    """offsets[map_key(key)] = offset for every keyed record of a (decompressed) payload:
-    scan_kept reduced to what the offset map needs, writing straight into it (the map
-    build reads every dirty record)."""
-    position = 0
-    base_offset = header.base_offset
-    for _ in range(header.record_count):
-        byte = payload[position]
-        if byte < 0x80:
-            length, body = (byte >> 1) ^ -(byte & 1), position + 1
-        elif payload[position + 1] < 0x80:
-            unsigned = (byte & 0x7F) | (payload[position + 1] << 7)
-            length, body = (unsigned >> 1) ^ -(unsigned & 1), position + 2
-        else:
-            length, body = decode_varint(payload, position)
-        position = body + length
-        field = body + 1  # past the attributes
-        if payload[field] < 0x80:  # the timestamp delta, skipped
-            field += 1
-        elif payload[field + 1] < 0x80:
-            field += 2
-        else:
-            field = decode_varint(payload, field)[1]
-        byte = payload[field]
-        if byte < 0x80:
-            offset_delta, field = (byte >> 1) ^ -(byte & 1), field + 1
-        elif payload[field + 1] < 0x80:
-            unsigned = (byte & 0x7F) | (payload[field + 1] << 7)
-            offset_delta, field = (unsigned >> 1) ^ -(unsigned & 1), field + 2
-        else:
-            offset_delta, field = decode_varint(payload, field)
-        byte = payload[field]
-        if byte < 0x80:
-            key_length, field = (byte >> 1) ^ -(byte & 1), field + 1
-        else:
-            key_length, field = decode_varint(payload, field)
+    """offsets[map_key(key)] = offset for every keyed record of a (decompressed) payload,
+    written straight into the map (the map build reads every dirty record)."""
+    for offset, field, key_length, _, _ in _walk(payload, header):
         if key_length >= 16:
             key = _md5(payload[field : field + key_length], usedforsecurity=False).digest()
-            offsets[key] = base_offset + offset_delta
+            offsets[key] = offset
         elif key_length >= 0:
-            offsets[payload[field : field + key_length]] = base_offset + offset_delta
+            offsets[payload[field : field + key_length]] = offset
 
 
 def rebuild_batch(
