@@ -183,10 +183,18 @@ def test_a_rebalance_storm_is_highlighted_with_its_member_and_cures(
     create_topic(process.bootstrap, TOPIC, 1)
     produce(process.bootstrap, 3)
     with TwoConsumers(process.bootstrap):
-        for _ in range(3):
-            flaky_member_comes_and_goes(process.bootstrap)
-        browser.get(f"http://{admin}/#/group/{GROUP}")  # type: ignore[attr-defined]
-        wait_for(browser, lambda b: "flaky" in text_of(b, "#rebalances tr.storm"))
+        # A loaded machine can stretch three comings and goings past the storm window: the
+        # flaky member keeps flapping (as a real one does) until the page shows the storm.
+        for attempt in range(3):
+            for _ in range(3):
+                flaky_member_comes_and_goes(process.bootstrap)
+            browser.get(f"http://{admin}/#/group/{GROUP}")  # type: ignore[attr-defined]
+            try:
+                wait_for(browser, lambda b: "flaky" in text_of(b, "#rebalances tr.storm"))
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
         assert "static membership" in text_of(browser, ".storm-banner")
         with urllib.request.urlopen(f"http://{admin}/metrics", timeout=10) as response:
             exposition = response.read().decode()
