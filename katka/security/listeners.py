@@ -55,6 +55,8 @@ class ListenerSecurity:
     ssl_context: ssl.SSLContext | None = None
     mechanisms: dict[str, SaslServerFactory] = field(default_factory=dict)
     principal_mapper: PrincipalMapper | None = None
+    # mechanism -> connections.max.reauth.ms (KIP-368; 0: sessions never expire)
+    reauth_ms: dict[str, int] = field(default_factory=dict)
 
     def tls_principal(self, peer_certificate: Mapping[str, object] | None) -> KafkaPrincipal:
         """The principal of a TLS connection before any SASL: the mapped certificate subject,
@@ -111,9 +113,28 @@ def build_listener_security(
             security.mechanisms[mechanism] = _mechanism_factory(
                 mechanism, spec, listener_configs, credentials
             )
+            security.reauth_ms[mechanism] = _reauth_ms(lookup, listener_configs, spec, mechanism)
         if not security.mechanisms:
             raise ValueError(f"listener {spec.name} uses SASL but sasl.enabled.mechanisms is empty")
     return security
+
+
+def _reauth_ms(
+    lookup: functools.partial[str | None],
+    listener_configs: Mapping[str, str],
+    spec: ListenerSpec,
+    mechanism: str,
+) -> int:
+    """connections.max.reauth.ms as Kafka reads it: listener.name.<l>.<mechanism>. first,
+    then listener.name.<l>., then the broker's."""
+    name = "connections.max.reauth.ms"
+    value = listener_configs.get(f"{LISTENER_PREFIX}{spec.name.lower()}.{mechanism.lower()}.{name}")
+    if value is None:
+        value = lookup(name)
+    try:
+        return int(value or 0)
+    except ValueError:
+        raise ValueError(f"{name} of listener {spec.name}: not a number of milliseconds") from None
 
 
 def _mechanism_factory(

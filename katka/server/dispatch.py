@@ -35,7 +35,7 @@ from katka.protocol.codec import (
     read_fixed_header,
 )
 from katka.security.sasl import AuthenticationFailed
-from katka.security.session import SaslState, Session
+from katka.security.session import SASL_HANDSHAKE_KEY, SaslState, Session
 from katka.server.throttling import Throttling, with_throttle_time
 from katka.stats import ApiStats
 
@@ -109,6 +109,8 @@ class Dispatcher:
         handler = self.registry.get(fixed.api_key)
         if handler is None:
             raise CloseConnection(f"unknown api key {fixed.api_key}")
+        if session.expires_at_ms is not None:
+            self._check_session_lifetime(fixed.api_key, session)
         if not session.allows(fixed.api_key):
             # Kafka's SaslServerAuthenticator: IllegalSaslStateException, connection closed.
             raise CloseConnection(
@@ -208,10 +210,22 @@ class Dispatcher:
             )
         return encoded
 
+    def _check_session_lifetime(self, api_key: int, session: Session) -> None:
+        """KIP-368, as Kafka's SocketServer: a SaslHandshake may start a re-authentication;
+        any other request after the session's lifetime closes the connection."""
+        now_ms = self.node.clock.monotonic_ms()
+        if api_key == SASL_HANDSHAKE_KEY and session.maybe_begin_reauthentication(now_ms):
+            return
+        if session.expired(now_ms):
+            raise CloseConnection(
+                f"{session.principal} at {session.client_host}: session expired "
+                f"(connections.max.reauth.ms) without re-authentication"
+            )
+
     def _raw_sasl_token(self, frame: bytes, session: Session) -> EncodedFrame:
         """After SaslHandshake v0 the mechanism's tokens come and go as bare frames."""
         try:
-            challenge = session.authenticate(frame)
+            challenge = session.authenticate(frame, self.node.clock.monotonic_ms())
         except AuthenticationFailed as failure:
             raise CloseConnection(
                 f"failed authentication with {session.client_host}: {failure}"

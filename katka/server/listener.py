@@ -109,4 +109,11 @@ class Listener:
         except ValueError as error:
             log.info("Failed authentication with %s (listener %s): %s", host, spec.name, error)
             return None
-        return Session(spec.name, spec.security_protocol, principal, self.security.mechanisms, host)
+        return Session(
+            spec.name,
+            spec.security_protocol,
+            principal,
+            self.security.mechanisms,
+            host,
+            self.security.reauth_ms,
+        )

@@ -124,3 +124,24 @@ def start_secured(
     )
     process.start(30)
     return SecuredBroker(process, ports)
+
+
+def add_scram_users(bootstrap: str, users: dict[str, str]) -> None:
+    """SCRAM-SHA-256 and -512 credentials for each user, by AlterUserScramCredentials."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialUpsertion,
+    )
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    upsertions = [
+        UserScramCredentialUpsertion(
+            user, ScramCredentialInfo(getattr(ScramMechanism, mechanism), 4096), password.encode()
+        )
+        for user, password in users.items()
+        for mechanism in ("SCRAM_SHA_256", "SCRAM_SHA_512")
+    ]
+    for future in admin.alter_user_scram_credentials(upsertions).values():
+        future.result(30)

@@ -19,15 +19,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import (
     AdminClient,
     NewTopic,
-    ScramCredentialInfo,
-    ScramMechanism,
-    UserScramCredentialUpsertion,
 )
 
 from tests.e2e.security import (
     PLAIN_USERS,
     Certificates,
     SecuredBroker,
+    add_scram_users,
     make_certificates,
     start_secured,
 )
@@ -45,16 +43,7 @@ def secured(
     tmp_path_factory: pytest.TempPathFactory, certificates: Certificates
 ) -> Iterator[SecuredBroker]:
     broker = start_secured(tmp_path_factory.mktemp("secured"), certificates)
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap("PLAINTEXT")})
-    upsertions = [
-        UserScramCredentialUpsertion(
-            user, ScramCredentialInfo(getattr(ScramMechanism, mechanism), 4096), password.encode()
-        )
-        for user, password in SCRAM_USERS.items()
-        for mechanism in ("SCRAM_SHA_256", "SCRAM_SHA_512")
-    ]
-    for future in admin.alter_user_scram_credentials(upsertions).values():
-        future.result(30)
+    add_scram_users(broker.bootstrap("PLAINTEXT"), SCRAM_USERS)
     yield broker
     broker.process.kill()
 
