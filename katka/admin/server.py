@@ -1,8 +1,9 @@
-"""`AdminHttpServer`: katka's HTTP admin API, JSON over HTTP/1.1, read only, on its own listener.
+"""`AdminHttpServer`: katka's HTTP admin API, JSON over HTTP/1.1, on its own listener.
 
-Each connection carries one request: read a bounded head (MAX_HEAD_BYTES, HEAD_TIMEOUT_S),
-route it, answer, close. Views run on the broker's event loop, so they read broker state
-without locks; a view that raises answers 500 and the server keeps serving.
+Each connection carries one request: read a bounded head (MAX_HEAD_BYTES, HEAD_TIMEOUT_S) and
+a POST's bounded body, route it, answer, close. Views run on the broker's event loop, so they
+read broker state without locks; a view that raises answers 500 and the server keeps serving.
+docs/admin-api.md describes every path.
 
   GET /api/health
   GET /api/topics                      GET /api/topics/{topic}
@@ -11,6 +12,7 @@ without locks; a view that raises answers 500 and the server keeps serving.
   GET /api/groups/{group}/rebalances   GET /api/groups/{group}/lag
   GET /api/transactions                GET /api/transactions/{transactional_id}
   GET /api/share-groups                GET /api/share-groups/{group} (share_views.py)
+  POST /api/groups/{group}/reset-offsets (JSON body: offset_reset.py; the one action)
   GET /metrics (Prometheus' text format; katka/admin/metrics.py)
   GET / (the console: console/index.html, plain HTML and JS over the JSON above)
 """
@@ -20,13 +22,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from katka.admin import metrics, share_views, views
+from katka.admin import metrics, offset_reset, share_views, views
 from katka.admin.http import (
+    JSON_TYPE,
     MAX_HEAD_BYTES,
     BadRequest,
     Request,
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("katka.admin")
 
 HEAD_TIMEOUT_S = 10.0
+BODY_TIMEOUT_S = 10.0
 
 View = Callable[..., "views.Document | None"]
 # (path segments pattern, view); "*" matches one segment, passed to the view.
@@ -59,10 +63,18 @@ ROUTES: list[tuple[tuple[str, ...], View]] = [
     (("api", "share-groups"), share_views.share_groups),
     (("api", "share-groups", "*"), share_views.share_group),
 ]
+# POST routes: the view also receives the request body (JSON) and returns its document or
+# raises offset_reset.Refused.
+Action = Callable[..., "views.Document"]
+POST_ROUTES: list[tuple[tuple[str, ...], Action]] = [
+    (("api", "groups", "*", "reset-offsets"), offset_reset.reset_offsets),
+]
 
 
-def route(request: Request) -> tuple[View, list[str]] | None:
-    for pattern, view in ROUTES:
+def route(
+    request: Request, routes: Sequence[tuple[tuple[str, ...], View]] = ROUTES
+) -> tuple[View, list[str]] | None:
+    for pattern, view in routes:
         if len(pattern) != len(request.segments):
             continue
         arguments = []
@@ -76,12 +88,15 @@ def route(request: Request) -> tuple[View, list[str]] | None:
     return None
 
 
-def respond(node: Node, head: bytes) -> bytes:
-    """The whole response to one request head (never raises)."""
+def respond(node: Node, head: bytes, body: bytes = b"") -> bytes:
+    """The whole response to one request (never raises)."""
     try:
         request = parse_request_head(head)
     except BadRequest as error:
         return encode_response(error.status, error_body(error.status, str(error)))
+    action = route(request, POST_ROUTES)
+    if request.method == "POST" or action is not None:
+        return _post(node, request, body, action)
     head_only = request.method == "HEAD"
     if request.segments == ("metrics",):
         return _metrics(node, head_only)
@@ -105,6 +120,33 @@ def respond(node: Node, head: bytes) -> bytes:
         what = "/".join(arguments) or request.path
         return encode_response(status, error_body(status, f"not found: {what}"), head_only)
     return encode_response(HTTPStatus.OK, document, head_only)
+
+
+def _post(
+    node: Node, request: Request, body: bytes, action: tuple[View, list[str]] | None
+) -> bytes:
+    allow = "POST"
+    if action is None or request.method != "POST":
+        status = HTTPStatus.METHOD_NOT_ALLOWED
+        if action is None:
+            allow = "GET, HEAD"
+        message = f"{request.method} not allowed on {request.path}"
+        return encode_response(status, error_body(status, message), allow=allow)
+    if request.content_type != JSON_TYPE:
+        # Also what keeps other sites' pages out: a JSON POST needs a CORS preflight.
+        status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+        message = f"send the body as {JSON_TYPE}"
+        return encode_response(status, error_body(status, message), allow=allow)
+    view, arguments = action
+    try:
+        document = view(node, *arguments, body)
+    except offset_reset.Refused as refused:
+        return encode_response(refused.status, error_body(refused.status, str(refused)))
+    except Exception:
+        log.exception("admin API action failed for %s", request.path)
+        status = HTTPStatus.INTERNAL_SERVER_ERROR
+        return encode_response(status, error_body(status, "the action failed; see the broker log"))
+    return encode_response(HTTPStatus.OK, document)
 
 
 @functools.cache
@@ -150,6 +192,15 @@ class AdminHttpServer:
             await self._server.wait_closed()
             self._server = None
 
+    @staticmethod
+    async def _read_body(reader: asyncio.StreamReader, head: bytes) -> bytes:
+        """A POST's body (Content-Length bytes); respond() answers a malformed head."""
+        try:
+            request = parse_request_head(head[:-4])
+        except BadRequest:
+            return b""
+        return await reader.readexactly(request.content_length) if request.content_length else b""
+
     async def _on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
@@ -159,7 +210,8 @@ class AdminHttpServer:
         try:
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
-                response = respond(self.node, head[:-4])
+                body = await asyncio.wait_for(self._read_body(reader, head), BODY_TIMEOUT_S)
+                response = respond(self.node, head[:-4], body)
             except asyncio.LimitOverrunError:
                 status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
                 response = encode_response(status, error_body(status, "request head too large"))

@@ -79,6 +79,12 @@ class GroupManager(Protocol):
         """Topics whose offsets must stay; raises KafkaError when the group refuses."""
         ...
 
+    def prepare_offset_reset(self, group_id: str, live: bool, ctx: Context) -> ErrorCode | None:
+        """Before katka's offset reset of a group this manager owns (or of an unknown id): None
+        when the new offsets may be written; with `live`, fence the members so they resume
+        from them (docs/admin-api.md); an error when the group refuses."""
+        ...
+
     def expire_offsets(self, ctx: Context) -> int:
         """Tombstone expired offsets (and groups left empty without any); how many."""
         ...

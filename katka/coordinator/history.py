@@ -18,7 +18,12 @@ Triggers: join (a new member), leave (LeaveGroup), session_timeout (heartbeat ex
 poll_timeout (a member missed the rebalance timeout: it did not rejoin, or did not send
 SyncGroup, in time), metadata_change (a member rejoined with new metadata, or the leader
 rejoined to pick up topic changes), static_member_change (a static member was replaced in a
-way that needs a new assignment).
+way that needs a new assignment), offset_reset (katka's live offset reset fenced the members so
+they resume from the new offsets: `katka group reset-offsets --live`).
+
+Completed rebalances survive a restart: each is one record in the coordinator's internal log
+(history_records.py), `sequence` numbers them, and a group rebuilt at start-up gets its last
+`max_entries` back with the counts by trigger.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class RebalanceTrigger(StrEnum):
     POLL_TIMEOUT = "poll_timeout"
     METADATA_CHANGE = "metadata_change"
     STATIC_MEMBER_CHANGE = "static_member_change"
+    OFFSET_RESET = "offset_reset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +105,18 @@ class RebalanceHistory:
         self._open: _OpenRebalance | None = None
         # Members removed from a Stable group just before the rebalance their removal opens.
         self._removed_before_open: list[RemovedMember] = []
-        # Completed rebalances by trigger since the group was loaded (entries keep the last few).
+        # Completed rebalances by trigger (entries keep the last few); persisted with each entry.
         self.counts: dict[str, int] = {}
+        self.sequence = 0  # completed rebalances ever: the next entry's number
+
+    def restore(
+        self, entries: Iterable[RebalanceRecord], counts: dict[str, int], sequence: int
+    ) -> None:
+        """The completed rebalances the internal log kept (replay at start-up)."""
+        self.entries.clear()
+        self.entries.extend(entries)
+        self.counts = dict(counts)
+        self.sequence = sequence
 
     @property
     def in_progress(self) -> RebalanceCause | None:
@@ -158,6 +174,7 @@ class RebalanceHistory:
         )
         self.entries.append(entry)
         self.counts[cause.trigger.value] = self.counts.get(cause.trigger.value, 0) + 1
+        self.sequence += 1
         logger.info(
             "group %s rebalance to generation %d ended %s after %d ms (stopped %d ms): "
             "trigger=%s member=%s client=%s instance=%s reason=%r members=%d removed=%d "

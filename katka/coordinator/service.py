@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import replace
 from enum import Enum
 
@@ -54,6 +54,7 @@ from katka.coordinator.consumer.views import DescribedConsumerGroup
 from katka.coordinator.effects import Context, Effects, TimerEvent
 from katka.coordinator.group_manager import GroupManager
 from katka.coordinator.history import RebalanceRecord
+from katka.coordinator.history_records import HistoryStore
 from katka.coordinator.internal_log import InternalLog, MemoryInternalLog
 from katka.coordinator.offsets import (
     OffsetCommitter,
@@ -63,14 +64,7 @@ from katka.coordinator.offsets import (
     fetch_committed,
     plan_offset_delete,
 )
-from katka.coordinator.records import (
-    OffsetKey,
-    Record,
-    decode_key,
-    is_legacy_value,
-    offset_commit_record,
-    upgrade_legacy_record,
-)
+from katka.coordinator.records import Record
 from katka.coordinator.reply import Reply
 from katka.coordinator.results import (
     DeleteGroupResult,
@@ -93,6 +87,7 @@ from katka.coordinator.share.manager import ShareGroupManager, ShareHeartbeat, S
 from katka.coordinator.timers import Timers
 from katka.coordinator.topics import NoTopics, TopicImage
 from katka.coordinator.txn_offsets import PendingTransactionalOffsets
+from katka.coordinator.write_path import WritePath
 from katka.errors import ErrorCode, KafkaError
 
 __all__ = ["CoordinatorConfig", "GroupCoordinator"]
@@ -126,13 +121,14 @@ class GroupCoordinator:
         self._partition_exists = partition_exists
         self._topics = topics if topics is not None else NoTopics()
         self.offsets = OffsetStore()
-        self.classic = ClassicGroupManager(config, self.offsets)
-        self.consumer = ConsumerGroupManager(config, self.offsets, self._topics)
+        self.histories = HistoryStore()
+        self.classic = ClassicGroupManager(config, self.offsets, self.histories)
+        self.consumer = ConsumerGroupManager(config, self.offsets, self.histories, self._topics)
         self.share = ShareGroupManager.create(config, share_log or MemoryInternalLog())
         self.share_partitions = self.share.partitions  # loaded before finish_load
         self._managers: tuple[GroupManager, ...] = (self.classic, self.consumer, self.share)
         self._status = _Status.LOADING
-        self._records_since_compaction = 0
+        self._writes = WritePath(log, self.offsets, self.histories, self._managers)
         self._pending_txn_offsets = PendingTransactionalOffsets()
 
     # --- lifecycle -------------------------------------------------------------------
@@ -141,18 +137,10 @@ class GroupCoordinator:
         """Replay the internal log, restore groups and offsets, start the expiry timer."""
         self._status = _Status.LOADING
         self.offsets.clear()
+        self.histories.clear()
         for manager in self._managers:
             manager.start_load()
-        count = legacy = 0
-        for key, value in self._log.replay():
-            count += 1
-            if value is not None and is_legacy_value(decode_key(key), value):
-                legacy += 1  # katka 0.1's own layout: applied as today's records
-                for upgraded_key, upgraded_value in upgrade_legacy_record(key, value):
-                    self._apply(upgraded_key, upgraded_value)
-            else:
-                self._apply(key, value)
-        self._records_since_compaction = count
+        count, legacy = self._writes.replay()
         self._pending_txn_offsets.load(self._log.open_transactions())
         self.share_partitions.load()
         for manager in self._managers:
@@ -167,13 +155,9 @@ class GroupCoordinator:
         logger.info("coordinator loaded %d records", count)
         if legacy:
             # Rewrite the log at once, so tools reading __consumer_offsets see only Kafka's layout.
-            live = self.live_records()
-            self._log.compact(live)
-            self._records_since_compaction = len(live)
+            live = self._writes.compact()
             logger.info(
-                "rewrote %d records of katka 0.1's layout in Kafka's: %d live records",
-                legacy,
-                len(live),
+                "rewrote %d records of katka 0.1's layout in Kafka's: %d live records", legacy, live
             )
         else:
             self.maybe_compact()
@@ -421,6 +405,33 @@ class GroupCoordinator:
         self._execute(manager, ctx.fx)
         return OffsetDeleteResult(ErrorCode.none, tuple(results))
 
+    def reset_offsets(
+        self, group_id: str, offsets: Mapping[tuple[str, int], int], *, live: bool
+    ) -> ErrorCode:
+        """katka's offset reset (the admin API's, docs/admin-api.md): new committed offsets for
+        an inactive group, or with `live` for an active one, whose members are fenced in the
+        same append so that no commit of theirs from before can overwrite the reset."""
+        error = self._status_error() or self._group_id_error(group_id)
+        if error is not None:
+            return error
+        manager = self._owner(group_id) or self.classic
+        ctx = self._context()
+        refused = manager.prepare_offset_reset(group_id, live, ctx)
+        if refused is not None:
+            return refused
+        partitions = [OffsetCommitPartition(t, p, offset) for (t, p), offset in offsets.items()]
+        records, _ = build_commit(
+            group_id,
+            partitions,
+            group_error=None,
+            partition_exists=self._partition_exists,
+            max_metadata_size=self.config.offset_metadata_max_bytes,
+            now_ms=ctx.now_ms,
+        )
+        ctx.fx.records[:0] = records  # the offsets first, then the fence, in one append
+        self._execute(manager, ctx.fx)
+        return ErrorCode.none
+
     def expire_offsets(self) -> int:
         """Drop expired offsets; remove empty groups left without offsets. Returns how many."""
         if not self.is_active:
@@ -490,62 +501,31 @@ class GroupCoordinator:
     # --- the write path, replay and compaction ------------------------------------------------
 
     def live_records(self) -> list[Record]:
-        """The current state as records: every live group record, each committed offset."""
-        records = [record for manager in self._managers for record in manager.live_records()]
-        for group_id in self.offsets.group_ids():
-            for (topic, partition), value in self.offsets.group_offsets(group_id).items():
-                records.append(offset_commit_record(group_id, topic, partition, value))
-        return records
+        """The current state as records (write_path.py)."""
+        return self._writes.live_records()
 
     def maybe_compact(self, min_records: int = 10_000) -> bool:
-        """Rewrite the internal log as a snapshot once superseded records dominate it (Kafka
-        compacts by key; a snapshot keeps replay proportional to the live state: see
-        docs/reliability.md, Log compaction)."""
+        """Rewrite the internal log as a snapshot once superseded records dominate it."""
         if self._pending_txn_offsets:
             return False  # the snapshot would drop the open transactions' offsets
-        live = self.live_records()
-        if self._records_since_compaction < max(min_records, 2 * len(live)):
-            return False
-        self._log.compact(live)
-        logger.info(
-            "compacted the coordinator log: %d records replaced by %d live ones",
-            self._records_since_compaction,
-            len(live),
-        )
-        self._records_since_compaction = len(live)
-        return True
+        return self._writes.maybe_compact(min_records)
 
     def _apply(self, key: bytes, value: bytes | None) -> None:
-        """The one place records take effect, at run time and during replay."""
-        decoded = decode_key(key)
-        self._records_since_compaction += 1
-        if isinstance(decoded, OffsetKey):
-            self.offsets.apply(decoded, value)
-            if self.is_active and value is not None and self._owner(decoded.group_id) is None:
-                self.classic.adopt(decoded.group_id, self._clock.now_ms())
-            return
-        for manager in self._managers:
-            if isinstance(decoded, manager.record_key):
-                manager.apply(key, decoded, value)
+        """Apply one record (write_path.py); offsets of an unknown group adopt it at run time."""
+        offset_key = self._writes.apply(key, value)
+        if (
+            offset_key is not None
+            and value is not None
+            and self.is_active
+            and self._owner(offset_key.group_id) is None
+        ):
+            self.classic.adopt(offset_key.group_id, self._clock.now_ms())
 
     def _append(self, records: list[Record]) -> None:
         """Make records durable, then apply them (the one write path of every record)."""
-        if not records:
-            return
-        try:
-            self._log.append(records)
-        except KafkaError as error:
-            if error.code != ErrorCode.kafka_storage_error or any(
-                isinstance(decode_key(key), OffsetKey) for key, _ in records
-            ):
-                raise  # an offset commit is refused, never acknowledged unwritten
-            # Group metadata could not be written (a full disk). The members still get their
-            # answers and timers, so nobody is left parked; a restart reloads the last metadata
-            # that was written and the members rejoin.
-            logger.warning("group metadata not written: %s", error.message)
-            return
-        for key, value in records:
-            self._apply(key, value)
+        if self._writes.append(records):
+            for key, value in records:
+                self._apply(key, value)
 
     def _execute(self, manager: GroupManager, fx: Effects) -> None:
         """Records first (durable, then applied), then timers, then parked answers."""

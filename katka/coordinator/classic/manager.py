@@ -30,6 +30,7 @@ from katka.coordinator.classic.views import describe_group, group_summary
 from katka.coordinator.config import CoordinatorConfig
 from katka.coordinator.effects import Context, Effects, TimerEvent
 from katka.coordinator.history import RebalanceRecord
+from katka.coordinator.history_records import HistoryStore
 from katka.coordinator.offsets import (
     OffsetCommitter,
     OffsetStore,
@@ -84,9 +85,12 @@ class ClassicGroupManager:
     group_type = "classic"  # ListGroups v5+
     record_key = GroupKey
 
-    def __init__(self, config: CoordinatorConfig, offsets: OffsetStore) -> None:
+    def __init__(
+        self, config: CoordinatorConfig, offsets: OffsetStore, histories: HistoryStore
+    ) -> None:
         self.config = config
         self._offsets = offsets
+        self._histories = histories
         self.groups: dict[str, ClassicGroup] = {}
         self._values: dict[str, bytes] = {}  # the last group metadata record per group
         self._loading: dict[str, GroupSnapshot] | None = None
@@ -108,6 +112,7 @@ class ClassicGroupManager:
         rebalance.mark_dead(group, ctx)
         if group_id in self._values:
             ctx.fx.records.append(group_tombstone(group_id))
+        ctx.fx.records.extend(self._histories.tombstones(group_id))
 
     def delete_group(self, group_id: str, ctx: Context) -> ErrorCode:
         """DeleteGroups: only an Empty group may go."""
@@ -142,7 +147,9 @@ class ClassicGroupManager:
     def finish_load(self, ctx: Context) -> None:
         loaded, self._loading = self._loading or {}, None
         for group_id, snapshot in loaded.items():
-            self.groups[group_id] = rebalance.load_group(group_id, snapshot, ctx)
+            group = rebalance.load_group(group_id, snapshot, ctx)
+            self._histories.restore_into(group_id, group.history)
+            self.groups[group_id] = group
 
     def live_records(self) -> list[Record]:
         return [(group_key(group_id), value) for group_id, value in self._values.items()]
@@ -274,6 +281,17 @@ class ClassicGroupManager:
             raise KafkaError(ErrorCode.non_empty_group)
         return group.subscribed_topics or frozenset()
 
+    def prepare_offset_reset(self, group_id: str, live: bool, ctx: Context) -> ErrorCode | None:
+        """An inactive group takes new offsets as they are; an active one only `live`, its
+        generation fenced (rebalance.fence_for_offset_reset)."""
+        group = self.groups.get(group_id)
+        if group is None or (group.is_state(EMPTY) and not group.members):
+            return None
+        if not live:
+            return ErrorCode.non_empty_group
+        rebalance.fence_for_offset_reset(group, ctx)
+        return None
+
     def expire_offsets(self, ctx: Context) -> int:
         """Tombstone expired offsets (KIP-211 rules); Empty groups left without any go too."""
         removed = 0
@@ -344,7 +362,9 @@ class ClassicGroupManager:
     # --- plumbing ---------------------------------------------------------------------------
 
     def _new_group(self, group_id: str, now_ms: int) -> ClassicGroup:
-        return ClassicGroup(group_id, now_ms, history_size=self.config.rebalance_history_size)
+        group = ClassicGroup(group_id, now_ms, history_size=self.config.rebalance_history_size)
+        self._histories.restore_into(group_id, group.history)
+        return group
 
     def _maybe_discard_unused(self, group: ClassicGroup) -> None:
         """Forget a group a failed first request created (nothing refers to it)."""

@@ -30,6 +30,7 @@ from katka.coordinator.classic.timeouts import (
 )
 from katka.coordinator.effects import Context
 from katka.coordinator.history import RebalanceCause, RebalanceTrigger
+from katka.coordinator.history_records import history_record
 from katka.coordinator.records import GroupSnapshot, MemberSnapshot, Record, group_record
 from katka.coordinator.results import JoinGroupResult, SyncGroupResult
 from katka.errors import ErrorCode
@@ -221,15 +222,20 @@ def propagate_assignment(group: ClassicGroup, error: ErrorCode, ctx: Context) ->
             schedule_heartbeat(group, member, ctx)
 
 
-def complete_history(group: ClassicGroup, ctx: Context) -> None:
-    group.history.complete(
+def complete_history(
+    group: ClassicGroup, ctx: Context, *, outcome: str | None = None, persist: bool = True
+) -> None:
+    """Close the open rebalance (outcome: the group's state) and record it in the log."""
+    entry = group.history.complete(
         group_id=group.group_id,
         generation_id=group.generation_id,
-        outcome=group.state.value,
+        outcome=outcome or group.state.value,
         protocol_name=group.protocol_name,
         members=group.assignment_sizes(),
         now_ms=ctx.now_ms,
     )
+    if entry is not None and persist:
+        ctx.fx.records.append(history_record(group.group_id, group.history, entry))
 
 
 def schedule_heartbeat(
@@ -264,6 +270,48 @@ def remove_pending_member(group: ClassicGroup, member_id: str, ctx: Context) -> 
     group.remove(member_id)
     ctx.fx.cancel(heartbeat_key(group.group_id, member_id))
     maybe_complete_join_phase(group, ctx)
+
+
+def fence_for_offset_reset(group: ClassicGroup, ctx: Context) -> None:
+    """katka's live offset reset (docs/admin-api.md): end the current generation, so no member
+    resumes from, or commits, the positions it had before the new committed offsets.
+
+    The generation moves on at once: a heartbeat, commit or SyncGroup of the old one answers
+    ILLEGAL_GENERATION, which Kafka's clients take as a lost assignment (dropped without a
+    commit) before they rejoin and fetch the committed offsets. A member parked in JoinGroup or
+    SyncGroup would come out of this rebalance still holding its partitions (cooperative), so
+    it is removed (UNKNOWN_MEMBER_ID) and rejoins as a new member. The record says the group is
+    empty at the new generation: after a crash every member rejoins as well.
+    """
+    cause = RebalanceCause(RebalanceTrigger.OFFSET_RESET, reason="offsets reset while consuming")
+    if group.history.in_progress is not None:
+        complete_history(group, ctx, outcome="Superseded")
+    group.history.on_prepare(cause, ctx.now_ms)
+    for member in list(group.members.values()):
+        if member.awaiting_join or member.awaiting_sync:
+            answer_join(ctx, group, member, JoinGroupResult.error(ErrorCode.unknown_member_id))
+            answer_sync(ctx, group, member, SyncGroupResult(ErrorCode.unknown_member_id))
+            group.remove(member.member_id)
+            ctx.fx.cancel(heartbeat_key(group.group_id, member.member_id))
+            group.history.on_member_removed(
+                member.member_id, member.group_instance_id, RebalanceTrigger.OFFSET_RESET
+            )
+    group.pending_sync_members.clear()
+    group.generation_id += 1
+    logger.info(
+        "offsets of group %s reset while consuming: generation %d fenced, members rejoin",
+        group.group_id,
+        group.generation_id - 1,
+    )
+    fenced = GroupSnapshot(group.protocol_type, group.generation_id, None, None, ctx.now_ms)
+    ctx.fx.records.append(group_record(group.group_id, fenced))
+    if not group.is_state(PREPARING):
+        prepare_rebalance(group, ctx, cause)
+    elif group.has_all_members_joined():
+        ctx.fx.cancel(join_key(group.group_id))
+        complete_join(group, ctx)
+    else:
+        _schedule_join_expiry(group, ctx)  # the one scheduled captured the old generation
 
 
 # --- timers ------------------------------------------------------------------------------
@@ -429,4 +477,4 @@ def mark_dead(group: ClassicGroup, ctx: Context) -> None:
     ctx.fx.cancel(join_key(group.group_id))
     ctx.fx.cancel(sync_key(group.group_id))
     group.transition_to(DEAD, ctx.now_ms)
-    complete_history(group, ctx)
+    complete_history(group, ctx, persist=False)  # the group's records go with it

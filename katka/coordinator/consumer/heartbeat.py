@@ -42,6 +42,7 @@ from katka.coordinator.consumer.reconciliation import (
 )
 from katka.coordinator.consumer.timeouts import (
     ConsumerTimerEvent,
+    RebalanceExpiry,
     SessionExpiry,
     rebalance_key,
     session_key,
@@ -430,6 +431,39 @@ def fence_member(
     group.history.on_member_removed(member.member_id, member.instance_id, cause.trigger)
     metadata = subscription_metadata(group.subscribed_topic_names(ctx.topics), ctx.topics)
     bump_group_epoch(group, metadata, cause, ctx)
+    maybe_complete_history(group, ctx)
+
+
+def fence_for_offset_reset(group: ConsumerGroup, ctx: Context) -> None:
+    """katka's live offset reset (docs/admin-api.md): a new group epoch, every member fenced.
+
+    Each member's epoch moves to the new one without an assignment, so its next heartbeat with
+    the old epoch answers FENCED_MEMBER_EPOCH (and its commits STALE_MEMBER_EPOCH): Kafka's
+    clients drop their partitions as lost, without a commit, and rejoin with epoch 0; the member
+    then gets its target back and fetches the committed offsets. Until it rejoins it owns
+    nothing and is not reconciled (the group is not Stable), and its rebalance timeout fences
+    it for good if it never comes back. The records make the fence hold after a crash.
+    """
+    cause = RebalanceCause(RebalanceTrigger.OFFSET_RESET, reason="offsets reset while consuming")
+    metadata = subscription_metadata(group.subscribed_topic_names(ctx.topics), ctx.topics)
+    bump_group_epoch(group, metadata, cause, ctx)
+    update_target_assignment(group, ctx)
+    for member in group.members.values():
+        if member.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH:
+            continue  # gone for now: a static member coming back starts afresh anyway
+        member.previous_member_epoch = member.member_epoch = group.assignment_epoch
+        member.state = MemberState.UNREVOKED_PARTITIONS
+        group.set_assignment(member, NO_PARTITIONS, NO_PARTITIONS, ctx.now_ms)
+        ctx.fx.records.append(
+            consumer_current_assignment_record(
+                group.group_id, member.member_id, member.assignment_value()
+            )
+        )
+        ctx.fx.schedule(
+            rebalance_key(group.group_id, member.member_id),
+            ctx.now_ms + member.rebalance_timeout_ms,
+            RebalanceExpiry(group.group_id, member.member_id, member.member_epoch),
+        )
     maybe_complete_history(group, ctx)
 
 

@@ -39,6 +39,7 @@ from katka.coordinator.consumer.timeouts import (
 from katka.coordinator.consumer.views import DescribedConsumerGroup, describe_group, group_summary
 from katka.coordinator.effects import Context, Effects, TimerEvent
 from katka.coordinator.history import RebalanceRecord
+from katka.coordinator.history_records import HistoryStore
 from katka.coordinator.offsets import OffsetCommitter, OffsetStore, expired_partitions
 from katka.coordinator.records import (
     ConsumerGroupKey,
@@ -58,9 +59,16 @@ class ConsumerGroupManager:
     group_type = GROUP_TYPE  # ListGroups v5+
     record_key = ConsumerGroupKey
 
-    def __init__(self, config: CoordinatorConfig, offsets: OffsetStore, topics: TopicImage) -> None:
+    def __init__(
+        self,
+        config: CoordinatorConfig,
+        offsets: OffsetStore,
+        histories: HistoryStore,
+        topics: TopicImage,
+    ) -> None:
         self.config = config
         self._offsets = offsets
+        self._histories = histories
         self.topics = topics
         self.groups: dict[str, ConsumerGroup] = {}
         self._values: dict[bytes, bytes] = {}  # the latest value of every live consumer key
@@ -83,6 +91,7 @@ class ConsumerGroupManager:
             ctx.fx.cancel(session_key(group_id, member_id))
             ctx.fx.cancel(rebalance_key(group_id, member_id))
         ctx.fx.records.extend(consumer_group_tombstones(group_id))
+        ctx.fx.records.extend(self._histories.tombstones(group_id))
         group.dead = True
         logger.info("consumer group %s deleted", group_id)
 
@@ -119,6 +128,7 @@ class ConsumerGroupManager:
             by_group.setdefault(key.group_id, {})[key] = value
         for group_id, values in by_group.items():
             group = load_group(group_id, values, self.config, ctx.now_ms)
+            self._histories.restore_into(group_id, group.history)
             self.groups[group_id] = group
             for member in group.members.values():
                 consumer.schedule_session_timeout(group, member, ctx)
@@ -154,6 +164,7 @@ class ConsumerGroupManager:
                 group = ConsumerGroup(
                     req.group_id, ctx.now_ms, history_size=self.config.rebalance_history_size
                 )
+                self._histories.restore_into(req.group_id, group.history)
                 created = True
             if req.member_epoch in (LEAVE_GROUP_MEMBER_EPOCH, LEAVE_GROUP_STATIC_MEMBER_EPOCH):
                 response = consumer.leave(group, req, ctx)
@@ -220,6 +231,17 @@ class ConsumerGroupManager:
         """The topics a member subscribes to: their offsets must stay."""
         group = self.groups[group_id]
         return frozenset(t for m in group.members.values() for t in member_topics(m, self.topics))
+
+    def prepare_offset_reset(self, group_id: str, live: bool, ctx: Context) -> ErrorCode | None:
+        """An empty group takes new offsets as they are; an active one only `live`, every
+        member fenced (heartbeat.fence_for_offset_reset)."""
+        group = self.groups.get(group_id)
+        if group is None or group.is_empty:
+            return None
+        if not live:
+            return ErrorCode.non_empty_group
+        consumer.fence_for_offset_reset(group, ctx)
+        return None
 
     def expire_offsets(self, ctx: Context) -> int:
         """Kafka: a consumer group's offsets expire counted from their commit, unless a member

@@ -32,6 +32,7 @@ from katka.coordinator.consumer.group import (
 from katka.coordinator.consumer.timeouts import RebalanceExpiry, rebalance_key
 from katka.coordinator.effects import Context
 from katka.coordinator.history import RebalanceCause
+from katka.coordinator.history_records import history_record
 from katka.coordinator.records import (
     ConsumerGroupMetadataValue,
     consumer_current_assignment_record,
@@ -217,7 +218,7 @@ def _complete_history(group: ConsumerGroup, outcome: str, epoch: int, ctx: Conte
     pauses = group.pauses
     still_paused = [ctx.now_ms - released for released in pauses.released_ms.values()]
     stopped = max([pauses.longest_pause_ms, *still_paused]) if outcome != "Empty" else 0
-    group.history.complete(
+    entry = group.history.complete(
         group_id=group.group_id,
         generation_id=epoch,
         outcome=outcome,
@@ -226,6 +227,8 @@ def _complete_history(group: ConsumerGroup, outcome: str, epoch: int, ctx: Conte
         now_ms=ctx.now_ms,
         stopped_ms=stopped,
     )
+    if entry is not None:
+        ctx.fx.records.append(history_record(group.group_id, group.history, entry))
     if outcome != "Superseded":
         pauses.longest_pause_ms = 0
         if outcome == "Empty":

@@ -266,6 +266,10 @@ class ShareGroupManager:
     def validate_offset_delete(self, group_id: str) -> frozenset[str]:
         raise KafkaError(ErrorCode.group_id_not_found)
 
+    def prepare_offset_reset(self, group_id: str, live: bool, ctx: Context) -> ErrorCode | None:
+        # A share group's offsets are its share-partition state: `katka share-group reset-offsets`.
+        return ErrorCode.group_id_not_found
+
     def expire_offsets(self, ctx: Context) -> int:
         return 0
 
