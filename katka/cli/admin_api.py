@@ -57,6 +57,31 @@ class AdminApi:
         except ValueError:
             raise CliError(f"admin API {url}: the answer is not JSON") from None
 
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST a JSON body (an action, e.g. a live offset reset); CliError with the API's
+        message when it refuses."""
+        url = self.base_url + path
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            try:
+                message = json.loads(error.read())["message"]
+            except (ValueError, KeyError, TypeError):
+                message = f"HTTP {error.code} {error.reason}"
+            raise CliError(message) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise CliError(f"cannot reach katka's admin API at {url}: {reason}") from None
+        except ValueError:
+            raise CliError(f"admin API {url}: the answer is not JSON") from None
+
 
 def quote(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")

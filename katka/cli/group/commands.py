@@ -22,6 +22,7 @@ from katka.cli.common import (
     now_ms,
     plural,
 )
+from katka.cli.group.live_reset import request_body, reset_live
 from katka.cli.group.printers import (
     print_group_listings,
     print_group_report,
@@ -43,6 +44,7 @@ from katka.cli.group.report import group_report
 from katka.cli.group.reset_plan import (
     NO_OFFSET_FALLBACKS,
     NoCommittedOffset,
+    PlannedReset,
     ResetSpec,
     offsets_csv,
     parse_offsets_csv,
@@ -275,6 +277,12 @@ def reset_spec(
     help="Where --shift-by and --to-current start on partitions with no committed offset "
     "(refused without it).",
 )
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Reset while the group consumes (katka only): its members are fenced and resume "
+    "from the new offsets.",
+)
 @click.option("--execute", is_flag=True, help="Apply the plan (the default is a dry run).")
 @click.option("--dry-run", is_flag=True, help="Only print the plan (the default).")
 @connection_options
@@ -293,10 +301,12 @@ def reset_offsets(
     offsets_file: str | None,
     export: bool,
     if_no_offset: str | None,
+    live: bool,
     execute: bool,
     dry_run: bool,
 ) -> None:
-    """Plan, and with --execute apply, new committed offsets for an inactive group.
+    """Plan, and with --execute apply, new committed offsets for an inactive group, or with
+    --live for a group that keeps consuming (katka only: Kafka must stop every consumer).
 
     Prints current and new offsets and the records each partition will replay (negative:
     skip). New offsets are kept within [log start, log end]. --shift-by and --to-current move
@@ -311,6 +321,7 @@ def reset_offsets(
       katka group reset-offsets billing --all-topics --by-duration P1DT2H --execute
       katka group reset-offsets billing --all-topics --to-current --export > saved.csv
       katka group reset-offsets billing --from-file saved.csv --execute
+      katka group reset-offsets billing --all-topics --to-earliest --live --execute
     """
     if offsets_file is not None and (topics or all_topics):
         raise click.UsageError("--from-file names its partitions: no --topic or --all-topics")
@@ -335,6 +346,15 @@ def reset_offsets(
         requested = parse_topic_partitions(topics)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--topic") from None
+    if live:
+        body = request_body(
+            spec, topics, all_topics, to_datetime, by_duration, if_no_offset, execute
+        )
+        plan, warnings = reset_live(connection, group_id, body)
+        for warning in warnings:
+            echo_err(f"katka: warning: {warning}")
+        _print_plan(connection, group_id, plan, execute, export)
+        return
 
     admin = connection.admin()
     description = describe_group(connection, admin, group_id)
@@ -375,6 +395,16 @@ def reset_offsets(
     if execute:
         offsets = {(p.topic, p.partition): p.new_offset for p in plan}
         alter_committed_offsets(connection, admin, group_id, offsets)
+    _print_plan(connection, group_id, plan, execute, export)
+
+
+def _print_plan(
+    connection: Connection,
+    group_id: str,
+    plan: list[PlannedReset],
+    execute: bool,
+    export: bool,
+) -> None:
     if export:
         click.echo(offsets_csv(plan), nl=False)
     elif connection.json:
