@@ -18,6 +18,8 @@ producers, then check:
 - the group's committed offsets never go backwards (never below an acknowledged commit) and
   never point past the log end;
 - every offset below a committed offset was handed to some group member (skipped);
+- every rebalance of the group's history seen (admin API) before the kill is still there after
+  the restart (history_lost: it is kept in the coordinator's internal log);
 - the broker restarted without help (failed_restarts).
 
 Phases: produce (a random moment of produce and fetch traffic), roll (the moment a new segment
@@ -35,6 +37,7 @@ read again and compared with the mirror, so damage to old data is caught too.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import random
@@ -43,6 +46,7 @@ import statistics
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +56,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from katka.reliability.crash_clients import (
+    GROUP,
     TOPIC,
     ConsumerWorker,
     Ledger,
@@ -60,13 +65,14 @@ from katka.reliability.crash_clients import (
     committed_offsets,
     read_log,
 )
-from katka.reliability.process import BrokerProcess
+from katka.reliability.process import BrokerProcess, free_port
 from katka.reliability.tally import Tally
 
 log = logging.getLogger("katka.reliability.crash")
 
 PHASES = ("produce", "roll", "commit", "rebalance", "recovery")
 LOOKBACK = 2000  # offsets re-read before the last checked end on each incremental check
+HISTORY_SIZE = 50  # the broker's default rebalance history per group
 
 
 @dataclass
@@ -83,6 +89,7 @@ class Summary(Tally):
         "producer_fatal",
         "failed_restarts",
         "verify_timeouts",
+        "history_lost",
     )
     LOG = log
 
@@ -99,6 +106,8 @@ class Summary(Tally):
     producer_fatal: int = 0
     failed_restarts: int = 0
     verify_timeouts: int = 0
+    history_lost: int = 0  # rebalances seen before a kill and gone after the restart
+    history_checked: int = 0
     recovery_seconds: list[float] = field(default_factory=list)
     phases: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -113,6 +122,7 @@ class Summary(Tally):
             f"commits_past_end={self.commits_past_end} skipped={self.skipped} "
             f"producer_fatal={self.producer_fatal} failed_restarts={self.failed_restarts} "
             f"verify_timeouts={self.verify_timeouts} "
+            f"history_checked={self.history_checked} history_lost={self.history_lost} "
             f"max_recovery_ms={max(recoveries) * 1000:.0f} "
             f"median_recovery_ms={statistics.median(recoveries) * 1000:.0f} "
             f"phases={','.join(f'{k}:{v}' for k, v in sorted(self.phases.items()))}"
@@ -143,9 +153,11 @@ class CrashHarness:
         self.observed_commits = [0] * partitions
         self.on_cycle = on_cycle
         self.segment_bytes = segment_bytes
+        self.admin = f"127.0.0.1:{free_port()}"
         self.broker = BrokerProcess(
             data_dir,
             overrides=[
+                f"katka.admin.listener={self.admin}",
                 "group.initial.rebalance.delay.ms=0",
                 "group.min.session.timeout.ms=1000",
                 f"log.segment.bytes={segment_bytes}",
@@ -215,6 +227,7 @@ class CrashHarness:
             time.sleep(self.random.uniform(0, 1.0))
         else:
             time.sleep(self.random.uniform(0.1, 2.0))
+        history_before = self.rebalances()
         self.broker.kill()
         with self.ledger.lock:
             acknowledged_commits = list(self.ledger.committed)
@@ -228,6 +241,7 @@ class CrashHarness:
             raise
         self.summary.recovery_seconds.append(recovery)
         self.check(number, number % self.full_check_every == 0, acknowledged_commits)
+        self.check_history(number, history_before)
         self.summary.cycles += 1
         if self.on_cycle is not None:
             self.on_cycle(number, phase, recovery)
@@ -407,6 +421,30 @@ class CrashHarness:
                     f"the log end {end}"
                 )
             self.observed_commits[partition] = max(self.observed_commits[partition], offset)
+
+    def rebalances(self) -> list[tuple[Any, ...]] | None:
+        """The group's completed rebalances (admin API), None when it cannot be read."""
+        url = f"http://{self.admin}/api/groups/{GROUP}/rebalances"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                entries = json.loads(response.read())["rebalances"]
+        except (OSError, ValueError, KeyError):
+            return None
+        return [(e["generation_id"], e["trigger"], e["start_ms"], e["end_ms"]) for e in entries]
+
+    def check_history(self, number: int, before: list[tuple[Any, ...]] | None) -> None:
+        """The rebalances seen before the kill survive the restart (they are in the log)."""
+        after = self.rebalances()
+        if before is None or after is None:
+            return
+        self.summary.history_checked += len(before)
+        missing = [entry for entry in before if entry not in after]
+        if missing and len(after) < HISTORY_SIZE:
+            self.summary.history_lost += len(missing)
+            self.summary.problem(
+                f"cycle {number}: {len(missing)} rebalances of the history gone after the "
+                f"restart, first {missing[0]}"
+            )
 
     def check_handed(self) -> None:
         """At-least-once for the group: every offset below a commit was handed to a member."""
