@@ -15,9 +15,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from katka.protocol.batches import BatchHeader, read_header
-from katka.storage.cleaner import records as raw
+from katka.protocol.batches import read_header
 from katka.storage.cleaner.plan import (
     AbortedRange,
     CleanableRange,
@@ -27,6 +27,9 @@ from katka.storage.cleaner.plan import (
 )
 from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
 from katka.storage.disk import faults
+
+if TYPE_CHECKING:
+    from katka.storage.cleaner.passes import LiveOffsets
 
 logger = logging.getLogger("katka.cleaner")
 
@@ -136,6 +139,10 @@ class CleaningJob:
             source.release()
 
     def run(self) -> CleaningResult:
+        # numpy (passes.py, columns.py) is imported where a cleaning runs, never by the
+        # broker's process at start-up: the disk engine's cleanings run in their own process.
+        from katka.storage.cleaner.passes import LiveOffsets
+
         started = time.monotonic()
         stats = CleaningStats(self.topic, self.partition, self.cleanable.first_dirty_offset)
         throttle = Throttle(self.max_io_bytes_per_second, share_gil=not self.in_process)
@@ -149,13 +156,15 @@ class CleaningJob:
             rules = RetentionRules(
                 offset_map, self.delete_horizon_ms, self.aborted, self.last_batch_of_producer
             )
+            live = LiveOffsets(offset_map)
             to_clean = [s for s in self.sources if s.info.base_offset < end]
             by_base = {s.info.base_offset: s for s in to_clean}
             for group in group_segments([s.info for s in to_clean], self.segment_bytes):
                 writer = self.new_writer(group[0].base_offset)
                 groups.append(CleanedGroup([info.base_offset for info in group], writer))
                 for info in group:
-                    self._clean_segment(by_base[info.base_offset], rules, writer, stats, throttle)
+                    source = by_base[info.base_offset]
+                    self._clean_segment(source, rules, live, writer, stats, throttle)
                 writer.finish(max(info.last_modified_ms for info in group))
                 stats.segments_in += len(group)
                 stats.segments_out += 1
@@ -176,6 +185,8 @@ class CleaningJob:
     def _build_offset_map(self, stats: CleaningStats, throttle: Throttle) -> OffsetMap:
         """Latest offset per key over the dirty part, stopping at a batch boundary when the
         map is full (the next cleaning goes on from there)."""
+        from katka.storage.cleaner import passes  # numpy: see run
+
         offset_map = OffsetMap(self.dedupe_buffer_bytes)
         first_dirty = self.cleanable.first_dirty_offset
         end = self.cleanable.first_uncleanable_offset
@@ -184,70 +195,51 @@ class CleaningJob:
         for source in self.sources:
             if source.info.next_offset <= first_dirty or source.info.base_offset >= end:
                 continue
-            for header, batch in source.batches():
+            for run in passes.runs(source.batches()):
                 self._check_cancelled()
-                stats.bytes_read += header.size
-                throttle.account(header.size)
-                if header.last_offset < first_dirty:
-                    continue
-                if header.base_offset >= end:
-                    break
-                if header.is_control or rules.is_aborted(header):
-                    continue
-                if not offset_map.has_room_for(header.record_count):
-                    offset_map.end_offset = header.base_offset
+                wanted = []
+                for header, batch in run:
+                    stats.bytes_read += header.size
+                    if header.last_offset < first_dirty:
+                        continue
+                    if header.base_offset >= end:
+                        break
+                    if header.is_control or rules.is_aborted(header):
+                        continue
+                    wanted.append((header, batch))
+                throttle.account(sum(header.size for header, _ in run))
+                put = passes.put_run(offset_map, wanted)
+                if put < len(wanted):
+                    offset_map.end_offset = wanted[put][0].base_offset
                     return offset_map
-                offset_map.put_batch(raw.payload_of(batch, header), header)
         return offset_map
 
     def _clean_segment(
         self,
         source: SegmentSource,
         rules: RetentionRules,
+        live: LiveOffsets,
         writer: CleanedWriter,
         stats: CleaningStats,
         throttle: Throttle,
     ) -> None:
+        from katka.storage.cleaner import passes  # numpy: see run
+
         retain_deletes = source.info.last_modified_ms > rules.delete_horizon_ms
-        for header, batch in source.batches():
+        first_dirty = self.cleanable.first_dirty_offset
+        for run in passes.runs(source.batches()):
             self._check_cancelled()
-            stats.bytes_read += header.size
-            stats.records_read += header.record_count
-            kept_batch: bytes | memoryview | None
-            if header.base_offset >= rules.offset_map.end_offset:
-                kept_batch = batch  # past what the map covers: the next cleaning's
-                if not header.is_control:
-                    rules.on_data_batch_kept(header)
-            elif header.is_control:
-                kept_batch = batch if rules.keep_marker(header, retain_deletes) else None
-            else:
-                kept_batch = self._filter(header, batch, rules, retain_deletes, stats)
-                if kept_batch is not None:
-                    rules.on_data_batch_kept(header)
-            if kept_batch is not None:
+            decided = passes.clean_run(run, rules, live, first_dirty, retain_deletes)
+            io_bytes = 0
+            for (header, batch), (kept_batch, kept_count) in zip(run, decided, strict=True):
+                stats.bytes_read += header.size
+                stats.records_read += header.record_count
+                stats.records_kept += kept_count
+                io_bytes += header.size
+                if kept_batch is None:
+                    continue
                 written = header if kept_batch is batch else read_header(kept_batch)
                 writer.append(kept_batch, written._replace(position=0))
                 stats.bytes_written += len(kept_batch)
-                throttle.account(header.size + len(kept_batch))
-            else:
-                throttle.account(header.size)
-
-    @staticmethod
-    def _filter(
-        header: BatchHeader,
-        batch: memoryview,
-        rules: RetentionRules,
-        retain_deletes: bool,
-        stats: CleaningStats,
-    ) -> bytes | memoryview | None:
-        payload = raw.payload_of(batch, header)
-        if rules.is_aborted(header):
-            kept: list[raw.RawRecord] = []
-        else:
-            kept = rules.kept_records(payload, header, retain_deletes)
-        stats.records_kept += len(kept)
-        if len(kept) == header.record_count:
-            return batch
-        if kept or rules.keep_empty_batch(header):
-            return raw.rebuild_batch(batch, header, payload, kept)
-        return None
+                io_bytes += len(kept_batch)
+            throttle.account(io_bytes)

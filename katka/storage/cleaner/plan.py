@@ -24,11 +24,11 @@ cleaning, and then delete.retention.ms after the data above it was cleaned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from katka.protocol.batches import BatchHeader
-from katka.storage.cleaner.records import RawRecord, map_key, put_keys, scan_kept
+from katka.storage.cleaner.records import map_key
 
 # Kafka's SkimpyOffsetMap entry: a 16-byte hash and an 8-byte offset. Python's dict of those
 # costs more: tracemalloc measures about 133 bytes per entry, 150 while the dict resizes, so
@@ -139,9 +139,6 @@ def group_segments(
     return groups
 
 
-key_hash = map_key
-
-
 class OffsetMap:
     """The latest offset of every key seen, by the key's MD5 (Kafka's SkimpyOffsetMap)."""
 
@@ -157,14 +154,21 @@ class OffsetMap:
         return not self._offsets or len(self._offsets) + records <= self.capacity
 
     def put(self, key: bytes, offset: int) -> None:
-        self._offsets[key_hash(key)] = offset
+        self._offsets[map_key(key)] = offset
 
-    def put_batch(self, payload: bytes, header: BatchHeader) -> None:
-        """Every keyed record's offset of one batch (the map build's hot loop)."""
-        put_keys(payload, header, self._offsets)
+    def put_many(self, map_keys: Iterable[bytes], offsets: Iterable[int]) -> None:
+        """offsets by map key (records.map_key), in log order: the last offset wins."""
+        self._offsets.update(zip(map_keys, offsets, strict=True))
 
     def latest(self, key: bytes) -> int:
-        return self._offsets.get(key_hash(key), -1)
+        return self._offsets.get(map_key(key), -1)
+
+    def latest_many(self, map_keys: Iterable[bytes]) -> list[int]:
+        get = self._offsets.get
+        return [get(key, -1) for key in map_keys]
+
+    def offsets(self) -> Iterable[int]:
+        return self._offsets.values()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +201,6 @@ class RetentionRules:
             aborted.first_offset <= offset <= aborted.last_offset
             for aborted in self._aborted_by_producer.get(header.producer_id, ())
         )
-
-    def kept_records(
-        self, payload: bytes, header: BatchHeader, retain_deletes: bool
-    ) -> list[RawRecord]:
-        """The records of a batch's payload a cleaning keeps (records.scan_kept)."""
-        return scan_kept(payload, header, self.offset_map._offsets, retain_deletes)
 
     def keep_empty_batch(self, header: BatchHeader) -> bool:
         """The last batch of a producer stays, emptied, so its state survives (RETAIN_EMPTY)."""
