@@ -162,11 +162,35 @@ def _rows(results: Results) -> list[Row]:
             )
     rows.append(Row("broker peak RSS (MiB)", "resources", None, "peak_rss_mb", False, _num(0)))
     compacted = "100B, 10% live keys"
-    for title, metric, higher, fmt in (
-        ("log cleaner MB/s (100 B, 10% live keys)", "cleaned_mb_per_s", True, _num(1)),
-        ("loop timer lateness p99 while cleaning (ms)", "loop_lateness_p99_ms", False, _num(1)),
-    ):
-        rows.append(Row(title, "compaction", compacted, metric, higher, fmt))
+    for variant, label in ((compacted, ""), (f"{compacted}, random keys", ", random keys")):
+        for title, metric, higher, fmt in (
+            ("log cleaner MB/s (100 B, 10% live keys", "cleaned_mb_per_s", True, _num(1)),
+            (
+                "cleaner process peak RSS, MiB (100 B, 10% live keys",
+                "cleaner_peak_rss_mb",
+                False,
+                _num(0),
+            ),
+            (
+                "loop timer lateness p99 while cleaning, ms (100 B, 10% live keys",
+                "loop_lateness_p99_ms",
+                False,
+                _num(1),
+            ),
+        ):
+            rows.append(Row(f"{title}{label})", "compaction", variant, metric, higher, fmt))
+    for variant in ("cleaning", "cleaner off"):
+        for metric, name in (("p50_ms", "p50"), ("p99_ms", "p99"), ("max_ms", "max")):
+            rows.append(
+                Row(
+                    f"e2e latency at 5,000/s, 1 GiB compacted partition, {variant}: {name}",
+                    "compaction-latency",
+                    f"5000/s, {variant}",
+                    metric,
+                    False,
+                    _ms,
+                )
+            )
     for variant in ("empty",):
         rows.append(
             Row(f"start-up, {variant}: first Metadata", "startup", variant, "seconds", False, _s)

@@ -257,7 +257,7 @@ class LogCleaner:
         self.history.append(stats)
         logger.info(
             "cleaned %s-%d: offsets [%d, %d), %d bytes in, %d bytes out, %d keys, "
-            "%d of %d records kept, %d segments into %d, %.1f ms",
+            "%d of %d records kept, %d segments into %d, %.1f ms, peak RSS %.0f MiB",
             stats.topic,
             stats.partition,
             stats.first_dirty_offset,
@@ -270,6 +270,7 @@ class LogCleaner:
             stats.segments_in,
             stats.segments_out,
             stats.duration_ms,
+            stats.peak_rss_bytes / 2**20,
         )
         return stats
 

@@ -7,15 +7,21 @@ every socket call of the event loop wait for it. A plain subprocess rather than
 multiprocessing, whose spawn start re-imports the embedding program's __main__. The job only
 reads closed segments (through the broker's descriptors, via /proc) and writes `.cleaned`
 files; the broker's process swaps them in. The worker dies with the broker (Linux
-PR_SET_PDEATHSIG), so a SIGKILLed broker leaves no cleaner running.
+PR_SET_PDEATHSIG), so a SIGKILLed broker leaves no cleaner running. It runs at a lower
+priority (nice 5): on a machine short of cores the broker's requests go first, and the
+cleaner catches up when they leave it room.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import pickle
+import resource
 import signal
 import sys
+
+NICENESS = 5
 
 
 def main() -> int:
@@ -26,9 +32,17 @@ def main() -> int:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    try:  # background work: on a busy machine produce and fetch go first
+        os.nice(NICENESS)
+    except OSError:
+        pass
     job = pickle.load(sys.stdin.buffer)
     try:
-        outcome: tuple[str, object] = ("ok", job.run())
+        result = job.run()
+        # this process's high-water mark: the key map (log.cleaner.dedupe.buffer.size at
+        # most), the runs being decoded and the interpreter itself
+        result.stats.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        outcome: tuple[str, object] = ("ok", result)
     except Exception as error:  # reported to the broker, which logs it and retries later
         outcome = ("error", f"{type(error).__name__}: {error}")
     pickle.dump(outcome, sys.stdout.buffer)
