@@ -188,5 +188,5 @@ class GroupSummary:
     members: tuple[MemberSummary, ...]
     committed_partitions: int
     state_changed_ms: int
-    # Completed rebalances by trigger since the group was loaded (a counter: /metrics).
+    # Completed rebalances by trigger, kept across restarts (a counter: /metrics).
     rebalances: dict[str, int] = field(default_factory=dict)

@@ -1,12 +1,12 @@
 """Recovery is replay, checked as a property: after any sequence of coordinator operations
 (classic and KIP-848 members joining, syncing, heartbeating, leaving and timing out, offset
-commits, deletions and expiry, compaction, topics growing), a coordinator rebuilt from the
-internal log after each operation holds the same state as the live one.
+commits, live offset resets, deletions and expiry, compaction, topics growing), a coordinator
+rebuilt from the internal log after each operation holds the same state as the live one.
 
 "The same state" is what Kafka's coordinator persists: every committed offset; every consumer
 group with its epochs, target assignment and members (epochs, subscriptions, assignments); and
 every classic group that is not in the middle of a rebalance, with its generation, protocol,
-leader and members. A classic group in PreparingRebalance/CompletingRebalance comes back as its
+leader and members; every group's completed rebalances (katka's own history records). A classic group in PreparingRebalance/CompletingRebalance comes back as its
 last stored generation (Kafka's too), so for it the rebuilt group is compared with the last
 metadata record the live coordinator wrote. Two deliberate differences, both Kafka's: a Stable
 group's stored timestamp is when its generation started (the record is written just before the
@@ -226,6 +226,13 @@ class World:
             member_epoch_capable=capable,
         )
 
+    def live_reset(self, group: str, offset: int) -> None:
+        """katka's live offset reset of every partition of `orders`."""
+        topic = self.h.topics.get("orders")
+        partitions = range(topic.partitions if topic is not None else 0)
+        offsets = {("orders", p): offset for p in partitions}
+        self.coordinator.reset_offsets(group, offsets, live=True)
+
     def delete_offsets(self, group: str, partition: int) -> None:
         self.coordinator.delete_offsets(group, [("orders", partition)])
 
@@ -273,6 +280,7 @@ ARGUMENTS: dict[str, st.SearchStrategy[tuple[object, ...]]] = {
     "consumer_round": st.tuples(group_ids, st.booleans()),
     "consumer_leave": st.tuples(group_ids, slots, st.booleans()),
     "commit": st.tuples(group_ids, st.none() | slots, st.integers(0, 4), st.integers(0, 99)),
+    "live_reset": st.tuples(group_ids, st.integers(0, 99)),
     "delete_offsets": st.tuples(group_ids, st.integers(0, 3)),
     "delete_group": st.tuples(group_ids),
     "advance": st.tuples(st.sampled_from([500, 4_000, 11_000, 16_000, 21_000, 70_000])),
@@ -337,6 +345,7 @@ def check_rebuilt_equals_live(world: World) -> None:
     rebuilt = world.rebuilt()
     for group_id in GROUPS:
         assert rebuilt.offsets.group_offsets(group_id) == live.offsets.group_offsets(group_id)
+        assert rebuilt.rebalance_history(group_id) == live.rebalance_history(group_id), group_id
     live_consumer, rebuilt_consumer = live.consumer.groups, rebuilt.consumer.groups
     assert set(rebuilt_consumer) == set(live_consumer)
     for group_id, group in live_consumer.items():

@@ -105,7 +105,7 @@ def print_rebalances(
 ) -> None:
     """The last `shown` rebalances, then each storm with what usually cures it."""
     if not history:
-        click.echo(f"Group '{group_id}' has not rebalanced since the broker started.")
+        click.echo(f"Group '{group_id}' has no completed rebalance.")
         return
     print_table(
         ["WHEN", "GENERATION", "TRIGGER", "MEMBER", "STOPPED", "MEMBERS", "ASSIGNMENT", "OUTCOME"],
