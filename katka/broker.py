@@ -16,6 +16,7 @@ from pathlib import Path
 
 from katka import api
 from katka.admin import AdminHttpServer
+from katka.admin.source import BrokerSource
 from katka.api._appends import AppendNotifier
 from katka.api._fetch_sessions import FetchSessionCache
 from katka.clock import Clock, SystemClock
@@ -282,7 +283,7 @@ class Broker:
             self.config.set_static("katka.admin.listener", "")  # reported as: no admin API
             return
         endpoint = Endpoint.parse(wanted)
-        self.admin_http = AdminHttpServer(self.node)
+        self.admin_http = AdminHttpServer(BrokerSource(self.node))
         try:
             host, port = await self.admin_http.start(endpoint.host, endpoint.port)
         except OSError as error:
@@ -294,7 +295,7 @@ class Broker:
                 error.strerror or error,
                 endpoint.host,
             )
-            self.admin_http = AdminHttpServer(self.node)
+            self.admin_http = AdminHttpServer(BrokerSource(self.node))
             host, port = await self.admin_http.start(endpoint.host, 0)
         self.config.set_static("katka.admin.listener", f"{host}:{port}")
 

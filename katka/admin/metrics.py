@@ -1,8 +1,9 @@
 """`GET /metrics`: the broker in Prometheus' text format, read from its state at scrape time.
 
-A Collector, not a set of live metric objects: log sizes and offsets, group offsets and lag,
-rebalances and storms are read from the broker when Prometheus scrapes (on the event loop, the
-one owner of that state); only what cannot be read back later (traffic, requests, connections,
+Collectors, not a set of live metric objects: log sizes and offsets, group offsets and lag,
+rebalances and storms are read from the source's documents when Prometheus scrapes
+(ViewCollector: the broker's own on its event loop, or a Kafka cluster's under `katka console
+--bootstrap-server`); only what cannot be read back later (traffic, requests, connections,
 fsync times) is counted as it happens, as plain integers (katka/stats.py). Names follow what
 Prometheus' JMX exporter makes of Kafka's JMX names, or kafka_exporter's for consumer groups,
 where one exists; the rest are katka_*. docs/metrics.md has the mapping.
@@ -10,7 +11,6 @@ where one exists; the rest are katka_*. docs/metrics.md has the mapping.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +24,11 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from katka import api
-from katka.admin import views
-from katka.cli.group.storms import STORM_MIN_INTERVAL_MS, detect_storms
-from katka.errors import KafkaError
+from katka.cli.group.storms import STORM_MIN_INTERVAL_MS
 from katka.stats import LatencyHistogram
 
 if TYPE_CHECKING:
+    from katka.admin.source import ViewSource
     from katka.node import Node
 
 # The classic text format (names are plain ASCII), which every Prometheus 2.x parses.
@@ -46,32 +45,27 @@ def _api_name(module: Any) -> str:
 API_NAMES: dict[int, str] = {module.API_KEY: _api_name(module) for module in api.ALL}
 
 
-def exposition(node: Node) -> bytes:
+def exposition(source: ViewSource) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(BrokerCollector(node))
+    registry.register(ViewCollector(source))
+    node = getattr(source, "node", None)
+    if node is not None:  # what only the broker itself counts: traffic, requests, fsyncs
+        registry.register(BrokerCollector(node))
     return generate_latest(registry)
 
 
-class BrokerCollector(Collector):
-    def __init__(self, node: Node) -> None:
-        self.node = node
+class ViewCollector(Collector):
+    """Offsets, sizes and groups from a source's documents: the same for a katka broker and
+    for a Kafka cluster seen through the protocol (`katka console --bootstrap-server`)."""
+
+    def __init__(self, source: ViewSource) -> None:
+        self.source = source
 
     def collect(self) -> Iterator[Metric]:
         yield from self._partitions()
-        yield from self._requests()
-        yield from self._connections()
         yield from self._groups()
-        yield _histogram(
-            "kafka_log_logflushstats_logflush_seconds",
-            "Time of each group-commit fsync round (LogFlushStats LogFlushRateAndTimeMs)",
-            [],
-            [([], self.node.durability.fsync_latency)],
-        )
-
-    # --- topics and partitions ----------------------------------------------------------------
 
     def _partitions(self) -> Iterator[Metric]:
-        node = self.node
         size = GaugeMetricFamily(
             "kafka_log_log_size", "Log size in bytes (Log Size)", labels=PARTITION
         )
@@ -88,18 +82,108 @@ class BrokerCollector(Collector):
             "High watermark: the offset consumers read up to",
             labels=PARTITION,
         )
-        for info in node.topics.catalog:
-            for partition in range(info.partitions):
-                try:
-                    log = node.topics.get_log(info.name, partition)
-                except KafkaError:
-                    continue  # being created or deleted
-                labels = [info.name, str(partition)]
-                size.add_metric(labels, log.size_bytes)
-                start.add_metric(labels, log.log_start_offset)
-                end.add_metric(labels, log.log_end_offset)
-                high_watermark.add_metric(labels, log.high_watermark)
+        document = self.source.view("topics") or {"topics": []}
+        for topic in document["topics"]:
+            for entry in topic["partitions"]:
+                labels = [topic["name"], str(entry["partition"])]
+                for family, field in (
+                    (size, "size_bytes"),
+                    (start, "log_start_offset"),
+                    (end, "log_end_offset"),
+                    (high_watermark, "high_watermark"),
+                ):
+                    if entry.get(field) is not None:  # not every source knows every field
+                        family.add_metric(labels, entry[field])
         yield from (size, start, end, high_watermark)
+
+    def _groups(self) -> Iterator[Metric]:
+        members = GaugeMetricFamily(
+            "kafka_consumergroup_members", "Members of the group", labels=["consumergroup"]
+        )
+        state = GaugeMetricFamily(
+            "katka_consumergroup_state",
+            "1 for the group's current state",
+            labels=["consumergroup", "state"],
+        )
+        offset = GaugeMetricFamily(
+            "kafka_consumergroup_current_offset", "Committed offset", labels=GROUP_PARTITION
+        )
+        lag = GaugeMetricFamily(
+            "kafka_consumergroup_lag",
+            "High watermark minus committed offset, in records",
+            labels=GROUP_PARTITION,
+        )
+        lag_seconds = GaugeMetricFamily(
+            "katka_consumergroup_lag_seconds",
+            "Age of the next record the group has not consumed (0 when caught up)",
+            labels=GROUP_PARTITION,
+        )
+        rebalances = CounterMetricFamily(
+            "katka_consumergroup_rebalances",
+            "Completed rebalances by what triggered them",
+            labels=["consumergroup", "trigger"],
+        )
+        storm = GaugeMetricFamily(
+            "katka_consumergroup_rebalance_storm",
+            "1 while one member keeps triggering quick rebalances (as `katka group rebalances`)",
+            labels=["consumergroup", "member"],
+        )
+        listing = self.source.view("groups") or {"groups": []}
+        for summary in sorted(listing["groups"], key=lambda g: g["group_id"]):
+            group_id = summary["group_id"]
+            members.add_metric([group_id], len(summary["members"]))
+            state.add_metric([group_id, summary["state"]], 1)
+            for trigger, count in sorted(summary.get("rebalances", {}).items()):
+                rebalances.add_metric([group_id, trigger], count)
+            document = self.source.view("lag", group_id)
+            history = (
+                None
+                if "rebalances" in self.source.missing
+                else self.source.view("rebalances", group_id)
+            )
+            now_ms = document["now_ms"] if document else None
+            flapping = _storming_members(history, now_ms) if history and now_ms else []
+            if not flapping:
+                storm.add_metric([group_id, ""], 0)
+            for who in flapping:
+                storm.add_metric([group_id, who], 1)
+            for row in document["partitions"] if document else []:
+                labels = [group_id, row["topic"], str(row["partition"])]
+                offset.add_metric(labels, row["committed_offset"])
+                if row["lag"] is not None:
+                    lag.add_metric(labels, row["lag"])
+                if row["lag_ms"] is not None:
+                    lag_seconds.add_metric(labels, row["lag_ms"] / 1000)
+        yield from (members, state, offset, lag, lag_seconds, rebalances, storm)
+
+
+def _storming_members(history: dict[str, Any], now_ms: int) -> list[str]:
+    """The members behind a storm whose last rebalance is within the storm interval of now."""
+    interval_ms = max(STORM_MIN_INTERVAL_MS, 2 * (history.get("session_timeout_ms") or 0))
+    return sorted(
+        {storm["who"] for storm in history["storms"] if now_ms - storm["last_ms"] < interval_ms}
+    )
+
+
+class BrokerCollector(Collector):
+    """What only the broker itself can count as it happens (katka/stats.py)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._traffic()
+        yield from self._requests()
+        yield from self._connections()
+        yield _histogram(
+            "kafka_log_logflushstats_logflush_seconds",
+            "Time of each group-commit fsync round (LogFlushStats LogFlushRateAndTimeMs)",
+            [],
+            [([], self.node.durability.fsync_latency)],
+        )
+
+    def _traffic(self) -> Iterator[Metric]:
+        node = self.node
         traffic = {
             "kafka_server_brokertopicmetrics_bytesin": (
                 "Bytes produced (BytesInPerSec)",
@@ -165,80 +249,6 @@ class BrokerCollector(Collector):
             "Client connections accepted (socket-server-metrics connection-creation-total)",
             value=stats.connections_created,
         )
-
-    # --- consumer groups ----------------------------------------------------------------------
-
-    def _groups(self) -> Iterator[Metric]:
-        node = self.node
-        coordinator = node.coordinator
-        summaries = sorted(coordinator.group_summaries(), key=lambda s: s.group_id)
-        members = GaugeMetricFamily(
-            "kafka_consumergroup_members", "Members of the group", labels=["consumergroup"]
-        )
-        state = GaugeMetricFamily(
-            "katka_consumergroup_state",
-            "1 for the group's current state",
-            labels=["consumergroup", "state"],
-        )
-        offset = GaugeMetricFamily(
-            "kafka_consumergroup_current_offset", "Committed offset", labels=GROUP_PARTITION
-        )
-        lag = GaugeMetricFamily(
-            "kafka_consumergroup_lag",
-            "High watermark minus committed offset, in records",
-            labels=GROUP_PARTITION,
-        )
-        lag_seconds = GaugeMetricFamily(
-            "katka_consumergroup_lag_seconds",
-            "Age of the next record the group has not consumed (0 when caught up)",
-            labels=GROUP_PARTITION,
-        )
-        rebalances = CounterMetricFamily(
-            "katka_consumergroup_rebalances",
-            "Completed rebalances by what triggered them",
-            labels=["consumergroup", "trigger"],
-        )
-        storm = GaugeMetricFamily(
-            "katka_consumergroup_rebalance_storm",
-            "1 while one member keeps triggering quick rebalances (as `katka group rebalances`)",
-            labels=["consumergroup", "member"],
-        )
-        now_ms = node.clock.now_ms()
-        for summary in summaries:
-            group_id = summary.group_id
-            members.add_metric([group_id], len(summary.members))
-            state.add_metric([group_id, summary.state], 1)
-            for trigger, count in sorted(summary.rebalances.items()):
-                rebalances.add_metric([group_id, trigger], count)
-            flapping = _storming_members(node, group_id, summary, now_ms)
-            if not flapping:
-                storm.add_metric([group_id, ""], 0)
-            for who in flapping:
-                storm.add_metric([group_id, who], 1)
-            document = views.lag(node, group_id)
-            for row in document["partitions"] if document else []:
-                labels = [group_id, row["topic"], str(row["partition"])]
-                offset.add_metric(labels, row["committed_offset"])
-                if row["lag"] is not None:
-                    lag.add_metric(labels, row["lag"])
-                if row["lag_ms"] is not None:
-                    lag_seconds.add_metric(labels, row["lag_ms"] / 1000)
-        yield from (members, state, offset, lag, lag_seconds, rebalances, storm)
-
-
-def _storming_members(node: Node, group_id: str, summary: Any, now_ms: int) -> list[str]:
-    """The members behind a storm whose last rebalance is within the storm interval of now."""
-    timeouts = [m.session_timeout_ms for m in summary.members if m.session_timeout_ms is not None]
-    session_timeout_ms = max(timeouts) if timeouts else None
-    history = [dataclasses.asdict(entry) for entry in node.coordinator.rebalance_history(group_id)]
-    interval_ms = max(STORM_MIN_INTERVAL_MS, 2 * (session_timeout_ms or 0))
-    return sorted(
-        {
-            storm.who
-            for storm in detect_storms(history, session_timeout_ms)
-            if now_ms - storm.last_ms < interval_ms
-        }
-    )
 
 
 def _histogram(

@@ -1,8 +1,10 @@
 """`AdminHttpServer`: katka's HTTP admin API, JSON over HTTP/1.1, on its own listener.
 
 Each connection carries one request: read a bounded head (MAX_HEAD_BYTES, HEAD_TIMEOUT_S) and
-a POST's bounded body, route it, answer, close. Views run on the broker's event loop, so they
-read broker state without locks; a view that raises answers 500 and the server keeps serving.
+a POST's bounded body, route it, answer, close. The documents come from a source (source.py):
+the broker's own, whose views run on its event loop and so read its state without locks, or
+a Kafka cluster's (`katka console`), answered on a worker thread. A view that raises answers
+500 and the server keeps serving.
 docs/admin-api.md describes every path.
 
   GET /api/health
@@ -22,12 +24,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from http import HTTPStatus
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from katka.admin import metrics, offset_reset, share_views, views
+from katka.admin import metrics, offset_reset
 from katka.admin.http import (
     JSON_TYPE,
     MAX_HEAD_BYTES,
@@ -40,40 +42,38 @@ from katka.admin.http import (
 )
 
 if TYPE_CHECKING:
-    from katka.node import Node
+    from katka.admin.source import ViewSource
 
 log = logging.getLogger("katka.admin")
 
 HEAD_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 10.0
 
-View = Callable[..., "views.Document | None"]
-# (path segments pattern, view); "*" matches one segment, passed to the view.
-ROUTES: list[tuple[tuple[str, ...], View]] = [
-    (("api", "health"), views.health),
-    (("api", "topics"), views.topics),
-    (("api", "topics", "*"), views.topic),
-    (("api", "cleaner"), views.cleaner),
-    (("api", "groups"), views.groups),
-    (("api", "groups", "*"), views.group),
-    (("api", "groups", "*", "rebalances"), views.rebalances),
-    (("api", "groups", "*", "lag"), views.lag),
-    (("api", "transactions"), views.transactions),
-    (("api", "transactions", "*"), views.transaction),
-    (("api", "share-groups"), share_views.share_groups),
-    (("api", "share-groups", "*"), share_views.share_group),
+# (path segments pattern, view name in source.VIEWS); "*" matches one segment, passed to it.
+ROUTES: list[tuple[tuple[str, ...], str]] = [
+    (("api", "health"), "health"),
+    (("api", "topics"), "topics"),
+    (("api", "topics", "*"), "topic"),
+    (("api", "cleaner"), "cleaner"),
+    (("api", "groups"), "groups"),
+    (("api", "groups", "*"), "group"),
+    (("api", "groups", "*", "rebalances"), "rebalances"),
+    (("api", "groups", "*", "lag"), "lag"),
+    (("api", "transactions"), "transactions"),
+    (("api", "transactions", "*"), "transaction"),
+    (("api", "share-groups"), "share_groups"),
+    (("api", "share-groups", "*"), "share_group"),
 ]
-# POST routes: the view also receives the request body (JSON) and returns its document or
+# POST routes: the action also receives the request body (JSON) and returns its document or
 # raises offset_reset.Refused.
-Action = Callable[..., "views.Document"]
-POST_ROUTES: list[tuple[tuple[str, ...], Action]] = [
-    (("api", "groups", "*", "reset-offsets"), offset_reset.reset_offsets),
+POST_ROUTES: list[tuple[tuple[str, ...], str]] = [
+    (("api", "groups", "*", "reset-offsets"), "reset_offsets"),
 ]
 
 
 def route(
-    request: Request, routes: Sequence[tuple[tuple[str, ...], View]] = ROUTES
-) -> tuple[View, list[str]] | None:
+    request: Request, routes: Sequence[tuple[tuple[str, ...], str]] = ROUTES
+) -> tuple[str, list[str]] | None:
     for pattern, view in routes:
         if len(pattern) != len(request.segments):
             continue
@@ -88,7 +88,7 @@ def route(
     return None
 
 
-def respond(node: Node, head: bytes, body: bytes = b"") -> bytes:
+def respond(source: ViewSource, head: bytes, body: bytes = b"") -> bytes:
     """The whole response to one request (never raises)."""
     try:
         request = parse_request_head(head)
@@ -96,10 +96,10 @@ def respond(node: Node, head: bytes, body: bytes = b"") -> bytes:
         return encode_response(error.status, error_body(error.status, str(error)))
     action = route(request, POST_ROUTES)
     if request.method == "POST" or action is not None:
-        return _post(node, request, body, action)
+        return _post(source, request, body, action)
     head_only = request.method == "HEAD"
     if request.segments == ("metrics",):
-        return _metrics(node, head_only)
+        return _metrics(source, head_only)
     if request.segments in ((), ("console",)):
         return encode_payload(HTTPStatus.OK, _console_page(), "text/html; charset=utf-8", head_only)
     found = route(request)
@@ -109,8 +109,12 @@ def respond(node: Node, head: bytes, body: bytes = b"") -> bytes:
             status, error_body(status, f"no such path {request.path}"), head_only
         )
     view, arguments = found
+    if view in source.missing:
+        status = HTTPStatus.NOT_FOUND
+        message = f"{request.path} is a katka-only view: {source.missing[view]}"
+        return encode_response(status, error_body(status, message), head_only)
     try:
-        document = view(node, *arguments)
+        document = source.view(view, *arguments)
     except Exception:
         log.exception("admin API view failed for %s", request.path)
         status = HTTPStatus.INTERNAL_SERVER_ERROR
@@ -123,7 +127,7 @@ def respond(node: Node, head: bytes, body: bytes = b"") -> bytes:
 
 
 def _post(
-    node: Node, request: Request, body: bytes, action: tuple[View, list[str]] | None
+    source: ViewSource, request: Request, body: bytes, action: tuple[str, list[str]] | None
 ) -> bytes:
     allow = "POST"
     if action is None or request.method != "POST":
@@ -137,9 +141,9 @@ def _post(
         status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
         message = f"send the body as {JSON_TYPE}"
         return encode_response(status, error_body(status, message), allow=allow)
-    view, arguments = action
+    name, arguments = action
     try:
-        document = view(node, *arguments, body)
+        document = source.action(name, *arguments, body)
     except offset_reset.Refused as refused:
         return encode_response(refused.status, error_body(refused.status, str(refused)))
     except Exception:
@@ -154,9 +158,9 @@ def _console_page() -> bytes:
     return (resources.files("katka.admin") / "console" / "index.html").read_bytes()
 
 
-def _metrics(node: Node, head_only: bool) -> bytes:
+def _metrics(source: ViewSource, head_only: bool) -> bytes:
     try:
-        payload = metrics.exposition(node)
+        payload = metrics.exposition(source)
     except Exception:
         log.exception("admin API /metrics failed")
         status = HTTPStatus.INTERNAL_SERVER_ERROR
@@ -165,8 +169,10 @@ def _metrics(node: Node, head_only: bool) -> bytes:
 
 
 class AdminHttpServer:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    """Serves one source's documents: the broker's own (BrokerSource) or a Kafka cluster's."""
+
+    def __init__(self, source: ViewSource) -> None:
+        self.source = source
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
         self.address: tuple[str, int] | None = None
@@ -211,7 +217,10 @@ class AdminHttpServer:
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
                 body = await asyncio.wait_for(self._read_body(reader, head), BODY_TIMEOUT_S)
-                response = respond(self.node, head[:-4], body)
+                if self.source.on_loop:
+                    response = respond(self.source, head[:-4], body)
+                else:  # a source of blocking client calls must not stall the other requests
+                    response = await asyncio.to_thread(respond, self.source, head[:-4], body)
             except asyncio.LimitOverrunError:
                 status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
                 response = encode_response(status, error_body(status, "request head too large"))

@@ -11,7 +11,12 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from katka.cli.group.storms import detect_storms, storm_advice
+from katka.admin.documents import (
+    lag_document,
+    lag_row,
+    next_unconsumed_offset,
+    rebalances_document,
+)
 from katka.errors import KafkaError
 from katka.storage.cleaner.service import cleaner_view
 from katka.storage.segmented import SegmentedLog
@@ -56,6 +61,7 @@ def _topic(node: Node, name: str) -> Document:
             "partition": partition,
             "log_start_offset": log.log_start_offset,
             "high_watermark": log.high_watermark,
+            "log_end_offset": log.log_end_offset,
             "size_bytes": log.size_bytes,
         }
         if log.config.compact and isinstance(log, SegmentedLog):
@@ -124,67 +130,46 @@ def rebalances(node: Node, group_id: str) -> Document | None:
         for member in summary.members
         if member.session_timeout_ms is not None
     ]
-    session_timeout_ms = max(timeouts) if timeouts else None
     history = [dataclasses.asdict(entry) for entry in coordinator.rebalance_history(group_id)]
-    return {
-        "group_id": group_id,
-        # The CLI calls rebalances "close" (a storm) within 2 x the session timeout.
-        "session_timeout_ms": session_timeout_ms,
-        "rebalances": history,
-        # The console's storm banner: the CLI's rule and advice (katka group rebalances).
-        "storms": [
-            {**dataclasses.asdict(storm), "advice": storm_advice(storm)}
-            for storm in detect_storms(history, session_timeout_ms)
-        ],
-    }
+    return rebalances_document(group_id, max(timeouts) if timeouts else None, history)
 
 
 def lag(node: Node, group_id: str) -> Document | None:
-    """Committed offset vs high watermark per partition, in records and in time.
-
-    lag_ms is the age of the next unconsumed record (now - its timestamp): how far behind the
-    group is in time. 0 when caught up; None when the record's timestamp is unknown."""
+    """Committed offset vs high watermark per partition, in records and in time
+    (documents.lag_row)."""
     coordinator = node.coordinator
     if not _group_exists(coordinator, group_id):
         return None
     now_ms = node.clock.now_ms()
     rows = []
-    for committed in sorted(
-        _committed(coordinator, group_id), key=lambda p: (p.topic, p.partition)
-    ):
-        row: Document = {
-            "topic": committed.topic,
-            "partition": committed.partition,
-            "committed_offset": committed.committed_offset,
-            "log_start_offset": None,
-            "high_watermark": None,
-            "lag": None,
-            "next_record_timestamp_ms": None,
-            "lag_ms": None,
-        }
-        try:
-            log = node.topics.get_log(committed.topic, committed.partition)
-        except KafkaError:
-            rows.append(row)  # the topic was deleted; the offset outlives it
-            continue
-        high_watermark = log.high_watermark
-        records = max(high_watermark - committed.committed_offset, 0)
-        row.update(
-            log_start_offset=log.log_start_offset,
-            high_watermark=high_watermark,
-            lag=records,
+    for committed in _committed(coordinator, group_id):
+        topic_name, partition, offset = (
+            committed.topic,
+            committed.partition,
+            committed.committed_offset,
         )
-        if records == 0:
-            row["lag_ms"] = 0
-        else:
-            # Below the log start the next record a consumer gets is the first one kept.
-            next_offset = max(committed.committed_offset, log.log_start_offset)
-            timestamp = log.oldest_timestamp_at(next_offset)
-            if timestamp is not None and timestamp >= 0:
-                row["next_record_timestamp_ms"] = timestamp
-                row["lag_ms"] = max(now_ms - timestamp, 0)
-        rows.append(row)
-    return {"group_id": group_id, "now_ms": now_ms, "partitions": rows}
+        try:
+            log = node.topics.get_log(topic_name, partition)
+        except KafkaError:  # the topic was deleted; the offset outlives it
+            rows.append(lag_row(topic_name, partition, offset, None, None, None, now_ms))
+            continue
+        timestamp = None
+        if log.high_watermark > offset:
+            timestamp = log.oldest_timestamp_at(
+                next_unconsumed_offset(offset, log.log_start_offset)
+            )
+        rows.append(
+            lag_row(
+                topic_name,
+                partition,
+                offset,
+                log.log_start_offset,
+                log.high_watermark,
+                timestamp,
+                now_ms,
+            )
+        )
+    return lag_document(group_id, now_ms, rows)
 
 
 def transactions(node: Node) -> Document:

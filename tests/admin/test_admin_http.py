@@ -19,13 +19,14 @@ from confluent_kafka.admin import AdminClient, NewTopic
 import katka
 from katka.admin import AdminHttpServer
 from katka.admin.http import BadRequest, parse_request_head
+from katka.admin.source import BrokerSource
 from katka.embed import EmbeddedBroker
 
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[tuple[EmbeddedBroker, str]]:
     with katka.embedded(configs={"group.initial.rebalance.delay.ms": "0"}) as running:
-        server = AdminHttpServer(running.broker.node)
+        server = AdminHttpServer(BrokerSource(running.broker.node))
         loop = running._loop  # the broker's loop: the admin server must share it
         host, port = asyncio.run_coroutine_threadsafe(server.start("127.0.0.1", 0), loop).result(10)
         assert port != 0

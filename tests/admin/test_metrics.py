@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from katka import api as handlers
 from katka.admin import metrics
 from katka.admin.server import respond
+from katka.admin.source import BrokerSource
 from katka.api import fetch, offset_commit, produce
 from katka.errors import ErrorCode
 from katka.protocol.records import build_batch
@@ -31,7 +32,7 @@ def harness() -> Iterator[ApiHarness]:
 
 
 def scrape(harness: ApiHarness) -> Samples:
-    text = metrics.exposition(harness.node).decode()
+    text = metrics.exposition(BrokerSource(harness.node)).decode()
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)
@@ -152,12 +153,12 @@ def test_requests_are_counted_per_api_with_errors_and_latency(harness: ApiHarnes
 
 
 def test_the_endpoint_answers_prometheus_text_on_the_admin_listener(harness: ApiHarness) -> None:
-    response = respond(harness.node, b"GET /metrics HTTP/1.1\r\nHost: x")
+    response = respond(BrokerSource(harness.node), b"GET /metrics HTTP/1.1\r\nHost: x")
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert b"Content-Type: text/plain; version=0.0.4" in head
     assert b"# TYPE kafka_log_log_size gauge" in body
-    head_only = respond(harness.node, b"HEAD /metrics HTTP/1.1\r\nHost: x")
+    head_only = respond(BrokerSource(harness.node), b"HEAD /metrics HTTP/1.1\r\nHost: x")
     assert head_only.endswith(b"\r\n\r\n")
 
 

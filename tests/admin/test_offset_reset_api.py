@@ -17,6 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 import katka
 from katka.admin import AdminHttpServer
+from katka.admin.source import BrokerSource
 from katka.embed import EmbeddedBroker
 from tests.conditions import wait_until
 
@@ -24,7 +25,7 @@ from tests.conditions import wait_until
 @pytest.fixture(scope="module")
 def broker() -> Iterator[tuple[EmbeddedBroker, str]]:
     with katka.embedded(configs={"group.initial.rebalance.delay.ms": "0"}) as running:
-        server = AdminHttpServer(running.broker.node)
+        server = AdminHttpServer(BrokerSource(running.broker.node))
         loop = running._loop
         host, port = asyncio.run_coroutine_threadsafe(server.start("127.0.0.1", 0), loop).result(10)
         yield running, f"http://{host}:{port}"

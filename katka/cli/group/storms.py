@@ -62,7 +62,12 @@ def detect_storms(
                         first_ms=int(run[0]["start_ms"]),
                         last_ms=int(run[-1]["start_ms"]),
                         triggers=tuple(sorted({str(e["trigger"]) for e in run})),
-                        generations=tuple(int(e["generation_id"]) for e in run),
+                        # An observed history (a Kafka cluster's classic group) has none.
+                        generations=tuple(
+                            int(e["generation_id"])
+                            for e in run
+                            if e.get("generation_id") is not None
+                        ),
                     )
                 )
             run = [entry] if entry else []
