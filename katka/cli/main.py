@@ -28,6 +28,7 @@ class KatkaCommands(click.Group):
         "transaction": "katka.cli.transaction",
         "user": "katka.cli.user",
         "acl": "katka.cli.acl",
+        "console": "katka.cli.console.command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -4,8 +4,6 @@ the idle member past the parallelism ceiling is flagged, the rebalance appears."
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 import urllib.request
@@ -17,39 +15,18 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as ConfluentPartition
 
 from katka.reliability.process import BrokerProcess
+from tests.e2e.browser import chromium_session, screenshots_dir, text_of, wait_for
 from tests.e2e.groups import create_topic
 
 pytestmark = pytest.mark.e2e
 
 TOPIC = "shown"
 GROUP = "watched"
-# Screenshots go to a temporary directory; KATKA_SCREENSHOTS_DIR=docs refreshes the README's.
-SCREENSHOTS_DIR = os.environ.get("KATKA_SCREENSHOTS_DIR", "")
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extras")
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        pytest.skip(
-            "SKIPPED LOUDLY: Debian's chromium and chromium-driver are not installed "
-            "(.ci/run installs them: apt-get install chromium chromium-driver)"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1100,1300",
-    ):
-        options.add_argument(argument)
-    session = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver))
-    try:
-        yield session
-    finally:
-        session.quit()
+    yield from chromium_session()
 
 
 def produce(bootstrap: str, count: int) -> None:
@@ -103,27 +80,11 @@ class TwoConsumers:
         self.thread.join(30)
 
 
-def wait_for(browser: object, condition: object, timeout: float = 30) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(browser, timeout, poll_frequency=0.2).until(condition)
-
-
-def text_of(browser: object, selector: str) -> str:
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    from selenium.webdriver.common.by import By
-
-    try:
-        return str(browser.find_element(By.CSS_SELECTOR, selector).text)  # type: ignore[attr-defined]
-    except (NoSuchElementException, StaleElementReferenceException):
-        return ""
-
-
 def test_the_console_shows_topics_groups_lag_the_plot_idle_members_and_rebalances(
     katka_with_admin: tuple[BrokerProcess, str], browser: object, tmp_path: Path
 ) -> None:
     process, admin = katka_with_admin
-    shots = Path(SCREENSHOTS_DIR) if SCREENSHOTS_DIR else tmp_path
+    shots = screenshots_dir(tmp_path)
     create_topic(process.bootstrap, TOPIC, 1)
     produce(process.bootstrap, 10)
     with TwoConsumers(process.bootstrap) as consumers:

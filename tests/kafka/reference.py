@@ -68,45 +68,56 @@ class KafkaReference:
         return ["java", "-Xmx512m", "-cp", classpath(self.libs), main, *args]
 
     def start(self, timeout: float = 180) -> KafkaReference:
-        data = self.work / "data"
-        config = self.work / "server.properties"
-        config.write_text(
+        self.configure(f"1@127.0.0.1:{self.controller_port}", replication=1)
+        self.format(new_cluster_id())
+        self.launch()
+        self._wait_ready(timeout, brokers=1)
+        return self
+
+    def configure(self, voters: str, replication: int, node_id: int = 1) -> None:
+        """server.properties for one combined broker and controller (KRaft)."""
+        min_isr = min(2, replication)
+        (self.work / "server.properties").write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"node.id={node_id}",
+                    f"controller.quorum.voters={voters}",
                     f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
                     f"CONTROLLER://127.0.0.1:{self.controller_port}",
                     f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
                     "controller.listener.names=CONTROLLER",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                    f"log.dirs={data}",
-                    "offsets.topic.replication.factor=1",
+                    f"log.dirs={self.work / 'data'}",
+                    f"offsets.topic.replication.factor={replication}",
                     "offsets.topic.num.partitions=1",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
+                    f"transaction.state.log.replication.factor={replication}",
+                    f"transaction.state.log.min.isr={min_isr}",
                     "transaction.state.log.num.partitions=1",
                     "group.initial.rebalance.delay.ms=0",
                     "",
                 ]
             )
         )
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+    def format(self, cluster_id: str) -> None:
+        config = str(self.work / "server.properties")
         subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", config),
             check=True,
             capture_output=True,
             timeout=120,
         )
+
+    def launch(self) -> None:
         log = open(self.work / "kafka.log", "wb")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            self._java("kafka.Kafka", str(config)), stdout=log, stderr=subprocess.STDOUT
+            self._java("kafka.Kafka", str(self.work / "server.properties")),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        self._wait_ready(timeout)
-        return self
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, brokers: int) -> None:
         from confluent_kafka.admin import AdminClient
 
         deadline = time.monotonic() + timeout
@@ -116,10 +127,11 @@ class KafkaReference:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Kafka exited:\n{self.log_tail()}")
             try:
-                if admin.list_topics(timeout=2).brokers:
+                if len(admin.list_topics(timeout=2).brokers) >= brokers:
                     return
             except Exception:  # noqa: BLE001 - not listening yet
-                time.sleep(0.5)
+                pass
+            time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"Kafka did not start in {timeout} s:\n{self.log_tail()}")
 
@@ -136,6 +148,47 @@ class KafkaReference:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+
+
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+class KafkaCluster:
+    """Three KRaft nodes (each broker and controller, one quorum) on 127.0.0.1, replication 3:
+    a cluster as users run it, for the views that must work beyond one broker."""
+
+    def __init__(self, libs: Path, work: Path, size: int = 3) -> None:
+        self.nodes = []
+        for node_id in range(1, size + 1):
+            (work / f"node{node_id}").mkdir()
+            self.nodes.append(KafkaReference(libs, work / f"node{node_id}"))
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def start(self, timeout: float = 240) -> KafkaCluster:
+        voters = ",".join(
+            f"{i}@127.0.0.1:{node.controller_port}" for i, node in enumerate(self.nodes, 1)
+        )
+        cluster_id = new_cluster_id()
+        for node_id, node in enumerate(self.nodes, 1):
+            node.configure(voters, replication=len(self.nodes), node_id=node_id)
+            node.format(cluster_id)
+        try:
+            for node in self.nodes:
+                node.launch()
+            for node in self.nodes:
+                node._wait_ready(timeout, brokers=len(self.nodes))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 def read_partition(

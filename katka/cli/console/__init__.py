@@ -1,0 +1,1 @@
+"""`katka console --bootstrap-server`: katka's console and /metrics for any Kafka cluster."""

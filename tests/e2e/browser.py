@@ -1,0 +1,65 @@
+"""Headless Chromium from Debian driven by Selenium, for the console tests (tests/e2e and the
+Kafka cluster's in tests/kafka): the session and waits on what the page shows."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Screenshots go to a temporary directory; KATKA_SCREENSHOTS_DIR=docs refreshes the README's.
+SCREENSHOTS_DIR = os.environ.get("KATKA_SCREENSHOTS_DIR", "")
+
+
+def screenshots_dir(tmp_path: Path) -> Path:
+    return Path(SCREENSHOTS_DIR) if SCREENSHOTS_DIR else tmp_path
+
+
+def chromium_session() -> Iterator[Any]:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extras")
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver is None:
+        pytest.skip(
+            "SKIPPED LOUDLY: Debian's chromium and chromium-driver are not installed "
+            "(.ci/run installs them: apt-get install chromium chromium-driver)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1100,1300",
+    ):
+        options.add_argument(argument)
+    session = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver))
+    try:
+        yield session
+    finally:
+        session.quit()
+
+
+def wait_for(browser: Any, condition: Callable[[Any], object], timeout: float = 30) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, timeout, poll_frequency=0.2).until(condition)
+
+
+def text_of(browser: Any, selector: str) -> str:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return str(browser.find_element(By.CSS_SELECTOR, selector).text)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
+def click(browser: Any, selector: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.CSS_SELECTOR, selector).click()
