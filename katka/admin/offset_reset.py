@@ -10,6 +10,8 @@ fences the group's members in the same append: coordinator.reset_offsets).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -52,15 +54,35 @@ class Refused(Exception):
         self.status = status
 
 
-def reset_offsets(node: Node, group_id: str, body: bytes) -> Document:
-    """Plan the reset and, with `execute`, apply it; raises Refused."""
+@dataclass(frozen=True, slots=True)
+class ResetRequest:
+    """A reset request's body, checked: what both sources of the console act on (the broker
+    here, a Kafka cluster in katka/cli/console/kafka_source.py)."""
+
+    fields: dict[str, Any]
+    spec: ResetSpec
+    live: bool
+    execute: bool
+    if_no_offset: str | None
+
+
+def read_request(body: bytes, group_id: str, now_ms: int) -> ResetRequest:
+    """The body's fields, mode and flags; raises Refused (400) naming what is wrong."""
     fields = _fields(body)
-    spec = _spec(fields, group_id, node.clock.now_ms())
+    spec = _spec(fields, group_id, now_ms)
     live = _flag(fields, "live")
     execute = _flag(fields, "execute")
     if_no_offset = fields.get("if_no_offset")
     if if_no_offset is not None and if_no_offset not in NO_OFFSET_FALLBACKS:
         raise Refused(HTTPStatus.BAD_REQUEST, "if_no_offset must be 'earliest' or 'latest'")
+    return ResetRequest(fields, spec, live, execute, if_no_offset)
+
+
+def reset_offsets(node: Node, group_id: str, body: bytes) -> Document:
+    """Plan the reset and, with `execute`, apply it; raises Refused."""
+    request = read_request(body, group_id, node.clock.now_ms())
+    fields, spec, live = request.fields, request.spec, request.live
+    execute = request.execute
     coordinator = node.coordinator
     state, group_type = _group(coordinator, group_id)
     if group_type == "share":
@@ -80,7 +102,12 @@ def reset_offsets(node: Node, group_id: str, body: bytes) -> Document:
         for p in coordinator.fetch_offsets(group_id, None).partitions
         if p.committed_offset >= 0
     }
-    partitions = _partitions(node, fields, spec, committed, group_id)
+    partitions = select_partitions(fields, spec, committed, group_id, _partition_counts(node))
+    for name, partition in partitions:
+        try:
+            node.topics.get_log(name, partition)
+        except KafkaError as error:
+            raise Refused(HTTPStatus.CONFLICT, f"{name}-{partition}: {error.message}") from None
     log_start: dict[TopicPartitionKey, int] = {}
     log_end: dict[TopicPartitionKey, int] = {}
     by_time: dict[TopicPartitionKey, int | None] = {}
@@ -90,21 +117,40 @@ def reset_offsets(node: Node, group_id: str, body: bytes) -> Document:
         if spec.kind == "timestamp":
             found = log.offset_for_timestamp(spec.value)
             by_time[key] = None if found is None else found.offset
-    try:
-        plan = plan_reset(partitions, spec, committed, log_start, log_end, by_time, if_no_offset)
-    except NoCommittedOffset as error:
-        message = str(error).replace("--if-no-offset", "if_no_offset")
-        raise Refused(HTTPStatus.CONFLICT, message) from None
+    plan = make_plan(request, partitions, committed, log_start, log_end, by_time)
     if execute:
         offsets = {(p.topic, p.partition): p.new_offset for p in plan}
         code = coordinator.reset_offsets(group_id, offsets, live=live)
         if code is not ErrorCode.none:
             raise Refused(HTTPStatus.CONFLICT, f"the coordinator refused: {code.name.upper()}")
         state, _ = _group(coordinator, group_id)
+    return reset_document(group_id, request, state, plan)
+
+
+def make_plan(
+    request: ResetRequest,
+    partitions: list[TopicPartitionKey],
+    committed: dict[TopicPartitionKey, int | None],
+    log_start: dict[TopicPartitionKey, int],
+    log_end: dict[TopicPartitionKey, int],
+    by_time: dict[TopicPartitionKey, int | None],
+) -> list[PlannedReset]:
+    try:
+        return plan_reset(
+            partitions, request.spec, committed, log_start, log_end, by_time, request.if_no_offset
+        )
+    except NoCommittedOffset as error:
+        message = str(error).replace("--if-no-offset", "if_no_offset")
+        raise Refused(HTTPStatus.CONFLICT, message) from None
+
+
+def reset_document(
+    group_id: str, request: ResetRequest, state: str, plan: list[PlannedReset]
+) -> Document:
     return {
         "group_id": group_id,
-        "executed": execute,
-        "live": live,
+        "executed": request.execute,
+        "live": request.live,
         "state": state,
         "partitions": [_row(p) for p in plan],
         "warnings": [p.clamp_warning for p in plan if p.clamp_warning is not None],
@@ -211,13 +257,23 @@ def _group(coordinator: GroupCoordinator, group_id: str) -> tuple[str, str | Non
     return "Dead", None
 
 
-def _partitions(
-    node: Node,
+def _partition_counts(node: Node) -> Callable[[str], int | None]:
+    def count(name: str) -> int | None:
+        info = node.topics.catalog.get(name)
+        return None if info is None else info.partitions
+
+    return count
+
+
+def select_partitions(
     fields: dict[str, Any],
     spec: ResetSpec,
-    committed: dict[TopicPartitionKey, int | None],
+    committed: Mapping[TopicPartitionKey, int | None],
     group_id: str,
+    partition_count: Callable[[str], int | None],
 ) -> list[TopicPartitionKey]:
+    """The partitions a request names (topics, all_topics or offsets), each one checked to
+    exist; `partition_count` says how many partitions a topic has (None: no such topic)."""
     topics = fields.get("topics")
     all_topics = _flag(fields, "all_topics")
     if spec.offsets is not None:
@@ -242,16 +298,12 @@ def _partitions(
                 raise Refused(HTTPStatus.BAD_REQUEST, str(error)) from None
             requested = []
             for name, listed in named:
-                info = node.topics.catalog.get(name)
-                if info is None:
+                count = partition_count(name)
+                if count is None:
                     raise Refused(HTTPStatus.NOT_FOUND, f"Topic '{name}' does not exist")
-                requested.extend((name, p) for p in (listed or range(info.partitions)))
+                requested.extend((name, p) for p in (listed or range(count)))
     for name, partition in requested:
-        info = node.topics.catalog.get(name)
-        if info is None or partition >= info.partitions:
+        count = partition_count(name)
+        if count is None or partition >= count:
             raise Refused(HTTPStatus.NOT_FOUND, f"no partition {name}-{partition}")
-        try:
-            node.topics.get_log(name, partition)
-        except KafkaError as error:
-            raise Refused(HTTPStatus.CONFLICT, f"{name}-{partition}: {error.message}") from None
     return sorted(set(requested))

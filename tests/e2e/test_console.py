@@ -4,19 +4,29 @@ the idle member past the parallelism ceiling is flagged, the rebalance appears."
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as ConfluentPartition
 
-from katka.reliability.process import BrokerProcess
-from tests.e2e.browser import chromium_session, screenshots_dir, text_of, wait_for
-from tests.e2e.groups import create_topic
+from katka.reliability.process import BrokerProcess, free_port
+from tests.e2e.browser import chromium_session, click, screenshots_dir, text_of, wait_for
+from tests.e2e.groups import create_topic, unique
+from tests.e2e.groups import produce as produce_records
+from tests.e2e.test_share_groups import (
+    SHARE_BROKER,
+    ShareProcess,
+    kill_all,
+    set_group_configs,
+)
+from tests.e2e.test_share_groups import wait_for as share_wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -163,3 +173,100 @@ def test_a_rebalance_storm_is_highlighted_with_its_member_and_cures(
             f'katka_consumergroup_rebalance_storm{{consumergroup="{GROUP}",member="flaky"}} 1.0'
             in exposition
         )
+
+
+def choose_reset(browser: Any, mode: str, value: str = "", live: bool = False) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(By.CSS_SELECTOR, "#reset-mode")).select_by_value(mode)
+    field = browser.find_element(By.CSS_SELECTOR, "#reset-value")
+    field.clear()
+    field.send_keys(value)
+    checkbox = browser.find_element(By.CSS_SELECTOR, "#reset-live")
+    if checkbox.is_selected() != live:
+        checkbox.click()
+
+
+def committed(admin: str) -> list[int]:
+    with urllib.request.urlopen(f"http://{admin}/api/groups/{GROUP}/lag", timeout=10) as answer:
+        return [row["committed_offset"] for row in json.loads(answer.read())["partitions"]]
+
+
+@pytest.mark.slow  # a browser and consumers for ~10 s
+def test_offsets_are_reset_from_the_console_dry_run_first_then_execute_live_and_offline(
+    katka_with_admin: tuple[BrokerProcess, str], browser: Any
+) -> None:
+    process, admin = katka_with_admin
+    create_topic(process.bootstrap, TOPIC, 1)
+    produce(process.bootstrap, 10)
+    with TwoConsumers(process.bootstrap) as consumers:
+        assert consumers.committed.wait(30)
+        browser.get(f"http://{admin}/#/group/{GROUP}")
+        wait_for(browser, lambda b: text_of(b, "#lag td.lag") == "6")
+        # Kafka's rule first: an active group is not reset offline.
+        choose_reset(browser, "to_earliest")
+        click(browser, "#reset-dry-run")
+        wait_for(browser, lambda b: "inactive" in text_of(b, "#reset-error"))
+        assert not browser.find_element("css selector", "#reset-execute").is_enabled()
+        # Live: the dry run shows the plan and changes nothing; Execute applies it.
+        choose_reset(browser, "to_earliest", live=True)
+        click(browser, "#reset-dry-run")
+        wait_for(browser, lambda b: text_of(b, "#reset-plan td.new-offset") == "0")
+        assert "Dry run" in text_of(browser, "#reset-dry") and committed(admin) == [4]
+        click(browser, "#reset-execute")
+        wait_for(browser, lambda b: "Executed live" in text_of(b, "#reset-done"))
+        wait_for(browser, lambda b: text_of(b, "#lag td.lag") == "10")
+        assert committed(admin) == [0]
+    # The consumers are gone (the group is Empty): an offline reset, as Kafka allows it.
+    browser.get(f"http://{admin}/#/group/{GROUP}")
+    wait_for(browser, lambda b: text_of(b, "#group-state") == "Empty")
+    choose_reset(browser, "to_offset", "7")
+    click(browser, "#reset-dry-run")
+    wait_for(browser, lambda b: text_of(b, "#reset-plan td.new-offset") == "7")
+    click(browser, "#reset-execute")
+    wait_for(browser, lambda b: "Executed" in text_of(b, "#reset-done"))
+    wait_for(browser, lambda b: text_of(b, "#lag td.lag") == "3")
+    assert committed(admin) == [7]
+
+
+@pytest.mark.slow  # a browser and consumers for ~10 s
+def test_a_share_group_shows_its_members_records_in_flight_and_delivery_counts(
+    tmp_path: Path, browser: Any
+) -> None:
+    admin = f"127.0.0.1:{free_port()}"
+    overrides = ["group.initial.rebalance.delay.ms=0", f"katka.admin.listener={admin}"]
+    process = BrokerProcess(tmp_path / "data", extra_args=SHARE_BROKER, overrides=overrides)
+    process.start(30)
+    topic, group = unique("share"), unique("sg")
+    consumers: list[ShareProcess] = []
+    try:
+        create_topic(process.bootstrap, topic, 1)
+        set_group_configs(
+            process.bootstrap,
+            group,
+            share_auto_offset_reset="earliest",
+            share_record_lock_duration_ms="3000",
+        )
+        produce_records(process.bootstrap, topic, 20)
+        first = ShareProcess(process.bootstrap, group, topic, "--ack", "none", client_id="holder")
+        consumers.append(first)
+        share_wait_for([first], lambda: len(first.records) >= 20)
+        browser.get(f"http://{admin}/")
+        wait_for(browser, lambda b: group in text_of(b, "#share-groups"))
+        browser.get(f"http://{admin}/#/share-group/{group}")
+        # Acquired by the member that never acknowledges, each delivered once so far.
+        wait_for(browser, lambda b: "holder" in text_of(b, "#share-members"))
+        wait_for(browser, lambda b: text_of(b, "#share-partitions td.acquired") == "20")
+        assert text_of(browser, "#share-partitions td.deliveries") == "1: 20"
+        first.kill()
+        second = ShareProcess(process.bootstrap, group, topic, "--ack", "none", client_id="taker")
+        consumers.append(second)
+        share_wait_for([second], lambda: len(second.records) >= 20)
+        # After the lock expired, the second member got them again: delivery count 2.
+        wait_for(browser, lambda b: text_of(b, "#share-partitions td.deliveries") == "2: 20")
+        wait_for(browser, lambda b: "taker" in text_of(b, "#share-members"))
+        browser.save_screenshot(str(screenshots_dir(tmp_path) / "console-share-group.png"))
+    finally:
+        kill_all(consumers)
+        process.kill()

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from http import HTTPStatus
 from typing import Any
 
+from katka.admin import offset_reset
 from katka.admin.documents import lag_document, lag_row, rebalances_document
 from katka.admin.observer import GenerationObserver
 from katka.cli.console.poller import ClusterSnapshot, KafkaPoller
@@ -34,6 +37,7 @@ MISSING = {
 class KafkaSource:
     kind = "kafka"
     missing = MISSING
+    on_loop = False  # views read the poller's snapshot under a lock; actions call the cluster
 
     def __init__(self, poller: KafkaPoller, poll_interval_s: float) -> None:
         self.poller = poller
@@ -90,6 +94,22 @@ class KafkaSource:
                     observer = self.observers[group_id] = GenerationObserver(self.resolution_ms)
                 observer.observe(group, snapshot.now_ms)
             self.snapshot, self.error = snapshot, None
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def action(self, name: str, *arguments: str | bytes) -> Document:
+        """POST /api/groups/{group}/reset-offsets with Kafka's rules: offline only."""
+        assert name == "reset_offsets", name
+        group_id, body = arguments
+        assert isinstance(group_id, str) and isinstance(body, bytes)
+        request = offset_reset.read_request(body, group_id, int(time.time() * 1000))
+        if request.live:
+            raise offset_reset.Refused(
+                HTTPStatus.CONFLICT,
+                "a live reset is katka-only: a Kafka cluster resets a group's offsets only "
+                "while it is inactive (stop its consumers, or move the group to katka)",
+            )
+        return self.poller.reset_offsets(group_id, request)
 
     # --- views --------------------------------------------------------------------------------
 

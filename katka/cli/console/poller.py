@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
+from katka.admin import offset_reset
 from katka.admin.documents import next_unconsumed_offset
 from katka.admin.observer import GroupSnapshot, MemberSnapshot
-from katka.cli.common import Connection, wait
-from katka.cli.group.queries import committed_offsets, log_offsets, state_name
+from katka.cli.common import CliError, Connection, wait
+from katka.cli.group.queries import (
+    alter_committed_offsets,
+    committed_offsets,
+    describe_group,
+    log_offsets,
+    state_name,
+)
 from katka.cli.group.reset_plan import TopicPartitionKey
+
+Document = dict[str, Any]
 
 # How long one poll spends reading next-record timestamps (the rest waits for the next poll).
 TIMESTAMP_BUDGET_S = 1.0
@@ -166,6 +176,50 @@ class KafkaPoller:
                 members=members,
             )
         return groups, types
+
+    def reset_offsets(self, group_id: str, request: offset_reset.ResetRequest) -> Document:
+        """Kafka's offline reset (kafka-consumer-groups.sh --reset-offsets): the plan from the
+        cluster's offsets, applied with AlterConsumerGroupOffsets when `execute`."""
+        connection, admin = self.connection, self.admin
+        try:
+            state = state_name(describe_group(connection, admin, group_id).state)
+        except CliError:
+            state = "Dead"
+        if state not in ("Empty", "Dead", "Unknown"):
+            raise offset_reset.Refused(
+                HTTPStatus.CONFLICT,
+                f"Assignments can only be reset if the group '{group_id}' is inactive, but "
+                f"the current state is {state}.",
+            )
+        metadata = admin.list_topics(timeout=connection.timeout_s)
+        committed = committed_offsets(connection, admin, group_id)
+
+        def partition_count(name: str) -> int | None:
+            topic = metadata.topics.get(name)
+            return None if topic is None or topic.error is not None else len(topic.partitions)
+
+        spec = request.spec
+        partitions = offset_reset.select_partitions(
+            request.fields, spec, committed, group_id, partition_count
+        )
+        log_start = log_offsets(connection, admin, partitions, "earliest")
+        log_end = log_offsets(connection, admin, partitions, "latest")
+        by_time: dict[TopicPartitionKey, int | None] = {}
+        if spec.kind == "timestamp":
+            found = log_offsets(connection, admin, partitions, str(spec.value))
+            by_time = {key: (offset if offset >= 0 else None) for key, offset in found.items()}
+        plan = offset_reset.make_plan(request, partitions, committed, log_start, log_end, by_time)
+        if request.execute:
+            try:
+                alter_committed_offsets(
+                    connection,
+                    admin,
+                    group_id,
+                    {(p.topic, p.partition): p.new_offset for p in plan},
+                )
+            except CliError as error:
+                raise offset_reset.Refused(HTTPStatus.CONFLICT, error.format_message()) from None
+        return offset_reset.reset_document(group_id, request, state, plan)
 
     def close(self) -> None:
         self.timestamps.close()
