@@ -121,6 +121,12 @@ def reset_offsets(node: Node, group_id: str, body: bytes) -> Document:
     if execute:
         offsets = {(p.topic, p.partition): p.new_offset for p in plan}
         code = coordinator.reset_offsets(group_id, offsets, live=live)
+        if code is ErrorCode.unstable_offset_commit:
+            raise Refused(
+                HTTPStatus.CONFLICT,
+                f"a transaction holds offsets of group '{group_id}' not yet committed or "
+                "aborted (their outcome would overwrite the reset): retry when it ends",
+            )
         if code is not ErrorCode.none:
             raise Refused(HTTPStatus.CONFLICT, f"the coordinator refused: {code.name.upper()}")
         state, _ = _group(coordinator, group_id)

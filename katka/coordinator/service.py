@@ -414,6 +414,9 @@ class GroupCoordinator:
         error = self._status_error() or self._group_id_error(group_id)
         if error is not None:
             return error
+        if self._pending_txn_offsets.pending_partitions(group_id) & set(offsets):
+            # Their COMMIT marker would overwrite the reset, at run time and in replay.
+            return ErrorCode.unstable_offset_commit
         manager = self._owner(group_id) or self.classic
         ctx = self._context()
         refused = manager.prepare_offset_reset(group_id, live, ctx)

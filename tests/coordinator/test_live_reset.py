@@ -131,3 +131,14 @@ def test_a_kip848_member_that_never_rejoins_after_a_live_reset_is_fenced_for_goo
     assert k.coordinator.reset_offsets(KIP848_GROUP, RESET, live=True) is ErrorCode.none
     k.timers.advance(30_001)  # the member's rebalance timeout
     assert "a" not in k.group().members
+
+
+def test_a_reset_waits_for_an_open_transaction_holding_the_groups_offsets() -> None:
+    h = Harness()
+    pending = [OffsetCommitPartition("orders", 0, 33)]
+    h.coordinator.commit_offsets(GROUP, "", -1, pending, producer=(7, 0))
+    refused = h.coordinator.reset_offsets(GROUP, RESET, live=True)
+    assert refused is ErrorCode.unstable_offset_commit  # its COMMIT would overwrite the reset
+    h.coordinator.complete_transaction(7, commit=True)
+    assert h.coordinator.reset_offsets(GROUP, RESET, live=True) is ErrorCode.none
+    assert committed(h)[("orders", 0)] == 0
