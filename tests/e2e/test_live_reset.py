@@ -1,12 +1,12 @@
 """`katka group reset-offsets --live --execute` against consumers that never stop.
 
-Two librdkafka consumers, each in its own process, keep polling (auto commit every 100 ms) while
-a producer keeps writing. The live reset moves the group back to offset 5 on every partition;
+Two consumers, each in its own process, keep polling (auto commit every 100 ms) while a
+producer keeps writing. The live reset moves the group back to offset 5 on every partition;
 then every partition must be consumed again from offset 5, the committed offsets must climb
 from 5 without ever jumping back to where they were (no commit sent before the reset
-survives), and the rebalance history must name the reset as the trigger. Eager (range),
-cooperative-sticky and KIP-848 (group.protocol=consumer) members all go through it; a kill -9
-of the broker right after the reset does not undo it.
+survives), and the rebalance history must name the reset as the trigger. librdkafka's eager
+(range), cooperative-sticky and KIP-848 (group.protocol=consumer) members and kafka-python's all
+go through it; a kill -9 of the broker right after the reset does not undo it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ PROTOCOLS = {
         "heartbeat.interval.ms": 500,
     },
     "kip848": {"group.protocol": "consumer"},
+    "kafka-python": {},  # kafka-python's KafkaConsumer: eager range, its own heartbeat thread
 }
 
 
@@ -84,6 +85,19 @@ class Pipeline:
 
 
 def start_consumer(bootstrap: str, group: str, topic: str, protocol: str) -> ConsumerProcess:
+    command = [sys.executable, "-m", "tests.e2e.consumer_process"]
+    if protocol == "kafka-python":
+        settings = {
+            "bootstrap_servers": bootstrap,
+            "group_id": group,
+            "auto_offset_reset": "earliest",
+            "auto_commit_interval_ms": 100,
+            "session_timeout_ms": 6000,
+            "heartbeat_interval_ms": 500,
+            "max_poll_interval_ms": 20000,
+        }
+        command += [json.dumps(settings), topic, "--client", "kafka-python"]
+        return _spawn(command)
     config = {
         "bootstrap.servers": bootstrap,
         "group.id": group,
@@ -95,8 +109,12 @@ def start_consumer(bootstrap: str, group: str, topic: str, protocol: str) -> Con
     }
     if protocol == "kip848":
         config.pop("session.timeout.ms")
+    return _spawn([*command, json.dumps(config), topic])
+
+
+def _spawn(command: list[str]) -> ConsumerProcess:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.e2e.consumer_process", json.dumps(config), topic],
+        command,
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).parents[2],
