@@ -253,7 +253,7 @@ def test_a_live_reset_replays_every_partition_while_consumers_keep_polling(
         assert consumer.process.poll() is None, "a consumer died"
 
 
-@pytest.mark.parametrize("pipeline", ["cooperative"], indirect=True)
+@pytest.mark.parametrize("pipeline", ["eager", "cooperative", "kip848"], indirect=True)
 def test_a_live_reset_survives_a_kill_of_the_broker(pipeline: Pipeline) -> None:
     wait_until(lambda: caught_up(pipeline), 60, what="consumers caught up")
     marks = [c.mark() for c in pipeline.consumers]
