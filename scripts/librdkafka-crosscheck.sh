@@ -23,6 +23,13 @@
 #   TEST_TIMEOUT        seconds per test number (default 300; 0113 gets at least 900: its full mode
 #                       runs ~30 cooperative-rebalance scenarios)
 #   TEST_KAFKA_VERSION  broker version the tests gate on (default 3.7.0)
+#   TEST_TIMEOUT_MULTIPLIER
+#                       librdkafka's test.timeout.multiplier (default 1; 3 for the share-consumer
+#                       tests, as on librdkafka's CI, where test.c adds 2: their sub-tests wait out
+#                       lock and session timeouts and 0170 alone runs ~160 s of them)
+#   SHARE_TEST_KAFKA_VERSION
+#                       broker version for the share-consumer tests 0170-0199 (default 4.2.0: they
+#                       gate on TEST_BRKVER(4,2,0,0), KIP-932 as Kafka 4.2 ships it, and skip below)
 #   KATKA_PYTHON        interpreter with katka installed (default: python3 when it imports katka,
 #                       as after the README's `pip install .` in an active venv; else the
 #                       checkout's .venv; else the script stops and says so)
@@ -48,7 +55,8 @@ shift
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}
-export TEST_KAFKA_VERSION=${TEST_KAFKA_VERSION:-3.7.0}
+TEST_KAFKA_VERSION=${TEST_KAFKA_VERSION:-3.7.0}
+SHARE_TEST_KAFKA_VERSION=${SHARE_TEST_KAFKA_VERSION:-4.2.0}
 if [ -z "${KATKA_PYTHON:-}" ]; then
     if python3 -c 'import katka' 2>/dev/null; then KATKA_PYTHON=python3
     elif [ -x "$REPO/.venv/bin/python" ]; then KATKA_PYTHON=$REPO/.venv/bin/python
@@ -155,7 +163,7 @@ start_katka() {  # $1 = log id, $2 = auto.create.topics.enable
 
 echo "librdkafka $(sed -n 's/^RDKAFKA_VERSION_STR=[[:space:]]*//p' "$SRC/Makefile.config" 2>/dev/null)," \
     "katka $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet HEAD -- katka 2>/dev/null || echo +local-changes)," \
-    "TEST_KAFKA_VERSION=$TEST_KAFKA_VERSION group.initial.rebalance.delay.ms=$GROUP_INITIAL_REBALANCE_DELAY_MS timeout=${TEST_TIMEOUT}s"
+    "TEST_KAFKA_VERSION=$TEST_KAFKA_VERSION (share tests $SHARE_TEST_KAFKA_VERSION) group.initial.rebalance.delay.ms=$GROUP_INITIAL_REBALANCE_DELAY_MS timeout=${TEST_TIMEOUT}s"
 passed=0
 failed=0
 skipped=0
@@ -177,11 +185,16 @@ for spec in $TESTS_TO_RUN; do
         continue
     fi
     conf=$OUT_DIR/$id.test.conf
-    printf 'bootstrap.servers=127.0.0.1:%s\n' "$PORT" > "$conf"
+    multiplier=${TEST_TIMEOUT_MULTIPLIER:-1}
+    case $t in 01[7-9][0-9]) multiplier=${TEST_TIMEOUT_MULTIPLIER:-3} ;; esac
+    printf 'bootstrap.servers=127.0.0.1:%s\ntest.timeout.multiplier=%s\n' "$PORT" "$multiplier" > "$conf"
     timeout=$TEST_TIMEOUT
     [ "$t" = 0113 ] && [ "$timeout" -lt 900 ] && timeout=900
+    case $t in 01[7-9][0-9]) [ "$timeout" -lt 900 ] && timeout=900 ;; esac
     start=$(date +%s)
-    (cd "$SRC/tests" && RDKAFKA_TEST_CONF=$conf TESTS=$t SUBTESTS=$subtests timeout -k 10 "$timeout" \
+    kafka_version=$TEST_KAFKA_VERSION
+    case $t in 01[7-9][0-9]) kafka_version=$SHARE_TEST_KAFKA_VERSION ;; esac
+    (cd "$SRC/tests" && TEST_KAFKA_VERSION=$kafka_version RDKAFKA_TEST_CONF=$conf TESTS=$t SUBTESTS=$subtests timeout -k 10 "$timeout" \
         ./test-runner -L -p1 -s "$scenario") > "$OUT_DIR/$id.log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))

@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from katka.api.context import RequestContext
 from katka.coordinator.share.partition import AcknowledgeType, RecordState, SharePartition
+from katka.coordinator.share.partitions import ShareSession
 from katka.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
@@ -26,7 +28,10 @@ def topic_name(node: Node, topic_id: uuid.UUID | None) -> str:
 def share_partition(
     node: Node, group_id: str, topic_id: uuid.UUID, partition: int
 ) -> SharePartition:
-    """The group's share partition (created at share.auto.offset.reset on first use)."""
+    """The group's share partition (created at share.auto.offset.reset on first use), its
+    expired locks released first: expiry is lazy (no timer per lock), so every path that
+    reads or changes a share partition comes through here and sees it as Kafka's timers
+    would have left it (a parked share fetch wakes at the earliest deadline to look)."""
     name = topic_name(node, topic_id)
     log = node.topics.get_log(name, partition)
 
@@ -34,9 +39,12 @@ def share_partition(
         found = log.offset_for_timestamp(node.clock.now_ms() - ago_ms)
         return log.high_watermark if found is None else found.offset
 
-    return node.coordinator.share_partitions.get(
-        (group_id, topic_id, partition), log.log_start_offset, log.high_watermark, offset_for_time
-    )
+    key = (group_id, topic_id, partition)
+    shares = node.coordinator.share_partitions
+    target = shares.get(key, log.log_start_offset, log.high_watermark, offset_for_time)
+    if target.expire_locks(node.clock.now_ms()):
+        shares.persist([key])  # delivery counts, and records archived at the limit
+    return target
 
 
 def acknowledge(
@@ -76,6 +84,33 @@ def acknowledge(
     return code
 
 
+def open_session(
+    ctx: RequestContext, node: Node, group_id: str, member_id: str, epoch: int
+) -> ShareSession:
+    """The request's share session; one it opens (epoch 0) closes with this connection."""
+    owner = ctx.session
+    session = node.coordinator.share_partitions.session(group_id, member_id, epoch, owner)
+    if epoch == 0:
+        owner.on_close[("share-session", group_id, member_id)] = lambda: close_session(
+            node, group_id, member_id, owner
+        )
+    return session
+
+
+def close_session(node: Node, group_id: str, member_id: str, owner: object = None) -> None:
+    """End the member's share session (final request, or `owner`'s connection closed): its
+    records still acquired go back to the other members, whose parked fetches wake."""
+    changed = node.coordinator.share_partitions.close_session(group_id, member_id, owner)
+    names = []
+    for _group, topic_id, partition in changed:
+        try:
+            names.append((topic_name(node, topic_id), partition))
+        except KafkaError:
+            continue
+    if names:
+        node.appends.notify(names)
+
+
 def share_group_error(node: Node, group_id: str, *, must_be_empty: bool) -> ErrorCode | None:
     """Why the offsets APIs refuse a group id: loading, not a share group, or (altering and
     deleting) a share group with members."""
@@ -103,6 +138,7 @@ def start_and_lag(node: Node, group_id: str, topic: str, partition: int) -> tupl
     if state is None:
         return -1, -1
     if isinstance(state, SharePartition):
+        state = share_partition(node, group_id, info.topic_id, partition)  # locks expired
         start = state.start_offset
         done = sum(1 for r in state.records.values() if r.state in _DONE)
     else:

@@ -1,6 +1,7 @@
 """ShareAcknowledge (key 79), v1-2: acknowledge acquired records without fetching (KIP-932).
 
-Works in the member's share session like ShareFetch (epoch -1 also closes it); each
+Works in the member's share session like ShareFetch (epoch -1 also closes it, releasing the
+member's records still acquired, after its acknowledgements are applied); each
 acknowledgement batch is all or nothing, its error the partition's answer.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, response_module, timedelta_ms
-from katka.api._share import acknowledge
+from katka.api._share import acknowledge, close_session, open_session
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 
@@ -30,9 +31,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         error = ErrorCode.invalid_share_session_epoch  # acknowledging needs an open session
     else:
         try:
-            node.coordinator.share_partitions.session(
-                group_id, member_id, request.share_session_epoch
-            )
+            open_session(ctx, node, group_id, member_id, request.share_session_epoch)
         except KafkaError as refused:
             error = refused.code
     responses = ()
@@ -63,6 +62,8 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             )
             for topic in request.topics
         )
+    if error is ErrorCode.none and request.share_session_epoch == -1:
+        close_session(node, group_id, member_id)
     return make(
         m.ShareAcknowledgeResponse,
         throttle_time=ZERO,

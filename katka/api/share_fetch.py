@@ -3,7 +3,9 @@ locks, acknowledging earlier ones in the same request (KIP-932).
 
 A share session (per group and member) remembers the partitions: epoch 0 opens it with the
 request's partitions, later epochs add partitions and forget `forgotten_topics_data`, -1 closes
-it (then only the piggybacked acknowledgements are applied, nothing is fetched). Each partition
+it (then only the piggybacked acknowledgements are applied, nothing is fetched, and the
+member's records still acquired are released; closing the connection that opened the session
+does the same). Each partition
 answers the whole batches it read and the offsets it acquired for this member with their
 delivery counts; the client hands out only the acquired ones. With nothing to acquire the
 request parks up to max_wait for new records or released ones.
@@ -16,7 +18,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from katka.api._build import ZERO, make, millis, response_module, timedelta_ms
-from katka.api._share import acknowledge, share_partition, topic_name
+from katka.api._share import (
+    acknowledge,
+    close_session,
+    open_session,
+    share_partition,
+    topic_name,
+)
 from katka.api.context import RequestContext
 from katka.coordinator.share.partition import AcquiredRange
 from katka.errors import ErrorCode, KafkaError
@@ -46,7 +54,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     if epoch == 0 and has_acks:
         return _answer(m, node, group_id, ErrorCode.invalid_request, {}, {})
     try:
-        session = node.coordinator.share_partitions.session(group_id, member_id, epoch)
+        session = open_session(ctx, node, group_id, member_id, epoch)
     except KafkaError as error:
         return _answer(m, node, group_id, error.code, {}, {})
     acked: Acked = {}
@@ -62,6 +70,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                     partition.acknowledgement_batches,
                 )
     if epoch == -1:
+        close_session(node, group_id, member_id)
         return _answer(m, node, group_id, ErrorCode.none, acked, {})
     for topic in request.topics:
         for partition in topic.partitions:

@@ -20,7 +20,7 @@ the lifetime closes the connection; an idle connection is left alone until it se
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from katka.security.principal import ANONYMOUS, USER_TYPE, KafkaPrincipal
 from katka.security.sasl import AuthenticationFailed, SaslServer, SaslServerFactory
@@ -61,6 +61,9 @@ class Session:
         self.state = SaslState.HANDSHAKE if self.uses_sasl else SaslState.COMPLETE
         self.raw_tokens = False  # handshake v0: tokens come as bare frames
         self.client_id = ""  # of the last request, for the connection's log lines
+        # Run when the connection closes, once each (a share session opened on the connection
+        # closes with it, as Kafka's share session cache does on a disconnect).
+        self.on_close: dict[object, Callable[[], None]] = {}
         self._server: SaslServer | None = None
         # mechanism -> connections.max.reauth.ms for it on this listener (0: no lifetime)
         self.reauth_ms = dict(reauth_ms or {})

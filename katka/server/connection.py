@@ -81,6 +81,7 @@ class Connection:
             log.exception("unexpected error on connection from %s", self.client_host)
         finally:
             stats.connection_closed()
+            self._run_close_callbacks()
             self._closing = True
             self._reply_ready.set()
             try:
@@ -94,6 +95,14 @@ class Connection:
             except Exception:
                 pass
             log.debug("connection from %s (client id %r) closed", address, self.session.client_id)
+
+    def _run_close_callbacks(self) -> None:
+        callbacks, self.session.on_close = self.session.on_close, {}
+        for callback in callbacks.values():
+            try:
+                callback()
+            except Exception:
+                log.exception("a close callback failed (connection from %s)", self.client_host)
 
     async def _read_loop(self) -> None:
         while True:

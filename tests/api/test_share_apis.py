@@ -259,6 +259,73 @@ def leave(api: ApiHarness, member_id: str) -> None:
     assert response.error_code == ErrorCode.none
 
 
+def acknowledge_call(
+    api: ApiHarness, version: int, member_id: str, epoch: int, tid: uuid.UUID, acks: list[Any]
+) -> Any:
+    return api.call(
+        share_acknowledge,
+        version,
+        group_id=GROUP,
+        member_id=member_id,
+        share_session_epoch=epoch,
+        topics=[
+            {
+                "topic_id": tid,
+                "partitions": [
+                    {
+                        "partition_index": 0,
+                        "acknowledgement_batches": [
+                            {"first_offset": f, "last_offset": la, "acknowledge_types": [t]}
+                            for f, la, t in acks
+                        ],
+                    }
+                ],
+            }
+        ],
+    )
+
+
+@edges(share_acknowledge)
+def test_a_member_that_left_the_group_still_acknowledges_in_its_share_session(
+    api: ApiHarness, version: int
+) -> None:
+    """As Kafka 4.4 does (tests/kafka/test_share_differential.py): the heartbeat that leaves
+    the group leaves the share session and its locks alone; the final acknowledgement is
+    applied, then the session closes and releases what is still acquired."""
+    api.node.topics.create_topic("jobs", 1, {})
+    earliest(api)
+    join(api, "m-1", ["jobs"])
+    produce_to(api, 3, "jobs", 0, batch(b"a", b"b", b"c"))
+    tid = topic_id(api, "jobs")
+    assert acquired(share_fetch_call(api, 1, "m-1", 0, {(tid, 0): []})) == [(0, 2, 1)]
+    leave(api, "m-1")
+    accept, release = int(AcknowledgeType.ACCEPT), int(AcknowledgeType.RELEASE)
+    response = acknowledge_call(api, version, "m-1", -1, tid, [(0, 0, accept), (1, 1, release)])
+    assert response.error_code == ErrorCode.none
+    assert response.responses[0].partitions[0].error_code == ErrorCode.none
+    assert api.node.coordinator.share_partitions.session_count() == 0
+    join(api, "m-2", ["jobs"])
+    # offset 0 accepted for good; 1 released by the acknowledgement, 2 by the session closing
+    assert acquired(share_fetch_call(api, 1, "m-2", 0, {(tid, 0): []})) == [(1, 2, 2)]
+
+
+def test_an_expired_lock_is_released_for_the_next_fetch_with_nothing_else_to_read(
+    api: ApiHarness,
+) -> None:
+    """Lock expiry is lazy: the next fetch must look at the locks before deciding there is
+    nothing to read (once every record is in flight, no new record would make it look)."""
+    api.node.topics.create_topic("jobs", 1, {})
+    earliest(api)
+    join(api, "m-1", ["jobs"])
+    join(api, "m-2", ["jobs"])
+    produce_to(api, 3, "jobs", 0, batch(b"a", b"b"))
+    tid = topic_id(api, "jobs")
+    assert acquired(share_fetch_call(api, 1, "m-1", 0, {(tid, 0): []})) == [(0, 1, 1)]
+    assert acquired(share_fetch_call(api, 1, "m-2", 0, {(tid, 0): []})) == []
+    api.clock.advance(api.node.coordinator.config.share_record_lock_duration_ms)
+    assert acquired(share_fetch_call(api, 1, "m-2", 1, {(tid, 0): []})) == [(0, 1, 2)]
+
+
 @edges(describe_share_group_offsets)
 def test_describe_share_group_offsets_shows_the_start_offset_and_lag(
     api: ApiHarness, version: int

@@ -150,7 +150,19 @@ def test_share_sessions_need_the_next_epoch() -> None:
     with pytest.raises(KafkaError) as stale:
         sessions.session("g", "m", 1)
     assert stale.value.code == ErrorCode.invalid_share_session_epoch
-    sessions.session("g", "m", -1)
+    sessions.session("g", "m", -1)  # the final request works in the session ...
+    sessions.close_session("g", "m")  # ... which its handler then closes
+    assert sessions.session_count() == 0
+
+
+def test_a_share_session_closed_by_its_connection_stays_open_when_reopened_elsewhere() -> None:
+    sessions = SharePartitions(MemoryInternalLog(), CoordinatorConfig())
+    first, second = object(), object()
+    sessions.session("g", "m", 0, first)
+    sessions.session("g", "m", 0, second)  # the client reconnected and opened it again
+    sessions.close_session("g", "m", first)
+    assert sessions.session_count() == 1
+    sessions.close_session("g", "m", second)
     assert sessions.session_count() == 0
 
 

@@ -4,7 +4,9 @@ Usage: python -m tests.e2e.share_consumer_process '<json config>' TOPIC [--ack a
 reject|none] [--process-ms N] [--max N]
 Prints one JSON line per record: {"record": [partition, offset, value, delivery_count]}. With
 --ack other than the implicit default it runs in explicit mode and acknowledges every record
-so (none: never acknowledges, never commits). --process-ms sleeps per record ("processing");
+so (none: never acknowledges, never commits; without --max it stops polling once it has
+records, as librdkafka refuses a poll before the last poll's records are acknowledged, and
+holds them, alive, until killed). --process-ms sleeps per record ("processing");
 --max stops polling after that many records (still acknowledging them) and closes cleanly.
 """
 
@@ -64,10 +66,11 @@ def main() -> None:
                 consumer.acknowledge(message, ACKS[args.ack])
         if args.ack in ACKS:
             consumer.commit_async()
-    if args.ack in ACKS:
-        # The last acknowledgements are applied before the member leaves (an async commit
-        # still in flight at close can land after the leave has released the records).
-        consumer.commit_sync()
+        elif args.ack == "none" and seen and args.max < 0:
+            while True:  # a stuck consumer: alive (heartbeats go on), never acknowledging
+                time.sleep(1)
+    # No commit_sync first: close() sends the last acknowledgements while the member leaves,
+    # and they count even when they land after the leave (the share session outlives it).
     consumer.close()
     emit({"closed": seen})
 

@@ -1,7 +1,7 @@
 """Share groups (KIP-932) end to end with confluent_kafka.ShareConsumer, each consumer in its own
 process: more consumers than partitions, each record delivered once when all are accepted,
-release and the delivery-count limit, reject, lock expiry after a SIGKILLed consumer, a share
-group beside a consumer group, and a broker restart in the middle."""
+release and the delivery-count limit, reject, lock expiry after a frozen consumer and release
+after a killed one, a share group beside a consumer group, and a broker restart in the middle."""
 
 from __future__ import annotations
 
@@ -192,28 +192,39 @@ def test_rejected_records_are_never_redelivered(server: BrokerProcess) -> None:
         rejecting.kill()
 
 
-def test_a_sigkilled_consumers_records_are_redelivered_after_the_lock_duration(
-    server: BrokerProcess,
+@pytest.mark.parametrize("stop", [signal.SIGSTOP, signal.SIGKILL], ids=["frozen", "killed"])
+def test_a_dead_consumers_records_come_back_when_its_locks_expire_or_its_connection_closes(
+    server: BrokerProcess, stop: signal.Signals
 ) -> None:
+    """A frozen consumer (SIGSTOP: its connection stays open) holds its records until the
+    locks expire; a killed one's connection closes, which closes its share session and
+    releases them at once, as Kafka 4.4 does (tests/kafka/test_share_differential.py)."""
     topic, group = unique("share"), unique("sg")
     create_topic(server.bootstrap, topic, 1)
+    lock_ms = 5000 if stop is signal.SIGSTOP else 60_000
     set_group_configs(
         server.bootstrap,
         group,
         share_auto_offset_reset="earliest",
-        share_record_lock_duration_ms="2000",
+        share_record_lock_duration_ms=str(lock_ms),
     )
     produce(server.bootstrap, topic, 20)
+    started_at = time.monotonic()  # before the victim can have acquired anything
     victim = ShareProcess(server.bootstrap, group, topic, "--ack", "none")
     survivor: ShareProcess | None = None
     try:
         wait_for([victim], lambda: len(victim.records) >= 20)
-        victim.kill()
-        killed_at = time.monotonic()
+        victim.process.send_signal(stop)
+        stopped_at = time.monotonic()
         survivor = ShareProcess(server.bootstrap, group, topic, "--ack", "accept")
         s = survivor
         wait_for([s], lambda: len(s.records) >= 20)
-        assert time.monotonic() - killed_at > 1.5  # not before the locks expired
+        if stop is signal.SIGSTOP:
+            # not before the locks expired (they started after the victim did)
+            assert time.monotonic() - started_at > lock_ms / 1000
+        else:
+            # long before the locks would have expired
+            assert time.monotonic() - stopped_at < lock_ms / 1000 / 2
         assert sorted(values([s])) == sorted(f"r-{i}" for i in range(20))
         assert {count for *_x, count in s.records} == {2}
     finally:
@@ -292,3 +303,4 @@ def test_a_consumer_that_closes_without_acknowledging_hands_its_records_back_at_
         leaver.kill()
         if taker is not None:
             taker.kill()
+

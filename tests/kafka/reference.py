@@ -94,6 +94,10 @@ class KafkaReference:
                     f"transaction.state.log.replication.factor={replication}",
                     f"transaction.state.log.min.isr={min_isr}",
                     "transaction.state.log.num.partitions=1",
+                    # __share_group_state (share groups, KIP-932): one replica on one node
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "share.coordinator.state.topic.num.partitions=1",
                     "group.initial.rebalance.delay.ms=0",
                     "",
                 ]

@@ -5,8 +5,10 @@ are removed when no heartbeat arrives within `group.share.session.timeout.ms`. S
 no revocation phase: every membership or subscription change bumps the group epoch and each
 member gets its new assignment on its next heartbeat. The server-side assignor (assignor.py)
 gives every member partitions even when members outnumber partitions (a partition is then
-shared by several members). When a member goes, its acquired records are released once the
-effects are executed (SharePartitions.release_member).
+shared by several members). A member going does not touch its acquired records: as in Kafka,
+they belong to its share session, which it may still use to acknowledge them after leaving;
+they are released when that session closes (SharePartitions.close_session) or their locks
+expire.
 
 Membership is not written to the coordinator's log (deviation: Kafka writes share group member
 records to __consumer_offsets): after a restart members rejoin with UNKNOWN_MEMBER_ID, and a
@@ -101,7 +103,6 @@ class ShareGroupManager:
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.groups: dict[str, ShareGroup] = {}
-        self._departed: list[tuple[str, str]] = []
 
     # --- ShareGroupHeartbeat ---------------------------------------------------------------
 
@@ -193,7 +194,6 @@ class ShareGroupManager:
         del group.members[member_id]
         group.group_epoch += 1
         ctx.fx.cancel(("share-session", group.group_id, member_id))
-        self._departed.append((group.group_id, member_id))
         self._reassign(group, ctx)
 
     def create_empty(self, group_id: str) -> None:
@@ -238,9 +238,7 @@ class ShareGroupManager:
         return []
 
     def on_executed(self, fx: Effects) -> None:
-        departed, self._departed = self._departed, []
-        for group_id, member_id in departed:
-            self.partitions.release_member(group_id, member_id)
+        pass  # nothing parked, and departures leave share sessions alone (module docstring)
 
     def on_timer(self, event: TimerEvent, ctx: Context) -> None:
         if not isinstance(event, SessionExpiry):

@@ -8,7 +8,10 @@ restart appends a snapshot (state_records.py) before the answer leaves; acquisit
 written (Kafka does not persist locks either: after a restart the records are available again).
 
 Share sessions (KIP-932's analogue of KIP-227 fetch sessions) are kept per (group, member): epoch
-0 opens one, -1 closes it, any other epoch must be the next one.
+0 opens one, -1 closes it, any other epoch must be the next one. As in Kafka, a share session
+belongs to the share-partition leader, not to the group: a member that left the group (heartbeat
+epoch -1) still acknowledges in its open session, and its records still acquired are released
+when the session closes, by the final request (epoch -1) or by its connection closing.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ SessionPartition = tuple[uuid.UUID, int]
 @dataclass
 class ShareSession:
     epoch: int  # the epoch the next request must carry
+    owner: object = None  # the connection that opened it: its closing closes the session
     partitions: dict[SessionPartition, None] = field(default_factory=dict)  # ordered set
 
 
@@ -150,15 +154,22 @@ class SharePartitions:
             self._writes_since_compaction += len(records)
             self._maybe_compact()
 
-    def release_member(self, group_id: str, member_id: str) -> None:
-        """The member left or expired: its locks go and its share sessions close."""
+    def close_session(self, group_id: str, member_id: str, owner: object = None) -> list[ShareKey]:
+        """The member's share session ends (its final request, or with `owner` given, the
+        connection that opened it closed): the records it still holds become available again,
+        as Kafka's releaseSession does. The share partitions changed (persisted)."""
+        key = (group_id, member_id)
+        session = self._sessions.get(key)
+        if owner is not None and (session is None or session.owner is not owner):
+            return []  # reopened on another connection since: that one owns it now
+        self._sessions.pop(key, None)
         changed = [
-            key
-            for key, partition in self._partitions.items()
-            if key[0] == group_id and partition.release_member(member_id)
+            share_key
+            for share_key, partition in self._partitions.items()
+            if share_key[0] == group_id and partition.release_member(member_id)
         ]
         self.persist(changed)
-        self._sessions.pop((group_id, member_id), None)
+        return changed
 
     def delete_group(self, group_id: str, keys: Iterable[ShareKey] | None = None) -> None:
         """Forget the group's state (all of it, or these share partitions): tombstones."""
@@ -181,18 +192,21 @@ class SharePartitions:
 
     # --- share sessions ----------------------------------------------------------------------
 
-    def session(self, group_id: str, member_id: str, epoch: int) -> ShareSession:
-        """The share session a request with this epoch works in (epoch 0 opens a new one, -1
-        is the final request of one); SHARE_SESSION_NOT_FOUND or INVALID_SHARE_SESSION_EPOCH."""
+    def session(
+        self, group_id: str, member_id: str, epoch: int, owner: object = None
+    ) -> ShareSession:
+        """The share session a request with this epoch works in (epoch 0 opens a new one on
+        connection `owner`, -1 is the final request of one: the caller applies its
+        acknowledgements, then close_session); SHARE_SESSION_NOT_FOUND or
+        INVALID_SHARE_SESSION_EPOCH."""
         key = (group_id, member_id)
         if epoch == 0:
-            opened = self._sessions[key] = ShareSession(1)
+            opened = self._sessions[key] = ShareSession(1, owner)
             return opened
         session = self._sessions.get(key)
         if session is None:
             raise KafkaError(ErrorCode.share_session_not_found)
         if epoch == -1:
-            del self._sessions[key]
             return session
         if epoch != session.epoch:
             raise KafkaError(ErrorCode.invalid_share_session_epoch)
