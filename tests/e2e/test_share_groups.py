@@ -303,4 +303,3 @@ def test_a_consumer_that_closes_without_acknowledging_hands_its_records_back_at_
         leaver.kill()
         if taker is not None:
             taker.kill()
-
