@@ -67,11 +67,27 @@ class KafkaReference:
     def _java(self, main: str, *args: str) -> list[str]:
         return ["java", "-Xmx512m", "-cp", classpath(self.libs), main, *args]
 
-    def start(self, timeout: float = 180) -> KafkaReference:
-        self.configure(f"1@127.0.0.1:{self.controller_port}", replication=1)
+    @property
+    def data_dir(self) -> Path:
+        return self.work / "data"
+
+    def start(
+        self,
+        timeout: float = 180,
+        properties: dict[str, str] | None = None,
+        client: dict[str, str] | None = None,
+    ) -> KafkaReference:
+        """One node from `properties` when given (else configure()'s plaintext node); `client`
+        is the confluent-kafka config that reaches it (default: PLAINTEXT on `port`)."""
+        if properties is None:
+            self.configure(f"1@127.0.0.1:{self.controller_port}", replication=1)
+        else:
+            (self.work / "server.properties").write_text(
+                "".join(f"{key}={value}\n" for key, value in properties.items())
+            )
         self.format(new_cluster_id())
         self.launch()
-        self._wait_ready(timeout, brokers=1)
+        self._wait_ready(timeout, brokers=1, client=client)
         return self
 
     def configure(self, voters: str, replication: int, node_id: int = 1) -> None:
@@ -121,11 +137,13 @@ class KafkaReference:
             stderr=subprocess.STDOUT,
         )
 
-    def _wait_ready(self, timeout: float, brokers: int) -> None:
+    def _wait_ready(
+        self, timeout: float, brokers: int, client: dict[str, str] | None = None
+    ) -> None:
         from confluent_kafka.admin import AdminClient
 
         deadline = time.monotonic() + timeout
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient(client or {"bootstrap.servers": self.bootstrap})
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
@@ -155,7 +173,10 @@ class KafkaReference:
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = "-"
+    while cluster_id.startswith("-"):  # the format tool would read it as an option
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    return cluster_id
 
 
 class KafkaCluster:
