@@ -2,33 +2,41 @@
 handlers and admin views receive, and the listeners.
 
 The only module that knows every concrete class. `Broker.start()` opens (and recovers) the
-logs, replays the coordinator's log and starts listening; `Broker.stop()` flushes, closes
-files and marks the shutdown clean.
+logs and starts listening, then replays the coordinators' logs and starts the admin API and
+the background tasks; `Broker.stop()` flushes, closes files and marks the shutdown clean.
+
+Start-up answers first: what the first requests need (storage, catalog, listener, the handler
+asked for) is imported and built before the listener binds; the coordinators, transactions,
+cleaner and admin API (most of katka's import time) come after, their modules imported on a
+worker thread while the loop serves. A request that needs a coordinator before then has it
+built on the spot (Node.load_coordinators), so nothing answers from half-built state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import logging
+import socket
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from katka import api
-from katka.admin import AdminHttpServer
-from katka.admin.source import BrokerSource
 from katka.api._appends import AppendNotifier
 from katka.api._fetch_sessions import FetchSessionCache
 from katka.clock import Clock, SystemClock
 from katka.config import BrokerConfig, config_list
-from katka.coordinator.config import CoordinatorConfig
-from katka.coordinator.internal_log import OFFSETS_TOPIC, PartitionInternalLog
-from katka.coordinator.service import GroupCoordinator
-from katka.coordinator.share.partitions import SHARE_STATE_TOPIC
-from katka.coordinator.timers import AsyncioTimers, Timers
 from katka.metadata.broker_configs import DynamicBrokerConfigs
 from katka.metadata.catalog import CATALOG_FILE, TopicCatalog, write_atomically
 from katka.metadata.housekeeping import LogHousekeeping
+from katka.metadata.internal_topics import (
+    OFFSETS_TOPIC,
+    SHARE_STATE_TOPIC,
+    TRANSACTION_STATE_TOPIC,
+)
 from katka.metadata.topics import TopicManager
 from katka.node import Endpoint, Node
 from katka.producer_ids import ProducerIdManager
@@ -38,22 +46,35 @@ from katka.security.acls import ACLS_FILE, AclStore
 from katka.security.authorizer import Authorizer
 from katka.security.credentials import CREDENTIALS_FILE, ScramCredentialStore
 from katka.security.listeners import ListenerSpec, build_listener_security
-from katka.server.dispatch import Dispatcher, api_version_ranges, build_registry
-from katka.server.listener import Listener
+from katka.server.dispatch import Dispatcher, api_version_ranges, lazy_registry
+from katka.server.listener import Listener, bind_early
 from katka.storage.base import StorageEngine
-from katka.storage.cleaner.service import CleanerConfig, LogCleaner
 from katka.storage.durability import Durability
-from katka.transactions.coordinator import (
-    TRANSACTION_STATE_TOPIC,
-    TransactionConfig,
-    TransactionCoordinator,
-)
-from katka.transactions.markers import TransactionMarkers
-from katka.transactions.service import TransactionService
+
+if TYPE_CHECKING:
+    from katka.admin import AdminHttpServer
+    from katka.coordinator.config import CoordinatorConfig
+    from katka.coordinator.service import GroupCoordinator
+    from katka.coordinator.timers import Timers
+    from katka.storage.cleaner.service import CleanerConfig, LogCleaner
+    from katka.transactions.markers import TransactionMarkers
+    from katka.transactions.service import TransactionService
 
 log = logging.getLogger("katka.broker")
 
 CLUSTER_ID_FILE = "cluster-id"
+# What start() imports on a worker thread once the listener answers (see the module docstring).
+SERVING_LATER = (
+    "katka.coordinator.service",
+    "katka.coordinator.internal_log",
+    "katka.coordinator.timers",
+    "katka.transactions.coordinator",
+    "katka.transactions.markers",
+    "katka.transactions.service",
+    "katka.storage.cleaner.service",
+    "katka.admin",
+    *(f"katka.api.{module}" for module, _ in api.HANDLERS.values()),
+)
 
 
 class Broker:
@@ -93,7 +114,7 @@ class Broker:
         self.fetch_sessions = FetchSessionCache(
             config.get_int("max.incremental.fetch.session.cache.slots"), self.appends
         )
-        self.registry = build_registry(api.ALL)
+        self.registry = lazy_registry(api.HANDLERS)
         self.cluster_id = ""
         self.storage: StorageEngine
         self.topics: TopicManager
@@ -101,18 +122,17 @@ class Broker:
         self.coordinator: GroupCoordinator
         self.transactions: TransactionService
         self.markers: TransactionMarkers
+        self._timers: Timers | None = None  # the coordinators' (None: on the running loop)
         self.housekeeping: LogHousekeeping
         self.producer_ids: ProducerIdManager
         self.node: Node
         self.listener: Listener | None = None  # the first of `listeners`
         self.listeners: list[Listener] = []
         self.admin_http: AdminHttpServer | None = None
+        self._admin_socket: socket.socket | None = None  # bound, not yet served
+        self._dispatcher: Dispatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.cleaner = (
-            LogCleaner(lambda: cleaner_config(self.config), self.clock.now_ms)
-            if config.get_bool("log.cleaner.enable")
-            else None
-        )
+        self.cleaner: LogCleaner | None = None  # built with the coordinators
 
     # --- life cycle -------------------------------------------------------------------
     def open(self) -> None:
@@ -154,19 +174,14 @@ class Broker:
                 )
 
     def start_coordinator(self, timers: Timers | None = None) -> None:
-        """Replay the group coordinator's log (its timers run on the running loop by default),
-        then build the Node that handlers and admin views receive."""
-        self.coordinator = GroupCoordinator(
-            coordinator_config(self.config),
-            self.clock,
-            timers or AsyncioTimers(self.clock, asyncio.get_running_loop()),
-            PartitionInternalLog(self.topics.get_log(OFFSETS_TOPIC, 0), self.clock),
-            self.topics.partition_exists,
-            self.topics.catalog,
-            share_log=PartitionInternalLog(self.topics.get_log(SHARE_STATE_TOPIC, 0), self.clock),
-        )
-        self.coordinator.load()
-        self.start_transaction_coordinator()
+        """Build the Node, then replay the coordinators' logs (their timers run on the
+        running loop by default). start() does the same in two steps, serving in between."""
+        self.build_node(timers)
+        self.load_coordinators()
+
+    def build_node(self, timers: Timers | None = None) -> None:
+        """The Node that handlers and admin views receive; its coordinators come later."""
+        self._timers = timers
         self.node = Node(
             node_id=self.node_id,
             cluster_id=self.cluster_id,
@@ -174,17 +189,15 @@ class Broker:
             dynamic_configs=self.dynamic_configs,
             clock=self.clock,
             topics=self.topics,
-            coordinator=self.coordinator,
-            transactions=self.transactions,
+            load_coordinators=self.load_coordinators,
             producer_ids=self.producer_ids,
-            write_marker=self.markers.write,
+            write_marker=self._write_marker,
             durability=self.durability,
             appends=self.appends,
             fetch_sessions=self.fetch_sessions,
             api_versions=api_version_ranges(self.registry),
             advertised=self.advertised_endpoint,
             started_monotonic=self.started_monotonic,
-            cleaner=self.cleaner,
             scram_credentials=self.scram_credentials,
             authorizer=Authorizer.from_configs(
                 self.acls,
@@ -195,8 +208,52 @@ class Broker:
             quotas=QuotaManager(self.quota_store, self.config),
         )
 
+    def load_coordinators(self) -> None:
+        """Replay the group and transaction coordinators' logs, once, and build the cleaner."""
+        if self.node.group_coordinator is not None:
+            return
+        from katka.coordinator.internal_log import PartitionInternalLog
+        from katka.coordinator.service import GroupCoordinator
+        from katka.coordinator.timers import AsyncioTimers
+
+        if self.config.get_bool("log.cleaner.enable"):
+            from katka.storage.cleaner.service import LogCleaner
+
+            self.cleaner = LogCleaner(lambda: cleaner_config(self.config), self.clock.now_ms)
+            self.node.cleaner = self.cleaner
+        self.coordinator = GroupCoordinator(
+            coordinator_config(self.config),
+            self.clock,
+            self._timers or AsyncioTimers(self.clock, asyncio.get_running_loop()),
+            PartitionInternalLog(self.topics.get_log(OFFSETS_TOPIC, 0), self.clock),
+            self.topics.partition_exists,
+            self.topics.catalog,
+            share_log=PartitionInternalLog(self.topics.get_log(SHARE_STATE_TOPIC, 0), self.clock),
+        )
+        self.coordinator.load()
+        self.start_transaction_coordinator()
+        self.node.group_coordinator = self.coordinator
+        self.node.transaction_service = self.transactions
+
+    def _write_marker(
+        self,
+        partition: tuple[str, int],
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        coordinator_epoch: int,
+    ) -> None:
+        """WriteTxnMarkers' write, through the transaction coordinator's markers."""
+        self.load_coordinators()
+        self.markers.write(partition, producer_id, producer_epoch, commit, coordinator_epoch)
+
     def start_transaction_coordinator(self) -> None:
         """Replay `__transaction_state`; prepared transactions complete once the loop runs."""
+        from katka.coordinator.internal_log import PartitionInternalLog
+        from katka.transactions.coordinator import TransactionConfig, TransactionCoordinator
+        from katka.transactions.markers import TransactionMarkers
+        from katka.transactions.service import TransactionService
+
         self.markers = TransactionMarkers(
             self.topics.get_log,
             self.clock,
@@ -224,26 +281,50 @@ class Broker:
         )
 
     async def start(self) -> None:
+        await self.start_serving()
+        await self.start_the_rest()
+
+    async def start_serving(self) -> None:
+        """Open the logs, bind every listener (the admin API's too) and answer clients."""
         try:
             self.open()
-            self.start_coordinator()
+            self.build_node()
             await self._start_listeners()
+            self._admin_socket = self._bind_admin_listener()
         except BaseException:
             self._release_data_dir()
             raise
         self.node.advertised = self.advertised_endpoint
         self._record_endpoints()
+
+    async def start_the_rest(self, first_answer_within_s: float = 0.0) -> None:
+        """Replay the coordinators' logs, start the background tasks and serve the admin
+        API: after a first answer, or `first_answer_within_s`, whichever comes first (`katka
+        serve` lets a client that connected at once, a readiness probe, go first)."""
+        if first_answer_within_s > 0 and self._dispatcher is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dispatcher.answered.wait(), first_answer_within_s)
+        await asyncio.to_thread(_import_all, SERVING_LATER)
+        self.load_coordinators()
         self._tasks.append(asyncio.create_task(self.housekeeping.run()))
         self._tasks.append(asyncio.create_task(self.transactions.run()))
         if self.cleaner is not None:
             self._tasks.append(asyncio.create_task(self.cleaner.run(self.topics.logs)))
-        await self._start_admin_http()
+        if self._admin_socket is not None:
+            from katka.admin import AdminHttpServer
+            from katka.admin.source import BrokerSource
+
+            self.admin_http = AdminHttpServer(BrokerSource(self.node))
+            host, port = self._admin_socket.getsockname()[:2]
+            await self.admin_http.start(host, port, self._admin_socket)
+            self._admin_socket = None
 
     async def _start_listeners(self) -> None:
         """One Listener per client listener, in the order configured; the first bound is
         `listen`. Each gets its TLS context and SASL mechanisms (ValueError: a config is
         wrong, said in one line without its value)."""
         dispatcher = Dispatcher(self.registry, self.node)
+        self._dispatcher = dispatcher
         bound: list[ListenerSpec] = []
         for spec in self.listener_specs:
             security = build_listener_security(
@@ -267,10 +348,10 @@ class Broker:
         self.listener_specs = bound
         self.listen = bound[0].endpoint
 
-    async def _start_admin_http(self) -> None:
+    def _bind_admin_listener(self) -> socket.socket | None:
         """The katka-only HTTP admin API (rebalance history, lag in time) on its own listener;
         the bound address is reported as the read-only broker config katka.admin.listener so
-        tools find it from the bootstrap address alone."""
+        tools find it from the bootstrap address alone. Bound now, served by start_the_rest."""
         # The HTTP API has no authentication of its own: on a secured broker (a TLS or SASL
         # listener, or an authorizer) it binds to loopback unless katka.admin.listener says.
         secured = self.node.authorizer.enabled or any(
@@ -281,11 +362,10 @@ class Broker:
         wanted = configured or self.admin_listener_default or f"{default_host}:0"
         if wanted == "none":
             self.config.set_static("katka.admin.listener", "")  # reported as: no admin API
-            return
+            return None
         endpoint = Endpoint.parse(wanted)
-        self.admin_http = AdminHttpServer(BrokerSource(self.node))
         try:
-            host, port = await self.admin_http.start(endpoint.host, endpoint.port)
+            sock = bind_early(endpoint.host, endpoint.port)
         except OSError as error:
             if configured:
                 raise
@@ -295,9 +375,9 @@ class Broker:
                 error.strerror or error,
                 endpoint.host,
             )
-            self.admin_http = AdminHttpServer(BrokerSource(self.node))
-            host, port = await self.admin_http.start(endpoint.host, 0)
-        self.config.set_static("katka.admin.listener", f"{host}:{port}")
+            sock = bind_early(endpoint.host, 0)
+        self.config.set_static("katka.admin.listener", f"{endpoint.host}:{sock.getsockname()[1]}")
+        return sock
 
     def _record_endpoints(self) -> None:
         """DescribeConfigs reports what is in effect: where this broker was told to listen,
@@ -335,18 +415,29 @@ class Broker:
             self.cleaner.close()  # its thread stops at the next batch; its files are dropped
         if self.admin_http is not None:
             await self.admin_http.stop()
+        if self._admin_socket is not None:
+            self._admin_socket.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for listener in self.listeners:
             await listener.stop()
         await self.durability.close()
-        self.coordinator.shutdown()
+        if self.node.group_coordinator is not None:
+            self.coordinator.shutdown()
         self.storage.close()
         log.info("shut down cleanly")
 
 
+def _import_all(modules: tuple[str, ...]) -> None:
+    """Import `modules` (on a worker thread, while the loop's thread serves)."""
+    for name in modules:
+        importlib.import_module(name)
+
+
 def coordinator_config(config: BrokerConfig) -> CoordinatorConfig:
+    from katka.coordinator.config import CoordinatorConfig
+
     return CoordinatorConfig(
         group_min_session_timeout_ms=config.get_int("group.min.session.timeout.ms"),
         group_max_session_timeout_ms=config.get_int("group.max.session.timeout.ms"),
@@ -370,6 +461,8 @@ def coordinator_config(config: BrokerConfig) -> CoordinatorConfig:
 
 
 def cleaner_config(config: BrokerConfig) -> CleanerConfig:
+    from katka.storage.cleaner.service import CleanerConfig
+
     return CleanerConfig(
         enabled=config.get_bool("log.cleaner.enable"),
         backoff_ms=config.get_int("log.cleaner.backoff.ms"),

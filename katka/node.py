@@ -70,8 +70,10 @@ class Node:
     dynamic_configs: DynamicBrokerConfigs
     clock: Clock
     topics: TopicManager
-    coordinator: GroupCoordinator
-    transactions: TransactionService
+    # Builds the group and transaction coordinators (replaying their logs) if they are not
+    # built yet: a starting broker answers Metadata first and builds them right after, and a
+    # request that needs one sooner has it built on the spot.
+    load_coordinators: Callable[[], None]
     producer_ids: ProducerIdManager
     # A transaction marker into one partition: (topic, partition), producer id, producer
     # epoch, commit?, coordinator epoch (WriteTxnMarkers; the transaction coordinator's own).
@@ -92,6 +94,22 @@ class Node:
     authorizer: Authorizer = field(default_factory=lambda: Authorizer(AclStore(None)))
     # Traffic, requests and connections counted as they happen (the /metrics endpoint).
     stats: BrokerStats = field(default_factory=BrokerStats)
+    group_coordinator: GroupCoordinator | None = None
+    transaction_service: TransactionService | None = None
+
+    @property
+    def coordinator(self) -> GroupCoordinator:
+        if self.group_coordinator is None:
+            self.load_coordinators()
+            assert self.group_coordinator is not None
+        return self.group_coordinator
+
+    @property
+    def transactions(self) -> TransactionService:
+        if self.transaction_service is None:
+            self.load_coordinators()
+            assert self.transaction_service is not None
+        return self.transaction_service
 
     def endpoint_for(self, listener_name: str) -> Endpoint:
         return self.listener_endpoints.get(listener_name, self.advertised)

@@ -37,12 +37,12 @@ PARTITION = ["topic", "partition"]
 GROUP_PARTITION = ["consumergroup", "topic", "partition"]
 
 
-def _api_name(module: Any) -> str:
+def _api_name(module_name: str) -> str:
     """Kafka's request name (RequestMetrics' request= tag): offset_commit -> OffsetCommit."""
-    return "".join(word.capitalize() for word in module.__name__.rsplit(".", 1)[1].split("_"))
+    return "".join(word.capitalize() for word in module_name.split("_"))
 
 
-API_NAMES: dict[int, str] = {module.API_KEY: _api_name(module) for module in api.ALL}
+API_NAMES: dict[int, str] = {key: _api_name(name) for key, (name, _) in api.HANDLERS.items()}
 
 
 def exposition(source: ViewSource) -> bytes:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import socket
 from collections.abc import Sequence
 from http import HTTPStatus
 from importlib import resources
@@ -177,11 +178,19 @@ class AdminHttpServer:
         self._connections: set[asyncio.Task[Any]] = set()
         self.address: tuple[str, int] | None = None
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen on host:port (0: an ephemeral port); returns the bound address."""
-        self._server = await asyncio.start_server(
-            self._on_connection, host, port, limit=MAX_HEAD_BYTES, reuse_address=True
-        )
+    async def start(
+        self, host: str, port: int, sock: socket.socket | None = None
+    ) -> tuple[str, int]:
+        """Listen on host:port (0: an ephemeral port), or serve `sock`, already bound there;
+        returns the bound address."""
+        if sock is not None:
+            self._server = await asyncio.start_server(
+                self._on_connection, sock=sock, limit=MAX_HEAD_BYTES
+            )
+        else:
+            self._server = await asyncio.start_server(
+                self._on_connection, host, port, limit=MAX_HEAD_BYTES, reuse_address=True
+            )
         sockets = list(self._server.sockets or [])
         bound_port = sockets[0].getsockname()[1] if sockets else port
         self.address = (host, int(bound_port))

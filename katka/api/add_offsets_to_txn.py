@@ -9,8 +9,8 @@ from katka.api._authorize import GROUP, READ, TRANSACTIONAL_ID, WRITE, authorize
 from katka.api._build import ZERO, make, response_module
 from katka.api._transactions import for_version
 from katka.api.context import RequestContext
-from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.errors import ErrorCode, KafkaError
+from katka.metadata.internal_topics import OFFSETS_TOPIC
 
 if TYPE_CHECKING:
     from katka.node import Node

@@ -20,9 +20,9 @@ from katka.api._authorize import GROUP, READ, TOPIC, authorized
 from katka.api._build import ZERO, make, millis, response_module
 from katka.api._partitions import error_codes_by_topic
 from katka.api.context import RequestContext
-from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.coordinator.results import OffsetCommitPartition, PartitionResult
 from katka.errors import ErrorCode
+from katka.metadata.internal_topics import OFFSETS_TOPIC
 
 if TYPE_CHECKING:
     from katka.node import Node

@@ -25,7 +25,6 @@ from katka.protocol.control import read_marker
 from katka.protocol.records import build_batch, decode_batch, iter_batches
 from katka.storage.base import PartitionLog
 
-OFFSETS_TOPIC = "__consumer_offsets"
 REPLAY_CHUNK_BYTES = 4 * 1024 * 1024
 
 

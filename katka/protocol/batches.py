@@ -24,9 +24,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import crc32c
-
 from katka.errors import ErrorCode, KafkaError
+from katka.protocol.checksum import crc32c
 from katka.protocol.compression import COMPRESSION_NONE, COMPRESSION_ZSTD, decompress
 
 HEADER_SIZE = 61
@@ -116,7 +115,7 @@ def read_header(buffer: bytes | bytearray | memoryview, position: int = 0) -> Ba
 
 
 def compute_crc(batch: bytes | bytearray | memoryview) -> int:
-    return int(crc32c.crc32c(memoryview(batch)[CRC_START:]))
+    return int(crc32c(memoryview(batch)[CRC_START:]))
 
 
 def crc_is_valid(batch: bytes | bytearray | memoryview, header: BatchHeader) -> bool:

@@ -10,6 +10,7 @@ What Kafka does with requests it cannot serve, and so do we:
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import logging
 import time
@@ -51,35 +52,54 @@ class CloseConnection(Exception):
 Reply = EncodedFrame | Awaitable[EncodedFrame] | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ApiHandler:
+    """One API's versions, and its handler once a request needed it: a starting broker
+    imports only the handlers its first clients use (katka.api.HANDLERS)."""
+
     api_key: int
     min_version: int
     max_version: int
-    handle: Callable[..., Any]
+    module_name: str  # katka.api.<module_name>
+    handle: Callable[..., Any] | None = None
     # Does the client read a response to this request? (Produce with acks=0 does not.)
     expects_response: Callable[[Any], bool] | None = None
 
+    def load(self) -> Callable[..., Any]:
+        if self.handle is None:
+            module = importlib.import_module(f"katka.api.{self.module_name}")
+            self.expects_response = getattr(module, "expects_response", None)
+            self.handle = module.handle
+        return self.handle
+
 
 def build_registry(modules: list[ModuleType]) -> dict[int, ApiHandler]:
+    """The registry of these (imported) handler modules."""
     registry: dict[int, ApiHandler] = {}
     for module in modules:
         versions: range = module.VERSIONS
-        handle = module.handle
         registry[module.API_KEY] = ApiHandler(
             module.API_KEY,
             versions.start,
             versions.stop - 1,
-            handle,
+            module.__name__.rsplit(".", 1)[1],
+            module.handle,
             getattr(module, "expects_response", None),
         )
     return registry
 
 
-def api_name(handle: Callable[..., Any]) -> str:
+def lazy_registry(handlers: dict[int, tuple[str, range]]) -> dict[int, ApiHandler]:
+    """The registry of katka.api.HANDLERS, each module imported when first asked for."""
+    return {
+        key: ApiHandler(key, versions.start, versions.stop - 1, name)
+        for key, (name, versions) in handlers.items()
+    }
+
+
+def api_name(module_name: str) -> str:
     """ "Fetch" for katka.api.fetch's handler, "DescribeLogDirs" for describe_log_dirs'."""
-    module = handle.__module__.rsplit(".", 1)[-1]
-    return "".join(word.capitalize() for word in module.split("_"))
+    return "".join(word.capitalize() for word in module_name.split("_"))
 
 
 def api_version_ranges(registry: dict[int, ApiHandler]) -> tuple[ApiVersionRange, ...]:
@@ -96,7 +116,9 @@ class Dispatcher:
         self.node = node
         self.throttling = Throttling(node.quotas)
         # For debug lines: the API's name as Kafka spells it (FetchRequest -> Fetch).
-        self.api_names = {key: api_name(h.handle) for key, h in registry.items()}
+        self.api_names = {key: api_name(h.module_name) for key, h in registry.items()}
+        # Set once a first response is encoded: a starting broker loads the rest after it.
+        self.answered = asyncio.Event()
 
     def dispatch(self, frame: bytes, client_host: str, session: Session | None = None) -> Reply:
         session = session or Session(client_host=client_host)
@@ -145,7 +167,7 @@ class Dispatcher:
         stats = self.node.stats.api(fixed.api_key)
         stats.requests += 1
         try:
-            response = handler.handle(context, request, self.node)
+            response = (handler.handle or handler.load())(context, request, self.node)
         except Exception:
             stats.errors += 1
             raise
@@ -196,6 +218,8 @@ class Dispatcher:
             throttled = with_throttle_time(response, throttle_ms)
             encoded = encode_response(key, version, correlation_id, throttled)
         _observe(self.node.stats.api(key), response, started)
+        if not self.answered.is_set():
+            self.answered.set()
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s v%d from client %r at %s: handled in %.2f ms%s, %d bytes answered%s",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 from katka.config import BrokerConfig
 from katka.security.listeners import ListenerSecurity, ListenerSpec
@@ -21,6 +22,13 @@ from katka.server.limits import ConnectionLimiter
 log = logging.getLogger("katka.server")
 
 TLS_HANDSHAKE_TIMEOUT_S = 10.0
+
+
+def bind_early(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket (0: an ephemeral port) for a server started later: its
+    address is fixed and reported now, and its first connections wait in the kernel's queue
+    meanwhile (the admin API binds with the Kafka listener and serves once loaded)."""
+    return socket.create_server((host, port), backlog=128)
 
 
 class Listener:

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from katka.broker import Broker
 
 log = logging.getLogger("katka.broker")
+# How long `katka serve`, once listening, waits for a first client request to answer before it
+# loads the coordinators, the admin API and the background tasks (most of start-up's CPU).
+FIRST_ANSWER_WITHIN_S = 0.1
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -24,13 +27,15 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 async def serve_until_signalled(broker: Broker, on_ready: Callable[[Broker, float], None]) -> None:
-    started = time.perf_counter()
-    await broker.start()
-    on_ready(broker, time.perf_counter() - started)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    started = time.perf_counter()
+    await broker.start_serving()
+    on_ready(broker, time.perf_counter() - started)
+    # A client that connected at once is answered before the rest competes for the CPU.
+    await broker.start_the_rest(first_answer_within_s=FIRST_ANSWER_WITHIN_S)
     await stop.wait()
     log.info("shutting down")
     await broker.stop()

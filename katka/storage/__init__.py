@@ -1,11 +1,15 @@
 """Partition logs behind a narrow Protocol (base.py) with two engines.
 
-`MemoryStorageEngine` (memory.py) is cheap to import; the disk engine lives in
-`katka.storage.disk` and is imported only by whoever builds it (broker.py).
+`MemoryStorageEngine` (memory.py) and the disk engine (`katka.storage.disk`) are imported
+only by whoever builds them: a serving broker never loads the memory engine.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from katka.storage.base import AppendInfo, LogConfig, PartitionLog, StorageEngine, TimestampOffset
-from katka.storage.memory import MemoryStorageEngine
+
+if TYPE_CHECKING:
+    from katka.storage.memory import MemoryStorageEngine
 
 __all__ = [
     "AppendInfo",
@@ -15,3 +19,11 @@ __all__ = [
     "StorageEngine",
     "TimestampOffset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MemoryStorageEngine":
+        from katka.storage.memory import MemoryStorageEngine
+
+        return MemoryStorageEngine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

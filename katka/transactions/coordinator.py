@@ -37,7 +37,6 @@ from katka.transactions.state import (
 
 log = logging.getLogger("katka.transactions")
 
-TRANSACTION_STATE_TOPIC = "__transaction_state"
 COORDINATOR_EPOCH = 0  # one node: the coordinator never moves
 COMPACT_EVERY_RECORDS = 10_000
 

@@ -16,8 +16,8 @@ from katka.api.context import RequestContext
 from katka.broker import Broker
 from katka.clock import ManualClock
 from katka.config import BrokerConfig
-from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.coordinator.timers import ManualTimers
+from katka.metadata.internal_topics import OFFSETS_TOPIC
 from katka.node import Endpoint
 from katka.storage.memory import MemoryStorageEngine
 

@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from katka.broker import Broker
 from katka.clock import ManualClock
 from katka.config import BrokerConfig
-from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.coordinator.results import OffsetCommitPartition
 from katka.coordinator.timers import ManualTimers
 from katka.errors import ErrorCode
+from katka.metadata.internal_topics import OFFSETS_TOPIC
 from katka.node import Endpoint
 from katka.protocol.records import iter_batches
 from katka.storage.disk import DiskStorageEngine

@@ -10,9 +10,9 @@ from pathlib import Path
 from katka.broker import Broker, Endpoint
 from katka.clock import ManualClock
 from katka.config import BrokerConfig
-from katka.coordinator.internal_log import OFFSETS_TOPIC
 from katka.coordinator.results import OffsetCommitPartition
 from katka.coordinator.timers import ManualTimers
+from katka.metadata.internal_topics import OFFSETS_TOPIC
 from katka.protocol.batches import validate_produce_records
 from katka.protocol.records import build_batch
 from katka.storage.disk import DiskStorageEngine

@@ -31,7 +31,6 @@ from katka.errors import ErrorCode, KafkaError
 
 logger = logging.getLogger("katka.share")
 
-SHARE_STATE_TOPIC = "__share_group_state"
 SessionPartition = tuple[uuid.UUID, int]
 
 
