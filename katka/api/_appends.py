@@ -42,14 +42,22 @@ class PartitionWaiter:
         """The partitions that changed since the last call, waiting up to `timeout_s` for
         one; empty when the time ran out first."""
         if not self._changed and timeout_s > 0:
-            self._wakeup = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            wakeup = self._wakeup = loop.create_future()
+            # A timer handle, not asyncio.wait_for: wait_for's timeout cancels and awaits the
+            # future it wraps, a good part of what an idle consumer's parked fetch costs.
+            timer = loop.call_later(timeout_s, _time_is_up, wakeup)
             try:
-                await asyncio.wait_for(self._wakeup, timeout_s)
-            except TimeoutError:
-                pass
+                await wakeup
             finally:
+                timer.cancel()
                 self._wakeup = None
         return self.drain()
+
+
+def _time_is_up(wakeup: asyncio.Future[None]) -> None:
+    if not wakeup.done():
+        wakeup.set_result(None)
 
 
 class AppendNotifier:
