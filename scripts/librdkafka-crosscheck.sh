@@ -9,6 +9,19 @@
 # sub-test) and/or a scenario (0045@noautocreate: -s noautocreate against a katka with
 # auto.create.topics.enable=false; 0107 and 0111 always run in that scenario).
 #
+# Security scenarios (issue 14) give katka a secured listener and the tests the client configs
+# trivup would give them; certificates are made with the openssl command in OUT_DIR:
+#   @ssl          an SSL listener with ssl.client.auth=required (SSL_CLIENT_AUTH overrides), the
+#                 SSL_* environment 0097 reads (client key as PEM, DER and PKCS12, CA as DER)
+#   @sasl_plain   SASL_PLAINTEXT with PLAIN (users from the listener's JAAS)
+#   @sasl_scram   SASL_SSL with SCRAM-SHA-512 (the user made by AlterUserScramCredentials)
+#   @acl          PLAINTEXT with katka's authorizer on (allow.everyone.if.no.acl.found=true),
+#                 KAFKA_PATH pointing at a bin/kafka-acls.sh that runs Kafka 4.4's AclCommand
+#                 from ~/.cache/katka-kafka (scripts/fetch-kafka.sh and kafka-tools)
+# Every SASL scenario sets connections.max.reauth.ms=$REAUTH_MS (default 10000; 0142 reads it).
+# 0097, 0115, 0119, 0135, 0142 run in their scenario (0097@ssl, 0115@acl, 0119@acl,
+# 0135@sasl_scram, 0142@sasl_scram) unless one is given.
+#
 # LIBRDKAFKA_SRC_DIR is a checkout of confluentinc/librdkafka obtained by hand (this script never
 # downloads anything and nothing of librdkafka belongs in this repository). If the library is not
 # built yet it is configured without GSSAPI/curl (and without zstd unless Debian's libzstd-dev is
@@ -69,6 +82,8 @@ if ! "$KATKA_PYTHON" -c 'import katka, confluent_kafka' 2>/dev/null; then
     exit 2
 fi
 KATKA_LOG_LEVEL=${KATKA_LOG_LEVEL:-INFO}
+REAUTH_MS=${REAUTH_MS:-10000}
+SSL_CLIENT_AUTH=${SSL_CLIENT_AUTH:-required}
 GROUP_INITIAL_REBALANCE_DELAY_MS=${GROUP_INITIAL_REBALANCE_DELAY_MS:-3000}
 export PYTHONPATH=$REPO${PYTHONPATH:+:$PYTHONPATH}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/librdkafka-crosscheck.XXXXXX)}
@@ -142,20 +157,140 @@ stop_katka() {
 }
 trap 'stop_katka; exit 130' INT TERM
 
+# TLS material for the security scenarios, made once per run with the openssl command: a CA,
+# the broker's key store (PEM, SAN 127.0.0.1), a client key encrypted with a password, and the
+# encodings 0097 loads (DER, PKCS12 with the CA).
+SSL_DIR=$OUT_DIR/ssl
+make_certificates() {
+    [ -f "$SSL_DIR/.complete" ] && return 0
+    mkdir -p "$SSL_DIR" && (
+        cd "$SSL_DIR" || exit 1
+        set -e
+        pw=crosscheck-secret
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=katka-crosscheck-ca \
+            -keyout ca.key -out ca.pem
+        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout broker.key -out broker.csr
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > broker.ext
+        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile broker.ext -out broker.pem
+        cat broker.key broker.pem > broker-keystore.pem
+        openssl req -newkey rsa:2048 -passout "pass:$pw" -subj /CN=client -keyout client.key \
+            -out client.csr
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -out client.pem
+        openssl rsa -in client.key -passin "pass:$pw" -outform DER -out client.key.der
+        openssl x509 -in client.pem -outform DER -out client.der
+        openssl x509 -in ca.pem -outform DER -out ca.der
+        openssl pkcs12 -export -in client.pem -inkey client.key -passin "pass:$pw" \
+            -certfile ca.pem -passout "pass:$pw" -out client.p12
+        printf '%s' "$pw" > password
+        touch .complete
+    ) > "$OUT_DIR/ssl.log" 2>&1 || { echo "openssl failed, see $OUT_DIR/ssl.log" >&2; return 1; }
+}
+
+# KAFKA_PATH for the @acl scenario: bin/kafka-acls.sh runs Kafka's own AclCommand.
+make_kafka_path() {
+    local libs tools
+    libs=$(bash "$REPO/scripts/fetch-kafka.sh" 4.4.0) || return 1
+    tools=$(dirname "$libs")/tools/kafka-tools-4.4.0.jar
+    if [ ! -f "$tools" ]; then
+        mvn -q dependency:copy -Dartifact=org.apache.kafka:kafka-tools:4.4.0 \
+            -DoutputDirectory="$(dirname "$tools")" >&2 || return 1
+    fi
+    mkdir -p "$OUT_DIR/kafka/bin"
+    printf '#!/bin/sh\nexec java -Xmx256m -cp "%s:%s/*" org.apache.kafka.tools.AclCommand "$@"\n' \
+        "$tools" "$libs" > "$OUT_DIR/kafka/bin/kafka-acls.sh"
+    chmod +x "$OUT_DIR/kafka/bin/kafka-acls.sh"
+    export KAFKA_PATH=$OUT_DIR/kafka
+}
+
+# server.properties lines and test.conf lines of a security scenario ($1): the broker's lines,
+# a "--" line, then the client's lines.
+scenario_configs() {
+    local pw jaas
+    pw=$(cat "$SSL_DIR/password" 2>/dev/null)
+    jaas='org.apache.kafka.common.security.plain.PlainLoginModule required user_crosscheck="crosscheck-secret";'
+    case $1 in
+    ssl)
+        echo "ssl.keystore.type=PEM"; echo "ssl.keystore.location=$SSL_DIR/broker-keystore.pem"
+        echo "ssl.truststore.type=PEM"; echo "ssl.truststore.location=$SSL_DIR/ca.pem"
+        echo "ssl.client.auth=$SSL_CLIENT_AUTH"
+        echo "--"
+        echo "security.protocol=ssl"; echo "ssl.ca.location=$SSL_DIR/ca.pem"
+        echo "ssl.key.location=$SSL_DIR/client.key"; echo "ssl.key.password=$pw"
+        echo "ssl.certificate.location=$SSL_DIR/client.pem" ;;
+    sasl_plain)
+        echo "sasl.enabled.mechanisms=PLAIN"
+        echo "listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas"
+        echo "connections.max.reauth.ms=$REAUTH_MS"
+        echo "--"
+        echo "security.protocol=sasl_plaintext"; echo "sasl.mechanism=PLAIN"
+        echo "sasl.username=crosscheck"; echo "sasl.password=crosscheck-secret" ;;
+    sasl_scram)
+        echo "ssl.keystore.type=PEM"; echo "ssl.keystore.location=$SSL_DIR/broker-keystore.pem"
+        echo "sasl.enabled.mechanisms=SCRAM-SHA-512"
+        echo "connections.max.reauth.ms=$REAUTH_MS"
+        echo "--"
+        echo "security.protocol=sasl_ssl"; echo "ssl.ca.location=$SSL_DIR/ca.pem"
+        echo "sasl.mechanism=SCRAM-SHA-512"
+        echo "sasl.username=crosscheck"; echo "sasl.password=crosscheck-secret" ;;
+    acl)
+        echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+        echo "allow.everyone.if.no.acl.found=true"
+        echo "--" ;;
+    esac
+}
+
+secured_listener() {  # $1 = scenario: the secured listener's name, or nothing
+    case $1 in
+    ssl) echo SSL ;; sasl_plain) echo SASL_PLAINTEXT ;; sasl_scram) echo SASL_SSL ;;
+    esac
+}
+
+add_scram_user() {  # through the PLAINTEXT listener, before any test connects
+    "$KATKA_PYTHON" - "$PORT" <<'PY'
+import sys
+from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
+                                   UserScramCredentialUpsertion)
+admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{sys.argv[1]}"})
+upsert = UserScramCredentialUpsertion(
+    "crosscheck", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), b"crosscheck-secret")
+admin.alter_user_scram_credentials([upsert])["crosscheck"].result(30)
+PY
+}
+
 # Start katka as trivup's default scenario configures Kafka for these tests: auto-created topics
-# with 4 partitions. Retries a few times in case the free port is taken in between.
-start_katka() {  # $1 = log id, $2 = auto.create.topics.enable
-    local data=$OUT_DIR/data-$1 attempt
+# with 4 partitions. Retries a few times in case the free port is taken in between. A security
+# scenario adds its listener and configs through a server.properties; CLIENT_PORT is the port
+# the tests connect to.
+start_katka() {  # $1 = log id, $2 = auto.create.topics.enable, $3 = scenario
+    local data=$OUT_DIR/data-$1 attempt listener props=$OUT_DIR/$1.server.properties
+    listener=$(secured_listener "$3")
     for attempt in 1 2 3; do
         rm -rf "$data"
         PORT=$(free_port)
-        "$KATKA_PYTHON" -m katka serve --listen "127.0.0.1:$PORT" --data-dir "$data" \
+        CLIENT_PORT=$PORT
+        local place=(--listen "127.0.0.1:$PORT" --data-dir "$data")
+        if [ -n "$listener" ] || [ "$3" = acl ]; then
+            [ -n "$listener" ] && CLIENT_PORT=$(free_port)
+            {
+                printf 'listeners=PLAINTEXT://127.0.0.1:%s' "$PORT"
+                [ -n "$listener" ] && printf ',%s://127.0.0.1:%s' "$listener" "$CLIENT_PORT"
+                printf '\nlog.dirs=%s\n' "$data"
+                scenario_configs "$3" | sed '/^--$/,$d'
+            } > "$props"
+            place=(--config "$props")
+        fi
+        "$KATKA_PYTHON" -m katka serve "${place[@]}" \
             --log-level "$KATKA_LOG_LEVEL" \
             -o group.initial.rebalance.delay.ms="$GROUP_INITIAL_REBALANCE_DELAY_MS" -o num.partitions=4 \
             -o auto.create.topics.enable="$2" > "$OUT_DIR/$1.katka.log" 2>&1 &
         KATKA_PID=$!
         for _ in $(seq 100); do
-            if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+            if (exec 3<>"/dev/tcp/127.0.0.1/$CLIENT_PORT") 2>/dev/null; then
+                if [ "$3" = sasl_scram ]; then add_scram_user || return 1; fi
+                return 0
+            fi
             kill -0 "$KATKA_PID" 2>/dev/null || break
             sleep 0.1
         done
@@ -179,10 +314,33 @@ for spec in $TESTS_TO_RUN; do
     scenario=default
     [ "$spec" != "$base" ] && scenario=${spec#*@}
     case $t in 0107|0111) scenario=noautocreate ;; esac
+    if [ "$scenario" = default ]; then
+        case $t in
+        0097) scenario=ssl ;; 0115|0119) scenario=acl ;; 0135|0142) scenario=sasl_scram ;;
+        esac
+    fi
+    security_env=()
+    case $scenario in
+    ssl|sasl_plain|sasl_scram)
+        if ! make_certificates; then
+            echo "FAIL $spec could not make certificates"; failed=$((failed + 1)); continue
+        fi
+        if [ "$scenario" = ssl ]; then
+            security_env=(SSL_pkcs="$SSL_DIR/client.p12" SSL_password="$(cat "$SSL_DIR/password")"
+                SSL_priv_pem="$SSL_DIR/client.key" SSL_pub_pem="$SSL_DIR/client.pem"
+                SSL_priv_der="$SSL_DIR/client.key.der" SSL_pub_der="$SSL_DIR/client.der"
+                SSL_ca_der="$SSL_DIR/ca.der" SSL_all_cas_pem="$SSL_DIR/ca.pem"
+                SSL_client_auth="$SSL_CLIENT_AUTH")
+        fi ;;
+    acl)
+        if ! make_kafka_path; then
+            echo "FAIL $spec could not resolve Kafka's kafka-acls"; failed=$((failed + 1)); continue
+        fi ;;
+    esac
     autocreate=true
     [ "$scenario" = noautocreate ] && autocreate=false
     id=$t${subtests:+-$subtests}${scenario#default}
-    if ! start_katka "$id" "$autocreate"; then
+    if ! start_katka "$id" "$autocreate" "$scenario"; then
         echo "FAIL $spec katka did not start (see $OUT_DIR/$id.katka.log)"
         failed=$((failed + 1)); failed_list="$failed_list $spec"
         continue
@@ -190,15 +348,23 @@ for spec in $TESTS_TO_RUN; do
     conf=$OUT_DIR/$id.test.conf
     multiplier=${TEST_TIMEOUT_MULTIPLIER:-1}
     case $t in 01[7-9][0-9]) multiplier=${TEST_TIMEOUT_MULTIPLIER:-3} ;; esac
-    printf 'bootstrap.servers=127.0.0.1:%s\ntest.timeout.multiplier=%s\n' "$PORT" "$multiplier" > "$conf"
+    {
+        printf 'bootstrap.servers=127.0.0.1:%s\ntest.timeout.multiplier=%s\n' "$CLIENT_PORT" "$multiplier"
+        scenario_configs "$scenario" | sed '1,/^--$/d'
+    } > "$conf"
     timeout=$TEST_TIMEOUT
     [ "$t" = 0113 ] && [ "$timeout" -lt 900 ] && timeout=900
     case $t in 01[7-9][0-9]) [ "$timeout" -lt 900 ] && timeout=900 ;; esac
     start=$(date +%s)
     kafka_version=$TEST_KAFKA_VERSION
     case $t in 01[7-9][0-9]) kafka_version=$SHARE_TEST_KAFKA_VERSION ;; esac
-    (cd "$SRC/tests" && TEST_KAFKA_VERSION=$kafka_version RDKAFKA_TEST_CONF=$conf TESTS=$t SUBTESTS=$subtests timeout -k 10 "$timeout" \
-        ./test-runner -L -p1 -s "$scenario") > "$OUT_DIR/$id.log" 2>&1
+    [ "$t" = 0142 ] && [ "$timeout" -lt $((17 * REAUTH_MS / 1000 + 60)) ] \
+        && timeout=$((17 * REAUTH_MS / 1000 + 60))
+    rdkafka_scenario=default
+    [ "$scenario" = noautocreate ] && rdkafka_scenario=noautocreate
+    (cd "$SRC/tests" && env "${security_env[@]}" TEST_KAFKA_VERSION="$kafka_version" \
+        RDKAFKA_TEST_CONF="$conf" TESTS=$t SUBTESTS=$subtests timeout -k 10 "$timeout" \
+        ./test-runner -L -p1 -s "$rdkafka_scenario") > "$OUT_DIR/$id.log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))
     stop_katka

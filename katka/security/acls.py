@@ -4,7 +4,10 @@ A binding is (resource type, name, pattern type) + (principal, host, operation, 
 as org.apache.kafka.common.acl.AclBinding. Filters use ANY (1) and MATCH (2) as Kafka's
 AclBindingFilter: MATCH on a pattern matches the literal name, the wildcard `*` and every
 prefix of it. The store is one JSON file written atomically once per CreateAcls/DeleteAcls,
-loaded at start.
+loaded at start. It keeps the bindings indexed by resource type and name (literal ones by name,
+prefixed ones by prefix, with the prefix lengths in use), so the authorizer finds the few that
+can match a resource without scanning every binding (issue 14: 1,000 ACLs must cost a request
+next to nothing).
 """
 
 from __future__ import annotations
@@ -139,15 +142,60 @@ class AclStore:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.acls: set[AclBinding] = set()
+        # (resource type, literal name) -> bindings; the name may be the wildcard
+        self._literal: dict[tuple[int, str], set[AclBinding]] = {}
+        # (resource type, prefix) -> bindings, and per type the prefix lengths in use
+        self._prefixed: dict[tuple[int, str], set[AclBinding]] = {}
+        self._prefix_lengths: dict[int, dict[int, int]] = {}  # type -> length -> prefixes
         if path is not None and path.exists():
-            self.acls = {AclBinding(**entry) for entry in json.loads(path.read_text())}
+            for entry in json.loads(path.read_text()):
+                self.add(AclBinding(**entry))
 
     def add(self, acl: AclBinding) -> None:
+        if acl in self.acls:
+            return
         self.acls.add(acl)
+        key = (acl.resource_type, acl.resource_name)
+        if acl.pattern_type == PatternType.PREFIXED:
+            bindings = self._prefixed.setdefault(key, set())
+            if not bindings:
+                lengths = self._prefix_lengths.setdefault(acl.resource_type, {})
+                lengths[len(acl.resource_name)] = lengths.get(len(acl.resource_name), 0) + 1
+            bindings.add(acl)
+        else:
+            self._literal.setdefault(key, set()).add(acl)
+
+    def _discard(self, acl: AclBinding) -> None:
+        self.acls.discard(acl)
+        key = (acl.resource_type, acl.resource_name)
+        index = self._prefixed if acl.pattern_type == PatternType.PREFIXED else self._literal
+        bindings = index.get(key)
+        if bindings is None:
+            return
+        bindings.discard(acl)
+        if not bindings:
+            del index[key]
+            if acl.pattern_type == PatternType.PREFIXED:
+                lengths = self._prefix_lengths[acl.resource_type]
+                lengths[len(acl.resource_name)] -= 1
+                if not lengths[len(acl.resource_name)]:
+                    del lengths[len(acl.resource_name)]
+
+    def acls_on(self, resource_type: int, name: str) -> list[AclBinding]:
+        """Every binding that applies to the resource: literal on its name or on `*`, or
+        prefixed with a prefix of its name."""
+        found: list[AclBinding] = []
+        for literal in (name, WILDCARD):
+            found.extend(self._literal.get((resource_type, literal), ()))
+        for length in self._prefix_lengths.get(resource_type, ()):
+            if length <= len(name):
+                found.extend(self._prefixed.get((resource_type, name[:length]), ()))
+        return found
 
     def remove_matching(self, acl_filter: AclBindingFilter) -> list[AclBinding]:
         removed = sorted((a for a in self.acls if acl_filter.matches(a)), key=_order)
-        self.acls.difference_update(removed)
+        for acl in removed:
+            self._discard(acl)
         return removed
 
     def matching(self, acl_filter: AclBindingFilter) -> list[AclBinding]:

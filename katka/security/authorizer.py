@@ -16,11 +16,9 @@ from collections.abc import Iterable
 
 from katka.security.acls import (
     WILDCARD,
-    AclBinding,
     AclOperation,
     AclPermissionType,
     AclStore,
-    PatternType,
     ResourceType,
 )
 from katka.security.principal import KafkaPrincipal
@@ -106,7 +104,7 @@ class Authorizer:
         name = str(principal)
         if name in self.super_users:
             return True
-        acls = list(self._acls_on(resource_type, resource_name))
+        acls = self.store.acls_on(resource_type, resource_name)
         if not acls:
             return self.allow_if_no_acl
         mine = [
@@ -149,13 +147,3 @@ class Authorizer:
             for operation in SUPPORTED_OPERATIONS[resource_type]
             if self.authorize(principal, host, operation, resource_type, name)
         )
-
-    def _acls_on(self, resource_type: ResourceType, name: str) -> Iterable[AclBinding]:
-        for acl in self.store.acls:
-            if acl.resource_type != resource_type:
-                continue
-            if acl.pattern_type == PatternType.LITERAL:
-                if acl.resource_name in (name, WILDCARD):
-                    yield acl
-            elif acl.pattern_type == PatternType.PREFIXED and name.startswith(acl.resource_name):
-                yield acl
