@@ -63,3 +63,17 @@ def click(browser: Any, selector: str) -> None:
     from selenium.webdriver.common.by import By
 
     browser.find_element(By.CSS_SELECTOR, selector).click()
+
+
+def choose_reset(browser: Any, mode: str, value: str = "", live: bool = False) -> None:
+    """Fill the console's reset form (the group page)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(By.CSS_SELECTOR, "#reset-mode")).select_by_value(mode)
+    field = browser.find_element(By.CSS_SELECTOR, "#reset-value")
+    field.clear()
+    field.send_keys(value)
+    checkbox = browser.find_element(By.CSS_SELECTOR, "#reset-live")
+    if checkbox.is_selected() != live:
+        checkbox.click()

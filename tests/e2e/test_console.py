@@ -17,7 +17,14 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as ConfluentPartition
 
 from katka.reliability.process import BrokerProcess, free_port
-from tests.e2e.browser import chromium_session, click, screenshots_dir, text_of, wait_for
+from tests.e2e.browser import (
+    choose_reset,
+    chromium_session,
+    click,
+    screenshots_dir,
+    text_of,
+    wait_for,
+)
 from tests.e2e.groups import create_topic, unique
 from tests.e2e.groups import produce as produce_records
 from tests.e2e.test_share_groups import (
@@ -173,19 +180,6 @@ def test_a_rebalance_storm_is_highlighted_with_its_member_and_cures(
             f'katka_consumergroup_rebalance_storm{{consumergroup="{GROUP}",member="flaky"}} 1.0'
             in exposition
         )
-
-
-def choose_reset(browser: Any, mode: str, value: str = "", live: bool = False) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
-
-    Select(browser.find_element(By.CSS_SELECTOR, "#reset-mode")).select_by_value(mode)
-    field = browser.find_element(By.CSS_SELECTOR, "#reset-value")
-    field.clear()
-    field.send_keys(value)
-    checkbox = browser.find_element(By.CSS_SELECTOR, "#reset-live")
-    if checkbox.is_selected() != live:
-        checkbox.click()
 
 
 def committed(admin: str) -> list[int]:

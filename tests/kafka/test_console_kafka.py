@@ -1,7 +1,8 @@
 """`katka console --bootstrap-server` against a three-broker Apache Kafka 4.4 cluster (KRaft,
 replication 3) with real confluent-kafka consumers, in headless Chromium: the pages load, lag
 shows in records and in time, a member joining appears as an observed rebalance, the page
-says which katka-only views are missing, and /metrics serves the same group metrics."""
+says which katka-only views are missing, /metrics serves the same group metrics, and a
+group's offsets are reset from the page (dry run, then execute) once it is inactive."""
 
 from __future__ import annotations
 
@@ -20,7 +21,14 @@ from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from katka.reliability.process import free_port
-from tests.e2e.browser import chromium_session, screenshots_dir, text_of, wait_for
+from tests.e2e.browser import (
+    choose_reset,
+    chromium_session,
+    click,
+    screenshots_dir,
+    text_of,
+    wait_for,
+)
 from tests.e2e.groups import Member, new_member, poll_until, unique
 from tests.kafka.reference import KafkaCluster, kafka_libs
 
@@ -173,3 +181,33 @@ def lag_time_cells(browser: Any) -> list[str]:
 
     rows = browser.find_elements(By.CSS_SELECTOR, "#lag tr")[1:]
     return [row.find_elements(By.TAG_NAME, "td")[-1].text for row in rows]
+
+
+def test_a_kafka_groups_offsets_are_reset_from_the_console_offline_as_kafka_allows(
+    kafka_cluster: KafkaCluster, console: str, browser: Any
+) -> None:
+    bootstrap = kafka_cluster.bootstrap
+    topic, group = unique("orders"), unique("replay")
+    create_replicated_topic(bootstrap, topic)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    for i in range(5 * PARTITIONS):
+        producer.produce(topic, value=b"v", partition=i % PARTITIONS)
+    assert producer.flush(30) == 0
+    member = new_member(bootstrap, group, [topic], "reader", enable_auto_commit=False)
+    poll_until([member], lambda: len(member.received) >= 5 * PARTITIONS, timeout=60)
+    member.consumer.commit(asynchronous=False)
+    with Polling([member]):
+        browser.get(f"http://{console}/#/group/{group}")
+        wait_for(browser, lambda b: text_of(b, "#total-lag") == "0")
+        assert not browser.find_element("css selector", "#reset-live-label").is_displayed()
+        choose_reset(browser, "to_earliest")
+        click(browser, "#reset-dry-run")
+        wait_for(browser, lambda b: "inactive" in text_of(b, "#reset-error"))
+    # The member left: the group is Empty, and Kafka lets its offsets be reset.
+    wait_for(browser, lambda b: text_of(b, "#group-state") == "Empty", timeout=60)
+    click(browser, "#reset-dry-run")
+    wait_for(browser, lambda b: "Dry run" in text_of(b, "#reset-dry"))
+    assert text_of(browser, "#total-lag") == "0"  # the dry run changed nothing
+    click(browser, "#reset-execute")
+    wait_for(browser, lambda b: "Executed" in text_of(b, "#reset-done"))
+    wait_for(browser, lambda b: text_of(b, "#total-lag") == str(5 * PARTITIONS))
