@@ -155,7 +155,7 @@ def flaky_member_comes_and_goes(bootstrap: str) -> None:
 
 
 def test_a_rebalance_storm_is_highlighted_with_its_member_and_cures(
-    katka_with_admin: tuple[BrokerProcess, str], browser: object
+    katka_with_admin: tuple[BrokerProcess, str], browser: Any, tmp_path: Path
 ) -> None:
     process, admin = katka_with_admin
     create_topic(process.bootstrap, TOPIC, 1)
@@ -174,6 +174,7 @@ def test_a_rebalance_storm_is_highlighted_with_its_member_and_cures(
                 if attempt == 2:
                     raise
         assert "static membership" in text_of(browser, ".storm-banner")
+        browser.save_screenshot(str(screenshots_dir(tmp_path) / "console-storm.png"))
         with urllib.request.urlopen(f"http://{admin}/metrics", timeout=10) as response:
             exposition = response.read().decode()
         assert (
@@ -189,7 +190,7 @@ def committed(admin: str) -> list[int]:
 
 @pytest.mark.slow  # a browser and consumers for ~10 s
 def test_offsets_are_reset_from_the_console_dry_run_first_then_execute_live_and_offline(
-    katka_with_admin: tuple[BrokerProcess, str], browser: Any
+    katka_with_admin: tuple[BrokerProcess, str], browser: Any, tmp_path: Path
 ) -> None:
     process, admin = katka_with_admin
     create_topic(process.bootstrap, TOPIC, 1)
@@ -208,6 +209,8 @@ def test_offsets_are_reset_from_the_console_dry_run_first_then_execute_live_and_
         click(browser, "#reset-dry-run")
         wait_for(browser, lambda b: text_of(b, "#reset-plan td.new-offset") == "0")
         assert "Dry run" in text_of(browser, "#reset-dry") and committed(admin) == [4]
+        browser.execute_script("document.getElementById('reset-panel').scrollIntoView()")
+        browser.save_screenshot(str(screenshots_dir(tmp_path) / "console-reset.png"))
         click(browser, "#reset-execute")
         wait_for(browser, lambda b: "Executed live" in text_of(b, "#reset-done"))
         wait_for(browser, lambda b: text_of(b, "#lag td.lag") == "10")
