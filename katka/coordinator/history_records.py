@@ -27,11 +27,10 @@ from katka.coordinator.history import (
     RebalanceTrigger,
     RemovedMember,
 )
+from katka.coordinator.records import Record
 from katka.protocol.message_schema import Field, Message, SchemaError, decode, encode
 
 logger = logging.getLogger("katka.coordinator")
-
-Record = tuple[bytes, bytes | None]
 
 HISTORY_RECORD_TYPE = 32001
 HISTORY_VALUE_VERSION = 0

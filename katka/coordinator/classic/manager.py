@@ -285,7 +285,7 @@ class ClassicGroupManager:
         """An inactive group takes new offsets as they are; an active one only `live`, its
         generation fenced (rebalance.fence_for_offset_reset)."""
         group = self.groups.get(group_id)
-        if group is None or (group.is_state(EMPTY) and not group.members):
+        if group is None or group.is_state(EMPTY):
             return None
         if not live:
             return ErrorCode.non_empty_group
