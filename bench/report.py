@@ -377,6 +377,16 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
                     f"baseline {_s(r['baseline_gap_max_s'])}",
                 )
             )
+    share = results.value("katka", "share-fetch", "share", "records_per_s")
+    plain = results.value("katka", "share-fetch", "consumer", "records_per_s")
+    if share is not None and plain:
+        out.append(
+            (
+                "share fetch 100 B ≥ 0.5× plain fetch records/s, one consumer",
+                verdict(share >= plain / 2),
+                f"share {_rate(share)}/s vs plain {_rate(plain)}/s ({share / plain:.2f}x)",
+            )
+        )
     for r in results.lines:
         if r.get("broker") == "katka" and r.get("workload") == "startup" and "error" not in r:
             if r["variant"].endswith("partitions") and r.get("partitions", 0) >= 1000:

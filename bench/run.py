@@ -17,7 +17,16 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import compaction, cost, machine, rebalance, startup, transactions, workloads
+from bench import (
+    compaction,
+    cost,
+    machine,
+    rebalance,
+    share_groups,
+    startup,
+    transactions,
+    workloads,
+)
 from bench.brokers import BrokerSpec, RunningBroker, start_broker
 from bench.settings import FULL, QUICK, Settings
 
@@ -34,6 +43,7 @@ SPECS = [
             "transactions",
             "compaction",
             "cost",
+            "share-fetch",
         ),
     ),
     BrokerSpec(
@@ -80,6 +90,7 @@ WORKLOADS = (
     "transactions",
     "compaction",
     "cost",
+    "share-fetch",
 )
 
 
@@ -188,6 +199,11 @@ def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path)
             if "transactions" in spec.workloads and "transactions" in wanted:
                 for record in guarded(
                     spec, "transactions", transactions.transactions, broker, settings
+                ):
+                    output.emit({**tag(spec), **record})
+            if "share-fetch" in spec.workloads and "share-fetch" in wanted:
+                for record in guarded(
+                    spec, "share-fetch", share_groups.share_fetch, broker, settings
                 ):
                     output.emit({**tag(spec), **record})
             output.emit(

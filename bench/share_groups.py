@@ -5,6 +5,9 @@ fetch of 100 B records with one consumer and no processing.
     python -m bench.share_groups            # writes bench/results/share-groups.{md,jsonl,png}
     python -m bench.share_groups report     # redraws the table and chart from the .jsonl
 
+The share-fetch comparison is also the `share-fetch` workload of `python -m bench run`
+(share_fetch below), so it sits in the main results beside the other katka rows.
+
 A consumer group tops out at the partition count (3 × 100 records/s); the goal for the share
 group is ≥ 0.8× linear (k × 100 records/s) up to 12 consumers, and a share consumer reading
 ≥ 0.5× the records/s of a plain consumer. Each consumer is its own spawned process; the rate
@@ -146,6 +149,31 @@ def measure(kind: str, bootstrap: str, topic: str, consumers: int, delay: float)
             process.kill()
         for process in processes:
             process.join(5)
+
+
+FETCH_RECORDS = 400_000  # enough for the window at ~100k records/s, with the warm-up
+
+
+def share_fetch(broker: Any, settings: Any) -> list[dict[str, Any]]:
+    """`python -m bench run` workload: one consumer reading 100 B records with no processing,
+    a plain consumer group member then a share consumer, on the running broker."""
+    topic = f"bench-share-fetch-{time.monotonic_ns()}"
+    create_topic(broker.bootstrap, topic, 1)
+    produce(broker.bootstrap, topic, FETCH_RECORDS)
+    rates = {kind: measure(kind, broker.bootstrap, topic, 1, 0) for kind in ("consumer", "share")}
+    rows: list[dict[str, Any]] = [
+        {"workload": "share-fetch", "variant": kind, "records_per_s": round(rate)}
+        for kind, rate in rates.items()
+    ]
+    ratio = rates["share"] / rates["consumer"] if rates["consumer"] else None
+    rows.append(
+        {
+            "workload": "share-fetch",
+            "variant": "ratio",
+            "share_over_plain": None if ratio is None else round(ratio, 3),
+        }
+    )
+    return rows
 
 
 def main() -> None:

@@ -152,14 +152,18 @@ def _acquire(
                 continue
             log = node.topics.get_log(topic_name(node, topic_id), partition)
             start = target.next_fetch_offset()
-            if start >= log.high_watermark:
+            readable = (
+                log.last_stable_offset if target.config.read_committed else log.high_watermark
+            )
+            if start >= readable:
                 continue
             data = log.read(
-                start, min(bytes_left, PARTITION_READ_BYTES), log.high_watermark, min_one_batch=True
+                start, min(bytes_left, PARTITION_READ_BYTES), readable, min_one_batch=True
             )
             headers = list(scan_batches(data, verify_crc=False))
             end = headers[-1].next_offset if headers else start
-            acquired = target.acquire(member_id, now_ms, end, records_left)
+            aborted = _aborted_batches(log, headers) if target.config.read_committed else []
+            acquired = target.acquire(member_id, now_ms, end, records_left, aborted)
             if acquired:
                 data = _covering(data, headers, acquired[-1].last_offset)
             if any(r.delivery_count > 1 for r in acquired):  # a redelivery: keep its count
@@ -172,6 +176,24 @@ def _acquire(
             bytes_left -= len(data)
             fetched[key] = (data, acquired, ErrorCode.none)
     return fetched
+
+
+def _aborted_batches(log: Any, headers: list[Any]) -> list[tuple[int, int]]:
+    """(first, last) offsets of the read batches that belong to aborted transactions."""
+    if not headers:
+        return []
+    transactions = log.aborted_transactions(headers[0].base_offset, headers[-1].next_offset)
+    return [
+        (header.base_offset, header.next_offset - 1)
+        for header in headers
+        if header.is_transactional
+        and not header.is_control
+        and any(
+            t.producer_id == header.producer_id
+            and t.first_offset <= header.base_offset <= t.last_offset
+            for t in transactions
+        )
+    ]
 
 
 def _covering(data: bytes | memoryview, headers: list[Any], last_offset: int) -> bytes | memoryview:

@@ -303,3 +303,36 @@ def test_a_consumer_that_closes_without_acknowledging_hands_its_records_back_at_
         leaver.kill()
         if taker is not None:
             taker.kill()
+
+
+@pytest.mark.parametrize("isolation", ["read_committed", "read_uncommitted"])
+def test_share_isolation_level_decides_whether_an_aborted_transactions_records_are_delivered(
+    server: BrokerProcess, isolation: str
+) -> None:
+    from confluent_kafka import Producer
+
+    topic, group = unique("share"), unique("sg")
+    create_topic(server.bootstrap, topic, 1)
+    set_group_configs(
+        server.bootstrap, group, share_auto_offset_reset="earliest", share_isolation_level=isolation
+    )
+    producer = Producer({"bootstrap.servers": server.bootstrap, "transactional.id": unique("tx")})
+    producer.init_transactions(10)
+    for outcome in ("aborted", "committed"):
+        producer.begin_transaction()
+        for i in range(5):
+            producer.produce(topic, value=f"{outcome}-{i}".encode())
+        producer.flush(10)
+        if outcome == "aborted":
+            producer.abort_transaction(10)
+        else:
+            producer.commit_transaction(10)
+    reader = ShareProcess(server.bootstrap, group, topic, "--ack", "accept")
+    try:
+        expected = [f"committed-{i}" for i in range(5)]
+        if isolation == "read_uncommitted":
+            expected = [f"aborted-{i}" for i in range(5)] + expected
+        wait_for([reader], lambda: len(reader.records) >= len(expected))
+        assert sorted(values([reader])) == sorted(expected)
+    finally:
+        reader.kill()

@@ -9,7 +9,8 @@ from katka.errors import ErrorCode, KafkaError
 
 GROUP_RESOURCE = 32
 
-# name -> (minimum, maximum) for the integer ones; share.auto.offset.reset is a string.
+# name -> (minimum, maximum) for the integer ones; share.auto.offset.reset and
+# share.isolation.level are strings.
 _INT_RANGES = {
     "share.record.lock.duration.ms": (1_000, 3_600_000),
     "share.delivery.count.limit": (2, 10),
@@ -17,7 +18,7 @@ _INT_RANGES = {
     "share.session.timeout.ms": (1, 2**31 - 1),
     "share.heartbeat.interval.ms": (1, 2**31 - 1),
 }
-NAMES = (*_INT_RANGES, "share.auto.offset.reset")
+NAMES = (*_INT_RANGES, "share.auto.offset.reset", "share.isolation.level")
 
 
 def validate_group_configs(configs: dict[str, str]) -> dict[str, str]:
@@ -25,6 +26,12 @@ def validate_group_configs(configs: dict[str, str]) -> dict[str, str]:
     for name, value in configs.items():
         if name == "share.auto.offset.reset":
             _validate_reset(value)
+        elif name == "share.isolation.level":
+            if value not in ("read_committed", "read_uncommitted"):
+                raise KafkaError(
+                    ErrorCode.invalid_config,
+                    "share.isolation.level must be read_committed or read_uncommitted",
+                )
         elif name in _INT_RANGES:
             low, high = _INT_RANGES[name]
             if not value.strip().lstrip("-").isdigit() or not low <= int(value) <= high:

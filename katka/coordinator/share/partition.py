@@ -52,6 +52,7 @@ class ShareConfig:
     auto_offset_reset: str = (
         "latest"  # share.auto.offset.reset: earliest, latest, by_duration:PnDTnHnMn.nS
     )
+    read_committed: bool = False  # share.isolation.level=read_committed
 
 
 @dataclass(slots=True)
@@ -116,11 +117,18 @@ class SharePartition:
     # --- changing ----------------------------------------------------------------------------
 
     def acquire(
-        self, member_id: str, now_ms: int, log_end: int, max_records: int
+        self,
+        member_id: str,
+        now_ms: int,
+        log_end: int,
+        max_records: int,
+        aborted: Sequence[tuple[int, int]] = (),
     ) -> list[AcquiredRange]:
         """Lock up to `max_records` records for the member: available in-flight ones first,
         then new ones below `log_end` (the offset after the last record the caller can serve),
-        never holding more than `max_record_locks` in flight."""
+        never holding more than `max_record_locks` in flight. New offsets inside an `aborted`
+        range (first, last: an aborted transaction's batches, read_committed) are archived
+        as they are reached, never handed out, as Kafka's share-partition leader does."""
         self.expire_locks(now_ms)
         deadline = now_ms + self.config.lock_duration_ms
         taken: list[tuple[int, int]] = []
@@ -135,10 +143,18 @@ class SharePartition:
                 record.deadline_ms = deadline
                 taken.append((offset, record.delivery_count))
         limit = min(log_end, self.start_offset + self.config.max_record_locks)
+        skipped = False
         while len(taken) < max_records and self.end_offset < limit:
-            self.records[self.end_offset] = InFlight(RecordState.ACQUIRED, 1, member_id, deadline)
-            taken.append((self.end_offset, 1))
+            offset = self.end_offset
+            if any(first <= offset <= last for first, last in aborted):
+                self.records[offset] = InFlight(RecordState.ARCHIVED, 0)
+                skipped = True
+            else:
+                self.records[offset] = InFlight(RecordState.ACQUIRED, 1, member_id, deadline)
+                taken.append((offset, 1))
             self.end_offset += 1
+        if skipped:
+            self._advance()
         return _ranges(taken)
 
     def acknowledge(

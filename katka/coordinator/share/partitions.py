@@ -100,6 +100,7 @@ class SharePartitions:
             int(own.get("share.delivery.count.limit", d.share_delivery_count_limit)),
             int(own.get("share.partition.max.record.locks", d.share_partition_max_record_locks)),
             own.get("share.auto.offset.reset", "latest"),
+            own.get("share.isolation.level") == "read_committed",
         )
 
     def group_ids(self) -> set[str]:
