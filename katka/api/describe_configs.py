@@ -76,10 +76,12 @@ def group_config_entries(node: Node, group_id: str) -> list[ConfigEntry]:
         "share.session.timeout.ms": str(node.coordinator.config.share_session_timeout_ms),
         "share.heartbeat.interval.ms": str(node.coordinator.config.share_heartbeat_interval_ms),
         "share.auto.offset.reset": "latest",
+        "share.isolation.level": "read_uncommitted",
     }
     entries = []
     for name in sorted(GROUP_CONFIG_NAMES):
-        kind = ConfigType.STRING if name == "share.auto.offset.reset" else ConfigType.INT
+        strings = ("share.auto.offset.reset", "share.isolation.level")
+        kind = ConfigType.STRING if name in strings else ConfigType.INT
         if name in own:
             entries.append(ConfigEntry(name, own[name], GROUP_CONFIG_SOURCE, False, kind, ()))
         else:
