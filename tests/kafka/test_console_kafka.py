@@ -146,6 +146,8 @@ def test_the_console_shows_a_kafka_clusters_lag_and_an_observed_rebalance(
         )
         assert "Kafka cluster" in text_of(browser, "#health")
         assert "3 brokers" in text_of(browser, "#health")
+        # Sizes from DescribeLogDirs to every broker: B, KiB: the topic names no capital B.
+        wait_for(browser, lambda b: "B" in text_of(b, f'#topics tr[data-topic="{topic}"]'))
         missing = text_of(browser, "#missing")
         assert "katka-only views are missing" in missing and "share groups" in missing
         browser.save_screenshot(str(shots / "console-kafka-overview.png"))

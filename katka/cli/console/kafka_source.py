@@ -58,7 +58,8 @@ class KafkaSource:
             "membership changes (a session timeout reads as a leave), their times are known to "
             f"within {seconds}, and a member that comes and goes within one poll can be missed.",
             "Generations: Kafka's DescribeGroups does not carry them.",
-            "Sizes and in/out bytes: counted inside the brokers, not carried by the protocol.",
+            "In/out bytes and request rates: counted inside the brokers (Kafka's JMX), not "
+            "carried by the protocol; sizes come from DescribeLogDirs on a plaintext cluster.",
         ]
 
     # --- polling ------------------------------------------------------------------------------
@@ -151,7 +152,7 @@ class KafkaSource:
                     "partition": p,
                     "log_start_offset": start,
                     "high_watermark": end,
-                    "size_bytes": None,
+                    "size_bytes": snapshot.sizes.get((name, p)),
                 }
                 for p, (start, end) in sorted(partitions.items())
             ],

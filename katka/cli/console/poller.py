@@ -6,6 +6,7 @@ poller thread, never on the HTTP server's loop.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -23,6 +24,9 @@ from katka.cli.group.queries import (
     state_name,
 )
 from katka.cli.group.reset_plan import TopicPartitionKey
+from katka.cli.group.wire import send
+
+log = logging.getLogger("katka.console")
 
 Document = dict[str, Any]
 
@@ -42,6 +46,8 @@ class ClusterSnapshot:
     committed: dict[str, dict[TopicPartitionKey, int]]
     # (topic, partition, offset) -> the timestamp of the first record at or after offset
     timestamps: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    # (topic, partition) -> bytes in the leader's log (DescribeLogDirs); empty when unknown
+    sizes: dict[TopicPartitionKey, int] = field(default_factory=dict)
 
 
 class TimestampReader:
@@ -130,7 +136,42 @@ class KafkaPoller:
             group_types=types,
             committed=committed,
             timestamps=self.timestamps.read(behind),
+            sizes=self._sizes(metadata),
         )
+
+    def _sizes(self, metadata: Any) -> dict[TopicPartitionKey, int]:
+        """Each partition's size on its leader, from DescribeLogDirs to every broker (kio over
+        plain TCP, so only for a plaintext cluster; sizes are then left out)."""
+        if self.connection.client_configs.get("security.protocol", "plaintext").lower() != (
+            "plaintext"
+        ):
+            return {}
+        from kio.schema.describe_log_dirs.v4 import request, response
+
+        leaders = {
+            (name, p): partition.leader
+            for name, topic in metadata.topics.items()
+            for p, partition in topic.partitions.items()
+        }
+        sizes: dict[TopicPartitionKey, int] = {}
+        for broker in metadata.brokers.values():
+            try:
+                answer = send(
+                    (broker.host, broker.port),
+                    request.DescribeLogDirsRequest(topics=None),
+                    response.DescribeLogDirsResponse,
+                    self.connection.timeout_s,
+                )
+            except CliError as error:
+                log.info("no log sizes from broker %s: %s", broker.id, error)
+                return {}
+            for result in answer.results:
+                for topic in result.topics:
+                    for partition in topic.partitions:
+                        key = (str(topic.name), int(partition.partition_index))
+                        if leaders.get(key) == broker.id and not partition.is_future_key:
+                            sizes[key] = int(partition.partition_size)
+        return sizes
 
     def _groups(self) -> tuple[dict[str, GroupSnapshot], dict[str, str]]:
         connection, admin = self.connection, self.admin
