@@ -13,6 +13,8 @@ Deliberate differences, asserted as such:
   Kafka 4.0 did) and leaves KIP-1101's metadata hash unset; it writes no KIP-1251 assignment
   epochs; Kafka 4.4 starts a group at epoch 2 (katka at 1) and, when the last member leaves,
   also writes a target assignment for the empty group. Epochs are compared within each broker.
+- katka also writes its rebalance history (record type 32001, katka only: history_records.py),
+  one record per completed rebalance; they are set aside here and checked to be there.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from katka.coordinator.history_records import decode_history_key, is_history_key
 from katka.reliability.process import BrokerProcess
 from tests.kafka.record_decoder import Decoded, decode_record
 from tests.kafka.reference import KafkaReference, read_partition
@@ -96,11 +99,24 @@ def stored_records(bootstrap: str, suffix: str) -> dict[str, list[tuple[Decoded,
     by_group: dict[str, list[tuple[Decoded, bytes, Any]]] = {}
     for _, key, value in read_partition(bootstrap, "__consumer_offsets"):
         assert key is not None
+        if is_history_key(key):
+            continue  # katka's own rebalance history: history_records()
         decoded = decode_record(key, value)
         group = decoded.key.get("group", decoded.key.get("group_id"))
         if group.endswith(suffix):
             by_group.setdefault(group.removesuffix(suffix), []).append((decoded, key, value))
     return by_group
+
+
+def history_records(bootstrap: str, suffix: str) -> dict[str, int]:
+    """How many rebalance history records (katka only) each of the scenario's groups has."""
+    counts: dict[str, int] = {}
+    for _, key, _ in read_partition(bootstrap, "__consumer_offsets"):
+        if key is not None and is_history_key(key):
+            group = decode_history_key(key).group_id
+            if group.endswith(suffix):
+                counts[group.removesuffix(suffix)] = counts.get(group.removesuffix(suffix), 0) + 1
+    return counts
 
 
 def last_name(path: str) -> str:
@@ -145,6 +161,9 @@ def test_kafka_and_katka_store_the_same_consumer_offsets_records(
     run_scenario(katka.bootstrap, topic, suffix)
     kafka = stored_records(kafka_broker.bootstrap, suffix)
     ours = stored_records(katka.bootstrap, suffix)
+    assert history_records(kafka_broker.bootstrap, suffix) == {}
+    # join and leave: two completed rebalances for each group that joined
+    assert history_records(katka.bootstrap, suffix) == {"classic": 2, "consumer": 2}
 
     # A bare commit: OffsetCommitValue v4 in Kafka 4.4, v3 in katka, the same fields.
     [(k_dec, k_key, _)], [(c_dec, c_key, _)] = kafka["bare"], ours["bare"]
