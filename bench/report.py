@@ -15,12 +15,13 @@ from typing import Any
 
 from bench import cost_report
 
-COLUMNS = ["katka", "katka-fsync", "tansu", "redis"]
+COLUMNS = ["katka", "katka-fsync", "tansu", "kafka", "redis"]
 COLORS = {
     "katka": "#1f77b4",
     "katka-fsync": "#9ecae1",
     "katka-nodelay": "#08306b",
     "tansu": "#ff7f0e",
+    "kafka": "#2ca02c",
     "redis": "#d62728",
 }
 LABELS = {
@@ -28,6 +29,7 @@ LABELS = {
     "katka-fsync": "katka --fsync always",
     "katka-nodelay": "katka, initial delay 0",
     "tansu": "Tansu (memory)",
+    "kafka": "Apache Kafka 4.4",
     "redis": "Redis Streams",
 }
 
@@ -141,13 +143,18 @@ def _rows(results: Results) -> list[Row]:
                 _s,
             )
         )
-    for metric, name in (
-        ("p50_ms", "p50"),
-        ("p99_ms", "p99"),
-        ("p99_9_ms", "p99.9"),
-        ("max_ms", "max"),
-    ):
-        rows.append(Row(f"e2e latency at 5,000/s: {name}", "latency", None, metric, False, _ms))
+    for rate in (5000, 50000):
+        for metric, name in (
+            ("p50_ms", "p50"),
+            ("p99_ms", "p99"),
+            ("p99_9_ms", "p99.9"),
+            ("max_ms", "max"),
+        ):
+            rows.append(
+                Row(
+                    f"e2e latency at {rate:,}/s: {name}", "latency", f"{rate}/s", metric, False, _ms
+                )
+            )
     for workload, title in (("produce", "produce"), ("consume-assign", "consume (assign)")):
         for size in ("100B", "1KiB"):
             rows.append(
@@ -215,6 +222,8 @@ def table(results: Results) -> list[str]:
     header = ["measurement", *[LABELS[b] for b in present]]
     if "tansu" in present:
         header.append("katka / Tansu")
+    if "kafka" in present:
+        header.append("katka / Kafka")
     if "redis" in present:
         header.append("katka / Redis")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -226,6 +235,8 @@ def table(results: Results) -> list[str]:
         cells += [_cell(values[b], row.fmt) for b in present]
         if "tansu" in present:
             cells.append(_ratio(values.get("katka"), values.get("tansu")))
+        if "kafka" in present:
+            cells.append(_ratio(values.get("katka"), values.get("kafka")))
         if "redis" in present:
             cells.append(_ratio(values.get("katka"), values.get("redis")))
         lines.append("| " + " | ".join(cells) + " |")
@@ -338,12 +349,30 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
                     f"katka {_s(z)} vs Tansu {_s(t)}",
                 )
             )
-    p99 = results.value("katka", "latency", None, "p99_ms")
+    p99 = results.value("katka", "latency", "5000/s", "p99_ms")
     out.append(
         (
             "e2e p99 at 5,000 records/s < 5 ms",
             verdict(None if p99 is None else p99 < 5),
             f"katka p99 {_ms(p99)}" if p99 is not None else "missing",
+        )
+    )
+    redis_p99 = results.value("redis", "latency", "5000/s", "p99_ms")
+    out.append(
+        (
+            "e2e p99 at 5,000 records/s within 2x of Redis Streams",
+            verdict(None if p99 is None or redis_p99 is None else p99 <= 2 * redis_p99),
+            f"katka p99 {_ms(p99)} vs Redis {_ms(redis_p99)}"
+            if p99 is not None and redis_p99 is not None
+            else "missing",
+        )
+    )
+    fast_p99 = results.value("katka", "latency", "50000/s", "p99_ms")
+    out.append(
+        (
+            "e2e p99 at 50,000 records/s (100 B) < 2 ms",
+            verdict(None if fast_p99 is None else fast_p99 < 2),
+            f"katka p99 {_ms(fast_p99)}" if fast_p99 is not None else "missing",
         )
     )
     for size in ("100B", "1KiB"):
@@ -514,7 +543,9 @@ def charts(results: Results, out: Path) -> list[str]:
     import matplotlib.ticker
 
     written: list[str] = []
-    brokers = [b for b in ("katka", "katka-fsync", "tansu", "redis") if b in results.brokers()]
+    brokers = [
+        b for b in ("katka", "katka-fsync", "tansu", "kafka", "redis") if b in results.brokers()
+    ]
     quick = " (--quick)" if results.machine.get("quick") else ""
 
     # Throughput.
@@ -593,7 +624,7 @@ def charts(results: Results, out: Path) -> list[str]:
             if r["variant"] not in events:
                 events.append(r["variant"])
         fig, ax = plt.subplots(figsize=(13, 4.8))
-        rb = [b for b in ("katka", "tansu") if any(r["broker"] == b for r in records)]
+        rb = [b for b in ("katka", "tansu", "kafka") if any(r["broker"] == b for r in records)]
         width = 0.8 / (2 * len(rb))
         for i, b in enumerate(rb):
             for j, (metric, hatch, suffix) in enumerate(
@@ -660,7 +691,7 @@ def charts(results: Results, out: Path) -> list[str]:
     axes[1].set_title("broker peak RSS (MiB, log, ↓)")
     axes[1].margins(y=0.2)
     start_groups = ["empty"]
-    start_brokers = [b for b in ("katka", "tansu", "redis") if b in brokers]
+    start_brokers = [b for b in ("katka", "tansu", "kafka", "redis") if b in brokers]
     series = {b: [results.value(b, "startup", "empty", "seconds")] for b in start_brokers}
     extra = [
         r

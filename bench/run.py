@@ -62,6 +62,15 @@ SPECS = [
         note="memory storage engine: nothing is written to disk",
     ),
     BrokerSpec(
+        "kafka",
+        "Apache Kafka 4.4",
+        "kafka",
+        ("throughput", "latency", "rebalance", "startup", "cost"),
+        note="one KRaft node (broker and controller) from Maven jars, JVM -Xms1g -Xmx1g G1 "
+        "(MaxGCPauseMillis=20, InitiatingHeapOccupancyPercent=35, as kafka-server-start.sh), "
+        "Kafka's defaults except one replica of the internal topics; no fsync per write, as katka",
+    ),
+    BrokerSpec(
         "redis",
         "Redis Streams",
         "redis",
@@ -193,7 +202,12 @@ def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path)
                 for record in guarded(spec, "rebalance", rebalance.rebalance, broker, settings):
                     output.emit({**tag(spec), **record})
             if "cost" in spec.workloads and "cost" in wanted:
-                for step in (cost.idle_consumers, cost.partitions_per_consumer):
+                for step in (
+                    cost.idle_consumers,
+                    cost.partitions_per_consumer,
+                    cost.producer_connections,
+                    cost.many_partitions,
+                ):
                     for record in guarded(spec, "cost", step, broker, settings):
                         output.emit({**tag(spec), **record})
             if "transactions" in spec.workloads and "transactions" in wanted:

@@ -13,7 +13,8 @@ class Settings:
     repeats: int = 5
     partitions: int = 6
     linger_ms: int = 5
-    latency_rate: int = 5000
+    latency_rate: int = 5000  # the rate of the rows measured at one rate (compaction)
+    latency_rates: tuple[int, ...] = (5000, 50000)
     latency_seconds: float = 10.0
     latency_size: int = 100
     rebalance_strategies: tuple[str, ...] = ("range", "cooperative-sticky", "static")
@@ -29,6 +30,9 @@ class Settings:
     cost_partitions: tuple[int, ...] = (10, 100, 1000)
     cost_seconds: float = 10.0
     cost_rate: int = 800
+    cost_connections: tuple[int, ...] = (1, 10, 100, 1000)
+    cost_connection_rate: int = 10_000  # records/s shared by the connections (and partitions)
+    cost_many_partitions: tuple[int, ...] = (1, 10_000)
 
 
 FULL = Settings(
@@ -52,4 +56,6 @@ QUICK = Settings(
     cost_idle_consumers=(0, 10, 100),
     cost_partitions=(10, 100),
     cost_seconds=3.0,
+    cost_connections=(1, 100),
+    cost_many_partitions=(1, 1000),
 )

@@ -186,6 +186,11 @@ CDF_POINTS = [
 
 
 def latency(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
+    """End-to-end latency at each of settings.latency_rates."""
+    return [row for rate in settings.latency_rates for row in latency_at(broker, settings, rate)]
+
+
+def latency_at(broker: RunningBroker, settings: Settings, rate: int) -> list[dict[str, Any]]:
     """End-to-end latency at a fixed rate: stamp at produce(), read by an assigned consumer."""
     import array
 
@@ -216,7 +221,7 @@ def latency(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
             broker.port,
             topic,
             settings.partitions,
-            settings.latency_rate,
+            rate,
             settings.latency_seconds,
             settings.latency_size,
             timeout=settings.latency_seconds + 60,
@@ -226,7 +231,7 @@ def latency(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
             kafka_workers.latency_producer,
             broker.bootstrap,
             topic,
-            settings.latency_rate,
+            rate,
             settings.latency_seconds,
             settings.latency_size,
             timeout=settings.latency_seconds + 60,
@@ -240,9 +245,9 @@ def latency(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
     return [
         {
             "workload": "latency",
-            "variant": f"{settings.latency_rate}/s",
+            "variant": f"{rate}/s",
             "size": settings.latency_size,
-            "rate": settings.latency_rate,
+            "rate": rate,
             "seconds": settings.latency_seconds,
             "sent": sent["sent"],
             "received": len(ms),
