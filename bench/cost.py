@@ -10,10 +10,10 @@ read from /proc around each step.
 - **partitions per consumer**: one consumer of P idle partitions (10, 100, 1,000) fetching back
   to back with fetch.max.wait 10 ms, with a fetch session (KIP-227: empty incremental fetches)
   and without (every fetch names all P, as librdkafka does). Reported: broker CPU per fetch.
-- **producer connections**: N connections (1, 10, 100, 1,000) sharing 10,000 one-record
-  Produce requests/s (10 records/s each at 1,000), acks=1. Reported: broker CPU per record, the
+- **producer connections**: N connections (1, 10, 100, 1,000) sharing 2,000 one-record
+  Produce requests/s (2 records/s each at 1,000), acks=1. Reported: broker CPU per record, the
   rate reached, and the broker's resident memory per open connection.
-- **partitions**: one librdkafka producer spreading 10,000 records/s over P partitions (1 and
+- **partitions**: one librdkafka producer spreading 2,000 records/s over P partitions (1 and
   10,000) of one topic. Reported: broker CPU per record, and resident memory per partition
   (what creating the topic added).
 """

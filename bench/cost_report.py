@@ -100,7 +100,7 @@ def _growth_tables(results: Results) -> list[str]:
             "cost-connections",
             "connections",
             "rss_kib_per_connection",
-            "N producer connections sharing 10,000 one-record Produce requests/s (acks=1): "
+            "N producer connections sharing 2,000 one-record Produce requests/s (acks=1): "
             "broker CPU per record, the rate reached, and resident memory per open connection "
             "(RSS with the connections open and idle, minus before, over N).",
         ),
@@ -108,7 +108,7 @@ def _growth_tables(results: Results) -> list[str]:
             "cost-many-partitions",
             "partitions",
             "rss_kib_per_partition",
-            "One librdkafka producer spreading 10,000 records/s (100 B) over P partitions of "
+            "One librdkafka producer spreading 2,000 records/s (100 B) over P partitions of "
             "one topic: broker CPU per record, and resident memory per partition (what creating "
             "the topic added to RSS, over P).",
         ),
