@@ -142,7 +142,7 @@ def _acquire(
     """Read and acquire from each partition in turn, within max_records and max_bytes."""
     fetched: Fetched = {}
     records_left = max_records if max_records > 0 else 500
-    bytes_left = max_bytes if max_bytes > 0 else 2**31 - 1
+    bytes_left = max_bytes  # 0 (fetch.max.bytes=0): nothing, as Kafka answers (librdkafka 0180)
     now_ms = node.clock.now_ms()
     for topic_id, partition in wanted:
         key = (topic_id, partition)

@@ -61,6 +61,7 @@ def share_fetch_call(
     epoch: int,
     partitions: dict[tuple[uuid.UUID, int], list[tuple[int, int, int]]],
     max_records: int = 500,
+    max_bytes: int = 1 << 20,
 ) -> Any:
     topics: dict[uuid.UUID, list[Any]] = {}
     for (tid, partition), acks in partitions.items():
@@ -81,7 +82,7 @@ def share_fetch_call(
         share_session_epoch=epoch,
         max_wait=NO_WAIT,
         min_bytes=1,
-        max_bytes=1 << 20,
+        max_bytes=max_bytes,
         max_records=max_records,
         batch_size=500,
         topics=[{"topic_id": t, "partitions": ps} for t, ps in topics.items()],
@@ -307,6 +308,16 @@ def test_a_member_that_left_the_group_still_acknowledges_in_its_share_session(
     join(api, "m-2", ["jobs"])
     # offset 0 accepted for good; 1 released by the acknowledgement, 2 by the session closing
     assert acquired(share_fetch_call(api, 1, "m-2", 0, {(tid, 0): []})) == [(1, 2, 2)]
+
+
+def test_a_share_fetch_with_max_bytes_zero_acquires_nothing(api: ApiHarness) -> None:
+    api.node.topics.create_topic("jobs", 1, {})
+    earliest(api)
+    join(api, "m-1", ["jobs"])
+    produce_to(api, 3, "jobs", 0, batch(b"a", b"b"))
+    tid = topic_id(api, "jobs")
+    assert acquired(share_fetch_call(api, 1, "m-1", 0, {(tid, 0): []}, max_bytes=0)) == []
+    assert acquired(share_fetch_call(api, 1, "m-1", 1, {(tid, 0): []})) == [(0, 1, 1)]
 
 
 def test_an_expired_lock_is_released_for_the_next_fetch_with_nothing_else_to_read(
