@@ -83,6 +83,7 @@ class StateBatch:
 
 
 _TERMINAL = (RecordState.ACKNOWLEDGED, RecordState.ARCHIVED)
+_NEVER = 2**63 - 1
 
 
 class SharePartition:
@@ -91,6 +92,9 @@ class SharePartition:
         self.start_offset = start_offset  # SPSO
         self.end_offset = start_offset  # SPEO
         self.records: dict[int, InFlight] = {}  # offsets in [SPSO, SPEO) not yet forgotten
+        # No lock can expire before this (at most the earliest deadline: records settled
+        # since only make it early), so expire_locks scans only when one may have.
+        self._next_expiry_ms = _NEVER
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -131,6 +135,7 @@ class SharePartition:
         as they are reached, never handed out, as Kafka's share-partition leader does."""
         self.expire_locks(now_ms)
         deadline = now_ms + self.config.lock_duration_ms
+        self._next_expiry_ms = min(self._next_expiry_ms, deadline)
         taken: list[tuple[int, int]] = []
         for offset in range(self.start_offset, min(self.end_offset, log_end)):
             if len(taken) >= max_records:
@@ -209,11 +214,18 @@ class SharePartition:
 
     def expire_locks(self, now_ms: int) -> int:
         """Locks past their deadline release their records; how many."""
+        if now_ms < self._next_expiry_ms:
+            return 0
         expired = 0
+        next_expiry = _NEVER
         for record in self.records.values():
-            if record.state is RecordState.ACQUIRED and record.deadline_ms <= now_ms:
-                self._make_available(record)
-                expired += 1
+            if record.state is RecordState.ACQUIRED:
+                if record.deadline_ms <= now_ms:
+                    self._make_available(record)
+                    expired += 1
+                else:
+                    next_expiry = min(next_expiry, record.deadline_ms)
+        self._next_expiry_ms = next_expiry
         if expired:
             self._advance()
         return expired
