@@ -44,7 +44,11 @@ def test_protocol_uses_only_kio_codecs_and_the_standard_library(path: Path) -> N
 
 @pytest.mark.parametrize(
     "path",
-    modules_under("storage") + modules_under("metadata") + modules_under("coordinator"),
+    [
+        path
+        for folder in ("storage", "metadata", "coordinator", "transactions", "quotas", "security")
+        for path in modules_under(folder)
+    ],
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_the_domain_never_imports_the_server_or_the_handlers(path: Path) -> None:

@@ -4,7 +4,9 @@ kafka-acls.sh's flags (--allow-principal, --deny-principal, --operation, --topic
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -149,23 +151,54 @@ def create(
     click.echo(f"Created {len(bindings)} ACL(s) on {resource_type.name} {name}.")
 
 
-def _filter(
-    topic: str | None,
-    group: str | None,
-    transactional_id: str | None,
-    cluster: bool,
-    resource_pattern_type: str | None,
-    principal: str | None,
-) -> Any:
-    AclBindingFilter = kafka_admin_module().AclBindingFilter
-    AclOperation = kafka_admin_module().AclOperation
-    AclPermissionType = kafka_admin_module().AclPermissionType
+@dataclass(frozen=True)
+class Selection:
+    """What `acl list` and `acl delete` match: a principal and a resource, each optional."""
 
-    resource_type, name = _resource(topic, group, transactional_id, cluster)
-    return AclBindingFilter(
-        resource_type, name, _pattern(resource_pattern_type, "any"), principal, None,
-        AclOperation.ANY, AclPermissionType.ANY,
-    )  # fmt: skip
+    principal: str | None
+    topic: str | None
+    group: str | None
+    transactional_id: str | None
+    cluster: bool
+    resource_pattern_type: str | None
+
+    def names_something(self) -> bool:
+        named = (self.principal, self.topic, self.group, self.transactional_id, self.cluster)
+        return any(named)
+
+    def acl_filter(self) -> Any:
+        AclBindingFilter = kafka_admin_module().AclBindingFilter
+        AclOperation = kafka_admin_module().AclOperation
+        AclPermissionType = kafka_admin_module().AclPermissionType
+
+        resource_type, name = _resource(self.topic, self.group, self.transactional_id, self.cluster)
+        return AclBindingFilter(
+            resource_type, name, _pattern(self.resource_pattern_type, "any"), self.principal,
+            None, AclOperation.ANY, AclPermissionType.ANY,
+        )  # fmt: skip
+
+
+def selection_options(function: Callable[..., None]) -> Callable[..., None]:
+    """--principal and the resource options, handed to the command as one `selection`."""
+
+    @click.option("--principal", default=None, metavar="TYPE:NAME")
+    @resource_options
+    @functools.wraps(function)
+    def command(
+        principal: str | None,
+        topic: str | None,
+        group: str | None,
+        transactional_id: str | None,
+        cluster: bool,
+        resource_pattern_type: str | None,
+        **kwargs: Any,
+    ) -> None:
+        selection = Selection(
+            principal, topic, group, transactional_id, cluster, resource_pattern_type
+        )
+        function(selection=selection, **kwargs)
+
+    return command
 
 
 def _rows(bindings: list[Any]) -> list[tuple[str, ...]]:
@@ -195,55 +228,36 @@ def _show(connection: Connection, bindings: list[Any]) -> None:
 
 
 @acl.command(name="list")
-@click.option("--principal", default=None, metavar="TYPE:NAME")
-@resource_options
+@selection_options
 @connection_options
-def list_acls(
-    connection: Connection,
-    principal: str | None,
-    topic: str | None,
-    group: str | None,
-    transactional_id: str | None,
-    cluster: bool,
-    resource_pattern_type: str | None,
-) -> None:
+def list_acls(connection: Connection, selection: Selection) -> None:
     """List the ACLs matching the resource and principal given (all by default).
 
     \b
     Example:
       katka acl list --principal User:alice
     """
-    acl_filter = _filter(topic, group, transactional_id, cluster, resource_pattern_type, principal)
     admin = connection.admin()
-    _show(connection, wait(admin.describe_acls(acl_filter), connection.timeout_s, "cannot list"))
+    acls = wait(admin.describe_acls(selection.acl_filter()), connection.timeout_s, "cannot list")
+    _show(connection, acls)
 
 
 @acl.command()
-@click.option("--principal", default=None, metavar="TYPE:NAME")
-@resource_options
+@selection_options
 @connection_options
-def delete(
-    connection: Connection,
-    principal: str | None,
-    topic: str | None,
-    group: str | None,
-    transactional_id: str | None,
-    cluster: bool,
-    resource_pattern_type: str | None,
-) -> None:
+def delete(connection: Connection, selection: Selection) -> None:
     """Delete the ACLs matching the resource and principal given, and list them.
 
     \b
     Example:
       katka acl delete --topic orders --principal User:alice
     """
-    if not (topic or group or transactional_id or cluster or principal):
+    if not selection.names_something():
         raise CliError("name what to delete: a resource or --principal")
-    acl_filter = _filter(topic, group, transactional_id, cluster, resource_pattern_type, principal)
     admin = connection.admin()
     deleted = [
         binding
-        for future in admin.delete_acls([acl_filter]).values()
+        for future in admin.delete_acls([selection.acl_filter()]).values()
         for binding in wait(future, connection.timeout_s, "cannot delete")
     ]
     _show(connection, deleted)

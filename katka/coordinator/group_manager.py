@@ -1,7 +1,7 @@
 """GroupManager: what the coordinator service asks of every group protocol's manager.
 
-The classic (classic/manager.py) and KIP-848 consumer (consumer/manager.py) managers implement
-it; a share group manager (KIP-932) would too. A manager owns the groups of its protocol and
+The classic (classic/manager.py), KIP-848 consumer (consumer/manager.py) and KIP-932 share
+(share/manager.py) managers implement it. A manager owns the groups of its protocol and
 decides with the Context it is given; it never appends records or schedules timers itself: the
 service executes the effects (service.py says how a protocol plugs in).
 """

@@ -1,7 +1,7 @@
 """GroupCoordinator: routes by group kind, owns the one write path and replay.
 
 Theory of operation: a group id names a group of exactly one protocol, owned by that protocol's
-manager (classic/manager.py, consumer/manager.py). Each API call finds the manager (by the
+manager (classic/, consumer/ and share/manager.py). Each API call finds the manager (by the
 protocol the API belongs to, or by who owns the group id), which runs plain domain functions
 with a Context and leaves what they decided in its effects. `_execute` then appends the records
 to the internal log (durable to the OS when it returns) and applies them through the one
@@ -21,15 +21,14 @@ One group id, one protocol: joining with one protocol takes over an empty group 
 (classic JoinGroup: INCONSISTENT_GROUP_PROTOCOL; ConsumerGroupHeartbeat: GROUP_ID_NOT_FOUND, as
 Kafka says when online migration does not apply).
 
-How a new protocol plugs in. A group protocol (KIP-932 share groups: `coordinator/share/`)
-writes a manager that implements group_manager.GroupManager, with its own record key type in
-records.py (Kafka's share group keys), its own timer events (effects.TimerEvent) and its own
-API entry points here that take the group over with `_take_over` and run through `_execute`;
-listing, deletion, offsets, expiry, replay and compaction then route to it with no other
-change. A coordinator with its own internal log (transactions: katka/transactions/ over
-__transaction_state) does not go through this service; it follows the same pattern: operations
-return records plus an answer, records are appended and then applied, and start-up replays them
-through the same apply.
+How a new protocol plugs in (as KIP-932 share groups did, coordinator/share/): a manager that
+implements group_manager.GroupManager, with its own record key type in records.py, its own
+timer events (effects.TimerEvent) and its own API entry points here that take the group over
+with `_take_over` and run through `_execute`; listing, deletion, offsets, expiry, replay and
+compaction then route to it with no other change. A coordinator with its own internal log
+(katka/transactions/ over __transaction_state) does not go through this service; it follows
+the same pattern: operations return records plus an answer, records are appended and then
+applied, and start-up replays them through the same apply.
 """
 
 from __future__ import annotations

@@ -2,20 +2,15 @@
 a pipeline SIGKILLed mid-run, and the broker SIGKILLed and restarted, still produces every
 input exactly once for read_committed readers.
 
-Quix Streams pins its own confluent-kafka (2.12 for 3.28), older than the one katka's tests
-need, so it never goes into the test extra: the test builds a virtual environment for it in
-a cache directory outside the repository (reused between runs) and runs the application there
-as a subprocess. A stateless app here; test_quix_streams_state.py runs a stateful one.
+Quix Streams runs in its own cached virtual environment (tests/e2e/quix.py). A stateless app
+here; test_quix_streams_state.py runs a stateful one.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,9 +18,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from katka.reliability.process import BrokerProcess
 from tests.e2e.groups import create_topic, unique
+from tests.e2e.quix import StartApp, quix_app, quix_python  # noqa: F401 - the fixtures
 
-QUIX_VERSION = "3.28"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "katka-quixstreams"
 INPUTS = 3000
 PARTITIONS = 3
 
@@ -58,50 +52,6 @@ sdf = sdf.apply(double)
 sdf.to_topic(sink_topic)
 app.run()
 """
-
-
-@pytest.fixture(scope="module")
-def quix_python() -> Path:
-    """The cached virtual environment's interpreter, with quixstreams installed."""
-    venv = CACHE / f"venv-{QUIX_VERSION}"
-    python = venv / "bin" / "python"
-    check = [str(python), "-c", "import quixstreams"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    installed = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", f"quixstreams=={QUIX_VERSION}.*"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if installed.returncode != 0:
-        pytest.skip(f"cannot install quixstreams {QUIX_VERSION} from PyPI:\n{installed.stderr}")
-    return python
-
-
-@pytest.fixture
-def pipeline(
-    quix_python: Path, tmp_path: Path
-) -> Iterator[Callable[[str, str, str, str], subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    script = tmp_path / "app.py"
-    script.write_text(APP)
-
-    def start(bootstrap: str, group: str, source: str, sink: str) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [str(quix_python), str(script), bootstrap, group, source, sink, str(tmp_path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.kill()
-        process.wait(30)
 
 
 def committed_ids(bootstrap: str, sink: str, settle: float = 2.0) -> list[int]:
@@ -143,7 +93,7 @@ def wait_for_output(bootstrap: str, sink: str, at_least: int, timeout: float) ->
 @pytest.mark.slow
 def test_quix_streams_exactly_once_survives_killing_the_app_and_the_broker(
     start_katka: Callable[..., BrokerProcess],
-    pipeline: Callable[[str, str, str, str], subprocess.Popen[str]],
+    quix_app: StartApp,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     broker = start_katka(["-o", "group.initial.rebalance.delay.ms=0"], data_dir=tmp_path / "data")
@@ -155,7 +105,7 @@ def test_quix_streams_exactly_once_survives_killing_the_app_and_the_broker(
         producer.produce(source, key=b"%d" % i, value=json.dumps({"id": i, "n": i}).encode())
     assert producer.flush(30) == 0
 
-    app = pipeline(broker.bootstrap, group, source, sink)
+    app = quix_app(APP, broker.bootstrap, group, source, sink, tmp_path / "state")
     partial = wait_for_output(broker.bootstrap, sink, INPUTS // 10, timeout=90)
     assert INPUTS // 10 <= len(set(partial)) < INPUTS, app.poll()
     app.kill()  # SIGKILL mid-run: an open transaction is left behind
@@ -166,7 +116,7 @@ def test_quix_streams_exactly_once_survives_killing_the_app_and_the_broker(
         ["-o", "group.initial.rebalance.delay.ms=0"], data_dir=tmp_path / "data", port=broker.port
     )
 
-    app = pipeline(broker.bootstrap, group, source, sink)
+    app = quix_app(APP, broker.bootstrap, group, source, sink, tmp_path / "state")
     ids = wait_for_output(broker.bootstrap, sink, INPUTS, timeout=180)
     output = ""
     if app.poll() is not None and app.stdout is not None:

@@ -3,15 +3,14 @@ serve`: its changelog topic is compacted by katka's cleaner, and after the app's
 directory is deleted and the broker is restarted, the app restores its counts from the
 changelog and goes on counting from them.
 
-Quix Streams runs in its own cached virtual environment (see test_quix_streams.py)."""
+Quix Streams runs in its own cached virtual environment (tests/e2e/quix.py)."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from katka.reliability.process import BrokerProcess
 from tests.conditions import wait_until
 from tests.e2e.groups import create_topic, unique
+from tests.e2e.quix import StartApp, quix_app, quix_python  # noqa: F401 - the fixtures
 from tests.e2e.test_compaction import admin_api
-from tests.e2e.test_quix_streams import quix_python  # noqa: F401 - the fixture
 
 KEYS = 5
 PER_ROUND = 30
@@ -68,28 +67,6 @@ BROKER_OPTIONS = [
 ]
 
 
-@pytest.fixture
-def app(quix_python: Path, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:  # noqa: F811
-    started: list[subprocess.Popen[str]] = []
-    script = tmp_path / "app.py"
-    script.write_text(APP)
-
-    def start(bootstrap: str, group: str, source: str, sink: str, state: Path):
-        process = subprocess.Popen(
-            [str(quix_python), str(script), bootstrap, group, source, sink, str(state)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.kill()
-        process.wait(30)
-
-
 def produce_round(bootstrap: str, source: str) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
     for i in range(PER_ROUND):
@@ -132,7 +109,7 @@ def counts_reach(bootstrap: str, sink: str, expected: int) -> bool:
 @pytest.mark.slow
 def test_a_stateful_app_restores_its_counts_from_a_compacted_changelog(
     start_katka: Callable[..., BrokerProcess],
-    app: Callable[..., subprocess.Popen[str]],
+    quix_app: StartApp,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     broker = start_katka(BROKER_OPTIONS, data_dir=tmp_path / "data")
@@ -142,7 +119,7 @@ def test_a_stateful_app_restores_its_counts_from_a_compacted_changelog(
     state = tmp_path / "state"
 
     produce_round(broker.bootstrap, source)
-    running = app(broker.bootstrap, group, source, sink, state)
+    running = quix_app(APP, broker.bootstrap, group, source, sink, state)
     wait_until(lambda: counts_reach(broker.bootstrap, sink, PER_ROUND), 120, what="round 1")
     running.kill()
     running.wait(30)
@@ -173,7 +150,7 @@ def test_a_stateful_app_restores_its_counts_from_a_compacted_changelog(
     broker.kill()
     broker = start_katka(BROKER_OPTIONS, data_dir=tmp_path / "data", port=broker.port)
     produce_round(broker.bootstrap, source)
-    running = app(broker.bootstrap, group, source, sink, state)
+    running = quix_app(APP, broker.bootstrap, group, source, sink, state)
     try:
         wait_until(lambda: counts_reach(broker.bootstrap, sink, 2 * PER_ROUND), 180, what="round 2")
     finally:
