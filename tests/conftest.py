@@ -1,12 +1,44 @@
-"""Fixtures shared by every test directory."""
+"""Fixtures and hooks shared by every test directory."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
-import pytest
+REPO = Path(__file__).resolve().parent.parent
+CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
 
-from tests.kafka.reference import KafkaReference, kafka_broker_fixture
+# Where PYTHONDONTWRITEBYTECODE is set, every Python process the suite starts (pytest and its
+# xdist workers, each `katka serve`, CLI and client subprocess) would compile katka again, and
+# pytest would rewrite every test's and katka's asserts again (~5 s of CPU a pytest process):
+# the suite keeps its bytecode in a cache outside the repository instead. Set before anything
+# below imports katka or a test module.
+if sys.dont_write_bytecode and not os.environ.get("PYTHONPYCACHEPREFIX"):
+    sys.pycache_prefix = str(CACHE_HOME / "katka-pycache")
+    sys.dont_write_bytecode = False
+    os.environ["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+import pytest  # noqa: E402
+
+from tests.kafka.reference import KafkaReference, kafka_broker_fixture  # noqa: E402
+
+# Subprocesses that import kio while hypothesis is importable (pytester runs, client scripts)
+# would otherwise rebuild hypothesis' Unicode tables (~2 s of CPU) in every fresh working
+# directory: they share the repository's cache instead.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(REPO / ".hypothesis"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (--dist loadgroup) the tests of one JVM or ZooKeeper judge share a
+    worker, so that the session starts one Kafka (one Burrow) instead of one per worker."""
+    for item in items:
+        for judge in ("kafka", "burrow"):
+            if item.get_closest_marker(judge) is not None:
+                item.add_marker(pytest.mark.xdist_group(judge))
 
 
 @pytest.fixture(scope="session")

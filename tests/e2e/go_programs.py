@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cache_lock import cache_lock
+
 DEBIAN_GO = Path("/usr/lib/go/bin/go")
 DEBIAN_GOPATH = Path("/usr/share/gocode")
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "katka-sarama"
@@ -29,8 +31,13 @@ def build_go_program(source: Path, library: str, debian_package: str) -> Path:
     name = f"katka{source.parent.name}"
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     binary = CACHE / f"{name}-{digest}"
-    if binary.exists():
-        return binary
+    with cache_lock("go-build"):
+        if not binary.exists():
+            _build_gopath_program(source, name, binary)
+    return binary
+
+
+def _build_gopath_program(source: Path, name: str, binary: Path) -> None:
     package = CACHE / "gopath" / "src" / name
     package.mkdir(parents=True, exist_ok=True)
     shutil.copy(source, package / "main.go")
@@ -51,7 +58,6 @@ def build_go_program(source: Path, library: str, debian_package: str) -> Path:
         check=False,
     )
     assert built.returncode == 0, f"building {source} failed:\n{built.stderr}"
-    return binary
 
 
 # Current Go libraries come from the Go module proxy (module mode), cached outside the repository.
@@ -129,12 +135,19 @@ def build_go_module_program(source: Path, module: str, import_as: dict[str, str]
         text = text.replace(f'"{old}"', f'"{new}"')
     key = hashlib.sha256(f"{text}\0{module}@{version}".encode()).hexdigest()[:16]
     binary = GO_CACHE / "bin" / f"katka{source.parent.name}-{key}"
-    if binary.exists():
-        return binary
-    package = GO_CACHE / "src" / f"{source.parent.name}-{key}"
+    with cache_lock("go-build"):
+        if not binary.exists():
+            _build_module_program(go, module, version, text, binary, source.parent.name, key)
+    return binary
+
+
+def _build_module_program(
+    go: str, module: str, version: str, text: str, binary: Path, name: str, key: str
+) -> None:
+    package = GO_CACHE / "src" / f"{name}-{key}"
     package.mkdir(parents=True, exist_ok=True)
     (package / "main.go").write_text(text)
-    (package / "go.mod").write_text(f"module katka{source.parent.name}\n\ngo 1.21\n")
+    (package / "go.mod").write_text(f"module katka{name}\n\ngo 1.21\n")
     environment = go_environment()
     for command in ([go, "get", f"{module}@{version}"], [go, "build", "-o", str(binary), "."]):
         built = subprocess.run(
@@ -147,4 +160,3 @@ def build_go_module_program(source: Path, module: str, import_as: dict[str, str]
             check=False,
         )
         assert built.returncode == 0, f"{' '.join(command)} failed:\n{built.stderr}"
-    return binary

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cache_lock import cache_lock
+
 QUIX_VERSION = "3.28"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "katka-quixstreams"
 
@@ -25,6 +27,11 @@ StartApp = Callable[[str, str, str, str, str, Path], "subprocess.Popen[str]"]
 @pytest.fixture(scope="module")
 def quix_python() -> Path:
     """The cached virtual environment's interpreter, with quixstreams installed."""
+    with cache_lock("quixstreams"):
+        return _installed_quix_python()
+
+
+def _installed_quix_python() -> Path:
     venv = CACHE / f"venv-{QUIX_VERSION}"
     python = venv / "bin" / "python"
     check = [str(python), "-c", "import quixstreams"]

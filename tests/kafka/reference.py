@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from katka.reliability.process import free_port
+from tests.cache_lock import cache_lock
 
 KAFKA_VERSION = "4.4.0"
 REPO = Path(__file__).resolve().parents[2]
@@ -38,9 +39,10 @@ def kafka_libs() -> Path:
     """The directory of Kafka's jars, resolved once (minutes the first time, then cached)."""
     if shutil.which("java") is None:
         unavailable("no java (apt-get install default-jre-headless)")
-    result = subprocess.run(
-        ["bash", str(FETCH_SCRIPT), KAFKA_VERSION], capture_output=True, text=True, timeout=900
-    )
+    with cache_lock("kafka-jars"):
+        result = subprocess.run(
+            ["bash", str(FETCH_SCRIPT), KAFKA_VERSION], capture_output=True, text=True, timeout=900
+        )
     if result.returncode != 0:
         unavailable(f"scripts/fetch-kafka.sh failed:\n{result.stderr[-2000:]}")
     return Path(result.stdout.strip().splitlines()[-1])
