@@ -20,6 +20,36 @@ from tests.cache_lock import cache_lock
 QUIX_VERSION = "3.28"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "katka-quixstreams"
 
+# The app's header: the arguments quix_app passes, an exactly-once Application over them.
+_HEADER = """
+import sys
+import time
+from quixstreams import Application
+
+bootstrap, group, source, sink, state_dir = sys.argv[1:6]
+app = Application(
+    broker_address=bootstrap,
+    consumer_group=group,
+    processing_guarantee="exactly-once",
+    auto_offset_reset="earliest",
+    state_dir=state_dir,
+    commit_interval=%s,
+    loglevel="WARNING",
+)
+sdf = app.dataframe(app.topic(source, value_deserializer="json"))
+"""
+
+
+def exactly_once_app(commit_interval: float, processing: str) -> str:
+    """The source of an app that reads `source`, applies `processing` (code that rebinds
+    `sdf`, with `time` imported) and writes JSON to `sink`, exactly once."""
+    return (
+        _HEADER % commit_interval
+        + processing
+        + '\nsdf.to_topic(app.topic(sink, value_serializer="json"))\napp.run()\n'
+    )
+
+
 # app source, bootstrap, group, source topic, sink topic, state directory -> the running app
 StartApp = Callable[[str, str, str, str, str, Path], "subprocess.Popen[str]"]
 

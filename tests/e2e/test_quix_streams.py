@@ -18,40 +18,27 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from katka.reliability.process import BrokerProcess
 from tests.e2e.groups import create_topic, unique
-from tests.e2e.quix import StartApp, quix_app, quix_python  # noqa: F401 - the fixtures
+from tests.e2e.quix import (  # noqa: F401 - the fixtures
+    StartApp,
+    exactly_once_app,
+    quix_app,
+    quix_python,
+)
 
 INPUTS = 3000
 PARTITIONS = 3
 
-APP = """
-import sys
-import time
-from quixstreams import Application
-
-bootstrap, group, source, sink, state_dir = sys.argv[1:6]
-app = Application(
-    broker_address=bootstrap,
-    consumer_group=group,
-    processing_guarantee="exactly-once",
-    auto_offset_reset="earliest",
-    state_dir=state_dir,
-    commit_interval=0.5,
-    loglevel="WARNING",
-)
-source_topic = app.topic(source, value_deserializer="json")
-sink_topic = app.topic(sink, value_serializer="json")
-sdf = app.dataframe(source_topic)
-
-
+APP = exactly_once_app(
+    0.5,
+    """
 def double(value):
     time.sleep(0.003)  # slow enough that the SIGKILL lands mid-run
     return {"id": value["id"], "doubled": value["n"] * 2}
 
 
 sdf = sdf.apply(double)
-sdf.to_topic(sink_topic)
-app.run()
-"""
+""",
+)
 
 
 def committed_ids(bootstrap: str, sink: str, settle: float = 2.0) -> list[int]:

@@ -19,30 +19,20 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from katka.reliability.process import BrokerProcess
 from tests.conditions import wait_until
 from tests.e2e.groups import create_topic, unique
-from tests.e2e.quix import StartApp, quix_app, quix_python  # noqa: F401 - the fixtures
+from tests.e2e.quix import (  # noqa: F401 - the fixtures
+    StartApp,
+    exactly_once_app,
+    quix_app,
+    quix_python,
+)
 from tests.e2e.test_compaction import admin_api
 
 KEYS = 5
 PER_ROUND = 30
 
-APP = """
-import sys
-import time
-from quixstreams import Application
-
-bootstrap, group, source, sink, state_dir = sys.argv[1:6]
-app = Application(
-    broker_address=bootstrap,
-    consumer_group=group,
-    processing_guarantee="exactly-once",
-    auto_offset_reset="earliest",
-    state_dir=state_dir,
-    commit_interval=0.3,
-    loglevel="WARNING",
-)
-sdf = app.dataframe(app.topic(source, value_deserializer="json"))
-
-
+APP = exactly_once_app(
+    0.3,
+    """
 def count(value, state):
     time.sleep(0.01)  # several commits (changelog batches) per round
     total = state.get("count", 0) + 1
@@ -51,9 +41,8 @@ def count(value, state):
 
 
 sdf = sdf.apply(count, stateful=True)
-sdf.to_topic(app.topic(sink, value_serializer="json"))
-app.run()
-"""
+""",
+)
 
 BROKER_OPTIONS = [
     "-o",
