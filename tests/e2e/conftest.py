@@ -8,10 +8,10 @@ import pytest
 
 from katka.reliability.process import BrokerProcess, free_port
 
+StartKatka = Callable[..., BrokerProcess]
 
-@pytest.fixture
-def start_katka(tmp_path: Path) -> Iterator[Callable[..., BrokerProcess]]:
-    """Start `katka serve` subprocesses; all are killed at the end of the test."""
+
+def _starter(data_root: Path) -> Iterator[StartKatka]:
     started: list[BrokerProcess] = []
 
     def start(
@@ -21,7 +21,7 @@ def start_katka(tmp_path: Path) -> Iterator[Callable[..., BrokerProcess]]:
         place: bool = True,
     ) -> BrokerProcess:
         process = BrokerProcess(
-            data_dir or tmp_path / "data", extra_args=extra_args or [], port=port, place=place
+            data_dir or data_root / "data", extra_args=extra_args or [], port=port, place=place
         )
         started.append(process)
         process.start(30)
@@ -30,6 +30,19 @@ def start_katka(tmp_path: Path) -> Iterator[Callable[..., BrokerProcess]]:
     yield start
     for process in started:
         process.kill()
+
+
+@pytest.fixture
+def start_katka(tmp_path: Path) -> Iterator[StartKatka]:
+    """Start `katka serve` subprocesses; all are killed at the end of the test."""
+    yield from _starter(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def start_module_katka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartKatka]:
+    """Start `katka serve` subprocesses shared by a module's tests (each of which uses topics
+    and groups of its own and never stops the broker); all are killed after the module."""
+    yield from _starter(tmp_path_factory.mktemp("katka-module"))
 
 
 @pytest.fixture(scope="session")

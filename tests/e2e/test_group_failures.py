@@ -94,9 +94,10 @@ class ConsumerProcess:
         self.process.wait(10)
 
 
-@pytest.fixture
-def server(start_katka: Callable[..., BrokerProcess]) -> BrokerProcess:
-    return start_katka(FAST_GROUPS)
+@pytest.fixture(scope="module")
+def server(start_module_katka: Callable[..., BrokerProcess]) -> BrokerProcess:
+    """One broker for the module's tests: each uses topics and groups of its own."""
+    return start_module_katka(FAST_GROUPS)
 
 
 def rebalance_lines(server: BrokerProcess, group: str) -> list[str]:

@@ -38,9 +38,10 @@ SHARE_BROKER = [
 Record = tuple[int, int, str, int]  # partition, offset, value, delivery count
 
 
-@pytest.fixture
-def server(start_katka: Callable[..., BrokerProcess]) -> BrokerProcess:
-    return start_katka(SHARE_BROKER)
+@pytest.fixture(scope="module")
+def server(start_module_katka: Callable[..., BrokerProcess]) -> BrokerProcess:
+    """One broker for the module's tests: each uses topics and groups of its own."""
+    return start_module_katka(SHARE_BROKER)
 
 
 def set_group_configs(bootstrap: str, group: str, **configs: str) -> None:
