@@ -9,10 +9,15 @@ change: a member that appeared is a `join` (even if it left again before the gro
 flapping member), one that disappeared a `leave` (the protocol does not tell a LeaveGroup from
 a session timeout), otherwise the assignment changed (`metadata_change`).
 
+When the group's generations can be read too (a classic group's GroupMetadataValue records in
+`__consumer_offsets`: on_generation), each generation closes a rebalance at the time Kafka wrote
+it, with its number, so none is missed between polls; polls then only say when a rebalance
+started (the first poll that saw the group rebalancing; `stopped_ms` is None without one).
+
 Entries have the shape of katka's own (coordinator/history.py RebalanceRecord), plus
 `observed: true` and the poll interval as `resolution_ms`: times are known to within one poll,
-and a rebalance that starts and ends between two polls without changing anything is missed.
-Plain code over values (no clients, no clock): tests feed snapshots.
+and, from polls alone, a rebalance that starts and ends between two polls without changing
+anything is missed. Plain code over values (no clients, no clock): tests feed snapshots.
 """
 
 from __future__ import annotations
@@ -70,11 +75,14 @@ class GenerationObserver:
         self.entries: deque[dict[str, Any]] = deque(maxlen=max_entries)
         self.counts: Counter[str] = Counter()  # completed rebalances by trigger
         self.state_changed_ms: int | None = None
+        self.generation_id: int | None = None  # the last generation read (on_generation)
+        self.session_timeout_ms: int | None = None
         self._settled: GroupSnapshot | None = None
         self._open: _OpenRebalance | None = None
         self._state: str | None = None
 
     def observe(self, snapshot: GroupSnapshot, now_ms: int) -> None:
+        """One poll's view of the group (DescribeGroups)."""
         if snapshot.state != self._state:
             self._state = snapshot.state
             self.state_changed_ms = now_ms
@@ -83,6 +91,30 @@ class GenerationObserver:
                 self._open = _OpenRebalance(now_ms, {})
             self._open.seen.update((m.member_id, m) for m in snapshot.members)
             return
+        if self.generation_id is not None:
+            return  # the generations close rebalances (on_generation)
+        self._settle(snapshot, now_ms)
+
+    def on_generation(
+        self, snapshot: GroupSnapshot, timestamp_ms: int, session_timeout_ms: int | None
+    ) -> None:
+        """A generation the coordinator wrote (settled: Stable with its members, or Empty)."""
+        if self.generation_id is not None and (snapshot.generation_id or 0) <= self.generation_id:
+            return  # read again (a restarted read): already seen
+        if self.generation_id is None:
+            self._settled = None  # the generations replace a baseline taken from polls
+        self.generation_id = snapshot.generation_id
+        if session_timeout_ms is not None:
+            self.session_timeout_ms = session_timeout_ms
+        opened = self._open
+        if opened is not None and opened.start_ms > timestamp_ms:
+            self._open = None  # a later rebalance than this generation's: kept for the next one
+            self._settle(snapshot, timestamp_ms)
+            self._open = opened
+            return
+        self._settle(snapshot, timestamp_ms)
+
+    def _settle(self, snapshot: GroupSnapshot, now_ms: int) -> None:
         before, opened = self._settled, self._open
         self._settled, self._open = snapshot, None
         if before is None:
@@ -112,6 +144,11 @@ class GenerationObserver:
         else:
             trigger, who = "metadata_change", None
         start_ms = opened.start_ms if opened else now_ms
+        # Without a poll that saw it rebalancing: a change between two polls (at most one poll
+        # long), or, from a generation record, unknown.
+        stopped_ms: int | None = now_ms - start_ms
+        if opened is None and self.generation_id is not None:
+            stopped_ms = None
         self.counts[trigger] += 1
         self.entries.append(
             {
@@ -123,7 +160,7 @@ class GenerationObserver:
                 "reason": _reason(trigger, joined, left, current),
                 "start_ms": start_ms,
                 "end_ms": now_ms,
-                "stopped_ms": now_ms - start_ms,
+                "stopped_ms": stopped_ms,
                 "outcome": after.state,
                 "join_rounds": None,
                 "protocol_name": after.protocol_name or None,

@@ -84,3 +84,56 @@ def test_lag_is_counted_in_records_and_in_the_age_of_the_next_unconsumed_record(
     assert (unknown["lag"], unknown["lag_ms"]) == (6, None)
     gone = lag_row("t", 0, 4, None, None, next_record_timestamp_ms=None, now_ms=31_000)
     assert gone["lag"] is None
+
+
+def test_a_classic_groups_generation_is_read_from_the_record_kafka_writes() -> None:
+    from katka.cli.console.generations import decode_generation
+    from katka.coordinator.classic.consumer_protocol import encode_assignment
+    from katka.coordinator.records import GroupSnapshot as StoredGroup
+    from katka.coordinator.records import MemberSnapshot as StoredMember
+    from katka.coordinator.records import group_record, offset_key
+
+    stored = StoredGroup(
+        "consumer",
+        7,
+        "range",
+        "m1",
+        123_456,
+        (
+            StoredMember(
+                "m1",
+                None,
+                "one",
+                "/10.0.0.1",
+                60_000,
+                10_000,
+                b"",
+                encode_assignment({"t": [1, 0]}),
+            ),
+        ),
+    )
+    key, value = group_record("g", stored)
+    generation = decode_generation(key, value)
+    assert generation is not None
+    assert generation.snapshot.generation_id == 7 and generation.timestamp_ms == 123_456
+    assert generation.snapshot.members[0].assignment == (("t", 0), ("t", 1))
+    assert generation.session_timeout_ms == 10_000
+    assert decode_generation(offset_key("g", "t", 0), b"\x00\x03") is None  # not a generation
+    assert decode_generation(key, None) is None  # a tombstone
+
+
+def test_generations_close_rebalances_with_their_number_and_none_is_missed_between_polls() -> None:
+    observer = GenerationObserver(resolution_ms=500)
+    observer.observe(group("Stable", member("a", "one", 0)), 1_000)
+    base = GroupSnapshot("g", "Stable", "range", 3, (member("a", "one", 0),))
+    observer.on_generation(base, 900, 10_000)  # the baseline
+    observer.observe(group("PreparingRebalance", member("a", "one")), 1_500)
+    flaky = GroupSnapshot("g", "Stable", "range", 4, (member("a", "one"), member("x", "flaky", 0)))
+    back = GroupSnapshot("g", "Stable", "range", 5, (member("a", "one", 0),))
+    observer.on_generation(flaky, 1_800, 10_000)
+    observer.on_generation(back, 1_900, 10_000)  # both between two polls
+    first, second = observer.entries
+    assert (first["generation_id"], first["trigger"], first["client_id"]) == (4, "join", "flaky")
+    assert (first["start_ms"], first["stopped_ms"]) == (1_500, 300)
+    assert (second["generation_id"], second["trigger"], second["stopped_ms"]) == (5, "leave", None)
+    assert observer.generation_id == 5 and observer.session_timeout_ms == 10_000

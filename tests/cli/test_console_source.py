@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ class ScriptedPoller:
     def __init__(self, *snapshots: ClusterSnapshot) -> None:
         self.snapshots = list(snapshots)
         self.connection = Connection("kafka1:9092,kafka2:9092")
+        self.generations = SimpleNamespace(unreadable=None)  # __consumer_offsets is readable
 
     def poll(self) -> ClusterSnapshot:
         return self.snapshots.pop(0)

@@ -6,6 +6,7 @@ group's offsets are reset from the page (dry run, then execute) once it is inact
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -163,6 +164,14 @@ def test_the_console_shows_a_kafka_clusters_lag_and_an_observed_rebalance(
         polling.members.append(second)
         wait_for(browser, lambda b: "second" in text_of(b, "#rebalances"), timeout=60)
         assert "join" in text_of(browser, "#rebalances")
+        # Generations come from Kafka's own GroupMetadataValue records in __consumer_offsets.
+        with urllib.request.urlopen(
+            f"http://{console}/api/groups/{group}/rebalances", timeout=10
+        ) as response:
+            history = json.loads(response.read())
+        joins = [r for r in history["rebalances"] if r["client_id"] == "second"]
+        assert joins and joins[-1]["trigger"] == "join" and joins[-1]["generation_id"] >= 2
+        assert history["session_timeout_ms"] == 6000  # new_member's session.timeout.ms
         wait_for(browser, lambda b: "second" in text_of(b, "#members"))
         browser.save_screenshot(str(shots / "console-kafka-group.png"))
 

@@ -53,11 +53,16 @@ class KafkaSource:
     @property
     def notes(self) -> list[str]:
         seconds = f"{self.poll_interval_s:g} s"
+        unreadable = self.poller.generations.unreadable
         return [
-            f"Rebalances are observed by polling every {seconds}: their triggers are read from "
-            "membership changes (a session timeout reads as a leave), their times are known to "
-            f"within {seconds}, and a member that comes and goes within one poll can be missed.",
-            "Generations: Kafka's DescribeGroups does not carry them.",
+            "Rebalances: classic groups' generations are read from __consumer_offsets (their "
+            "number, members and end time); polls every "
+            f"{seconds} see when a rebalance starts. Triggers are read from membership "
+            "changes (a session timeout reads as a leave).",
+            "KIP-848 groups"
+            + (f" (and every group here: __consumer_offsets: {unreadable})" if unreadable else "")
+            + f" are observed by polling only: times to within {seconds}, no generation, and "
+            "a member that comes and goes within one poll can be missed.",
             "In/out bytes and request rates: counted inside the brokers (Kafka's JMX), not "
             "carried by the protocol; sizes come from DescribeLogDirs on a plaintext cluster.",
         ]
@@ -89,12 +94,23 @@ class KafkaSource:
             self.error = str(error)
             return
         with self._lock:
+            # The poll's view first (it may see a rebalance start), then the generations
+            # written since (which close rebalances at the time Kafka wrote them).
             for group_id, group in snapshot.groups.items():
-                observer = self.observers.get(group_id)
-                if observer is None:
-                    observer = self.observers[group_id] = GenerationObserver(self.resolution_ms)
-                observer.observe(group, snapshot.now_ms)
+                self._observer(group_id).observe(group, snapshot.now_ms)
+            for generation in snapshot.generations:
+                self._observer(generation.snapshot.group_id).on_generation(
+                    generation.snapshot,
+                    generation.timestamp_ms if generation.timestamp_ms >= 0 else snapshot.now_ms,
+                    generation.session_timeout_ms,
+                )
             self.snapshot, self.error = snapshot, None
+
+    def _observer(self, group_id: str) -> GenerationObserver:
+        observer = self.observers.get(group_id)
+        if observer is None:
+            observer = self.observers[group_id] = GenerationObserver(self.resolution_ms)
+        return observer
 
     # --- actions --------------------------------------------------------------------------------
 
@@ -172,7 +188,7 @@ class KafkaSource:
             "group_type": snapshot.group_types.get(group_id) or None,
             "protocol_type": "consumer",
             "protocol_name": group.protocol_name,
-            "generation_id": group.generation_id,
+            "generation_id": observer.generation_id,
             "leader_id": None,
             "members": [
                 {
@@ -182,7 +198,7 @@ class KafkaSource:
                     "client_host": m.client_host,
                     "assigned_partitions": len(m.assignment),
                     "assignment": [f"{t}-{p}" for t, p in m.assignment],
-                    "session_timeout_ms": None,
+                    "session_timeout_ms": observer.session_timeout_ms,
                 }
                 for m in group.members
             ],
@@ -209,7 +225,7 @@ class KafkaSource:
             return None
         return rebalances_document(
             group_id,
-            None,
+            observer.session_timeout_ms,
             list(observer.entries),
             observed=True,
             resolution_ms=self.resolution_ms,

@@ -16,6 +16,7 @@ from katka.admin import offset_reset
 from katka.admin.documents import next_unconsumed_offset
 from katka.admin.observer import GroupSnapshot, MemberSnapshot
 from katka.cli.common import CliError, Connection, wait
+from katka.cli.console.generations import OFFSETS_TOPIC, Generation, GenerationReader
 from katka.cli.group.queries import (
     alter_committed_offsets,
     committed_offsets,
@@ -48,6 +49,8 @@ class ClusterSnapshot:
     timestamps: dict[tuple[str, int, int], int] = field(default_factory=dict)
     # (topic, partition) -> bytes in the leader's log (DescribeLogDirs); empty when unknown
     sizes: dict[TopicPartitionKey, int] = field(default_factory=dict)
+    # classic groups' generations written since the last poll (generations.py)
+    generations: tuple[Generation, ...] = ()
 
 
 class TimestampReader:
@@ -96,6 +99,7 @@ class KafkaPoller:
         self.connection = connection
         self.admin = connection.admin()
         self.timestamps = TimestampReader(connection)
+        self.generations = GenerationReader(connection)
 
     def poll(self) -> ClusterSnapshot:
         connection, admin = self.connection, self.admin
@@ -110,6 +114,7 @@ class KafkaPoller:
             if (name, p) in starts and (name, p) in ends:
                 topics.setdefault(name, {})[p] = (starts[(name, p)], ends[(name, p)])
         groups, types = self._groups()
+        offsets_topic = metadata.topics.get(OFFSETS_TOPIC)
         committed = {
             group_id: {
                 k: o
@@ -137,6 +142,10 @@ class KafkaPoller:
             committed=committed,
             timestamps=self.timestamps.read(behind),
             sizes=self._sizes(metadata),
+            # After DescribeGroups: a generation it shows settled has been written by then.
+            generations=tuple(self.generations.read(len(offsets_topic.partitions)))
+            if offsets_topic is not None
+            else (),
         )
 
     def _sizes(self, metadata: Any) -> dict[TopicPartitionKey, int]:
@@ -264,3 +273,4 @@ class KafkaPoller:
 
     def close(self) -> None:
         self.timestamps.close()
+        self.generations.close()
