@@ -109,9 +109,13 @@ class BatchHeader(NamedTuple):
         return (self.base_sequence + self.last_offset_delta) & 0x7FFFFFFF
 
 
-def read_header(buffer: bytes | bytearray | memoryview, position: int = 0) -> BatchHeader:
-    """Parse the header at `position`; the caller guarantees HEADER_SIZE bytes are there."""
-    return BatchHeader._make((*_HEADER.unpack_from(buffer, position), position))
+def read_header(
+    buffer: bytes | bytearray | memoryview, position: int = 0, file_position: int | None = None
+) -> BatchHeader:
+    """Parse the header at `position`; the caller guarantees HEADER_SIZE bytes are there.
+    Its `position` is `file_position` when given (the buffer is a chunk read from a file)."""
+    at = position if file_position is None else file_position
+    return BatchHeader._make((*_HEADER.unpack_from(buffer, position), at))
 
 
 def compute_crc(batch: bytes | bytearray | memoryview) -> int:

@@ -27,7 +27,7 @@ from katka.storage.cleaner.columns import Int64s, RecordColumns
 from katka.storage.cleaner.plan import OffsetMap, RetentionRules
 from katka.storage.cleaner.records import rebuild_batch
 
-RUN_BYTES = 8 * 1024 * 1024
+RUN_BYTES = 4 * 1024 * 1024
 Batch = tuple[BatchHeader, memoryview]
 
 # What the rewrite pass decided for a batch before reading its records.

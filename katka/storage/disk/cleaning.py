@@ -28,7 +28,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from katka.protocol.batches import HEADER_SIZE, BatchHeader, read_header
+from katka.protocol.batches import HEADER_SIZE, LOG_OVERHEAD, BatchHeader, read_header
 from katka.storage.cleaner.plan import SegmentInfo
 from katka.storage.cleaner.segments import SegmentSource
 from katka.storage.disk import faults
@@ -92,17 +92,15 @@ class SegmentReader:
             chunk = memoryview(os.pread(fd, min(_READ_CHUNK, size - position), position))
             consumed = 0
             while len(chunk) - consumed >= HEADER_SIZE:
-                header = read_header(chunk, consumed)
-                if consumed + header.size > len(chunk):
+                header = read_header(chunk, consumed, position + consumed)
+                batch_size = header.batch_length + LOG_OVERHEAD
+                if consumed + batch_size > len(chunk):
                     if consumed == 0:  # one batch larger than a chunk
-                        chunk = memoryview(os.pread(fd, header.size, position))
+                        chunk = memoryview(os.pread(fd, batch_size, position))
                         continue
                     break
-                yield (
-                    header._replace(position=position + consumed),
-                    chunk[consumed : consumed + header.size],
-                )
-                consumed += header.size
+                yield header, chunk[consumed : consumed + batch_size]
+                consumed += batch_size
             if consumed == 0:
                 raise OSError(f"segment read through fd {self.fd}: unreadable batch at {position}")
             position += consumed
