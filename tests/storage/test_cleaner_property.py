@@ -90,6 +90,7 @@ def test_a_compacted_log_holds_what_the_model_says(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 1,000 sequences: past pytest's 300 s on a loaded machine
 @settings(max_examples=1_000, deadline=None, suppress_health_check=QUIET)
 @given(
     kind=st.sampled_from(["memory", "disk"]),

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from katka.storage.cleaner.plan import OffsetMap
 
 Int64s = NDArray[np.int64]
-VECTOR_MIN_BATCHES = 16
+VECTOR_MIN_BATCHES = 48
 _PADDING = bytes(16)  # a varint read at a payload's last byte stays inside the buffer
 
 

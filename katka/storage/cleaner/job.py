@@ -107,9 +107,10 @@ class Throttle:
         self._last_yield = time.perf_counter()
 
     def account(self, size: int) -> None:
-        """Called once per batch; also hands the GIL over every millisecond of work, so the
-        event loop waits about that long for it, not the interpreter's 5 ms switch interval
-        (a yield per batch costs a system call each and halves throughput)."""
+        """Called once per run of batches; on a thread of the broker's process also hands the
+        GIL over every millisecond of work, so the event loop waits about that long for it,
+        not the interpreter's 5 ms switch interval (a yield per batch costs a system call
+        each and halves throughput)."""
         self._bytes += size
         now = time.perf_counter()
         if self.share_gil and now - self._last_yield >= YIELD_EVERY_S:
@@ -183,6 +184,11 @@ class CleaningJob:
         stats.cpu_ms = (time.thread_time() - cpu_started) * 1000
         return CleaningResult(groups, stats.end_offset, stats)
 
+    def _run_bytes(self) -> int:
+        from katka.storage.cleaner.passes import RUN_BYTES, THREAD_RUN_BYTES  # numpy: see run
+
+        return RUN_BYTES if self.in_process else THREAD_RUN_BYTES
+
     def _check_cancelled(self) -> None:
         if self.cancelled:
             raise CleaningCancelled(f"{self.topic}-{self.partition}")
@@ -200,7 +206,7 @@ class CleaningJob:
         for source in self.sources:
             if source.info.next_offset <= first_dirty or source.info.base_offset >= end:
                 continue
-            for run in passes.runs(source.batches()):
+            for run in passes.runs(source.batches(), self._run_bytes()):
                 self._check_cancelled()
                 wanted = []
                 for header, batch in run:
@@ -232,7 +238,7 @@ class CleaningJob:
 
         retain_deletes = source.info.last_modified_ms > rules.delete_horizon_ms
         first_dirty = self.cleanable.first_dirty_offset
-        for run in passes.runs(source.batches()):
+        for run in passes.runs(source.batches(), self._run_bytes()):
             self._check_cancelled()
             decided = passes.clean_run(run, rules, live, first_dirty, retain_deletes)
             io_bytes = 0

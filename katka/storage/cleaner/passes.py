@@ -28,6 +28,9 @@ from katka.storage.cleaner.plan import OffsetMap, RetentionRules
 from katka.storage.cleaner.records import rebuild_batch
 
 RUN_BYTES = 4 * 1024 * 1024
+# On a thread of the broker's process (the memory engine) a run is decoded between two
+# hand-overs of the GIL (job.Throttle): small runs keep the event loop's wait near 1 ms.
+THREAD_RUN_BYTES = 1024 * 1024
 Batch = tuple[BatchHeader, memoryview]
 
 # What the rewrite pass decided for a batch before reading its records.
