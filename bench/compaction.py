@@ -220,7 +220,7 @@ def latency_while_cleaning(settings: Settings) -> list[dict[str, Any]]:
             broker, _ = start_broker(spec, data_dir=directory)
             try:
                 with CleanerWatch(broker.pid) as watch:
-                    measured = workloads.latency(broker, settings)
+                    measured = workloads.latency_at(broker, settings, settings.latency_rate)
             finally:
                 broker.stop()
             for row in measured:
