@@ -222,3 +222,32 @@ def test_a_kafka_groups_offsets_are_reset_from_the_console_offline_as_kafka_allo
     click(browser, "#reset-execute")
     wait_for(browser, lambda b: "Executed" in text_of(b, "#reset-done"))
     wait_for(browser, lambda b: text_of(b, "#total-lag") == str(5 * PARTITIONS))
+
+
+def test_a_kip848_group_on_kafka_shows_its_members_lag_and_a_rebalance_seen_by_polling(
+    kafka_cluster: KafkaCluster, console: str, browser: Any
+) -> None:
+    bootstrap = kafka_cluster.bootstrap
+    topic, group = unique("events"), unique("kip848")
+    create_replicated_topic(bootstrap, topic)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    for i in range(4 * PARTITIONS):
+        producer.produce(topic, value=b"v", partition=i % PARTITIONS)
+    assert producer.flush(30) == 0
+    first = new_member(
+        bootstrap, group, [topic], "first", protocol="consumer", enable_auto_commit=False
+    )
+    poll_until([first], lambda: len(first.received) >= 4 * PARTITIONS, timeout=60)
+    first.consumer.commit(
+        offsets=[TopicPartition(topic, p, 1) for p in range(PARTITIONS)], asynchronous=False
+    )
+    with Polling([first]) as polling:
+        browser.get(f"http://{console}/#/group/{group}")
+        wait_for(browser, lambda b: text_of(b, "#total-lag") == str(3 * PARTITIONS), timeout=60)
+        assert "first" in text_of(browser, "#members")
+        second = new_member(
+            bootstrap, group, [topic], "second", protocol="consumer", enable_auto_commit=False
+        )
+        polling.members.append(second)
+        wait_for(browser, lambda b: "second" in text_of(b, "#rebalances"), timeout=60)
+        assert "join" in text_of(browser, "#rebalances")
