@@ -1,5 +1,7 @@
-"""DescribeGroups (key 15), v0-5. (v6 adds GROUP_ID_NOT_FOUND for missing groups; older
-versions describe a missing group as Dead, which is what we advertise up to.)"""
+"""DescribeGroups (key 15), v0-6. A group that does not exist (or is not a classic group) is
+described as Dead; v6 (KIP-1043) adds GROUP_ID_NOT_FOUND with Kafka's message for it, which
+Kafka 4.x's admin client turns into "Group G not found." where older versions saw an empty Dead
+group."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
     from katka.node import Node
 
 API_KEY = 15
-VERSIONS = range(0, 6)
+VERSIONS = range(0, 7)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
@@ -30,6 +32,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             m.DescribedGroup,
             group,
             members=tuple(make_from(m.DescribedGroupMember, member) for member in group.members),
+            **_not_found(ctx, group),
             authorized_operations=node.authorizer.authorized_operations(
                 ctx.principal, ctx.client_host, GROUP, group.group_id
             )
@@ -39,6 +42,15 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         for group in _authorized_groups(ctx, node, list(request.groups))
     )
     return make(m.DescribeGroupsResponse, throttle_time=ZERO, groups=groups)
+
+
+def _not_found(ctx: RequestContext, group: DescribedGroup) -> dict[str, Any]:
+    if ctx.api_version < 6 or group.exists or group.error_code != ErrorCode.none:
+        return {}
+    return {
+        "error_code": ErrorCode.group_id_not_found,
+        "error_message": f"Group {group.group_id} not found.",
+    }
 
 
 def _authorized_groups(ctx: RequestContext, node: Node, group_ids: list[str]) -> list[Any]:

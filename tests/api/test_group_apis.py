@@ -137,6 +137,14 @@ def test_describe_groups_shows_members_and_unknown_groups_as_dead(
     assert payments.group_state == "Stable"
     assert [m.member_id for m in payments.members] == [member_id]
     assert ghost.group_state == "Dead"
+    # v6 (KIP-1043): an unknown group is GROUP_ID_NOT_FOUND with Kafka's message.
+    if version >= 6:
+        assert (ghost.error_code, ghost.error_message) == (
+            ErrorCode.group_id_not_found,
+            "Group ghost not found.",
+        )
+    else:
+        assert ghost.error_code == ErrorCode.none
 
 
 @edges(offset_commit)
