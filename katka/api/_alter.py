@@ -51,11 +51,14 @@ def alter_resource(
                 node.topics.set_topic_configs(info.name, updated)
         elif resource.resource_type == BROKER_RESOURCE:
             validate_broker_resource(node, resource.resource_name)
+            cluster_default = resource.resource_name == ""  # kafka-configs --entity-default
             updated = compute(
-                node.config.dynamic,
+                node.dynamic_configs.current(cluster_default),
                 lambda name: node.config.definition(name).type is ConfigType.LIST,
             )
-            node.dynamic_configs.replace(updated, validate_only=validate_only)
+            node.dynamic_configs.replace(
+                updated, validate_only=validate_only, cluster_default=cluster_default
+            )
         elif resource.resource_type == GROUP_RESOURCE:
             share = node.coordinator.share_partitions
             current = dict(share.group_configs.get(resource.resource_name, {}))

@@ -41,6 +41,7 @@ class ConfigSource(enum.IntEnum):
 
     TOPIC_CONFIG = 1
     DYNAMIC_BROKER_CONFIG = 2
+    DYNAMIC_DEFAULT_BROKER_CONFIG = 3  # the cluster-wide default (kafka-configs --entity-default)
     STATIC_BROKER_CONFIG = 4
     DEFAULT_CONFIG = 5
 

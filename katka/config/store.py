@@ -1,7 +1,8 @@
 """The broker's config store: Kafka's defaults, overridden at start by a properties file,
 flags and `-o name=value` (static), and at run time by (Incremental)AlterConfigs (dynamic,
-persisted by the broker). Every lookup says where its value comes from, as DescribeConfigs
-reports it."""
+persisted by the broker): for this broker (resource "1") or as the cluster-wide default
+(resource "", kafka-configs --entity-default), which this broker's own dynamic value beats.
+Every lookup says where its value comes from, as DescribeConfigs reports it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class BrokerConfig:
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
         self._static: dict[str, str] = {}
         self._dynamic: dict[str, str] = {}
+        self._dynamic_default: dict[str, str] = {}
         for name, value in (overrides or {}).items():
             self._static[name] = self.definition(name).validate(value)
         validate_consumer_group_configs(self)
@@ -32,19 +34,24 @@ class BrokerConfig:
             raise KafkaError(ErrorCode.invalid_config, f"Unknown broker config: {name}")
         return definition
 
-    def set_dynamic(self, name: str, value: str) -> None:
+    def set_dynamic(self, name: str, value: str, cluster_default: bool = False) -> None:
         definition = self.definition(name)
         if definition.read_only:
             raise KafkaError(ErrorCode.invalid_config, f"Cannot update read-only config {name}")
-        self._dynamic[name] = definition.validate(value)
+        layer = self._dynamic_default if cluster_default else self._dynamic
+        layer[name] = definition.validate(value)
 
-    def delete_dynamic(self, name: str) -> None:
+    def delete_dynamic(self, name: str, cluster_default: bool = False) -> None:
         self.definition(name)
-        self._dynamic.pop(name, None)
+        (self._dynamic_default if cluster_default else self._dynamic).pop(name, None)
 
     @property
     def dynamic(self) -> dict[str, str]:
         return dict(self._dynamic)
+
+    @property
+    def dynamic_default(self) -> dict[str, str]:
+        return dict(self._dynamic_default)
 
     def set_static(self, name: str, value: str) -> None:
         """For values the broker decides at start-up (the bound listener, the admin API)."""
@@ -54,11 +61,18 @@ class BrokerConfig:
         """Configs set at start that katka accepts but that change nothing on one node."""
         return sorted(name for name in self._static if BROKER_CONFIGS[name].ignored)
 
+    def _layers(self) -> tuple[tuple[dict[str, str], ConfigSource], ...]:
+        """Where a value can be set, in Kafka's precedence order."""
+        return (
+            (self._dynamic, ConfigSource.DYNAMIC_BROKER_CONFIG),
+            (self._dynamic_default, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+            (self._static, ConfigSource.STATIC_BROKER_CONFIG),
+        )
+
     def _set(self, name: str) -> tuple[str, ConfigSource] | None:
-        if name in self._dynamic:
-            return self._dynamic[name], ConfigSource.DYNAMIC_BROKER_CONFIG
-        if name in self._static:
-            return self._static[name], ConfigSource.STATIC_BROKER_CONFIG
+        for layer, source in self._layers():
+            if name in layer:
+                return layer[name], source
         return None
 
     def value_and_source(self, name: str) -> tuple[str | None, ConfigSource]:
@@ -94,22 +108,26 @@ class BrokerConfig:
         return (self.get(name) or "").lower() == "true"
 
     def synonyms(self, name: str) -> list[SynonymEntry]:
-        """Every place this config's value could come from that holds one, in precedence
-        order (DescribeConfigs include_synonyms)."""
+        """Every place this config's value could come from that holds one (DescribeConfigs
+        include_synonyms), as Kafka lists them: by source (this broker's dynamic values, the
+        cluster default, the static ones, the defaults), each source in synonym order, and
+        nothing before the first entry of this very name (so retention.ms shows no
+        log.retention.hours default while log.retention.ms is unset, as in Kafka)."""
         definition = self.definition(name)
-        entries: list[SynonymEntry] = []
-        for candidate in (name, *(s.name for s in definition.synonyms)):
-            if candidate in self._dynamic:
-                entries.append(
-                    (candidate, self._dynamic[candidate], ConfigSource.DYNAMIC_BROKER_CONFIG)
-                )
-            if candidate in self._static:
-                entries.append(
-                    (candidate, self._static[candidate], ConfigSource.STATIC_BROKER_CONFIG)
-                )
-            default = BROKER_CONFIGS[candidate].default
-            if default is not None:
-                entries.append((candidate, default, ConfigSource.DEFAULT_CONFIG))
+        candidates = (name, *(s.name for s in definition.synonyms))
+        entries: list[SynonymEntry] = [
+            (candidate, layer[candidate], source)
+            for layer, source in self._layers()
+            for candidate in candidates
+            if candidate in layer
+        ]
+        entries += [
+            (candidate, default, ConfigSource.DEFAULT_CONFIG)
+            for candidate in candidates
+            if (default := BROKER_CONFIGS[candidate].default) is not None
+        ]
+        while entries and entries[0][0] != name:
+            entries.pop(0)
         return entries
 
     def topic_config_value(

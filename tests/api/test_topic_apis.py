@@ -186,6 +186,58 @@ def test_incremental_alter_configs_sets_one_dynamic_broker_config(
     assert api.node.config.get("log.retention.ms") == "5000"
 
 
+def test_the_cluster_default_resource_sets_a_default_that_the_brokers_own_value_beats() -> None:
+    """kafka-configs --entity-default writes resource "": DYNAMIC_DEFAULT_BROKER_CONFIG, below
+    this broker's own dynamic value, reported as Kafka reports both."""
+    api = ApiHarness()
+    try:
+
+        def alter(resource_name: str, value: str) -> None:
+            response = api.call(
+                incremental_alter_configs,
+                1,
+                resources=[
+                    {
+                        "resource_type": BROKER_RESOURCE,
+                        "resource_name": resource_name,
+                        "configs": [
+                            {"name": "log.retention.ms", "config_operation": 0, "value": value}
+                        ],
+                    }
+                ],
+            )
+            assert response.responses[0].error_code == ErrorCode.none
+
+        def described(resource_name: str) -> tuple[str, int, list[tuple[str, int]]]:
+            response = api.call(
+                describe_configs,
+                4,
+                resources=[
+                    {
+                        "resource_type": BROKER_RESOURCE,
+                        "resource_name": resource_name,
+                        "configuration_keys": ["log.retention.ms"],
+                    }
+                ],
+                include_synonyms=True,
+                include_documentation=False,
+            )
+            ((entry,),) = [response.results[0].configs]
+            return entry.value, entry.config_source, [(s.value, s.source) for s in entry.synonyms]
+
+        alter("", "7200000")
+        assert api.node.config.dynamic == {}
+        assert described("")[:2] == ("7200000", 3)
+        alter(str(api.node.node_id), "5000")
+        assert described(str(api.node.node_id)) == (
+            "5000",
+            2,
+            [("5000", 2), ("7200000", 3), ("168", 5)],
+        )
+    finally:
+        api.close()
+
+
 @edges(describe_cluster)
 def test_describe_cluster_names_this_node_as_broker_and_controller(
     api: ApiHarness, version: int

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from katka.config import BROKER_CONFIGS, TOPIC_CONFIGS, BrokerConfig, ConfigSource
@@ -71,6 +73,26 @@ def test_a_dynamic_value_wins_over_a_static_one_of_the_same_name() -> None:
     ]
 
 
+def test_synonyms_are_listed_by_source_from_the_configs_own_name_as_kafka_lists_them() -> None:
+    config = BrokerConfig({"log.retention.hours": "24"})
+    # Kafka drops the synonyms before the first entry of the config's own name: unset
+    # log.retention.ms lists none, so a topic's retention.ms shows only its own value.
+    assert config.synonyms("log.retention.ms") == []
+    assert config.topic_synonyms("retention.ms", {"retention.ms": "5"}) == [
+        ("retention.ms", "5", ConfigSource.TOPIC_CONFIG)
+    ]
+    config.set_dynamic("log.retention.ms", "1000", cluster_default=True)
+    assert config.value_and_source("log.retention.ms") == (
+        "1000",
+        ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+    )
+    assert config.synonyms("log.retention.ms") == [
+        ("log.retention.ms", "1000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+        ("log.retention.hours", "24", ConfigSource.STATIC_BROKER_CONFIG),
+        ("log.retention.hours", "168", ConfigSource.DEFAULT_CONFIG),
+    ]
+
+
 def test_a_topic_without_overrides_obeys_the_broker_values_in_effect() -> None:
     config = BrokerConfig({"log.retention.minutes": "5", "log.segment.bytes": "4096"})
     effective = log_config(config, {})
@@ -105,3 +127,22 @@ def test_values_are_trimmed_as_kafka_trims_them() -> None:
     config = BrokerConfig({"log.message.timestamp.type": "LogAppendTime  ", "num.partitions": " 3"})
     assert config.get("log.message.timestamp.type") == "LogAppendTime"
     assert config.get_int("num.partitions") == 3
+
+
+def test_the_cluster_default_survives_a_restart_and_starts_as_kafka_4_formats_it(
+    tmp_path: Path,
+) -> None:
+    from katka.metadata.broker_configs import DynamicBrokerConfigs
+
+    first = BrokerConfig()
+    DynamicBrokerConfigs(first, tmp_path, lambda: None).load()
+    # A Kafka 4.x controller formats a cluster with min.insync.replicas=1 as its default.
+    assert first.dynamic_default == {"min.insync.replicas": "1"}
+    dynamic = DynamicBrokerConfigs(first, tmp_path, lambda: None)
+    dynamic.replace({"log.retention.ms": "7200000"}, cluster_default=True)
+    dynamic.replace({"log.cleaner.threads": "2"})
+
+    again = BrokerConfig()
+    DynamicBrokerConfigs(again, tmp_path, lambda: None).load()
+    assert again.dynamic_default == {"log.retention.ms": "7200000"}
+    assert again.dynamic == {"log.cleaner.threads": "2"}
