@@ -126,7 +126,9 @@ def matches(
     entity: QuotaEntity, components: Mapping[str, tuple[int, str | None]], strict: bool
 ) -> bool:
     """DescribeClientQuotas' filter: each component by EXACT (0) name, DEFAULT (1) or
-    SPECIFIED (2, any non-default name); strict: the entity has no other types."""
+    SPECIFIED (2: the entity has this type, the default included, as Kafka's quota image
+    matches it, so `kafka-configs --describe --entity-type users` lists the default user);
+    strict: the entity has no other types."""
     names = dict(entity)
     if strict and set(names) != set(components):
         return False
@@ -137,7 +139,5 @@ def matches(
         if match_type == 0 and name != match:
             return False
         if match_type == 1 and name is not None:
-            return False
-        if match_type == 2 and name is None:
             return False
     return True

@@ -231,8 +231,11 @@ def test_describe_client_quotas_filters_exact_default_and_specified(
         response = api.call(describe_client_quotas, version, components=components, strict=strict)
         assert response.error_code == ErrorCode.none
         return sorted(
-            tuple((e.entity_type, e.entity_name) for e in entry.entity)
-            for entry in response.entries
+            (
+                tuple((e.entity_type, e.entity_name) for e in entry.entity)
+                for entry in response.entries
+            ),
+            key=lambda entity: [(kind, name or "") for kind, name in entity],
         )
 
     exact = {"entity_type": "client-id", "match_type": 0, "match": "app"}
@@ -245,5 +248,8 @@ def test_describe_client_quotas_filters_exact_default_and_specified(
     assert described([default], True) == [(("client-id", None),)]
     specified = {"entity_type": "user", "match_type": 2, "match": None}
     assert described([specified], False) == [(("client-id", "app"), ("user", "bob"))]
+    # SPECIFIED matches the default entity too (kafka-configs --describe --entity-type clients).
+    any_client = {"entity_type": "client-id", "match_type": 2, "match": None}
+    assert described([any_client], True) == [(("client-id", None),), (("client-id", "app"),)]
     twice = api.call(describe_client_quotas, version, components=[exact, exact], strict=False)
     assert twice.error_code == ErrorCode.invalid_request
