@@ -16,6 +16,7 @@ from katka.api import (
     describe_quorum,
     describe_topic_partitions,
     elect_leaders,
+    list_config_resources,
     list_partition_reassignments,
 )
 from katka.api._log_dirs import log_dir
@@ -253,3 +254,22 @@ def test_describe_client_quotas_filters_exact_default_and_specified(
     assert described([any_client], True) == [(("client-id", None),), (("client-id", "app"),)]
     twice = api.call(describe_client_quotas, version, components=[exact, exact], strict=False)
     assert twice.error_code == ErrorCode.invalid_request
+
+
+@edges(list_config_resources)
+def test_list_config_resources_lists_topics_the_broker_and_groups_with_configs(
+    api: ApiHarness, version: int
+) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    api.node.coordinator.share_partitions.set_group_configs(
+        "sharers", {"share.record.lock.duration.ms": "20000"}
+    )
+    response = api.call(list_config_resources, version, resource_types=[])
+    assert response.error_code == ErrorCode.none
+    listed = {(r.resource_name, r.resource_type) for r in response.config_resources}
+    if version == 0:  # ListClientMetricsResources: katka has no client-metrics subscriptions
+        assert listed == set()
+        return
+    assert {("orders", 2), ("1", 4), ("1", 8), ("sharers", 32)} <= listed
+    topics = api.call(list_config_resources, version, resource_types=[2])
+    assert {r.resource_type for r in topics.config_resources} == {2}
