@@ -83,7 +83,7 @@ async def _create(ctx: RequestContext, request: Any, node: Node) -> Any:
                     f"Unable to replicate the partition {topic.replication_factor} time(s): "
                     "The target replication factor of "
                     f"{topic.replication_factor} cannot be reached because only 1 broker(s) "
-                    "are registered.",
+                    "are registered or some brokers have all their log directories cordoned.",
                 )
             requested = {c.name: c.value for c in topic.configs}
             configs = node.topics.validate_new_topic(topic.name, partitions, requested)

@@ -177,12 +177,12 @@ class TopicManager:
         if count < info.partitions:
             raise KafkaError(
                 ErrorCode.invalid_partitions,
-                f"Topic currently has {info.partitions} partitions, which is higher than the "
-                f"requested {count}.",
+                f"The topic {name} currently has {info.partitions} partition(s); {count} "
+                "would not be an increase.",
             )
         if count == info.partitions:
             raise KafkaError(
-                ErrorCode.invalid_partitions, f"Topic already has {info.partitions} partitions."
+                ErrorCode.invalid_partitions, f"Topic already has {info.partitions} partition(s)."
             )
         if name in self._in_progress:
             raise KafkaError(
