@@ -65,6 +65,23 @@ def broker_config_entries(node: Node) -> list[ConfigEntry]:
     return entries
 
 
+def cluster_default_entries(node: Node) -> list[ConfigEntry]:
+    """The cluster-wide default resource (""): as in Kafka, only the configs set there, each
+    with only its cluster-default synonyms."""
+    return [
+        ConfigEntry(
+            e.name,
+            node.config.dynamic_default[e.name] if e.value is not None else None,
+            ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+            e.read_only,
+            e.type,
+            tuple(s for s in e.synonyms if s[2] == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+        )
+        for e in broker_config_entries(node)
+        if e.name in node.config.dynamic_default
+    ]
+
+
 def group_config_entries(node: Node, group_id: str) -> list[ConfigEntry]:
     """A share group's configs (coordinator/share/group_configs.py)."""
     own = node.coordinator.share_partitions.group_configs.get(group_id, {})
@@ -82,11 +99,22 @@ def group_config_entries(node: Node, group_id: str) -> list[ConfigEntry]:
     for name in sorted(GROUP_CONFIG_NAMES):
         strings = ("share.auto.offset.reset", "share.isolation.level")
         kind = ConfigType.STRING if name in strings else ConfigType.INT
-        if name in own:
-            entries.append(ConfigEntry(name, own[name], GROUP_CONFIG_SOURCE, False, kind, ()))
+        # Kafka's synonym for a group config is the broker's group.* config of that name
+        # (share.auto.offset.reset and share.isolation.level have none: their own names).
+        broker_name = f"group.{name}"
+        if broker_name in BROKER_CONFIGS:
+            default = (broker_name, default_values[name], int(node.config.source(broker_name)))
         else:
-            value = default_values[name]
-            entries.append(ConfigEntry(name, value, ConfigSource.DEFAULT_CONFIG, False, kind, ()))
+            default = (name, default_values[name], int(ConfigSource.DEFAULT_CONFIG))
+        if name in own:
+            mine = (name, own[name], GROUP_CONFIG_SOURCE)
+            entries.append(
+                ConfigEntry(name, own[name], GROUP_CONFIG_SOURCE, False, kind, (mine, default))
+            )
+        else:
+            entries.append(
+                ConfigEntry(name, default[1], ConfigSource.DEFAULT_CONFIG, False, kind, (default,))
+            )
     return entries
 
 
@@ -119,7 +147,10 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 entries = topic_config_entries(node, info.configs)
             elif resource.resource_type == BROKER_RESOURCE:
                 validate_broker_resource(node, resource.resource_name)
-                entries = broker_config_entries(node)
+                if resource.resource_name == "":
+                    entries = cluster_default_entries(node)
+                else:
+                    entries = broker_config_entries(node)
             elif resource.resource_type == GROUP_RESOURCE:
                 entries = group_config_entries(node, resource.resource_name)
             else:

@@ -77,7 +77,9 @@ def _find(partition_log: PartitionLog, wanted: int, read_committed: bool) -> tup
     if wanted in (LATEST_TIERED, EARLIEST_PENDING_UPLOAD):
         return -1, -1  # no tiered storage
     if wanted < 0 and wanted != MAX_TIMESTAMP:
-        raise KafkaError(ErrorCode.invalid_request, f"unknown special timestamp {wanted}")
+        # Kafka 4.4 answers a negative timestamp it does not know as UNSUPPORTED_VERSION
+        # (kafka-consumer-groups --by-duration reaching before 1970 sends one).
+        raise KafkaError(ErrorCode.unsupported_version, f"unknown special timestamp {wanted}")
     if wanted == MAX_TIMESTAMP:
         found = partition_log.max_timestamp()
     else:

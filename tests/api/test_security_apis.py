@@ -214,7 +214,7 @@ def test_describe_configs_reports_passwords_as_null_and_sensitive() -> None:
     try:
         response = harness.call(
             describe_configs, 4, include_synonyms=True, include_documentation=False,
-            resources=[{"resource_type": 4, "resource_name": "", "configuration_keys": None}],
+            resources=[{"resource_type": 4, "resource_name": "1", "configuration_keys": None}],
         )  # fmt: skip
         entries = {c.name: c for c in response.results[0].configs}
         password = entries["ssl.keystore.password"]

@@ -227,7 +227,7 @@ def test_the_cluster_default_resource_sets_a_default_that_the_brokers_own_value_
 
         alter("", "7200000")
         assert api.node.config.dynamic == {}
-        assert described("")[:2] == ("7200000", 3)
+        assert described("") == ("7200000", 3, [("7200000", 3)])
         alter(str(api.node.node_id), "5000")
         assert described(str(api.node.node_id)) == (
             "5000",
