@@ -159,7 +159,7 @@ def test_a_rebalance_storm_is_highlighted_with_its_member_and_cures(
 ) -> None:
     process, admin = katka_with_admin
     create_topic(process.bootstrap, TOPIC, 1)
-    produce(process.bootstrap, 3)
+    produce(process.bootstrap, 10)
     with TwoConsumers(process.bootstrap):
         # A loaded machine can stretch three comings and goings past the storm window: the
         # flaky member keeps flapping (as a real one does) until the page shows the storm.

@@ -31,6 +31,7 @@ from tests.e2e.browser import (
     wait_for,
 )
 from tests.e2e.groups import Member, new_member, poll_until, unique
+from tests.e2e.test_prometheus import tool
 from tests.kafka.reference import KafkaCluster, kafka_libs
 
 pytestmark = pytest.mark.kafka
@@ -185,6 +186,13 @@ def test_the_console_shows_a_kafka_clusters_lag_and_an_observed_rebalance(
             f'katka_consumergroup_rebalances_total{{consumergroup="{group}",trigger="join"}}'
             in exposition
         )
+        checked = subprocess.run(
+            [tool("promtool"), "check", "metrics"],
+            input=exposition.encode(),
+            capture_output=True,
+            timeout=60,
+        )
+        assert checked.returncode == 0 and not (checked.stdout + checked.stderr).strip(), checked
 
 
 def lag_time_cells(browser: Any) -> list[str]:

@@ -33,10 +33,12 @@ from katka.cli.console.poller import KafkaPoller
 def console(connection: Connection, listen: str, poll_interval_s: float) -> None:
     """Serve katka's console and /metrics for any Kafka cluster.
 
-    Topics, partitions and offsets, groups with their members and assignments, lag in records
-    and in time (the age of the next unconsumed record, read from the log), and a rebalance
-    history observed by polling: the pages a katka broker serves on its admin listener, from
-    what the Kafka protocol gives. The page says which katka-only views are missing.
+    Topics, partitions, sizes and offsets, groups with their members and assignments, lag in
+    records and in time (the age of the next unconsumed record, read from the log), and a
+    rebalance history from observing generations over time (classic groups: the records Kafka
+    writes to __consumer_offsets; every group: polls): the pages a katka broker serves on its
+    admin listener, from what the Kafka protocol gives. The page says which katka-only views
+    are missing. Resets of offsets work as Kafka allows them: on inactive groups.
 
     \b
     Example:
