@@ -252,6 +252,16 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
         ConfigDef("inter.broker.listener.name", STRING, None, read_only=True, ignored=True),
         ConfigDef("metadata.log.dir", STRING, None, read_only=True, ignored=True),
         # Replication: one node holds the only replica (Kafka's defaults assume three).
+        # Replication throttles (dynamic): kafka-reassign-partitions --verify and --cancel clear
+        # them on every broker; nothing is replicated on one node, so none throttles anything.
+        *(
+            ConfigDef(name, LONG, str(LONG_MAX), AtLeast(0), ignored=True)
+            for name in (
+                "leader.replication.throttled.rate",
+                "follower.replication.throttled.rate",
+                "replica.alter.log.dirs.io.max.bytes.per.second",
+            )
+        ),
         ConfigDef("default.replication.factor", INT, "1", AtLeast(1), read_only=True, ignored=True),
         ConfigDef(
             "offsets.topic.replication.factor", SHORT, "1", AtLeast(1), read_only=True, ignored=True

@@ -4,6 +4,8 @@
 // The authorizer's two configs (super.users, allow.everyone.if.no.acl.found) are in no ConfigDef:
 // StandardAuthorizer reads them from the broker's properties itself; their lines (scope broker)
 // carry what it makes of an absent value, asked of its own (package-private) readers.
+// The dynamic-only broker configs (DynamicConfig.Broker: the replication throttles) are printed
+// with the broker's.
 // Run: java -cp "LIBS/*" tests/kafka/DumpConfigDefs.java
 import java.lang.reflect.Method;
 import java.util.Map;
@@ -12,7 +14,11 @@ import org.apache.kafka.common.config.ConfigDef;
 
 public class DumpConfigDefs {
     static void print(String scope, ConfigDef definitions) {
-        for (ConfigDef.ConfigKey key : new TreeMap<>(definitions.configKeys()).values()) {
+        print(scope, definitions.configKeys());
+    }
+
+    static void print(String scope, Map<String, ConfigDef.ConfigKey> keys) {
+        for (ConfigDef.ConfigKey key : new TreeMap<>(keys).values()) {
             String value;
             if (!key.hasDefault()) {
                 value = "<none>";
@@ -48,7 +54,12 @@ public class DumpConfigDefs {
     }
 
     public static void main(String[] args) throws Exception {
-        print("broker", kafka.server.KafkaConfig.configDef());
+        ConfigDef broker = kafka.server.KafkaConfig.configDef();
+        print("broker", broker);
+        Map<String, ConfigDef.ConfigKey> dynamicOnly =
+            new TreeMap<>(org.apache.kafka.server.config.DynamicConfig.Broker.configKeys());
+        dynamicOnly.keySet().removeAll(broker.configKeys().keySet());
+        print("broker", dynamicOnly);
         printAuthorizerConfigs();
         print("topic", org.apache.kafka.storage.internals.log.LogConfig.configDefCopy());
     }

@@ -1,4 +1,7 @@
-"""Apache Kafka 4.4's own command-line tools against katka and against Kafka 4.4 itself: each
+"""Apache Kafka 4.4's own command-line tools (kafka-topics, kafka-consumer-groups, kafka-configs,
+kafka-log-dirs, kafka-metadata-quorum, kafka-reassign-partitions, kafka-leader-election,
+kafka-get-offsets, kafka-delete-records, the console producer and consumer) against katka and
+against Kafka 4.4 itself, which they also drive with Kafka's Java admin client: each
 command runs on both (one JVM for all of them, tests/kafka/tools.py) and the outputs must be
 the same once what must differ is normalised: addresses, cluster and topic ids, member ids,
 timestamps, the log directory, and the size of Kafka's metadata log.
@@ -100,6 +103,7 @@ def normalise(result: ToolResult, bootstrap: str) -> str:
     text = re.sub(r"\b1[0-9]{12}\b", "TIMESTAMP", text)  # epoch milliseconds
     text = re.sub(r"\d+ ms ago", "N ms ago", text)
     text = re.sub(r'"logDir":"[^"]*"', '"logDir":"DIR"', text)
+    text = re.sub(r'"log_dirs":\["/[^"]*"\]', '"log_dirs":["DIR"]', text)
     return f"exit {result.exit_code}\n{text}"
 
 
@@ -345,7 +349,9 @@ def test_kafka_configs_alters_and_describes_topics_brokers_groups_and_quotas_ali
     configs("--describe", "--entity-type", "ips")
 
 
-def test_log_dirs_offsets_records_quorum_and_reassignments_read_alike(pair: Pair) -> None:
+def test_log_dirs_offsets_records_quorum_reassignments_and_elections_read_alike(
+    pair: Pair,
+) -> None:
     topic = unique("sized")
     pair.same("kafka-topics", "--create", "--topic", topic, "--partitions", "2")
     pair.produce(topic, 0, 6)
@@ -375,6 +381,32 @@ def test_log_dirs_offsets_records_quorum_and_reassignments_read_alike(pair: Pair
     pair.same("kafka-get-offsets", "--topic", topic, "--time", "-2")
 
     pair.same("kafka-reassign-partitions", "--list")
+    reassignment = pair.work / "reassign.json"
+    reassignment.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "partitions": [
+                    {"topic": topic, "partition": 0, "replicas": [1], "log_dirs": ["any"]}
+                ],
+            }
+        )
+    )
+    move = pair.work / "move.json"
+    move.write_text(json.dumps({"version": 1, "topics": [{"topic": topic}]}))
+    plan_args = ["--reassignment-json-file", str(reassignment)]
+    assert "Successfully started partition reassignment" in pair.same(
+        "kafka-reassign-partitions", *plan_args, "--execute"
+    )
+    assert "is completed" in pair.same("kafka-reassign-partitions", *plan_args, "--verify")
+    pair.same("kafka-reassign-partitions", "--topics-to-move-json-file", str(move),
+              "--broker-list", "1", "--generate")  # fmt: skip
+    pair.same("kafka-reassign-partitions", *plan_args, "--cancel")
+    for election in ("preferred", "unclean"):
+        assert "Valid replica already elected" in pair.same(
+            "kafka-leader-election", "--election-type", election, "--topic", topic,
+            "--partition", "0",
+        )  # fmt: skip
 
     theirs, ours = pair.run("kafka-metadata-quorum", "describe", "--status")
     quorum_free = re.compile(r"(HighWatermark|CurrentVoters):.*")  # see the module docstring
