@@ -178,12 +178,15 @@ def test_a_fourth_member_takes_only_the_partitions_it_needs_while_the_others_kee
             kept = before[m.name] & m.assignment
             assert m.revoked() == before[m.name] - m.assignment  # only moved partitions revoked
             assert not m.assignment - before[m.name]  # and nobody else gained any
-            # Kept partitions were consumed throughout the rebalance: no long gap.
+            # Kept partitions were consumed throughout the rebalance: no gap as long as half of
+            # it (an eager rebalance stops them all for most of it), nor than a second where
+            # the rebalance is quick (a loaded machine stretches both).
+            longest_gap = max(1.0, (settled_at - joined_at) / 2)
             for p in kept:
                 seen = [t for q, _, t in m.timeline if q == p and joined_at <= t <= settled_at]
                 times = [joined_at, *seen, settled_at]
                 gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-                assert max(gaps) < 1.0, (m.name, p, gaps)
+                assert max(gaps) < longest_gap, (m.name, p, gaps)
         # No partition was ever consumed by two members at the same time.
         owners: dict[tuple[int, int], str] = {}
         for m in everyone:
