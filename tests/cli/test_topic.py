@@ -220,7 +220,7 @@ def test_a_typo_of_a_partition_count_is_refused_by_the_broker_and_reported(
 
 
 def test_a_create_that_outlasts_the_timeout_reports_what_the_broker_did(
-    katka: Run, unique: Callable[[str], str]
+    katka: Run, unique: Callable[[str], str], cli_broker: CliBroker
 ) -> None:
     name = unique("slow")
     late = katka("topic", "create", name, "--partitions", "3000", "--timeout", "0.3")
@@ -230,5 +230,8 @@ def test_a_create_that_outlasts_the_timeout_reports_what_the_broker_did(
         "the broker has not created it (it may still be creating its partitions" in late.stderr
         or "the broker created it with 3000 partitions" in late.stderr
     ), late.stderr
-    wait_until(lambda: name in katka("topic", "list").stdout, 240, what="the creation ends")
+    try:
+        wait_until(lambda: name in katka("topic", "list").stdout, 240, interval=1)
+    except AssertionError:
+        raise AssertionError(f"the creation did not end:\n{cli_broker.log_tail()}") from None
     katka("topic", "delete", name, check=True)
