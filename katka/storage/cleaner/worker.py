@@ -24,6 +24,19 @@ import sys
 NICENESS = 5
 
 
+def peak_rss_bytes() -> int:
+    """VmHWM, this process's own high-water mark (getrusage's ru_maxrss would include the
+    broker's resident set at the fork: Linux keeps it across exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main() -> int:
     if "hypothesis" not in sys.modules:  # as katka/__main__.py: kio's strategies cost imports
         sys.modules["hypothesis"] = None  # type: ignore[assignment]
@@ -41,7 +54,7 @@ def main() -> int:
         result = job.run()
         # this process's high-water mark: the key map (log.cleaner.dedupe.buffer.size at
         # most), the runs being decoded and the interpreter itself
-        result.stats.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        result.stats.peak_rss_bytes = peak_rss_bytes()
         outcome: tuple[str, object] = ("ok", result)
     except Exception as error:  # reported to the broker, which logs it and retries later
         outcome = ("error", f"{type(error).__name__}: {error}")
