@@ -86,3 +86,20 @@ def test_a_batch_whose_records_do_not_fill_it_is_refused() -> None:
     data[8:12] = (len(data) - 12).to_bytes(4, "big")
     with pytest.raises(KafkaError):
         columns.scan([(read_header(data), memoryview(bytes(data)))])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    garbles=st.lists(st.tuples(st.integers(61, 2000), st.integers(0, 255)), min_size=1, max_size=4),
+    vector_min=st.sampled_from([1, 48]),
+)
+def test_a_garbled_batch_is_read_or_refused_never_crashes(garbles, vector_min) -> None:
+    data = bytearray(build_batch([(b"k%d" % i, b"v" * 30, (), 0) for i in range(40)]))
+    for position, byte in garbles:
+        data[position % len(data)] = byte
+    header = read_header(data)
+    with mock.patch.object(columns, "VECTOR_MIN_BATCHES", vector_min):
+        try:
+            columns.scan([(header, memoryview(bytes(data)))] * 50)
+        except KafkaError:
+            pass

@@ -10,8 +10,8 @@ r-th record of every batch that has one with a few array operations. When fewer 
 `VECTOR_MIN_BATCHES` batches still have records (a long batch among short ones), a plain
 loop finishes them, so a run is never much slower than the loop alone.
 
-numpy is imported by the cleaner's process only (job.py imports this module when a cleaning
-runs), never by the broker's.
+numpy is imported only when a cleaning runs (job.py imports this module then): the disk
+engine's cleanings run in the cleaner's own process, so the broker's process never loads it.
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ def scan(batches: Sequence[tuple[BatchHeader, memoryview]]) -> RecordColumns:
     parts.append(_PADDING)
     payload = b"".join(parts)
     counts = np.array([header.record_count for header, _ in batches], dtype=np.int64)
-    if (counts < 0).any():
-        raise KafkaError(ErrorCode.corrupt_message, "negative record count")
+    if (counts < 0).any() or int(counts.sum()) > position:  # a record takes a byte at least
+        raise KafkaError(ErrorCode.corrupt_message, "record count does not fit its batch")
     first_record = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     total = int(first_record[-1])
     columns = RecordColumns(
@@ -137,7 +137,12 @@ def scan(batches: Sequence[tuple[BatchHeader, memoryview]]) -> RecordColumns:
         np.empty(total, np.bool_),
     )
     base_offsets = np.array([header.base_offset for header, _ in batches], dtype=np.int64)
-    position_after = _scan_columns(columns, np.array(starts, dtype=np.int64), counts, base_offsets)
+    try:
+        position_after = _scan_columns(
+            columns, np.array(starts, dtype=np.int64), counts, base_offsets
+        )
+    except IndexError as error:  # a length or varint that points past the run
+        raise KafkaError(ErrorCode.corrupt_message, "record runs past its batch") from error
     if not np.array_equal(position_after, payload_end):
         raise KafkaError(ErrorCode.corrupt_message, "records do not fill their batch")
     return columns
