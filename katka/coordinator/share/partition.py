@@ -148,19 +148,28 @@ class SharePartition:
                 record.deadline_ms = deadline
                 taken.append((offset, record.delivery_count))
         limit = min(log_end, self.start_offset + self.config.max_record_locks)
-        skipped = False
-        while len(taken) < max_records and self.end_offset < limit:
-            offset = self.end_offset
-            if any(first <= offset <= last for first, last in aborted):
-                self.records[offset] = InFlight(RecordState.ARCHIVED, 0)
-                skipped = True
-            else:
-                self.records[offset] = InFlight(RecordState.ACQUIRED, 1, member_id, deadline)
-                taken.append((offset, 1))
-            self.end_offset += 1
-        if skipped:
+        if aborted:
+            while len(taken) < max_records and self.end_offset < limit:
+                offset = self.end_offset
+                if any(first <= offset <= last for first, last in aborted):
+                    self.records[offset] = InFlight(RecordState.ARCHIVED, 0)
+                else:
+                    self.records[offset] = InFlight(RecordState.ACQUIRED, 1, member_id, deadline)
+                    taken.append((offset, 1))
+                self.end_offset += 1
             self._advance()
-        return _ranges(taken)
+            return _ranges(taken)
+        # New records in one go (the hot path: one range, first delivery, after any redelivery).
+        ranges = _ranges(taken)
+        first_new = self.end_offset
+        stop = min(limit, first_new + max_records - len(taken))
+        if stop > first_new:
+            records, acquired = self.records, RecordState.ACQUIRED
+            for offset in range(first_new, stop):
+                records[offset] = InFlight(acquired, 1, member_id, deadline)
+            self.end_offset = stop
+            ranges.append(AcquiredRange(first_new, stop - 1, 1))
+        return ranges
 
     def acknowledge(
         self, member_id: str, first_offset: int, last_offset: int, types: Sequence[int], now_ms: int
@@ -178,6 +187,9 @@ class SharePartition:
                 ErrorCode.invalid_request, f"unknown acknowledge type in {types}"
             ) from unknown
         self.expire_locks(now_ms)
+        if len(kinds) == 1 and kinds[0] in (AcknowledgeType.ACCEPT, AcknowledgeType.REJECT):
+            self._settle_range(member_id, first_offset, last_offset, kinds[0])
+            return
         plan = []
         for index, offset in enumerate(range(first_offset, last_offset + 1)):
             kind = kinds[0] if len(kinds) == 1 else kinds[index]
@@ -200,6 +212,29 @@ class SharePartition:
                 self._make_available(record)
             else:  # REJECT, GAP
                 self._settle(record, RecordState.ARCHIVED)
+        self._advance()
+
+    def _settle_range(
+        self, member_id: str, first_offset: int, last_offset: int, kind: AcknowledgeType
+    ) -> None:
+        """acknowledge's hot path: one ACCEPT or REJECT for a whole range, checked first."""
+        records, acquired = self.records, RecordState.ACQUIRED
+        chosen = []
+        for offset in range(first_offset, last_offset + 1):
+            record = records.get(offset)
+            if record is None or record.state is not acquired or record.member_id != member_id:
+                if record is not None and record.state is acquired:
+                    raise KafkaError(
+                        ErrorCode.invalid_record_state,
+                        f"offset {offset} is acquired by another member",
+                    )
+                raise KafkaError(ErrorCode.invalid_record_state, f"offset {offset} is not acquired")
+            chosen.append(record)
+        state = RecordState.ACKNOWLEDGED if kind is AcknowledgeType.ACCEPT else RecordState.ARCHIVED
+        for record in chosen:
+            record.state = state
+            record.member_id = None
+            record.deadline_ms = 0
         self._advance()
 
     def release_member(self, member_id: str) -> int:
