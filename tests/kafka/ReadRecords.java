@@ -1,7 +1,8 @@
 // Reads __consumer_offsets records with Kafka's own generated classes: one record per stdin line,
 // "KEYHEX VALUEHEX" ("-" for a tombstone). For each it prints one line: "ok TYPE KEYJSON VALUEJSON"
 // when Kafka's reader consumed key and value to the last byte and writing them back gives the
-// same bytes, else "bad TYPE REASON". Run: java -cp "LIBS/*" tests/kafka/ReadRecords.java
+// same bytes, else "bad TYPE REASON". Run: java -cp "LIBS/*" tests/kafka/ReadRecords.java [share]
+// (share: the share coordinator's records, as in __share_group_state)
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
@@ -25,7 +26,18 @@ public class ReadRecords {
         return out;
     }
 
+    // The key and value messages of a record type, with the type's name.
+    static Object[] recordType(boolean share, short type) {
+        if (share) {
+            var t = org.apache.kafka.coordinator.share.generated.CoordinatorRecordType.fromId(type);
+            return new Object[] {t.newRecordKey(), t.newRecordValue(), t.toString()};
+        }
+        CoordinatorRecordType t = CoordinatorRecordType.fromId(type);
+        return new Object[] {t.newRecordKey(), t.newRecordValue(), t.toString()};
+    }
+
     public static void main(String[] args) throws Exception {
+        boolean share = args.length > 0 && args[0].equals("share");
         HexFormat hex = HexFormat.of();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
         for (String line = in.readLine(); line != null; line = in.readLine()) {
@@ -34,8 +46,8 @@ public class ReadRecords {
             ByteBuffer key = ByteBuffer.wrap(keyBytes);
             short type = key.getShort();
             try {
-                CoordinatorRecordType recordType = CoordinatorRecordType.fromId(type);
-                ApiMessage keyMessage = recordType.newRecordKey();
+                Object[] recordType = recordType(share, type);
+                ApiMessage keyMessage = (ApiMessage) recordType[0];
                 keyMessage.read(new ByteBufferAccessor(key), (short) 0);
                 if (key.hasRemaining()) throw new IllegalStateException(key.remaining() + " key bytes left");
                 byte[] keyAgain = written(keyMessage, type);
@@ -45,7 +57,7 @@ public class ReadRecords {
                     byte[] valueBytes = hex.parseHex(parts[1]);
                     ByteBuffer value = ByteBuffer.wrap(valueBytes);
                     short version = value.getShort();
-                    ApiMessage valueMessage = recordType.newRecordValue();
+                    ApiMessage valueMessage = (ApiMessage) recordType[1];
                     valueMessage.read(new ByteBufferAccessor(value), version);
                     if (value.hasRemaining()) throw new IllegalStateException(value.remaining() + " value bytes left");
                     if (!Arrays.equals(written(valueMessage, version), valueBytes)) {
@@ -53,7 +65,7 @@ public class ReadRecords {
                     }
                     valueJson = json(valueMessage, version);
                 }
-                System.out.println("ok " + recordType + " " + json(keyMessage, (short) 0) + " " + valueJson);
+                System.out.println("ok " + recordType[2] + " " + json(keyMessage, (short) 0) + " " + valueJson);
             } catch (Exception e) {
                 System.out.println("bad " + type + " " + e);
             }

@@ -20,6 +20,8 @@ from katka.coordinator.records import (
     OffsetValue,
     Record,
 )
+from katka.coordinator.share import state_records
+from katka.coordinator.share.partition import RecordState, StateBatch
 from tests.coordinator.test_kafka_records import fixture_records
 from tests.kafka.reference import classpath, kafka_libs
 
@@ -65,10 +67,10 @@ def every_kind_of_record() -> list[Record]:
     return written
 
 
-def read_with_kafka(written: list[Record]) -> list[str]:
+def read_with_kafka(written: list[Record], *args: str) -> list[str]:
     lines = "".join(f"{k.hex()} {'-' if v is None else v.hex()}\n" for k, v in written)
     result = subprocess.run(
-        ["java", "-cp", classpath(kafka_libs()), str(READER)],
+        ["java", "-cp", classpath(kafka_libs()), str(READER), *args],
         input=lines,
         capture_output=True,
         text=True,
@@ -106,3 +108,30 @@ def test_kafka_reads_the_records_a_katka_01_data_dir_is_rewritten_into():
     out = read_with_kafka(upgraded)
     assert len(out) == len(upgraded)
     assert [line for line in out if not line.startswith("ok ")] == []
+
+
+def test_kafka_reads_the_share_snapshots_katka_writes_to_share_group_state():
+    """__share_group_state's snapshots are Kafka's ShareSnapshotKey/Value (the group config
+    records, katka's own, are left out: Kafka keeps those in its metadata log)."""
+    batches = [
+        StateBatch(10, 12, RecordState.ACKNOWLEDGED, 1),
+        StateBatch(13, 13, RecordState.AVAILABLE, 2),
+        StateBatch(14, 20, RecordState.ARCHIVED, 5),
+    ]
+    key = state_records.encode_key(("sg", TOPIC_ID, 3))
+    written = [(key, state_records.encode_value(10, batches)), (key, None)]
+    out = read_with_kafka(written, "share")
+    assert [line.split(" ", 2)[:2] for line in out] == [["ok", "SHARE_SNAPSHOT"]] * 2
+    _, _, key_json, value_json = out[0].split(" ", 3)
+    assert json.loads(key_json) == {
+        "groupId": "sg",
+        "topicId": "enPR3LuIRhunrJwYwnFicQ",
+        "partition": 3,
+    }
+    value = json.loads(value_json)
+    assert value["startOffset"] == 10
+    assert value["stateBatches"] == [
+        {"firstOffset": 10, "lastOffset": 12, "deliveryState": 2, "deliveryCount": 1},
+        {"firstOffset": 13, "lastOffset": 13, "deliveryState": 0, "deliveryCount": 2},
+        {"firstOffset": 14, "lastOffset": 20, "deliveryState": 4, "deliveryCount": 5},
+    ]
