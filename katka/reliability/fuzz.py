@@ -16,8 +16,10 @@ Invariants, checked while the cases run:
 - the broker's RSS stays bounded (max RSS is reported; the run fails above a limit).
 
 A case that crashes the broker is saved under --save-dir for replay, and the broker restarted.
+With --security the broker also has SASL_PLAINTEXT and SSL listeners, and a share of the cases
+are SASL exchanges and TLS garbage (fuzz_security.py), under the same invariants.
 
-    python -m katka.reliability.fuzz --seconds 1200
+    python -m katka.reliability.fuzz --seconds 1200 [--security]
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from katka.reliability.process import BrokerProcess
+from katka.reliability import fuzz_security
+from katka.reliability.fuzz_cases import Case, frame, mutate, request_header
+from katka.reliability.process import BrokerProcess, free_port
 from katka.reliability.tally import Tally
 
 log = logging.getLogger("katka.reliability.fuzz")
@@ -180,133 +184,6 @@ def _old_version_writer(api_key: int, version: int) -> Callable[[io.BytesIO, Any
     return write
 
 
-def request_header(
-    api_key: int, version: int, correlation_id: int, flexible: bool, client_id: bytes = b"fuzz"
-) -> bytes:
-    header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
-    return header + (b"\x00" if flexible else b"")
-
-
-def is_flexible_header(api_key: int, version: int) -> bool:
-    from kio.index import load_request_schema
-
-    try:
-        schema = load_request_schema(api_key, version)
-    except Exception:
-        return False
-    return bool(schema.__header_schema__.__version__ >= 2)
-
-
-def frame(payload: bytes, size: int | None = None) -> bytes:
-    return struct.pack(">i", len(payload) if size is None else size) + payload
-
-
-# --- mutations --------------------------------------------------------------------------------
-
-HUGE_INT32 = [2**31 - 1, 2**31 - 2, 2**30, -1, -2, -(2**31), 0x7FFFFFF0, 65536]
-HUGE_UVARINT = [b"\xff\xff\xff\xff\x0f", b"\xfe\xff\xff\xff\x0f", b"\x80\x80\x80\x80\x08"]
-
-
-@dataclass
-class Case:
-    mutation: str
-    chunks: list[bytes]  # sent in order with a short pause between them
-    expect_answer: bool = True
-
-
-def _flip_bits(rng: random.Random, data: bytearray) -> None:
-    for _ in range(rng.randint(1, 8)):
-        if data:
-            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
-
-
-def _overwrite(rng: random.Random, data: bytearray, chunk: bytes, start: int = 0) -> None:
-    if len(data) <= start:
-        data.extend(chunk)
-        return
-    position = rng.randrange(start, len(data))
-    data[position : position + len(chunk)] = chunk
-
-
-def mutate(rng: random.Random, api_key: int, version: int, body: bytes, correlation: int) -> Case:
-    flexible = is_flexible_header(api_key, version)
-    header = request_header(api_key, version, correlation, flexible)
-    payload = bytearray(header + body)
-    body_start = len(header)
-    kind = rng.choice(
-        [
-            "valid",
-            "bit_flips",
-            "truncate",
-            "huge_length_prefix",
-            "negative_length_prefix",
-            "huge_count",
-            "huge_uvarint",
-            "negative_size",
-            "wrong_version",
-            "unknown_key",
-            "random_bytes",
-            "insert_delete",
-            "glued_frames",
-            "trickle",
-            "bit_flips_body",
-        ]
-    )
-    if kind == "valid":
-        return Case(kind, [frame(bytes(payload))])
-    if kind in ("bit_flips", "bit_flips_body"):
-        start = body_start if kind == "bit_flips_body" else 0
-        tail = payload[start:]
-        _flip_bits(rng, tail)
-        payload[start:] = tail
-        return Case(kind, [frame(bytes(payload))])
-    if kind == "truncate":
-        cut = rng.randrange(len(payload) + 1)
-        return Case(kind, [frame(bytes(payload[:cut]))])
-    if kind == "huge_length_prefix":
-        size = rng.choice([2**31 - 1, 2**30, 200 * 2**20, 100 * 2**20 + 1, 50 * 2**20])
-        return Case(kind, [frame(bytes(payload), size)], expect_answer=False)
-    if kind == "negative_length_prefix":
-        return Case(kind, [frame(bytes(payload), rng.choice([-1, -(2**31), -4]))])
-    if kind == "huge_count":
-        for _ in range(rng.randint(1, 3)):
-            _overwrite(rng, payload, struct.pack(">i", rng.choice(HUGE_INT32)), body_start)
-        return Case(kind, [frame(bytes(payload))])
-    if kind == "huge_uvarint":
-        for _ in range(rng.randint(1, 2)):
-            _overwrite(rng, payload, rng.choice(HUGE_UVARINT), body_start)
-        return Case(kind, [frame(bytes(payload))])
-    if kind == "negative_size":
-        chunk = rng.choice([b"\xff\xff", b"\xff\xfe", b"\xff\xff\xff\xfe", b"\x80\x00"])
-        _overwrite(rng, payload, chunk, body_start)
-        return Case(kind, [frame(bytes(payload))])
-    if kind == "wrong_version":
-        struct.pack_into(">h", payload, 2, rng.choice([-1, 0, 1, version + 1, version - 1, 99]))
-        return Case(kind, [frame(bytes(payload))])
-    if kind == "unknown_key":
-        struct.pack_into(">h", payload, 0, rng.choice([-1, 32767, 1000, 57, 68, 74]))
-        return Case(kind, [frame(bytes(payload))])
-    if kind == "random_bytes":
-        size = rng.choice([0, 1, 4, 8, 20, 100, 1000])
-        return Case(kind, [frame(rng.randbytes(size))])
-    if kind == "insert_delete":
-        for _ in range(rng.randint(1, 4)):
-            position = rng.randrange(len(payload) + 1)
-            if rng.random() < 0.5 and position < len(payload):
-                del payload[position : position + rng.randint(1, 4)]
-            else:
-                payload[position:position] = rng.randbytes(rng.randint(1, 4))
-        return Case(kind, [frame(bytes(payload))])
-    if kind == "glued_frames":
-        second = bytearray(payload)
-        _flip_bits(rng, second)
-        return Case(kind, [frame(bytes(payload)) + frame(bytes(second)) + frame(bytes(payload))])
-    assert kind == "trickle"
-    data = frame(bytes(payload))
-    step = rng.randint(1, 7)
-    return Case(kind, [data[i : i + step] for i in range(0, len(data), step)][:200])
-
-
 # --- sending ----------------------------------------------------------------------------------
 
 
@@ -417,16 +294,34 @@ class Fuzzer:
         workers: int = 3,
         save_dir: Path | None = None,
         per_version: int = 12,
+        security: bool = False,
     ) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
         self.summary = Summary()
         self.save_dir = save_dir
+        overrides = ["group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=true"]
+        self.secured: dict[str, int] = {}  # listener name -> port (SASL_PLAINTEXT, SSL)
+        extra_args = ["--log-level", "WARNING"]
+        port = None
+        key_store = fuzz_security.make_key_store(data_dir / "tls") if security else None
+        if key_store is not None:
+            port = free_port()
+            self.secured = {"SASL_PLAINTEXT": free_port(), "SSL": free_port()}
+            properties = fuzz_security.listener_properties(
+                {"PLAINTEXT": port, **self.secured}, data_dir / "data", key_store
+            )
+            path = data_dir / "server.properties"
+            path.write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
+            extra_args += ["--config", str(path)]
         self.broker = BrokerProcess(
             data_dir,
-            overrides=["group.initial.rebalance.delay.ms=0", "auto.create.topics.enable=true"],
-            extra_args=["--log-level", "WARNING"],
+            overrides=overrides,
+            extra_args=extra_args,
+            port=port,
+            place=key_store is None,
         )
+        self.client_hello = fuzz_security.client_hello() if key_store is not None else b""
         self.workers = workers
         self.pool = request_pool(per_version, seed)
         self.lock = threading.Lock()
@@ -434,13 +329,18 @@ class Fuzzer:
         self.stop = threading.Event()
         self.correlation = 0
 
-    def next_case(self) -> Case:
+    def next_case(self) -> tuple[int, Case]:
+        """A case and the port it goes to."""
         with self.lock:
             api_key, version, body = self.rng.choice(self.pool)
             self.correlation += 1
             rng = random.Random(self.rng.getrandbits(64))
             correlation = self.correlation
-        return mutate(rng, api_key, version, body, correlation)
+        if self.secured and rng.random() < 0.4:
+            if rng.random() < 0.5:
+                return self.secured["SSL"], fuzz_security.tls_case(rng, self.client_hello)
+            return self.secured["SASL_PLAINTEXT"], fuzz_security.sasl_case(rng, correlation)
+        return self.broker.port, mutate(rng, api_key, version, body, correlation)
 
     def record(self, case: Case, outcome: str) -> None:
         with self.lock:
@@ -472,8 +372,8 @@ class Fuzzer:
 
     def worker(self) -> None:
         while not self.stop.is_set():
-            case = self.next_case()
-            outcome = send_case(self.broker.port, case)
+            port, case = self.next_case()
+            outcome = send_case(port, case)
             self.record(case, outcome)
             if not self.broker.alive():
                 self.on_crash(case)
@@ -485,15 +385,26 @@ class Fuzzer:
                 self.on_crash(None)
                 continue
             self.summary.max_rss = max(self.summary.max_rss, self.broker.rss())
-            if not probe(self.broker.port):
+            if not self._answers_everywhere():
                 if not self.broker.alive():
                     self.on_crash(None)
                     continue
                 self.summary.hangs += 1
                 self.summary.problem(
-                    f"broker did not answer ApiVersions in {PROBE_TIMEOUT:.0f} s:\n"
-                    + self.broker.log_tail(20)
+                    f"broker did not answer ApiVersions on every listener in "
+                    f"{PROBE_TIMEOUT:.0f} s:\n" + self.broker.log_tail(20)
                 )
+
+    def _answers_everywhere(self) -> bool:
+        """ApiVersions answered on the plaintext listener and, with security, on the SASL
+        listener (allowed before authentication) and over TLS."""
+        if not probe(self.broker.port):
+            return False
+        if not self.secured:
+            return True
+        return probe(self.secured["SASL_PLAINTEXT"]) and fuzz_security.tls_probe(
+            self.secured["SSL"], PROBE_TIMEOUT
+        )
 
     def run(self, seconds: float) -> Summary:
         self.broker.start()
@@ -555,11 +466,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--save-dir", type=Path, default=Path("fuzz-crashes"))
+    parser.add_argument(
+        "--security", action="store_true", help="also fuzz SASL exchanges and TLS listeners"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     print(f"fuzz: seed={seed}", flush=True)
-    summary = run(args.seconds, seed=seed, save_dir=args.save_dir, workers=args.workers)
+    summary = run(
+        args.seconds,
+        seed=seed,
+        save_dir=args.save_dir,
+        workers=args.workers,
+        security=args.security,
+    )
     for problem in summary.problems:
         print("problem:", problem)
     print(
