@@ -116,8 +116,10 @@ def consume(
     group: str | None,
     stall_seconds: float,
     queue: Any,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Read `expected` records from the start: assign (no group) or subscribe with `group`.
+    """Read `expected` records from the start: assign (no group) or subscribe with `group`;
+    `extra` adds client configs (security.protocol, SASL and TLS settings).
 
     Time to first record is measured from assign()/subscribe() to the first consume() call that
     returns a record; throughput from then to the last record (the first batch is excluded).
@@ -139,6 +141,7 @@ def consume(
         # Tansu holds a new group's first JoinGroup for about session.timeout.ms / 2 (23 s at
         # librdkafka's default 45 s); 6 s is Kafka's group.min.session.timeout.ms.
         config["session.timeout.ms"] = 6000
+    config.update(extra or {})
     consumer = Consumer(config)
     # Connect and learn the leaders first: time to first record then measures the broker (offset
     # lookup, join, fetch), not librdkafka's 500 ms offset-query retry timer before metadata.

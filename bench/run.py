@@ -22,6 +22,7 @@ from bench import (
     cost,
     machine,
     rebalance,
+    security,
     share_groups,
     startup,
     transactions,
@@ -44,6 +45,7 @@ SPECS = [
             "compaction",
             "cost",
             "share-fetch",
+            "security",
         ),
     ),
     BrokerSpec(
@@ -100,6 +102,7 @@ WORKLOADS = (
     "compaction",
     "cost",
     "share-fetch",
+    "security",
 )
 
 
@@ -171,7 +174,11 @@ def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path)
     running: dict[str, RunningBroker] = {}
     try:
         for spec in specs:
-            if any(w in wanted for w in spec.workloads if w not in ("startup", "compaction")):
+            if any(
+                w in wanted
+                for w in spec.workloads
+                if w not in ("startup", "compaction", "security")
+            ):
                 running[spec.name] = start_broker(spec)[0]
         rounds: dict[str, list[list[dict[str, Any]]]] = {name: [] for name in running}
         for index in range(settings.repeats):
@@ -250,6 +257,12 @@ def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path)
         for record in guarded(katka, "compaction", compaction.compaction, settings):
             output.emit({**tag(katka), **record})
         for record in guarded(katka, "compaction", compaction.latency_while_cleaning, settings):
+            output.emit({**tag(katka), **record})
+    if katka is not None and "security" in wanted:
+        # Its own katka processes (listeners and authorizer from a server.properties).
+        for record in guarded(katka, "security", security.tls, settings):
+            output.emit({**tag(katka), **record})
+        for record in guarded(katka, "security", security.acl, settings):
             output.emit({**tag(katka), **record})
     output.emit(
         {
