@@ -62,7 +62,9 @@ def alter_resource(
         elif resource.resource_type == GROUP_RESOURCE:
             share = node.coordinator.share_partitions
             current = dict(share.group_configs.get(resource.resource_name, {}))
-            updated = validate_group_configs(compute(current, lambda _name: False))
+            updated = validate_group_configs(
+                compute(current, lambda _name: False), node.config.get_int
+            )
             if not validate_only:
                 share.set_group_configs(resource.resource_name, updated)
         else:

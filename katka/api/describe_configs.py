@@ -83,7 +83,7 @@ def cluster_default_entries(node: Node) -> list[ConfigEntry]:
 
 
 def group_config_entries(node: Node, group_id: str) -> list[ConfigEntry]:
-    """A share group's configs (coordinator/share/group_configs.py)."""
+    """A group's configs (coordinator/share/group_configs.py): share.* and consumer.*."""
     own = node.coordinator.share_partitions.group_configs.get(group_id, {})
     defaults = node.coordinator.share_partitions.config_for("")
     default_values = {
@@ -94,6 +94,10 @@ def group_config_entries(node: Node, group_id: str) -> list[ConfigEntry]:
         "share.heartbeat.interval.ms": str(node.coordinator.config.share_heartbeat_interval_ms),
         "share.auto.offset.reset": "latest",
         "share.isolation.level": "read_uncommitted",
+        "consumer.session.timeout.ms": str(node.coordinator.config.consumer_session_timeout_ms),
+        "consumer.heartbeat.interval.ms": str(
+            node.coordinator.config.consumer_heartbeat_interval_ms
+        ),
     }
     entries = []
     for name in sorted(GROUP_CONFIG_NAMES):

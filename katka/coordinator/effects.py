@@ -11,6 +11,7 @@ consumer/timeouts.py) and the manager that scheduled one receives it when it fir
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,3 +60,15 @@ class Context:
     config: CoordinatorConfig
     topics: TopicImage = field(default_factory=NoTopics)
     fx: Effects = field(default_factory=Effects)
+    # Group configs by group id (kafka-configs --entity-type groups), over the broker's.
+    group_configs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def session_timeout_ms(self, group_id: str) -> int:
+        """A consumer group's (KIP-848) session timeout: its consumer.session.timeout.ms,
+        else the broker's group.consumer.session.timeout.ms."""
+        own = self.group_configs.get(group_id, {}).get("consumer.session.timeout.ms")
+        return int(own) if own is not None else self.config.consumer_session_timeout_ms
+
+    def heartbeat_interval_ms(self, group_id: str) -> int:
+        own = self.group_configs.get(group_id, {}).get("consumer.heartbeat.interval.ms")
+        return int(own) if own is not None else self.config.consumer_heartbeat_interval_ms

@@ -566,7 +566,12 @@ class GroupCoordinator:
         return True
 
     def _context(self) -> Context:
-        return Context(self._clock.now_ms(), self.config, self._topics)
+        return Context(
+            self._clock.now_ms(),
+            self.config,
+            self._topics,
+            group_configs=self.share_partitions.group_configs,
+        )
 
     def _status_error(self) -> ErrorCode | None:
         if self._status is _Status.LOADING:

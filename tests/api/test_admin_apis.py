@@ -273,3 +273,50 @@ def test_list_config_resources_lists_topics_the_broker_and_groups_with_configs(
     assert {("orders", 2), ("1", 4), ("1", 8), ("sharers", 32)} <= listed
     topics = api.call(list_config_resources, version, resource_types=[2])
     assert {r.resource_type for r in topics.config_resources} == {2}
+
+
+def test_a_consumer_groups_session_timeout_is_a_group_config_within_the_brokers_bounds(
+    api: ApiHarness,
+) -> None:
+    from katka.api import describe_configs, incremental_alter_configs
+
+    def alter(name: str, value: str) -> Any:
+        response = api.call(
+            incremental_alter_configs,
+            1,
+            resources=[
+                {
+                    "resource_type": 32,
+                    "resource_name": "billing",
+                    "configs": [{"name": name, "config_operation": 0, "value": value}],
+                }
+            ],
+        )
+        return response.responses[0]
+
+    assert alter("consumer.session.timeout.ms", "50000").error_code == ErrorCode.none
+    refused = alter("consumer.session.timeout.ms", "70000")
+    assert (refused.error_code, refused.error_message) == (
+        ErrorCode.invalid_config,
+        "consumer.session.timeout.ms must be in the range 45000 to 60000 inclusive.",
+    )
+    assert alter("consumer.heartbeat.interval.ms", "1000").error_code == ErrorCode.invalid_config
+    response = api.call(
+        describe_configs,
+        4,
+        resources=[
+            {
+                "resource_type": 32,
+                "resource_name": "billing",
+                "configuration_keys": ["consumer.session.timeout.ms"],
+            }
+        ],
+        include_synonyms=True,
+        include_documentation=False,
+    )
+    ((entry,),) = [response.results[0].configs]
+    assert (entry.value, entry.config_source) == ("50000", 8)
+    assert [(s.name, s.value) for s in entry.synonyms] == [
+        ("consumer.session.timeout.ms", "50000"),
+        ("group.consumer.session.timeout.ms", "45000"),
+    ]

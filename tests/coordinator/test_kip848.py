@@ -265,6 +265,21 @@ def test_a_member_that_stops_heartbeating_is_fenced_after_the_session_timeout() 
     assert h.coordinator.rebalance_history(GROUP)[-1].trigger is RebalanceTrigger.SESSION_TIMEOUT
 
 
+def test_a_groups_own_session_timeout_and_heartbeat_interval_win_over_the_brokers() -> None:
+    """kafka-configs --entity-type groups --add-config consumer.session.timeout.ms=50000."""
+    h = Kip848()
+    h.coordinator.share_partitions.set_group_configs(
+        GROUP, {"consumer.session.timeout.ms": "50000", "consumer.heartbeat.interval.ms": "6000"}
+    )
+    a, response = h.join("a")
+    assert response.heartbeat_interval_ms == 6_000
+    assert h.group().members["a"].session_deadline_ms == h.clock.now_ms() + 50_000
+    h.timers.advance(49_000)
+    assert "a" in h.group().members
+    h.timers.advance(1_001)
+    assert "a" not in h.group().members
+
+
 def test_a_stale_session_timer_does_nothing() -> None:
     h = Kip848()
     a, _ = h.join("a")

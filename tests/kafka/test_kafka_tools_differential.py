@@ -11,8 +11,9 @@ Deliberate differences, left out of the comparison with the reason:
   __share_group_state) at start, Kafka on first use; listings compare user topics.
 - kafka-metadata-quorum: katka has no metadata log (its offsets are 0) and no controller
   listener, so its one voter is named by its client listener.
-- kafka-configs groups: katka has share group configs (share.*) only, no per-group consumer.*
-  or streams.* overrides.
+- kafka-configs groups: katka has the share.* group configs and consumer.session.timeout.ms and
+  consumer.heartbeat.interval.ms, not Kafka 4.4's others (streams.*, the assignment intervals,
+  the dead-letter queue ones), so `--describe --all` lists fewer.
 """
 
 from __future__ import annotations
@@ -46,24 +47,34 @@ class Pair:
     tools: KafkaTools
     work: Path
 
+    def log_dir(self, name: str) -> Path:
+        return self.kafka.work / "data" if name == "kafka" else self.katka.data_dir
+
     def run(self, tool: str, *args: str, stdin: str | None = None) -> tuple[str, str]:
         """The tool's normalised output (exit code, stdout and the meaningful stderr) against
-        Kafka, then against katka."""
+        Kafka, then against katka. In an argument BROKER is the broker's name (kafka, katka) and
+        LOG_DIR, there or in stdin, its log directory."""
         answers = []
         for name, bootstrap in (("kafka", self.kafka.bootstrap), ("katka", self.katka.bootstrap)):
+            log_dir = str(self.log_dir(name))
+            own_args = [arg.replace("BROKER", name).replace("LOG_DIR", log_dir) for arg in args]
             input_file = None
             if stdin is not None:
                 input_file = self.work / f"stdin-{name}.txt"
-                input_file.write_text(stdin)
+                input_file.write_text(stdin.replace("LOG_DIR", log_dir))
             result = self.tools.run(
-                tool, "--bootstrap-server", bootstrap, *args, stdin=input_file
+                tool,
+                "--bootstrap-server",
+                bootstrap,
+                *own_args,
+                stdin=input_file,
             )
-            answers.append(normalise(result, bootstrap))
+            answers.append(normalise(result, bootstrap).replace(log_dir, "LOG_DIR"))
         return answers[0], answers[1]
 
     def same(self, tool: str, *args: str, stdin: str | None = None) -> str:
         theirs, ours = self.run(tool, *args, stdin=stdin)
-        assert ours == theirs, f"{tool} {' '.join(args)}"
+        assert ours == theirs, f"{tool} {' '.join(args)}\nKafka:\n{theirs}\nkatka:\n{ours}"
         return ours
 
     def produce(self, topic: str, partition: int, count: int) -> None:
@@ -316,6 +327,11 @@ def test_kafka_configs_alters_and_describes_topics_brokers_groups_and_quotas_ali
     assert "share.record.lock.duration.ms=20000" in configs("--describe", *group)
     configs("--alter", *group, "--delete-config", "share.record.lock.duration.ms")
     configs("--describe", *group)
+    consumer_group = ["--entity-type", "groups", "--entity-name", unique("consumers")]
+    configs("--alter", *consumer_group, "--add-config", "consumer.session.timeout.ms=50000")
+    configs("--alter", *consumer_group, "--add-config", "consumer.session.timeout.ms=70000")
+    configs("--alter", *consumer_group, "--add-config", "consumer.heartbeat.interval.ms=6000")
+    assert "consumer.heartbeat.interval.ms=6000" in configs("--describe", *consumer_group)
 
     client, user = unique("app"), unique("alice")
     configs("--alter", "--entity-type", "clients", "--entity-name", client,
@@ -402,6 +418,26 @@ def test_log_dirs_offsets_records_quorum_reassignments_and_elections_read_alike(
     pair.same("kafka-reassign-partitions", "--topics-to-move-json-file", str(move),
               "--broker-list", "1", "--generate")  # fmt: skip
     pair.same("kafka-reassign-partitions", *plan_args, "--cancel")
+    # A plan that names the log directory moves the replica there (AlterReplicaLogDirs).
+    for name in ("kafka", "katka"):
+        (pair.work / f"to-dir-{name}.json").write_text(
+            json.dumps(
+                {
+                    "version": 1,
+                    "partitions": [
+                        {
+                            "topic": topic,
+                            "partition": 1,
+                            "replicas": [1],
+                            "log_dirs": [str(pair.log_dir(name))],
+                        }
+                    ],
+                }
+            )
+        )
+    to_dir = ["--reassignment-json-file", str(pair.work / "to-dir-BROKER.json")]
+    pair.same("kafka-reassign-partitions", *to_dir, "--execute")
+    pair.same("kafka-reassign-partitions", *to_dir, "--verify")
     for election in ("preferred", "unclean"):
         assert "Valid replica already elected" in pair.same(
             "kafka-leader-election", "--election-type", election, "--topic", topic,

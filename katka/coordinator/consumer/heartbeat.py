@@ -256,7 +256,7 @@ def heartbeat(group: ConsumerGroup, req: HeartbeatRequest, ctx: Context) -> Hear
         ErrorCode.none,
         member_id=member.member_id,
         member_epoch=member.member_epoch,
-        heartbeat_interval_ms=ctx.config.consumer_heartbeat_interval_ms,
+        heartbeat_interval_ms=ctx.heartbeat_interval_ms(group.group_id),
         assignment=member.assigned if send_assignment else None,
     )
 
@@ -473,7 +473,7 @@ def cancel_timers(group: ConsumerGroup, member_id: str, ctx: Context) -> None:
 
 
 def schedule_session_timeout(group: ConsumerGroup, member: ConsumerMember, ctx: Context) -> None:
-    deadline = ctx.now_ms + ctx.config.consumer_session_timeout_ms
+    deadline = ctx.now_ms + ctx.session_timeout_ms(group.group_id)
     member.session_deadline_ms = deadline
     ctx.fx.schedule(
         session_key(group.group_id, member.member_id),
