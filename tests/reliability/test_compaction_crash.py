@@ -14,13 +14,16 @@ from tests.conditions import wait_until
 from tests.e2e.test_compaction import EAGER, cleaned, produce, read_from
 from tests.e2e.test_produce_consume import create_topic
 
+# Each step costs two broker starts and a cleaning (~3 s of CPU): the default run kills the
+# cleaner once before the swap commits and once after; `-m "slow or not slow"` (.ci/run) at
+# every step.
 STEPS = [
     "map-built",
-    "segments-written",
-    "swap-ready",
-    "swap-begin",
+    pytest.param("segments-written", marks=pytest.mark.slow),
+    pytest.param("swap-ready", marks=pytest.mark.slow),
+    pytest.param("swap-begin", marks=pytest.mark.slow),
     "swap-renamed",
-    "swap-deleted",
+    pytest.param("swap-deleted", marks=pytest.mark.slow),
 ]
 
 
