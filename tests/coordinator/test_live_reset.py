@@ -142,3 +142,18 @@ def test_a_reset_waits_for_an_open_transaction_holding_the_groups_offsets() -> N
     h.coordinator.complete_transaction(7, commit=True)
     assert h.coordinator.reset_offsets(GROUP, RESET, live=True) is ErrorCode.none
     assert committed(h)[("orders", 0)] == 0
+
+
+def test_a_member_parked_in_sync_during_a_live_reset_rejoins_as_a_new_member() -> None:
+    h = Harness()
+    group = h.stable_group(2)
+    first, second = group.member_ids
+    joins = [h.join(first), h.join(second)]  # a new generation; nobody has synced yet
+    generation = joins[0].get().generation_id
+    follower = second if joins[0].get().leader_id == first else first
+    parked = h.sync(follower, generation)
+    assert parked.parked
+    assert h.coordinator.reset_offsets(GROUP, RESET, live=True) is ErrorCode.none
+    assert parked.get().error_code is ErrorCode.unknown_member_id
+    assert follower not in h.coordinator.classic.groups[GROUP].members
+    assert h.state() == "PreparingRebalance"
