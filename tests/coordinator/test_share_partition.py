@@ -231,3 +231,12 @@ def test_no_offset_is_ever_held_by_two_members_and_everything_below_the_start_is
         for o, m in holders.items():
             state = partition.state_of(o)
             assert state is not None and state.member_id == m
+
+
+def test_records_of_an_aborted_transaction_are_archived_never_handed_out() -> None:
+    partition = SharePartition(0, ShareConfig())
+    taken = partition.acquire("a", 0, 10, 100, aborted=[(2, 4), (7, 7)])
+    assert taken == [AcquiredRange(0, 1, 1), AcquiredRange(5, 6, 1), AcquiredRange(8, 9, 1)]
+    assert [partition.state_of(o).state for o in (2, 3, 4, 7)] == [RecordState.ARCHIVED] * 4  # type: ignore[union-attr]
+    partition.acknowledge("a", 0, 1, [ACCEPT], 0)
+    assert partition.start_offset == 5  # over the accepted and the archived ones

@@ -193,6 +193,7 @@ def test_rejected_records_are_never_redelivered(server: BrokerProcess) -> None:
         rejecting.kill()
 
 
+@pytest.mark.slow  # waits out a lock
 @pytest.mark.parametrize("stop", [signal.SIGSTOP, signal.SIGKILL], ids=["frozen", "killed"])
 def test_a_dead_consumers_records_come_back_when_its_locks_expire_or_its_connection_closes(
     server: BrokerProcess, stop: signal.Signals
@@ -306,6 +307,7 @@ def test_a_consumer_that_closes_without_acknowledging_hands_its_records_back_at_
             taker.kill()
 
 
+@pytest.mark.slow  # a transactional producer and a share consumer, ~4 s each
 @pytest.mark.parametrize("isolation", ["read_committed", "read_uncommitted"])
 def test_share_isolation_level_decides_whether_an_aborted_transactions_records_are_delivered(
     server: BrokerProcess, isolation: str
