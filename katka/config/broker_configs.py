@@ -163,6 +163,21 @@ BROKER_CONFIGS: dict[str, ConfigDef] = by_name(
             Between(1000, 3_600_000),
             read_only=True,
         ),
+        # A group's share.record.lock.duration.ms must lie between these two (as in Kafka).
+        ConfigDef(
+            "group.share.min.record.lock.duration.ms",
+            INT,
+            "15000",
+            Between(1000, 30_000),
+            read_only=True,
+        ),
+        ConfigDef(
+            "group.share.max.record.lock.duration.ms",
+            INT,
+            "60000",
+            Between(30_000, 3_600_000),
+            read_only=True,
+        ),
         ConfigDef("group.share.delivery.count.limit", INT, "5", Between(2, 10), read_only=True),
         ConfigDef(
             "group.share.partition.max.record.locks",

@@ -441,12 +441,14 @@ def test_incremental_alter_configs_sets_share_group_configs_and_refuses_bad_ones
         return ErrorCode(response.responses[0].error_code)
 
     assert alter("share.auto.offset.reset", "by_duration:PT1H") == ErrorCode.none
-    assert alter("share.record.lock.duration.ms", "5000") == ErrorCode.none
+    assert alter("share.record.lock.duration.ms", "20000") == ErrorCode.none
     assert alter("share.record.lock.duration.ms", "5") == ErrorCode.invalid_config
+    # within Kafka's range, but below the broker's group.share.min.record.lock.duration.ms
+    assert alter("share.record.lock.duration.ms", "5000") == ErrorCode.invalid_config
     assert alter("share.auto.offset.reset", "sometimes") == ErrorCode.invalid_config
     assert alter("no.such.config", "1") == ErrorCode.invalid_config
     config = api.node.coordinator.share_partitions.config_for(GROUP)
-    assert (config.auto_offset_reset, config.lock_duration_ms) == ("by_duration:PT1H", 5000)
+    assert (config.auto_offset_reset, config.lock_duration_ms) == ("by_duration:PT1H", 20000)
     described = api.call(
         describe_configs,
         4,
@@ -457,7 +459,7 @@ def test_incremental_alter_configs_sets_share_group_configs_and_refuses_bad_ones
         include_documentation=False,
     )
     entries = {c.name: (c.value, c.config_source) for c in described.results[0].configs}
-    assert entries["share.record.lock.duration.ms"] == ("5000", 8)  # GROUP_CONFIG
+    assert entries["share.record.lock.duration.ms"] == ("20000", 8)  # GROUP_CONFIG
     assert entries["share.delivery.count.limit"] == ("5", 5)  # the broker's default
 
 

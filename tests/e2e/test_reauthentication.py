@@ -116,7 +116,9 @@ def test_librdkafka_reauthenticates_and_keeps_its_connections_past_the_session_l
         producer.flush(10)
     producer.poll(0)  # deliver the last log lines to the logger
     lifetimes = [line for line in lines.lines if f"Received session lifetime {LIFETIME_MS}" in line]
-    reauthentications = [line for line in lines.lines if "Broker changed state UP -> REAUTH" in line]
+    reauthentications = [
+        line for line in lines.lines if "Broker changed state UP -> REAUTH" in line
+    ]
     assert len(lifetimes) >= 4 and len(reauthentications) >= 2, "\n".join(lines.lines[-40:])
     assert not [line for line in lines.lines if "Disconnected" in line]
     assert "session expired" not in broker.process.log_text()

@@ -33,6 +33,8 @@ SHARE_BROKER = [
     "group.share.heartbeat.interval.ms=300",
     "-o",
     "group.share.session.timeout.ms=6000",
+    "-o",
+    "group.share.min.record.lock.duration.ms=1000",  # short locks for the tests that wait them out
 ]
 
 Record = tuple[int, int, str, int]  # partition, offset, value, delivery count

@@ -26,7 +26,6 @@ from tests.kafka.reference import KafkaReference
 pytestmark = pytest.mark.kafka
 
 
-
 def create_topic(
     bootstrap: str, name: str, partitions: int, config: dict[str, str] | None = None
 ) -> None:

@@ -23,7 +23,14 @@ _INT_RANGES = {
     "share.session.timeout.ms": (1, 2**31 - 1),
     "share.heartbeat.interval.ms": (1, 2**31 - 1),
 }
-# name -> the broker configs bounding it (Kafka's GroupConfig validation)
+# name -> the broker configs bounding it (Kafka's GroupConfig validation); checked after the
+# name's own range, if it has one
+BROKER_BOUNDS = {
+    "share.record.lock.duration.ms": (
+        "group.share.min.record.lock.duration.ms",
+        "group.share.max.record.lock.duration.ms",
+    ),
+}
 CONSUMER_BOUNDS = {
     "consumer.session.timeout.ms": (
         "group.consumer.min.session.timeout.ms",
@@ -41,7 +48,8 @@ def validate_group_configs(
     configs: dict[str, str], broker_int: Callable[[str], int] | None = None
 ) -> dict[str, str]:
     """The configs as given, or INVALID_CONFIG naming the first bad one; `broker_int` reads
-    the broker's bounds for the consumer.* ones (Kafka's defaults without it)."""
+    the broker's bounds for the consumer.* ones and the share lock duration (Kafka's defaults
+    without it)."""
     for name, value in configs.items():
         if name in CONSUMER_BOUNDS:
             _validate_bounded(name, value, broker_int or _KAFKA_BOUNDS.__getitem__)
@@ -59,6 +67,8 @@ def validate_group_configs(
                 raise KafkaError(
                     ErrorCode.invalid_config, f"{name} must be an integer in [{low}, {high}]"
                 )
+            if name in BROKER_BOUNDS:
+                _validate_bounded(name, value, broker_int or _KAFKA_BOUNDS.__getitem__)
         else:
             raise KafkaError(ErrorCode.invalid_config, f"Unknown group config name: {name}")
     return configs
@@ -69,11 +79,13 @@ _KAFKA_BOUNDS = {
     "group.consumer.max.session.timeout.ms": 60_000,
     "group.consumer.min.heartbeat.interval.ms": 5_000,
     "group.consumer.max.heartbeat.interval.ms": 15_000,
+    "group.share.min.record.lock.duration.ms": 15_000,
+    "group.share.max.record.lock.duration.ms": 60_000,
 }
 
 
 def _validate_bounded(name: str, value: str, broker_int: Callable[[str], int]) -> None:
-    low_name, high_name = CONSUMER_BOUNDS[name]
+    low_name, high_name = {**CONSUMER_BOUNDS, **BROKER_BOUNDS}[name]
     if not value.strip().isdigit():
         raise KafkaError(
             ErrorCode.invalid_config,
