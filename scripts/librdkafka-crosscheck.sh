@@ -126,22 +126,21 @@ mkdir -p "$OUT_DIR"
 #   pass since issue 11 (transactions).
 # Share-consumer tests (KIP-932; librdkafka v2.15.0 has them, gated on broker 4.2.0): run with
 # `share` as TEST. 0182, 0183, 0186 run only against librdkafka's mock cluster (TEST_F_LOCAL),
-# 0190 (client telemetry) is manual. Results, librdkafka 4c3b017 (v2.15.0 + one test fix):
-#   0172 acknowledge, 0173 commit_async, 0175 groups, 0176 commit_sync, 0178 close,
-#   0181 topic_delete, 0184 topic_recreate, 0185 max_poll_interval: pass.
-#   0177 transactions: passes since share.isolation.level exists (read_committed delivered the
-#     aborted transaction's records before).
-#   0180 config: test_fetch_max_bytes_zero_returns_no_records failed (ShareFetch max_bytes 0
-#     read as unlimited; now nothing, as Kafka).
-#   0170 subscription: every sub-test passes, but together they outlast the test's own
-#     156 s timeout on a loaded 2-core machine at multiplier 1 (hence 3 for share tests).
-#   0171 consume: do_test_all_compression_codecs needs zstd in librdkafka (the build now uses
-#     libzstd-dev when installed); the sub-tests before it pass.
-#   0174 concurrency: every sub-test passed until a 240 s limit cut the last one
-#     (do_test_explicit_ack_4p_4c, 20,000 records by 4 consumers); share tests now get 900 s.
-#   0179 destroy: do_test_destroy_with_explicit_ack fails by design: it expects a ShareFetch
-#     answer to carry one partition's records (50 of 100 on 2 partitions), katka answers every
-#     session partition that has records, up to max_records (README, deviations).
+# 0190 (client telemetry) is manual. Results (librdkafka 4c3b017, v2.15.0 + one test fix, built
+# with zstd; katka 3b4407c to ef1f2af as the run went; `share` took 30 min on a loaded 2-core machine, 0177 rerun alone
+# after something outside the run killed its test-runner): every test passes
+# except 0179, explained below. What the first runs found, fixed since:
+#   0177 transactions: share.isolation.level did not exist (read_committed got the aborted
+#     transaction's records).
+#   0180 config: ShareFetch max_bytes 0 was read as unlimited (Kafka answers nothing).
+#   0170 subscription, 0174 concurrency: every sub-test passed but together they outlast the
+#     test's own timeout at multiplier 1, or a 240 s limit (hence multiplier 3 and 900 s).
+#   0171 consume: do_test_all_compression_codecs needs librdkafka built with zstd.
+# 0179 destroy, do_test_destroy_with_explicit_ack: expects each ShareFetch answer to carry one
+#   partition's records (50 of 100 on 2 partitions); katka answers every session partition that
+#   has records, up to max_records (100 at once). Kafka 4.4 passes it (its answers held one
+#   partition each, checked with this script's test-runner against tests/kafka/reference.py);
+#   katka keeps answering all partitions (README, deviations).
 SHARE_TESTS="0170 0171 0172 0173 0174 0175 0176 0177 0178 0179 0180 0181 0184 0185"
 DEFAULT_TESTS="0001 0002 0003 0005 0007 0008 0011 0012 0013 0014 0015 0016 0017 0018 0019 0020 0021
 0022 0026 0029 0030 0031 0033 0034 0035 0036 0039 0040 0041 0042 0044 0045 0048 0049 0050
