@@ -422,6 +422,7 @@ class Broker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for listener in self.listeners:
             await listener.stop()
+        await self.topics.stop_changes()
         await self.durability.close()
         if self.node.group_coordinator is not None:
             self.coordinator.shutdown()

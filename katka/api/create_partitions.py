@@ -19,7 +19,7 @@ VERSIONS = range(0, 4)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
-    return _grow(ctx, request, node)
+    return node.topics.run_to_completion(_grow(ctx, request, node))
 
 
 def _added_partitions(request: Any, node: Node) -> int:

@@ -26,7 +26,7 @@ VERSIONS = range(0, 8)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
-    return _create(ctx, request, node)
+    return node.topics.run_to_completion(_create(ctx, request, node))
 
 
 def _requested_partitions(request: Any, node: Node) -> int:

@@ -20,7 +20,7 @@ ZERO_UUID = uuid.UUID(int=0)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
-    return _delete(ctx, request, node)
+    return node.topics.run_to_completion(_delete(ctx, request, node))
 
 
 async def _delete(ctx: RequestContext, request: Any, node: Node) -> Any:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar
 
 from katka.config import BrokerConfig, config_list, validate_topic_configs
 from katka.errors import ErrorCode, KafkaError
@@ -18,6 +19,8 @@ from katka.metadata.catalog import TopicCatalog, TopicInfo, validate_topic_name
 from katka.storage.base import LogConfig, PartitionLog, StorageEngine
 
 log = logging.getLogger("katka.metadata")
+
+T = TypeVar("T")
 
 # Work done between two hand-overs of the event loop while creating or deleting many
 # partitions: others' requests wait at most about this long (plus one partition's work).
@@ -46,6 +49,8 @@ class TopicManager:
         # topics being created or deleted in slices: name -> partitions they will hold
         self._in_progress: dict[str, int] = {}
         self.on_topics_changed: list[Callable[[], None]] = []
+        # admin requests' changes under way, whole even if their clients leave
+        self._changing: set[asyncio.Task[Any]] = set()
 
     def open_all(self) -> None:
         """Open the log of every partition in the catalog (recovering them as needed)."""
@@ -198,6 +203,22 @@ class TopicManager:
             self._logs[(name, partition)] = self.storage.open_log(name, partition, partition_config)
         self.catalog.set_partitions(name, count)
         self._changed()
+
+    async def run_to_completion(self, change: Coroutine[Any, Any, T]) -> T:
+        """An admin request's change (its topics created, deleted or grown), made whole even
+        when its client goes away: a closing connection cancels what awaits the change, not
+        the change (Kafka's controller completes a request it has received; cut short, a
+        creation would be rolled back and a deletion leave a topic with half its logs).
+        stop_changes() cancels what still runs when the broker stops, as a crash would."""
+        task = asyncio.ensure_future(change)
+        self._changing.add(task)
+        task.add_done_callback(self._changing.discard)
+        return await asyncio.shield(task)
+
+    async def stop_changes(self) -> None:
+        for task in list(self._changing):
+            task.cancel()
+        await asyncio.gather(*self._changing, return_exceptions=True)
 
     async def create_topic_in_slices(
         self, name: str, partitions: int, configs: Mapping[str, str | None]

@@ -3,7 +3,12 @@ its topics and their configs."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import types
+from typing import Any
+
+import pytest
 
 from katka.api import (
     alter_configs,
@@ -18,8 +23,11 @@ from katka.api import (
     init_producer_id,
     metadata,
 )
+from katka.api.context import RequestContext
 from katka.errors import ErrorCode
-from tests.api.harness import ApiHarness, edges
+from katka.metadata import topics as topics_module
+from katka.protocol.codec import request_schema
+from tests.api.harness import ApiHarness, answer_of, build, edges
 
 TIMEOUT = datetime.timedelta(seconds=5)
 TOPIC_RESOURCE, BROKER_RESOURCE = 2, 4
@@ -306,3 +314,51 @@ def test_partition_limits_refuse_a_whole_request_and_a_broker_over_its_total() -
         assert api.node.topics.catalog.get("a").partitions == 10  # type: ignore[union-attr]
     finally:
         api.close()
+
+
+def test_topics_created_grown_and_deleted_for_a_client_that_left_midway_are_changed_whole(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that times out closes its connection, which cancels the reply it awaited; the
+    change the broker received still completes (as Kafka's controller does), never rolled
+    back nor left with half a topic's logs."""
+    monkeypatch.setattr(topics_module, "SLICE_S", 0.0)  # a pause after every partition
+
+    def left_midway(module: types.ModuleType, version: int, **fields: Any) -> None:
+        request = build(request_schema(module.API_KEY, version), fields)
+        context = RequestContext(module.API_KEY, version, 7, "api-test", "127.0.0.1")
+
+        async def leave() -> None:
+            reply = asyncio.ensure_future(module.handle(context, request, api.node))
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert not reply.done(), "the change ended before the client left"
+            reply.cancel()  # what a closing connection does to the replies it awaited
+            await answer_of(
+                asyncio.gather(*api.node.topics._changing, return_exceptions=True), api.timers
+            )
+
+        api.loop.run_until_complete(leave())
+
+    left_midway(
+        create_topics,
+        7,
+        timeout=TIMEOUT,
+        topics=[
+            {"name": "a", "num_partitions": 50, "replication_factor": 1},
+            {"name": "b", "num_partitions": 50, "replication_factor": 1},
+        ],
+    )
+    assert [api.node.topics.catalog.get(t).partitions for t in "ab"] == [50, 50]  # type: ignore[union-attr]
+    assert all(api.node.topics.partition_exists(t, p) for t in "ab" for p in range(50))
+    left_midway(create_partitions, 3, timeout=TIMEOUT, topics=[{"name": "a", "count": 100}])
+    assert api.node.topics.catalog.get("a").partitions == 100  # type: ignore[union-attr]
+    assert all(api.node.topics.partition_exists("a", p) for p in range(100))
+    left_midway(
+        delete_topics,
+        6,
+        timeout=TIMEOUT,
+        topics=[{"name": "a", "topic_id": None}, {"name": "b", "topic_id": None}],
+    )
+    assert "a" not in api.node.topics.catalog and "b" not in api.node.topics.catalog
+    assert not any(api.node.topics.partition_exists("a", p) for p in range(100))
