@@ -50,13 +50,19 @@ def wait_for(browser: Any, condition: Callable[[Any], object], timeout: float = 
 
 
 def text_of(browser: Any, selector: str) -> str:
+    """The element's text; "" when there is none. The page re-renders every 2 s, so an element
+    found may be replaced before its text is read: then it is found again."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    try:
-        return str(browser.find_element(By.CSS_SELECTOR, selector).text)
-    except (NoSuchElementException, StaleElementReferenceException):
-        return ""
+    for _attempt in range(5):
+        try:
+            return str(browser.find_element(By.CSS_SELECTOR, selector).text)
+        except NoSuchElementException:
+            return ""
+        except StaleElementReferenceException:
+            continue
+    return ""
 
 
 def click(browser: Any, selector: str) -> None:
