@@ -117,9 +117,10 @@ def test_the_console_shows_topics_groups_lag_the_plot_idle_members_and_rebalance
         wait_for(browser, lambda b: text_of(b, "#lag td.lag") == "6")
         # Both members in the group, one of them idle: one partition, two consumers.
         wait_for(browser, lambda b: "idle" in text_of(b, "#members tr.idle"))
-        assert text_of(browser, "#group-state") == "Stable"
-        assert "join" in text_of(browser, "#rebalances")
-        assert "s" in text_of(browser, "#lag")  # lag in time shown next to records
+        # (waits, not reads: the page re-renders on every refresh)
+        wait_for(browser, lambda b: text_of(b, "#group-state") == "Stable")
+        wait_for(browser, lambda b: "join" in text_of(b, "#rebalances"))
+        wait_for(browser, lambda b: "s" in text_of(b, "#lag"))  # lag in time next to records
 
         def points(b: object) -> int:
             from selenium.webdriver.common.by import By
