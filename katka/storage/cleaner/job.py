@@ -209,11 +209,13 @@ class CleaningJob:
             for run in passes.runs(source.batches(), self._run_bytes()):
                 self._check_cancelled()
                 wanted = []
+                past_end = False
                 for header, batch in run:
                     stats.bytes_read += header.size
                     if header.last_offset < first_dirty:
                         continue
-                    if header.base_offset >= end:
+                    if header.base_offset >= end:  # the last stable offset, within a segment
+                        past_end = True
                         break
                     if header.is_control or rules.is_aborted(header):
                         continue
@@ -223,6 +225,8 @@ class CleaningJob:
                 if put < len(wanted):
                     offset_map.end_offset = wanted[put][0].base_offset
                     return offset_map
+                if past_end:
+                    break
         return offset_map
 
     def _clean_segment(
