@@ -119,3 +119,14 @@ def test_a_live_reset_is_refused_on_a_kafka_cluster() -> None:
     assert status == HTTPStatus.CONFLICT and "katka-only" in answer["message"]
     with pytest.raises(offset_reset.Refused):
         kafka.action("reset_offsets", "billing", body)
+
+
+def test_an_unreachable_cluster_or_a_bad_listen_address_fails_at_start(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from katka.cli.main import run
+
+    assert run(["console", "--bootstrap-server", "127.0.0.1:1", "--listen", "127.0.0.1:0"]) == 1
+    assert "cannot connect to the broker at 127.0.0.1:1" in capsys.readouterr().err
+    assert run(["console", "--listen", "nonsense"]) == 2
+    assert "expected HOST:PORT" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 import click
 
@@ -72,7 +73,10 @@ async def _serve(source: KafkaSource, host: str, port: int) -> None:
         f"http://{bound_host}:{bound_port}/ (metrics: /metrics)",
         err=True,
     )
+    stopping = asyncio.Event()
+    # SIGTERM (a service manager) stops as Ctrl-C does: the poller's consumers close cleanly.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     try:
-        await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
+        await stopping.wait()
     finally:
         await server.stop()
