@@ -38,6 +38,15 @@ _IMPLIED_BY = {
     AclOperation.DESCRIBE_CONFIGS: (AclOperation.ALTER_CONFIGS,),
 }
 
+# operation -> the operations whose ALLOW grants it (itself, ALL, those that imply it), as ints
+_ALLOWED_BY = {
+    operation: frozenset(
+        int(o) for o in (operation, AclOperation.ALL, *_IMPLIED_BY.get(operation, ()))
+    )
+    for operation in AclOperation
+}
+_DENY, _ALL = int(AclPermissionType.DENY), int(AclOperation.ALL)
+
 # AclEntry.supportedOperations: what KIP-430's authorized operations may list per type.
 SUPPORTED_OPERATIONS = {
     ResourceType.TOPIC: (
@@ -107,22 +116,21 @@ class Authorizer:
         acls = self.store.acls_on(resource_type, resource_name)
         if not acls:
             return self.allow_if_no_acl
-        mine = [
-            a
-            for a in acls
-            if a.principal in (name, f"{principal.principal_type}:{WILDCARD}")
-            and a.host in (host, WILDCARD)
-        ]
-        if any(
-            a.permission_type == AclPermissionType.DENY
-            and a.operation in (operation, AclOperation.ALL)
-            for a in mine
-        ):
-            return False
-        allowed = (operation, AclOperation.ALL, *_IMPLIED_BY.get(operation, ()))
-        return any(
-            a.permission_type == AclPermissionType.ALLOW and a.operation in allowed for a in mine
-        )
+        # One pass: a matching DENY decides at once; otherwise any matching ALLOW.
+        any_principal = f"{principal.principal_type}:{WILDCARD}"
+        allowed_by = _ALLOWED_BY[operation]
+        allowed = False
+        for acl in acls:
+            if acl.principal != name and acl.principal != any_principal:
+                continue
+            if acl.host != host and acl.host != WILDCARD:
+                continue
+            if acl.permission_type == _DENY:
+                if acl.operation == operation or acl.operation == _ALL:
+                    return False
+            elif acl.operation in allowed_by:
+                allowed = True
+        return allowed
 
     def may_write_some_topic(self, principal: KafkaPrincipal, host: str) -> bool:
         """Kafka's authorizeByResourceType(TOPIC, WRITE) for idempotent producers: some
