@@ -31,6 +31,7 @@ DIFFERENT_DEFAULTS = {
     ("broker", "transaction.state.log.num.partitions"): "one partition on one node",
     ("broker", "share.coordinator.state.topic.replication.factor"): "one node",
     ("broker", "share.coordinator.state.topic.min.isr"): "one node",
+    ("broker", "share.coordinator.state.topic.num.partitions"): "one partition on one node",
 }
 DIFFERENT_RULES = {
     ("broker", "log.segment.bytes"): "small segments for katka's crash tests",
