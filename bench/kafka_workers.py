@@ -296,7 +296,11 @@ def latency_producer(
     while sent < total:
         due = min(total, int((time.perf_counter() - began) * rate) + 1)
         while sent < due:
-            producer.produce(topic, pack(time.monotonic_ns()) + padding, KEYS[sent & 1023])
+            try:
+                producer.produce(topic, pack(time.monotonic_ns()) + padding, KEYS[sent & 1023])
+            except BufferError:  # the broker is behind: wait for room, the delay is measured
+                producer.poll(0.001)
+                continue
             sent += 1
         producer.poll(0)
         pause = sent / rate - (time.perf_counter() - began)

@@ -469,12 +469,14 @@ def markdown(results: Results, charts: list[str]) -> str:
     m = results.machine
     quick = m.get("quick")
     versions = m.get("versions", {})
+    # A results file merged from several commands names them in its run line.
+    default_command = f"`python -m bench run{' --quick' if quick else ''}`"
     lines = [
         "# katka vs peers"
         + (" (--quick smoke run: small sizes, not for comparison)" if quick else ""),
         "",
-        f"Command: `python -m bench run{' --quick' if quick else ''}` — "
-        f"{results.run.get('seconds', '?')} s wall clock.",
+        f"Command: {results.run.get('command', default_command)}"
+        f" — {results.run.get('seconds', '?')} s wall clock.",
         "",
         "## Machine",
         "",

@@ -186,8 +186,15 @@ CDF_POINTS = [
 
 
 def latency(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
-    """End-to-end latency at each of settings.latency_rates."""
-    return [row for rate in settings.latency_rates for row in latency_at(broker, settings, rate)]
+    """End-to-end latency at each of settings.latency_rates (a rate that fails is reported as
+    an error row; the others still count)."""
+    rows: list[dict[str, Any]] = []
+    for rate in settings.latency_rates:
+        try:
+            rows += latency_at(broker, settings, rate)
+        except procs.WorkerFailed as error:
+            rows.append({"workload": "latency", "variant": f"{rate}/s", "error": repr(error)})
+    return rows
 
 
 def latency_at(broker: RunningBroker, settings: Settings, rate: int) -> list[dict[str, Any]]:
