@@ -219,6 +219,7 @@ def test_a_typo_of_a_partition_count_is_refused_by_the_broker_and_reported(
     assert name not in katka("topic", "list", check=True).stdout
 
 
+@pytest.mark.slow  # 3,000 partition directories: 7-18 s of disk work here
 def test_a_create_that_outlasts_the_timeout_reports_what_the_broker_did(
     katka: Run, unique: Callable[[str], str], cli_broker: CliBroker
 ) -> None:

@@ -23,6 +23,7 @@ def partition_dirs(data_dir: Path, topic: str) -> int:
     return sum(1 for entry in data_dir.iterdir() if entry.name.startswith(f"{topic}-"))
 
 
+@pytest.mark.slow  # 5,000 partition directories made and removed: 10-45 s of disk work here
 def test_other_clients_are_served_while_a_large_topic_is_created_and_deleted(
     start_katka: Callable[..., BrokerProcess], tmp_path: Path
 ) -> None:
