@@ -454,3 +454,39 @@ def test_log_dirs_offsets_records_quorum_reassignments_and_elections_read_alike(
         return re.sub(r"\n1 \S+ \d+", "", re.sub(r"[ \t]+", " ", text))
 
     assert without_log_end(ours) == without_log_end(theirs)
+
+
+def test_kafka_consumer_groups_describes_a_live_group_alike(pair: Pair) -> None:
+    topic, group = unique("live"), unique("live-group")
+    pair.same("kafka-topics", "--create", "--topic", topic, "--partitions", "2")
+    consumers = []
+    try:
+        for bootstrap in (pair.kafka.bootstrap, pair.katka.bootstrap):
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "group.id": group,
+                    "client.id": "live-client",
+                    "auto.offset.reset": "earliest",
+                }
+            )
+            consumer.subscribe([topic])
+            consumers.append(consumer)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(c.assignment() for c in consumers):
+            for consumer in consumers:
+                consumer.poll(0.2)
+        assert all(len(c.assignment()) == 2 for c in consumers)
+
+        def described(*args: str) -> None:
+            theirs, ours = pair.run("kafka-consumer-groups", "--describe", "--group", group, *args)
+            member = re.compile(r"live-client-[0-9a-f-]+")
+            assert member.sub("MEMBER", ours) == member.sub("MEMBER", theirs), (theirs, ours)
+
+        described()
+        described("--members")
+        described("--state")
+        described("--members", "--verbose")
+    finally:
+        for consumer in consumers:
+            consumer.close()
