@@ -50,9 +50,15 @@ class LogHousekeeping:
                 self.enforce_retention()
 
     def enforce_retention(self) -> int:
+        """Retention of user topics only: the internal logs (__consumer_offsets, the
+        transaction and share state) hold live state however old, and their coordinators
+        compact them themselves; retention would delete committed offsets (Kafka keeps them
+        compacted, never deleted by time)."""
         freed = 0
         now_ms = self.clock.now_ms()
         for partition_log in self.topics.logs():
+            if self.topics.is_internal(partition_log.topic):
+                continue
             try:
                 freed += partition_log.enforce_retention(now_ms)
             except Exception:

@@ -102,6 +102,10 @@ class TopicManager:
     def logs(self) -> list[PartitionLog]:
         return list(self._logs.values())
 
+    def is_internal(self, topic: str) -> bool:
+        info = self.catalog.get(topic)
+        return info is not None and info.internal
+
     def partition_exists(self, topic: str, partition: int) -> bool:
         return (topic, partition) in self._logs
 
