@@ -183,12 +183,8 @@ def test_kafka_topics_creates_lists_describes_alters_and_deletes_alike(pair: Pai
     pair.same("kafka-topics", "--alter", "--topic", topic, "--partitions", "2")
     pair.same("kafka-topics", "--describe", "--topic", unique("missing"))
     pair.same("kafka-topics", "--delete", "--topic", unique("missing"))
-    pair.same(
-        "kafka-topics", "--create", "--topic", unique("bad"), "--replication-factor", "3"
-    )
-    pair.same(
-        "kafka-topics", "--create", "--topic", unique("bad"), "--config", "retention.ms=abc"
-    )
+    pair.same("kafka-topics", "--create", "--topic", unique("bad"), "--replication-factor", "3")
+    pair.same("kafka-topics", "--create", "--topic", unique("bad"), "--config", "retention.ms=abc")
     pair.same("kafka-topics", "--describe", "--topic", topic, "--under-replicated-partitions")
     pair.same("kafka-topics", "--describe", "--topic", topic, "--unavailable-partitions")
 
@@ -391,9 +387,7 @@ def test_log_dirs_offsets_records_quorum_reassignments_and_elections_read_alike(
     plan.write_text(
         json.dumps({"partitions": [{"topic": topic, "partition": 0, "offset": 3}], "version": 1})
     )
-    assert "low_watermark: 3" in pair.same(
-        "kafka-delete-records", "--offset-json-file", str(plan)
-    )
+    assert "low_watermark: 3" in pair.same("kafka-delete-records", "--offset-json-file", str(plan))
     pair.same("kafka-get-offsets", "--topic", topic, "--time", "-2")
 
     pair.same("kafka-reassign-partitions", "--list")
