@@ -105,6 +105,19 @@ def earliest(api: ApiHarness) -> None:
     }
 
 
+def jobs_holding(
+    api: ApiHarness, values: list[bytes], members: tuple[str, ...] = ("m-1",)
+) -> uuid.UUID:
+    """A one-partition topic "jobs" holding `values`, read from the earliest offset by the
+    share group's `members`; its topic id."""
+    api.node.topics.create_topic("jobs", 1, {})
+    earliest(api)
+    for member in members:
+        join(api, member, ["jobs"])
+    produce_to(api, 3, "jobs", 0, batch(*values))
+    return topic_id(api, "jobs")
+
+
 @edges(share_group_heartbeat)
 def test_share_group_heartbeat_gives_every_member_a_partition_when_members_outnumber_partitions(
     api: ApiHarness, version: int
@@ -165,11 +178,7 @@ def test_share_group_describe_shows_members_and_assignments(api: ApiHarness, ver
 def test_share_fetch_acquires_records_and_acknowledges_them_in_the_next_request(
     api: ApiHarness, version: int
 ) -> None:
-    api.node.topics.create_topic("jobs", 1, {})
-    earliest(api)
-    join(api, "m-1", ["jobs"])
-    produce_to(api, 3, "jobs", 0, batch(b"a", b"b", b"c"))
-    tid = topic_id(api, "jobs")
+    tid = jobs_holding(api, [b"a", b"b", b"c"])
     first = share_fetch_call(api, version, "m-1", 0, {(tid, 0): []})
     assert first.error_code == ErrorCode.none
     assert acquired(first) == [(0, 2, 1)]
@@ -185,12 +194,7 @@ def test_share_fetch_acquires_records_and_acknowledges_them_in_the_next_request(
 def test_share_fetch_refuses_unknown_sessions_stale_epochs_and_foreign_acknowledgements(
     api: ApiHarness, version: int
 ) -> None:
-    api.node.topics.create_topic("jobs", 1, {})
-    earliest(api)
-    join(api, "m-1", ["jobs"])
-    join(api, "m-2", ["jobs"])
-    produce_to(api, 3, "jobs", 0, batch(b"a"))
-    tid = topic_id(api, "jobs")
+    tid = jobs_holding(api, [b"a"], members=("m-1", "m-2"))
     no_session = share_fetch_call(api, version, "m-1", 4, {(tid, 0): []})
     assert no_session.error_code == ErrorCode.share_session_not_found
     assert acquired(share_fetch_call(api, version, "m-1", 0, {(tid, 0): []})) == [(0, 0, 1)]
@@ -211,11 +215,7 @@ def test_share_fetch_refuses_unknown_sessions_stale_epochs_and_foreign_acknowled
 def test_share_acknowledge_rejects_records_which_are_never_redelivered(
     api: ApiHarness, version: int
 ) -> None:
-    api.node.topics.create_topic("jobs", 1, {})
-    earliest(api)
-    join(api, "m-1", ["jobs"])
-    produce_to(api, 3, "jobs", 0, batch(b"a", b"b"))
-    tid = topic_id(api, "jobs")
+    tid = jobs_holding(api, [b"a", b"b"])
     assert acquired(share_fetch_call(api, version, "m-1", 0, {(tid, 0): []})) == [(0, 1, 1)]
     response = api.call(
         share_acknowledge,
@@ -293,11 +293,7 @@ def test_a_member_that_left_the_group_still_acknowledges_in_its_share_session(
     """As Kafka 4.4 does (tests/kafka/test_share_differential.py): the heartbeat that leaves
     the group leaves the share session and its locks alone; the final acknowledgement is
     applied, then the session closes and releases what is still acquired."""
-    api.node.topics.create_topic("jobs", 1, {})
-    earliest(api)
-    join(api, "m-1", ["jobs"])
-    produce_to(api, 3, "jobs", 0, batch(b"a", b"b", b"c"))
-    tid = topic_id(api, "jobs")
+    tid = jobs_holding(api, [b"a", b"b", b"c"])
     assert acquired(share_fetch_call(api, 1, "m-1", 0, {(tid, 0): []})) == [(0, 2, 1)]
     leave(api, "m-1")
     accept, release = int(AcknowledgeType.ACCEPT), int(AcknowledgeType.RELEASE)
@@ -311,11 +307,7 @@ def test_a_member_that_left_the_group_still_acknowledges_in_its_share_session(
 
 
 def test_a_share_fetch_with_max_bytes_zero_acquires_nothing(api: ApiHarness) -> None:
-    api.node.topics.create_topic("jobs", 1, {})
-    earliest(api)
-    join(api, "m-1", ["jobs"])
-    produce_to(api, 3, "jobs", 0, batch(b"a", b"b"))
-    tid = topic_id(api, "jobs")
+    tid = jobs_holding(api, [b"a", b"b"])
     assert acquired(share_fetch_call(api, 1, "m-1", 0, {(tid, 0): []}, max_bytes=0)) == []
     assert acquired(share_fetch_call(api, 1, "m-1", 1, {(tid, 0): []})) == [(0, 1, 1)]
 
@@ -325,12 +317,7 @@ def test_an_expired_lock_is_released_for_the_next_fetch_with_nothing_else_to_rea
 ) -> None:
     """Lock expiry is lazy: the next fetch must look at the locks before deciding there is
     nothing to read (once every record is in flight, no new record would make it look)."""
-    api.node.topics.create_topic("jobs", 1, {})
-    earliest(api)
-    join(api, "m-1", ["jobs"])
-    join(api, "m-2", ["jobs"])
-    produce_to(api, 3, "jobs", 0, batch(b"a", b"b"))
-    tid = topic_id(api, "jobs")
+    tid = jobs_holding(api, [b"a", b"b"], members=("m-1", "m-2"))
     assert acquired(share_fetch_call(api, 1, "m-1", 0, {(tid, 0): []})) == [(0, 1, 1)]
     assert acquired(share_fetch_call(api, 1, "m-2", 0, {(tid, 0): []})) == []
     api.clock.advance(api.node.coordinator.config.share_record_lock_duration_ms)
@@ -363,11 +350,7 @@ def test_describe_share_group_offsets_shows_the_start_offset_and_lag(
 def test_alter_share_group_offsets_resets_an_empty_group_and_refuses_a_live_one(
     api: ApiHarness, version: int
 ) -> None:
-    api.node.topics.create_topic("jobs", 1, {})
-    earliest(api)
-    join(api, "m-1", ["jobs"])
-    produce_to(api, 3, "jobs", 0, batch(b"a", b"b", b"c"))
-    tid = topic_id(api, "jobs")
+    tid = jobs_holding(api, [b"a", b"b", b"c"])
     fetch_and_accept_first(api, tid, 2)
     fields = dict(
         group_id=GROUP,
@@ -388,11 +371,7 @@ def test_alter_share_group_offsets_resets_an_empty_group_and_refuses_a_live_one(
 def test_delete_share_group_offsets_forgets_a_topic_so_the_group_starts_over(
     api: ApiHarness, version: int
 ) -> None:
-    api.node.topics.create_topic("jobs", 1, {})
-    earliest(api)
-    join(api, "m-1", ["jobs"])
-    produce_to(api, 3, "jobs", 0, batch(b"a", b"b"))
-    tid = topic_id(api, "jobs")
+    tid = jobs_holding(api, [b"a", b"b"])
     fetch_and_accept_first(api, tid, 1)
     leave(api, "m-1")
     response = api.call(
