@@ -21,6 +21,7 @@ read from /proc around each step.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench import cost_workers, procs
@@ -133,17 +134,27 @@ def partitions_per_consumer(broker: RunningBroker, settings: Settings) -> list[d
     return rows
 
 
-def producer_connections(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
-    """On a broker of its own, started for each count: its memory is then this step's alone
-    (a broker that served the idle consumers reuses the memory they freed)."""
+def _on_fresh_brokers(
+    broker: RunningBroker,
+    settings: Settings,
+    sizes: Sequence[int],
+    step: Callable[[RunningBroker, Settings, int], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """One row per size, each measured on a broker of its own like `broker`."""
     rows = []
-    for count in settings.cost_connections:
+    for size in sizes:
         fresh, _ = start_broker(broker.spec)
         try:
-            rows.append(_producer_connections(fresh, settings, count))
+            rows.append(step(fresh, settings, size))
         finally:
             fresh.stop()
     return rows
+
+
+def producer_connections(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
+    """On a broker of its own, started for each count: its memory is then this step's alone
+    (a broker that served the idle consumers reuses the memory they freed)."""
+    return _on_fresh_brokers(broker, settings, settings.cost_connections, _producer_connections)
 
 
 def _producer_connections(broker: RunningBroker, settings: Settings, count: int) -> dict[str, Any]:
@@ -187,14 +198,7 @@ def _producer_connections(broker: RunningBroker, settings: Settings, count: int)
 def many_partitions(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
     """On a broker of its own for each width (see producer_connections); memory per
     partition is what creating the topic and writing to every partition added."""
-    rows = []
-    for partitions in settings.cost_many_partitions:
-        fresh, _ = start_broker(broker.spec)
-        try:
-            rows.append(_many_partitions(fresh, settings, partitions))
-        finally:
-            fresh.stop()
-    return rows
+    return _on_fresh_brokers(broker, settings, settings.cost_many_partitions, _many_partitions)
 
 
 def _many_partitions(broker: RunningBroker, settings: Settings, partitions: int) -> dict[str, Any]:

@@ -12,17 +12,21 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from katka.reliability.process import BrokerProcess
 from tests.conditions import wait_until
 from tests.e2e.test_compaction import admin_api, cleaned
 from tests.kafka.reference import kafka_libs
-from tests.kafka.test_kafka_streams_eos import PARTITIONS, counts_by_key, kafka_streams_libs
+from tests.kafka.test_kafka_streams_eos import (
+    CountJudgeApps,
+    counts_by_key,
+    create_in_and_out,
+    kafka_streams_libs,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-APP = Path(__file__).with_name("CountJudge.java")
 KEYS = 10
 PER_KEY = 60
 CHANGELOG = "counter-counts-changelog"
@@ -58,25 +62,14 @@ def test_kafka_streams_changelog_is_compacted_cleaned_and_restores_wiped_state(
     )
     broker.start(30)
     state = tmp_path / "state"
-    apps: list[subprocess.Popen[str]] = []
+    apps = CountJudgeApps(classpath, state, TOPIC_CONFIGS)
 
     def start_app() -> subprocess.Popen[str]:
-        command = ["java", "-cp", classpath, str(APP), broker.bootstrap, "in", "out", "counter"]
-        app = subprocess.Popen(
-            [*command, str(state), *TOPIC_CONFIGS],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        apps.append(app)
-        return app
+        return apps.start(broker.bootstrap)
 
     try:
+        create_in_and_out(broker.bootstrap)
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-        for future in admin.create_topics(
-            [NewTopic("in", PARTITIONS, 1), NewTopic("out", PARTITIONS, 1)]
-        ).values():
-            future.result(10)
         produce_counts(broker.bootstrap, PER_KEY)
         app = start_app()
         wait_for_counts(broker.bootstrap, PER_KEY)
@@ -101,7 +94,5 @@ def test_kafka_streams_changelog_is_compacted_cleaned_and_restores_wiped_state(
         counts = wait_for_counts(broker.bootstrap, 2 * PER_KEY)
         assert counts == {f"k{k}": list(range(1, 2 * PER_KEY + 1)) for k in range(KEYS)}
     finally:
-        for app in apps:
-            app.kill()
-            app.wait(30)
+        apps.kill_all()
         broker.kill()

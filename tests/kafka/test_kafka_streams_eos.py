@@ -104,6 +104,41 @@ def counts_by_key(bootstrap: str, topic: str) -> dict[str, list[int]]:
     return counts
 
 
+class CountJudgeApps:
+    """CountJudge.java Kafka Streams instances counting "in" into "out" with one state
+    directory; every one started is killed by kill_all."""
+
+    def __init__(self, classpath: str, state: Path, extra_args: list[str] | None = None) -> None:
+        self.classpath = classpath
+        self.state = state
+        self.extra_args = extra_args or []
+        self.apps: list[subprocess.Popen[str]] = []
+
+    def start(self, bootstrap: str) -> subprocess.Popen[str]:
+        command = ["java", "-cp", self.classpath, str(APP), bootstrap, "in", "out", "counter"]
+        app = subprocess.Popen(
+            [*command, str(self.state), *self.extra_args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.apps.append(app)
+        return app
+
+    def kill_all(self) -> None:
+        for app in self.apps:
+            app.kill()
+            app.wait(30)
+
+
+def create_in_and_out(bootstrap: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics(
+        [NewTopic("in", PARTITIONS, 1), NewTopic("out", PARTITIONS, 1)]
+    ).values():
+        future.result(10)
+
+
 def test_kafka_streams_exactly_once_v2_counts_each_record_once_across_kills(
     tmp_path: Path,
 ) -> None:
@@ -111,25 +146,13 @@ def test_kafka_streams_exactly_once_v2_counts_each_record_once_across_kills(
     classpath = f"{kafka_streams_libs(libs)}/*:{libs}/log4j-api-2.24.3.jar"
     broker = BrokerProcess(tmp_path / "data", overrides=["group.initial.rebalance.delay.ms=0"])
     broker.start(30)
-    apps: list[subprocess.Popen[str]] = []
+    apps = CountJudgeApps(classpath, tmp_path / "state")
 
     def start_app() -> subprocess.Popen[str]:
-        command = ["java", "-cp", classpath, str(APP), broker.bootstrap, "in", "out", "counter"]
-        app = subprocess.Popen(
-            [*command, str(tmp_path / "state")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        apps.append(app)
-        return app
+        return apps.start(broker.bootstrap)
 
     try:
-        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-        for future in admin.create_topics(
-            [NewTopic("in", PARTITIONS, 1), NewTopic("out", PARTITIONS, 1)]
-        ).values():
-            future.result(10)
+        create_in_and_out(broker.bootstrap)
         producer = Producer({"bootstrap.servers": broker.bootstrap})
         for i in range(KEYS * PER_KEY):
             producer.produce("in", key=b"k%d" % (i % KEYS), value=b"v")
@@ -162,7 +185,5 @@ def test_kafka_streams_exactly_once_v2_counts_each_record_once_across_kills(
             f"k{k}": list(range(1, PER_KEY + 1)) for k in range(KEYS)
         }
     finally:
-        for app in apps:
-            app.kill()
-            app.wait(30)
+        apps.kill_all()
         broker.kill()

@@ -143,36 +143,31 @@ def produce(config: dict[str, Any], topic: str) -> int:
     return outcome[0] if outcome else -1
 
 
-def fetch(config: dict[str, Any], topic: str) -> int:
-    consumer = Consumer({**config, "group.id": "g-ok", "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, 0, 0)])
+def first_outcome(consumer: Consumer, seconds: float) -> int:
+    """The error code of the first message or error the consumer polls (0: a record; -1:
+    nothing within `seconds`); the consumer is closed."""
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            return 0 if error is None else int(error.code())
+            if message is not None:
+                error = message.error()
+                return 0 if error is None else int(error.code())
         return -1
     finally:
         consumer.close()
+
+
+def fetch(config: dict[str, Any], topic: str) -> int:
+    consumer = Consumer({**config, "group.id": "g-ok", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    return first_outcome(consumer, 20)
 
 
 def join(config: dict[str, Any], group: str) -> int:
     consumer = Consumer({**config, "group.id": group, "auto.offset.reset": "earliest"})
     consumer.subscribe(["granted"])
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            return 0 if error is None else int(error.code())
-        return -1
-    finally:
-        consumer.close()
+    return first_outcome(consumer, 30)
 
 
 def commit(config: dict[str, Any], group: str, topic: str) -> Any:
