@@ -21,6 +21,20 @@ TOPIC = "crash-test"
 GROUP = "crash-group"
 
 
+# An idempotent producer that rides out broker kills: acks=all, retried for five minutes,
+# reconnecting quickly (the crash harness and the soak).
+RETRYING_PRODUCER: dict[str, object] = {
+    "acks": "all",
+    "enable.idempotence": True,
+    "linger.ms": 5,
+    "message.timeout.ms": 300000,
+    "retry.backoff.ms": 50,
+    "retry.backoff.max.ms": 500,
+    "reconnect.backoff.ms": 50,
+    "reconnect.backoff.max.ms": 500,
+}
+
+
 class Ledger:
     """What the clients were told: acknowledged records and acknowledged commits."""
 
@@ -82,15 +96,8 @@ class ProducerWorker(threading.Thread):
 
         return Producer(
             {
+                **RETRYING_PRODUCER,
                 "bootstrap.servers": self.bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                "message.timeout.ms": 300000,
-                "retry.backoff.ms": 50,
-                "retry.backoff.max.ms": 500,
-                "reconnect.backoff.ms": 50,
-                "reconnect.backoff.max.ms": 500,
                 "socket.connection.setup.timeout.ms": 5000,
                 "error_cb": on_error,
                 "log_level": 0,

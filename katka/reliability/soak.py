@@ -38,7 +38,7 @@ from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from katka.reliability.crash_clients import ReadTimeout, scan_log
+from katka.reliability.crash_clients import RETRYING_PRODUCER, ReadTimeout, scan_log
 from katka.reliability.process import BrokerProcess
 
 TOPIC = "soak"
@@ -174,15 +174,8 @@ def _soak(
 
     producer = Producer(
         {
+            **RETRYING_PRODUCER,
             "bootstrap.servers": broker.bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 5,
-            "message.timeout.ms": 300000,
-            "retry.backoff.ms": 50,
-            "retry.backoff.max.ms": 500,
-            "reconnect.backoff.ms": 50,
-            "reconnect.backoff.max.ms": 500,
             "error_cb": on_error,
             "logger": logging.getLogger("katka.reliability.soak.librdkafka"),
         }
