@@ -1,4 +1,4 @@
-"""python -m bench run [--quick] | report FILE | profile  (see bench/README.md)."""
+"""python -m bench run [--quick] | report FILE | profile | fetch-cost  (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     profile.add_argument("--seconds", type=float, default=8.0)
     profile.add_argument("--out", type=Path, default=RESULTS / "profile")
 
+    fetch_cost = commands.add_parser(
+        "fetch-cost", help="broker CPU per expired idle poll and per woken fetch (raw Fetch)"
+    )
+    fetch_cost.add_argument("--case", default="idle,woken", help="idle,woken or one of them")
+    fetch_cost.add_argument("--connections", type=int, default=1000, help="idle: connections")
+    fetch_cost.add_argument("--seconds", type=float, default=10.0, help="idle: seconds measured")
+    fetch_cost.add_argument("--records", type=int, default=3000, help="woken: records produced")
+    fetch_cost.add_argument("--fetch-version", type=int, default=11)
+    fetch_cost.add_argument("--profile", type=Path, default=None, help="py-spy raw files here")
+
     args = parser.parse_args(argv)
     if args.command == "run":
         from bench import report as report_module
@@ -88,6 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         from bench import profile as profile_module
 
         profile_module.run(args.seconds, args.out)
+        return 0
+    if args.command == "fetch-cost":
+        from bench import fetch_cost
+
+        cases = [c.strip() for c in args.case.split(",") if c.strip()]
+        fetch_cost.run(
+            cases, args.connections, args.seconds, args.records, args.fetch_version, args.profile
+        )
         return 0
     return 2
 
