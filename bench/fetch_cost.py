@@ -87,9 +87,7 @@ def fetch_frame(
         log_start_offset=i64(-1),
         partition_max_bytes=i32(1 << 20),
     )
-    fetch_topic = _make(
-        m.FetchTopic, topic=topic, topic_id=topic_id, partitions=(fetch_partition,)
-    )
+    fetch_topic = _make(m.FetchTopic, topic=topic, topic_id=topic_id, partitions=(fetch_partition,))
     extra: dict[str, Any] = {}
     if hasattr(m, "ReplicaState"):
         extra["replica_state"] = m.ReplicaState(replica_id=i32(-1), replica_epoch=i64(-1))

@@ -1,4 +1,4 @@
-"""One client connection: a read loop and a FIFO writer.
+"""One client connection: a read loop, and replies written in request order as they complete.
 
 Kafka clients pipeline requests and match responses by order as much as by correlation id, so
 responses leave in request order even when one is parked (a JoinGroup waiting for the
@@ -6,14 +6,19 @@ rebalance, a Fetch long poll). The read loop keeps decoding while a reply is par
 `queued.max.requests` outstanding replies; then it stops reading, which pushes back on the
 client through TCP.
 
-Memory per connection is bounded for a client that stops reading its socket: the writer awaits
-`drain()` above the transport's high-water mark, and the read loop also stops reading while
-the encoded replies waiting for the writer exceed `katka.connection.max.buffered.bytes`
-(pipelined Fetch requests are answered at once, so without this a client that never reads
-could make the broker hold queued.max.requests full fetch responses). The bound is that limit
-plus the high-water mark plus the replies of requests still parked (at most
-queued.max.requests). Kafka gets the same effect by muting a channel until its one in-flight
-response is sent.
+There is no writer task: a reply is written to the transport as soon as it and every reply
+before it are ready, by the read loop (a reply answered at once) or by the parked reply's
+completion callback. A task switch per reply was a good part of what an idle consumer's
+expired long poll cost (issue 17).
+
+Memory per connection is bounded for a client that stops reading its socket: the read loop
+awaits `drain()` while the transport holds more than its high-water mark, and also stops
+reading while the encoded replies waiting behind a parked one exceed
+`katka.connection.max.buffered.bytes` (pipelined Fetch requests are answered at once, so
+without this a client that never reads could make the broker hold queued.max.requests full
+fetch responses). The bound is that limit plus the high-water mark plus the replies of
+requests still parked (at most queued.max.requests). Kafka gets the same effect by muting a
+channel until its one in-flight response is sent.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections import deque
 from katka.protocol.codec import EncodedFrame
 from katka.protocol.framing import FrameDecoder, FrameError
 from katka.security.session import Session
-from katka.server.dispatch import CloseConnection, Dispatcher, Reply
+from katka.server.dispatch import CloseConnection, Dispatcher
 
 log = logging.getLogger("katka.server")
 
@@ -55,16 +60,15 @@ class Connection:
         self.client_host = peer[0] if peer else "unknown"
         self.client_port = peer[1] if peer else 0
         self.session = session or Session(client_host=self.client_host)
-        self._replies: deque[Reply] = deque()
-        self._reply_ready = asyncio.Event()
+        # Replies owed, in request order: encoded, parked (a future), or nothing (acks=0).
+        self._replies: deque[EncodedFrame | asyncio.Future[EncodedFrame]] = deque()
         self._room = asyncio.Event()
         self._room.set()
-        self._closing = False
+        self._aborted = False
         transport = writer.transport
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
 
     async def run(self) -> None:
-        writer_task = asyncio.create_task(self._write_loop())
         stats = self.dispatcher.node.stats
         stats.connection_opened()
         address = f"{self.client_host}:{self.client_port}"
@@ -82,12 +86,10 @@ class Connection:
         finally:
             stats.connection_closed()
             self._run_close_callbacks()
-            self._closing = True
-            self._reply_ready.set()
-            try:
-                await asyncio.wait_for(writer_task, timeout=30)
-            except (TimeoutError, Exception):
-                writer_task.cancel()
+            parked = [reply for reply in self._replies if isinstance(reply, asyncio.Future)]
+            if parked and not self._aborted:  # the replies still owed are written first
+                await asyncio.wait(parked, timeout=30)
+                self._write_ready()
             self._abandon_parked()
             self.writer.close()
             try:
@@ -105,6 +107,7 @@ class Connection:
                 log.exception("a close callback failed (connection from %s)", self.client_host)
 
     async def _read_loop(self) -> None:
+        transport = self.writer.transport
         while True:
             data = await self.reader.read(READ_CHUNK)
             if not data:
@@ -117,15 +120,20 @@ class Connection:
                 reply = self.dispatcher.dispatch(frame, self.client_host, self.session)
                 if reply is None:
                     continue
-                self._replies.append(reply)
                 if isinstance(reply, EncodedFrame):
-                    self._buffered_bytes += reply.size
-                elif isinstance(reply, asyncio.Future):
+                    if not self._replies:  # nothing owed before it: straight to the socket
+                        transport.writelines(reply.chunks)
+                    else:
+                        self._replies.append(reply)
+                        self._buffered_bytes += reply.size
+                else:
+                    self._replies.append(reply)
                     reply.add_done_callback(self._on_parked_reply_done)
-                self._reply_ready.set()
                 while self._is_full():
                     self._room.clear()
                     await self._room.wait()
+                if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                    await self.writer.drain()
 
     def _is_full(self) -> bool:
         return (
@@ -133,50 +141,56 @@ class Connection:
             or self._buffered_bytes > self.max_buffered_bytes
         )
 
-    def _on_parked_reply_done(self, future: asyncio.Future[EncodedFrame | None]) -> None:
+    def _on_parked_reply_done(self, future: asyncio.Future[EncodedFrame]) -> None:
         if not future.cancelled() and future.exception() is None:
             result = future.result()
             if result is not None:
                 self._buffered_bytes += result.size
+        if self._replies and self._replies[0] is future:
+            self._write_ready()
 
-    async def _write_loop(self) -> None:
-        while True:
-            while not self._replies:
-                if self._closing:
+    def _write_ready(self) -> None:
+        """Write the replies at the head of the queue that are ready, in request order."""
+        replies = self._replies
+        while replies and not self._aborted:
+            head = replies[0]
+            reply: EncodedFrame | None
+            if isinstance(head, asyncio.Future):
+                if not head.done():
+                    break
+                if head.cancelled():
+                    replies.popleft()
+                    continue
+                error = head.exception()
+                if error is not None:
+                    self._abort(error)
                     return
-                self._reply_ready.clear()
-                await self._reply_ready.wait()
-            reply = self._replies[0]
-            counted = isinstance(reply, EncodedFrame | asyncio.Future)
-            if reply is not None and not isinstance(reply, EncodedFrame):
-                try:
-                    reply = await reply
-                except CloseConnection as error:
-                    log.info("closing connection from %s: %s", self.client_host, error)
-                    self._closing = True
-                    self.writer.transport.abort()
-                    return
-                except Exception:
-                    log.exception("handler failed; closing connection from %s", self.client_host)
-                    self.writer.transport.abort()
-                    return
-            self._replies.popleft()
-            if reply is None:
-                self._maybe_make_room()
-                continue
-            self.writer.writelines(reply.chunks)
-            if counted:
+                reply = head.result()
+            else:
+                reply = head
+            replies.popleft()
+            if reply is not None:
+                self.writer.transport.writelines(reply.chunks)
                 self._buffered_bytes -= reply.size
-            self._maybe_make_room()
-            if self.writer.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
-                await self.writer.drain()
-
-    def _maybe_make_room(self) -> None:
         if not self._room.is_set() and not self._is_full():
             self._room.set()
 
+    def _abort(self, error: BaseException) -> None:
+        if isinstance(error, CloseConnection):
+            log.info("closing connection from %s: %s", self.client_host, error)
+        else:
+            log.error(
+                "handler failed; closing connection from %s",
+                self.client_host,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+        self._aborted = True
+        self.writer.transport.abort()
+        if not self._room.is_set():
+            self._room.set()  # the read loop ends on the closed transport
+
     def _abandon_parked(self) -> None:
         for reply in self._replies:
-            if isinstance(reply, asyncio.Future | asyncio.Task) and not reply.done():
+            if isinstance(reply, asyncio.Future) and not reply.done():
                 reply.cancel()
         self._replies.clear()

@@ -49,7 +49,7 @@ class CloseConnection(Exception):
 
 # What a connection queues for one request: bytes now, bytes later (a parked reply), or
 # nothing (acks=0 produce).
-Reply = EncodedFrame | Awaitable[EncodedFrame] | None
+Reply = EncodedFrame | asyncio.Future[EncodedFrame] | None
 
 
 @dataclass(slots=True)
