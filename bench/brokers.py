@@ -312,6 +312,16 @@ class RunningBroker:
                 os.remove(self.log_path)
 
 
+def bytecode_env() -> dict[str, str]:
+    """The environment of a katka process under test: this checkout first on the path, and
+    bytecode written and read (the environment's PYTHONDONTWRITEBYTECODE would have every
+    start recompile katka, which no installed katka does)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def start_broker(
     spec: BrokerSpec, data_dir: str | None = None, port: int | None = None
 ) -> tuple[RunningBroker, float]:
@@ -319,8 +329,7 @@ def start_broker(
     owns = data_dir is None
     data_dir = data_dir or tempfile.mkdtemp(prefix=f"bench-{spec.name}-")
     port = port or free_port()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env = bytecode_env()
     # The broker's stderr, kept only when it failed (RunningBroker.stop removes it otherwise).
     log_path = os.path.join(tempfile.gettempdir(), f"bench-{spec.name}-{port}.err")
     if spec.name == "kafka" and not (Path(data_dir) / "server.properties").exists():

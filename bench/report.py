@@ -266,7 +266,12 @@ def katka_only_table(results: Results) -> list[str]:
             label = f"start-up, {record['variant']}"
             if record["variant"] == "embedded":
                 label = "embedded broker: katka.embedded() ready (import excluded)"
-                text = f"{_s(record['seconds'])} (import katka: {_s(record['import_s'])})"
+                text = f"{_s(record['seconds'])} (import katka.embed: {_s(record['import_s'])}"
+                if record.get("import_includes_hypothesis"):
+                    text += ", with kio's hypothesis strategies"
+                text += ")"
+            elif record["variant"] == "empty" and "cpu_s" in record:
+                text = f"{_s(record['seconds'])} (CPU to the first answer {_s(record['cpu_s'])})"
             else:
                 text = _s(record["seconds"])
                 if "partitions_seen_after_restart" in record:

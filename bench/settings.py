@@ -23,7 +23,8 @@ class Settings:
     rebalance_window_s: float = 6.0
     rebalance_baseline_s: float = 3.0
     session_timeout_ms: int = 6000
-    startup_repeats: int = 3
+    startup_repeats: int = 3  # restarts with data, embedded starts
+    startup_empty_repeats: int = 10
     startup_partitions: int = 1000
     startup_records_per_partition: int = 100
     cost_idle_consumers: tuple[int, ...] = (0, 10, 100, 1000)
@@ -54,6 +55,7 @@ QUICK = Settings(
     rebalance_window_s=2.5,
     rebalance_baseline_s=1.0,
     startup_repeats=1,
+    startup_empty_repeats=3,
     startup_partitions=100,
     startup_records_per_partition=20,
     cost_idle_consumers=(0, 10, 100),
