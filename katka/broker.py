@@ -163,15 +163,12 @@ class Broker:
         if self._storage_override is None:
             self.dynamic_configs.load()
         self.topics.open_all()
-        if OFFSETS_TOPIC not in catalog:
-            self.topics.create_topic(
-                OFFSETS_TOPIC, 1, {"segment.bytes": str(100 * 1024 * 1024)}, internal=True
-            )
-        for internal_topic in (TRANSACTION_STATE_TOPIC, SHARE_STATE_TOPIC):
-            if internal_topic not in catalog:
-                self.topics.create_topic(
-                    internal_topic, 1, {"segment.bytes": str(100 * 1024 * 1024)}, internal=True
-                )
+        with catalog.one_save():
+            for internal_topic in (OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC, SHARE_STATE_TOPIC):
+                if internal_topic not in catalog:
+                    self.topics.create_topic(
+                        internal_topic, 1, {"segment.bytes": str(100 * 1024 * 1024)}, internal=True
+                    )
 
     def start_coordinator(self, timers: Timers | None = None) -> None:
         """Build the Node, then replay the coordinators' logs (their timers run on the

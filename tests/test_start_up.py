@@ -8,11 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from katka import api
 from katka.broker import Broker
 from katka.clock import ManualClock
 from katka.config import BrokerConfig
 from katka.coordinator.timers import ManualTimers
+from katka.metadata import catalog
+from katka.metadata.internal_topics import (
+    OFFSETS_TOPIC,
+    SHARE_STATE_TOPIC,
+    TRANSACTION_STATE_TOPIC,
+)
 from katka.node import Endpoint
 from katka.storage import MemoryStorageEngine
 
@@ -24,6 +32,12 @@ from pathlib import Path
 sys.modules["hypothesis"] = None  # as `katka serve` does (katka/__main__.py)
 from katka.broker import Broker
 from katka.config import BrokerConfig
+from katka.metadata import catalog
+from katka.metadata.internal_topics import (
+    OFFSETS_TOPIC,
+    SHARE_STATE_TOPIC,
+    TRANSACTION_STATE_TOPIC,
+)
 from katka.node import Endpoint
 
 def loaded():
@@ -80,3 +94,69 @@ def test_a_request_that_needs_the_coordinator_before_it_is_loaded_has_it_built()
     assert not broker.node.coordinator.fetch_offsets("nobody", None).partitions
     assert broker.node.group_coordinator is broker.coordinator
     assert broker.node.transactions is broker.transactions
+
+
+PLAIN_SERVE_SCRIPT = """
+import json, sys
+import katka.server.run as run
+
+def serve_forever(broker, on_ready):  # stands in for serving: what was imported to get here
+    print(json.dumps(sorted(m for m in ("click", "kio.index") if m in sys.modules)))
+
+run.serve_forever = serve_forever
+sys.argv = ["katka", "serve", "--listen", "127.0.0.1:0", "--data-dir", sys.argv[1],
+            "--log-level=WARNING", "-o", "num.partitions=3"]
+from katka.__main__ import main
+main()
+"""
+
+
+def test_katka_serve_with_plain_arguments_starts_without_importing_click(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", PLAIN_SERVE_SCRIPT, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "click" not in json.loads(out.strip().splitlines()[-1])
+
+
+def test_katka_serve_with_a_bad_value_says_so_in_clicks_words(tmp_path: Path) -> None:
+    for args, said in (
+        (["--listen", "nowhere"], "Invalid value for --listen: expected HOST:PORT"),
+        (["-o", "num.partitions=none"], "Invalid value none for configuration num.partitions"),
+        (["--fsync", "sometimes"], "'sometimes' is not one of 'policy', 'always'"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "katka", "serve", "--data-dir", str(tmp_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("katka: error: "), result.stderr
+        assert said in result.stderr
+
+
+def test_a_fresh_data_directory_writes_its_catalog_once_and_a_restart_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[str] = []
+    real_write = catalog.write_atomically
+
+    def counting_write(path: Path, data: bytes) -> None:
+        writes.append(path.name)
+        real_write(path, data)
+
+    monkeypatch.setattr(catalog, "write_atomically", counting_write)
+    for _ in range(2):
+        broker = Broker(BrokerConfig(), tmp_path, Endpoint("127.0.0.1", 0))
+        broker.open()
+        assert {t.name for t in broker.topics.catalog} == {
+            OFFSETS_TOPIC,
+            TRANSACTION_STATE_TOPIC,
+            SHARE_STATE_TOPIC,
+        }
+        broker.storage.close()
+    assert writes.count(catalog.CATALOG_FILE) == 1

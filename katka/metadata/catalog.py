@@ -12,6 +12,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,8 @@ class TopicCatalog:
     def __init__(self, path: Path | None) -> None:
         """`path` is the catalog file, or None for a catalog that lives in memory only."""
         self._path = path
+        self._saving_later = False  # inside one_save()
+        self._unsaved = False  # a change made inside one_save()
         self._topics: dict[str, TopicInfo] = {}
         self._by_id: dict[uuid.UUID, TopicInfo] = {}
         if path is not None and path.exists():
@@ -110,8 +113,23 @@ class TopicCatalog:
         self._topics[name].configs = dict(configs)
         self.save()
 
+    @contextmanager
+    def one_save(self) -> Iterator[None]:
+        """Changes inside are written once, at the end (a fresh broker's three internal
+        topics: one file replaced instead of three, two fsyncs instead of six)."""
+        self._saving_later, self._unsaved = True, False
+        try:
+            yield
+        finally:
+            self._saving_later = False
+        if self._unsaved:
+            self.save()
+
     def save(self) -> None:
         if self._path is None:
+            return
+        if self._saving_later:
+            self._unsaved = True
             return
         payload = {
             "version": 1,

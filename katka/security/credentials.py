@@ -7,9 +7,12 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from katka.metadata.catalog import write_atomically
-from katka.security.scram import ScramCredential, ScramMechanism
+
+if TYPE_CHECKING:  # scram.py (hashlib, hmac) is imported once a credential is loaded or used
+    from katka.security.scram import ScramCredential, ScramMechanism
 
 CREDENTIALS_FILE = "scram-credentials.json"
 
@@ -57,6 +60,8 @@ class ScramCredentialStore:
         write_atomically(self.path, json.dumps(document, indent=1, sort_keys=True).encode())
 
     def _load(self, path: Path) -> None:
+        from katka.security.scram import ScramCredential, ScramMechanism
+
         document = json.loads(path.read_text())
         for user, by_mechanism in document.items():
             for name, c in by_mechanism.items():

@@ -9,22 +9,20 @@ then `<config>`; SASL ones as `listener.name.<name>.<mechanism lower>.<config>`.
 from __future__ import annotations
 
 import functools
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from katka.security.jaas import parse_jaas_config, plain_users
 from katka.security.principal import ANONYMOUS, USER_TYPE, KafkaPrincipal
-from katka.security.principal_mapping import PrincipalMapper, distinguished_name
-from katka.security.sasl import PlainServer, SaslServerFactory
-from katka.security.scram import ScramMechanism, ScramServer
-from katka.security.tls import server_context
 
 if TYPE_CHECKING:
+    import ssl
+
     from katka.config import BrokerConfig
     from katka.node import Endpoint
     from katka.security.credentials import ScramCredentialStore
+    from katka.security.principal_mapping import PrincipalMapper
+    from katka.security.sasl import SaslServerFactory
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -64,6 +62,8 @@ class ListenerSecurity:
         subject = (peer_certificate or {}).get("subject")
         if not subject or self.principal_mapper is None or self.spec.uses_sasl:
             return ANONYMOUS
+        from katka.security.principal_mapping import distinguished_name
+
         return KafkaPrincipal(
             USER_TYPE,
             self.principal_mapper.name(distinguished_name(subject)),  # type: ignore[arg-type]
@@ -94,10 +94,14 @@ def build_listener_security(
     listener_configs: Mapping[str, str],
     credentials: ScramCredentialStore,
 ) -> ListenerSecurity:
-    """Raises ValueError naming the config that is wrong (never its value)."""
+    """Raises ValueError naming the config that is wrong (never its value). TLS and SASL
+    code is imported only for a listener that uses them (a plaintext broker starts without)."""
     lookup = listener_lookup(config, listener_configs, spec.name)
     security = ListenerSecurity(spec)
     if spec.uses_tls:
+        from katka.security.principal_mapping import PrincipalMapper
+        from katka.security.tls import server_context
+
         security.ssl_context = server_context(lookup, spec.name)
         security.principal_mapper = PrincipalMapper(
             lookup("ssl.principal.mapping.rules") or "DEFAULT"
@@ -143,6 +147,10 @@ def _mechanism_factory(
     listener_configs: Mapping[str, str],
     credentials: ScramCredentialStore,
 ) -> SaslServerFactory:
+    from katka.security.jaas import parse_jaas_config, plain_users
+    from katka.security.sasl import PlainServer
+    from katka.security.scram import ScramMechanism, ScramServer
+
     if mechanism == "PLAIN":
         key = f"{LISTENER_PREFIX}{spec.name.lower()}.plain.sasl.jaas.config"
         jaas = listener_configs.get(key)

@@ -7,7 +7,6 @@ authenticated, and `authorization_id` then names it. PLAIN lives here; SCRAM in 
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -63,6 +62,8 @@ class PlainServer:
             raise AuthenticationFailed("Authentication failed: username not specified")
         self.attempted_user = username
         expected = self._users.get(username)
+        import hmac  # here: a plaintext broker never loads OpenSSL's hashes
+
         if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
             raise AuthenticationFailed("Authentication failed: Invalid username or password")
         if authzid and authzid != username:

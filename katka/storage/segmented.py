@@ -34,6 +34,7 @@ import bisect
 import logging
 import struct
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from katka.protocol.batches import (
     NO_TIMESTAMP,
@@ -47,7 +48,6 @@ from katka.protocol.batches import (
 from katka.protocol.control import build_marker_batch, read_marker
 from katka.protocol.records import Record, decode_batch
 from katka.storage.base import AppendInfo, FlushPlan, LogConfig, TimestampOffset
-from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
 from katka.storage.log_segment import (
     Segment,
     largest_timestamp,
@@ -55,6 +55,9 @@ from katka.storage.log_segment import (
 )
 from katka.storage.producer_state import ProducerStateManager
 from katka.storage.transaction_index import AbortedTransaction
+
+if TYPE_CHECKING:  # the cleaner's code loads with the cleaner, after a broker answers
+    from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
 
 __all__ = ["SegmentedLog"]
 

@@ -27,13 +27,15 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from katka.protocol.batches import HEADER_SIZE, LOG_OVERHEAD, BatchHeader, read_header
-from katka.storage.cleaner.plan import SegmentInfo
-from katka.storage.cleaner.segments import SegmentSource
 from katka.storage.disk import faults
 from katka.storage.disk.files import fsync_directory, write_file_atomically
 from katka.storage.disk.segment import LogSegment, segment_file_name
+
+if TYPE_CHECKING:  # the cleaner's code loads with the cleaner (recovery needs none of it)
+    from katka.storage.cleaner.segments import SegmentSource
 
 logger = logging.getLogger("katka.cleaner")
 
@@ -47,6 +49,9 @@ _SEGMENT_SUFFIXES = (".log", ".index", ".timeindex")
 def segment_source(segment: LogSegment) -> SegmentSource:
     """On the loop: a descriptor of its own on the closed segment's file (retention may
     unlink the file meanwhile; the descriptor still reads it) and its size now."""
+    from katka.storage.cleaner.plan import SegmentInfo
+    from katka.storage.cleaner.segments import SegmentSource
+
     fd = os.open(segment.log_path, os.O_RDONLY)
     info = SegmentInfo(
         segment.base_offset,

@@ -16,7 +16,6 @@ reads or removes anything there.
 from __future__ import annotations
 
 import os
-import shutil
 
 from katka.storage.base import LogConfig
 from katka.storage.disk.lock import DataDirectoryLock
@@ -73,6 +72,8 @@ class DiskStorageEngine:
         log = self._logs.pop((topic, partition), None)
         if log is not None:
             log.close_files()
+        import shutil  # (and its compression modules) only once a partition is deleted
+
         shutil.rmtree(self._directory(topic, partition), ignore_errors=True)
 
     def existing_logs(self) -> list[tuple[str, int]]:

@@ -24,16 +24,19 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from katka.errors import ErrorCode, KafkaError
 from katka.storage.base import FlushPlan, LogConfig
-from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
 from katka.storage.disk import cleaning, faults
 from katka.storage.disk.files import write_file_atomically
 from katka.storage.disk.segment import LogSegment
 from katka.storage.log_segment import Segment
 from katka.storage.producer_state import ProducerStateManager
 from katka.storage.segmented import SegmentedLog
+
+if TYPE_CHECKING:
+    from katka.storage.cleaner.segments import CleanedWriter, SegmentSource
 
 logger = logging.getLogger("katka.storage")
 
