@@ -20,9 +20,12 @@ from kio.static.protocol import Entity
 
 from katka.protocol import old_versions
 from katka.protocol.bounds import BoundsError, check_bounds, read_unsigned_varint
+from katka.protocol.fetch_response import FIRST_VERSION as FIRST_FAST_FETCH_VERSION
+from katka.protocol.fetch_response import encode_fetch_response
 from katka.protocol.message_schema import SchemaError
 
 API_VERSIONS_KEY = 18
+FETCH_KEY = 1
 _FIXED_HEADER = struct.Struct(">hhi")
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -177,6 +180,15 @@ class EncodedFrame:
         self.size += length
         return length
 
+    @classmethod
+    def of(cls, chunks: list[Chunk], size: int) -> EncodedFrame:
+        """A frame from buffers already written (the first starts with the size prefix)."""
+        frame = cls.__new__(cls)
+        frame.chunks = chunks
+        frame.size = size
+        frame._current = bytearray()
+        return frame.finish()
+
     def finish(self) -> EncodedFrame:
         _I32.pack_into(self.chunks[0], 0, self.size)
         if not self.chunks[-1]:
@@ -197,6 +209,10 @@ def encode_response(
         frame.write(_I32.pack(correlation_id))
         frame.write(old_versions.encode_body(api_key, api_version, response))
         return frame.finish()
+    if api_key == FETCH_KEY and api_version >= FIRST_FAST_FETCH_VERSION:
+        fast = encode_fetch_response(api_version, correlation_id, response)
+        if fast is not None:
+            return EncodedFrame.of(*fast)
     writer, flexible_header = _response_writer(api_key, api_version)
     frame = EncodedFrame()
     frame.write(_I32.pack(correlation_id))
