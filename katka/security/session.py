@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from katka.security.principal import ANONYMOUS, USER_TYPE, KafkaPrincipal
 from katka.security.sasl import AuthenticationFailed, SaslServer, SaslServerFactory
@@ -61,6 +62,9 @@ class Session:
         self.state = SaslState.HANDSHAKE if self.uses_sasl else SaslState.COMPLETE
         self.raw_tokens = False  # handshake v0: tokens come as bare frames
         self.client_id = ""  # of the last request, for the connection's log lines
+        # The last small request's bytes (less its correlation id), client id and decoded body:
+        # an idle consumer sends the same Fetch again and again (server/dispatch.py).
+        self.last_request: tuple[bytes, str, Any] | None = None
         # Run when the connection closes, once each (a share session opened on the connection
         # closes with it, as Kafka's share session cache does on a disconnect).
         self.on_close: dict[object, Callable[[], None]] = {}

@@ -31,6 +31,7 @@ from katka.protocol.codec import (
     API_VERSIONS_KEY,
     DecodeError,
     EncodedFrame,
+    FixedHeader,
     decode_request,
     encode_response,
     read_fixed_header,
@@ -41,6 +42,9 @@ from katka.server.throttling import Throttling, with_throttle_time
 from katka.stats import ApiStats
 
 log = logging.getLogger("katka.server")
+
+
+MAX_REMEMBERED_REQUEST_BYTES = 4096
 
 
 class CloseConnection(Exception):
@@ -145,15 +149,12 @@ class Dispatcher:
             raise CloseConnection(
                 f"unsupported version {fixed.api_version} of api key {fixed.api_key}"
             )
-        try:
-            header, request = decode_request(frame, fixed)
-        except DecodeError as error:
-            raise CloseConnection(str(error)) from None
+        client_id, request = self._decode(frame, fixed, session)
         context = RequestContext(
             api_key=fixed.api_key,
             api_version=fixed.api_version,
             correlation_id=fixed.correlation_id,
-            client_id=header.client_id or "",
+            client_id=client_id,
             client_host=client_host,
             session=session,
         )
@@ -182,6 +183,27 @@ class Dispatcher:
                 self._complete(context, response, len(frame), handling_s, started)
             )
         return self._encode(context, response, len(frame), handling_s, started)
+
+    def _decode(self, frame: bytes, fixed: FixedHeader, session: Session) -> tuple[str, Any]:
+        """The client id and body of the request. A consumer long-polling an idle partition
+        sends the same bytes every time but for the correlation id, so the connection's last
+        small request is remembered with its decoded body (kio's entities are immutable)."""
+        if len(frame) > MAX_REMEMBERED_REQUEST_BYTES:
+            return self._decode_anew(frame, fixed)
+        key = frame[:4] + frame[8:]  # all but the correlation id
+        last = session.last_request
+        if last is not None and last[0] == key:
+            return last[1], last[2]
+        client_id, request = self._decode_anew(frame, fixed)
+        session.last_request = (key, client_id, request)
+        return client_id, request
+
+    def _decode_anew(self, frame: bytes, fixed: FixedHeader) -> tuple[str, Any]:
+        try:
+            header, request = decode_request(frame, fixed)
+        except DecodeError as error:
+            raise CloseConnection(str(error)) from None
+        return header.client_id or "", request
 
     async def _complete(
         self,
