@@ -62,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     fetch_cost.add_argument("--fetch-version", type=int, default=11)
     fetch_cost.add_argument("--profile", type=Path, default=None, help="py-spy raw files here")
 
+    cost = commands.add_parser(
+        "produce-cost", help="broker CPU per record of small Produce requests (issue 17)"
+    )
+    cost.add_argument("--rate", type=int, default=3000, help="records/s")
+    cost.add_argument("--seconds", type=float, default=5.0)
+    cost.add_argument("--cases", default="one,wide", help="comma-separated: one,one5,wide")
+    cost.add_argument("--profile", type=Path, default=None, help="py-spy each case into DIR")
+
     args = parser.parse_args(argv)
     if args.command == "run":
         from bench import report as report_module
@@ -106,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         fetch_cost.run(
             cases, args.connections, args.seconds, args.records, args.fetch_version, args.profile
         )
+        return 0
+    if args.command == "produce-cost":
+        from bench import produce_cost
+
+        cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+        produce_cost.run(args.rate, args.seconds, cases, args.profile)
         return 0
     return 2
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import io
+import json
 import struct
 import time
 from typing import Any
@@ -308,13 +309,32 @@ def create_wide_topic(bootstrap: str, topic: str, partitions: int, queue: Any) -
 
 
 def spread_producer(
-    bootstrap: str, topic: str, partitions: int, rate: int, seconds: float, queue: Any
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    rate: int,
+    seconds: float,
+    queue: Any,
+    linger_ms: int = 5,
 ) -> None:
     """`rate` 100-byte records/s spread over `partitions` (record i to partition i mod P) with
-    librdkafka's defaults (linger.ms 5, acks=all) for `seconds`."""
+    librdkafka's defaults (linger.ms 5 unless told, acks=all) for `seconds`."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    produce_requests = [0]
+
+    def on_stats(stats_json: str) -> None:
+        brokers = json.loads(stats_json).get("brokers", {}).values()
+        produce_requests[0] = sum(b.get("req", {}).get("Produce", 0) for b in brokers)
+
+    config = {
+        "bootstrap.servers": bootstrap,
+        "acks": "all",
+        "linger.ms": linger_ms,
+        "statistics.interval.ms": 200,
+        "stats_cb": on_stats,
+    }
+    producer = Producer(config)
     producer.list_topics(topic, timeout=30)
     value = b"s" * 100
     began = time.perf_counter()
@@ -333,4 +353,5 @@ def spread_producer(
         if pause > 0:
             time.sleep(min(pause, 0.02))
     failed = producer.flush(30)
-    queue.put({"sent": sent - failed})
+    producer.poll(0.5)  # one more statistics callback: the Produce requests sent
+    queue.put({"sent": sent - failed, "produce_requests": produce_requests[0]})

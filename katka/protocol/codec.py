@@ -18,7 +18,7 @@ from kio.schema.index import api_key_map
 from kio.serial import entity_reader, entity_writer
 from kio.static.protocol import Entity
 
-from katka.protocol import old_versions
+from katka.protocol import old_versions, produce_codec
 from katka.protocol.bounds import BoundsError, check_bounds, read_unsigned_varint
 from katka.protocol.fetch_response import FIRST_VERSION as FIRST_FAST_FETCH_VERSION
 from katka.protocol.fetch_response import encode_fetch_response
@@ -135,8 +135,11 @@ def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Ent
             ) from None
     try:
         # Before kio: its native reader reserves an array's room from the claimed count, and a
-        # failed allocation aborts the process (see bounds.py).
-        check_bounds(schema, frame, position)
+        # failed allocation aborts the process (see bounds.py). Produce's walk is by hand.
+        if fixed.api_key == produce_codec.API_KEY and fixed.api_version in produce_codec.VERSIONS:
+            produce_codec.check_produce_bounds(frame, position, fixed.api_version)
+        else:
+            check_bounds(schema, frame, position)
     except BoundsError as error:
         raise DecodeError(
             f"cannot decode {api_key_map.get(fixed.api_key)} v{fixed.api_version}: {error}"
@@ -204,6 +207,13 @@ def encode_response(
     api_key: int, api_version: int, correlation_id: int, response: Entity
 ) -> EncodedFrame:
     """The whole frame: size, response header (v0 or v1 as the schema says), then the body."""
+    if api_key == produce_codec.API_KEY and api_version in produce_codec.VERSIONS:
+        frame = EncodedFrame()
+        frame.write(_I32.pack(correlation_id))
+        if api_version >= produce_codec.FLEXIBLE_FROM:
+            frame.write(b"\x00")  # no tagged fields in the response header
+        if produce_codec.write_produce_response(frame, api_version, response):
+            return frame.finish()
     if old_versions.is_old_entity(response):
         frame = EncodedFrame()
         frame.write(_I32.pack(correlation_id))
