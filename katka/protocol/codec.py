@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from kio.index import load_request_schema, load_response_schema
 from kio.schema.index import api_key_map
@@ -35,16 +34,16 @@ class DecodeError(Exception):
     """The request bytes do not match the schema of the api key and version they claim."""
 
 
-@dataclass(frozen=True, slots=True)
-class RequestHeader:
+# NamedTuples, not frozen dataclasses: one of each per request, and a frozen dataclass's
+# __init__ sets every field through object.__setattr__.
+class RequestHeader(NamedTuple):
     api_key: int
     api_version: int
     correlation_id: int
     client_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class FixedHeader:
+class FixedHeader(NamedTuple):
     api_key: int
     api_version: int
     correlation_id: int

@@ -14,6 +14,7 @@ import importlib
 import inspect
 import logging
 import time
+import types
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -177,7 +178,7 @@ class Dispatcher:
             self.throttling.throttle_ms(context, len(frame), 0, handling_s)  # muted only
             stats.latency.observe(handling_s)
             return None
-        if inspect.isawaitable(response):
+        if _is_awaitable(response):
             # A parked reply (long poll, rebalance, fsync): the connection keeps its place.
             return asyncio.ensure_future(
                 self._complete(context, response, len(frame), handling_s, started)
@@ -293,6 +294,21 @@ class Dispatcher:
             ),
         )
         return encode_response(API_VERSIONS_KEY, 0, correlation_id, response)
+
+
+def _is_awaitable(value: Any) -> bool:
+    """inspect.isawaitable, its ABC check done once per type (a handler returns a response
+    entity, or a coroutine or future when it parks)."""
+    if isinstance(value, types.GeneratorType):  # a generator-based coroutine, maybe
+        return inspect.isawaitable(value)
+    cls = type(value)
+    awaitable = _AWAITABLE_TYPES.get(cls)
+    if awaitable is None:
+        awaitable = _AWAITABLE_TYPES[cls] = issubclass(cls, Awaitable)
+    return awaitable
+
+
+_AWAITABLE_TYPES: dict[type, bool] = {}
 
 
 def _observe(stats: ApiStats, response: Any, started: float) -> None:

@@ -48,6 +48,8 @@ class Throttling:
 
     def muted_for(self, session: Session) -> float:
         """Seconds this connection stays muted (0: read on)."""
+        if not self._muted_until:  # nobody was ever throttled: no clock read per request
+            return 0.0
         return max(self._muted_until.get(session, 0.0) - time.monotonic(), 0.0)
 
 

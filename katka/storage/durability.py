@@ -63,6 +63,13 @@ class Durability:
     ) -> Reply | Awaitable[Reply]:
         """The reply of a request that appended to `logs`: at once, or (an awaitable) once the
         logs the policy names are fsynced. An fsync error propagates to the caller."""
+        if len(logs) == 1 and not self.fsync_always:  # the usual Produce: one partition
+            (only,) = logs
+            if only.has_unflushed_closed_segment:
+                self.maybe_flush_rolled(logs)
+            if not only.needs_flush(self.clock.now_ms()):
+                return reply
+            return self._reply_after([only], reply)
         due = self.logs_to_flush(logs)
         self.maybe_flush_rolled(logs)
         if not due:

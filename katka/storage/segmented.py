@@ -239,7 +239,7 @@ class SegmentedLog:
         base_offset = self.log_end_offset
         offset = base_offset
         for batch, header in batches:
-            stored = header._replace(base_offset=offset, position=0)
+            stored = header.at(offset, 0)
             parts: tuple[bytes | bytearray | memoryview, ...]
             if isinstance(batch, bytearray):  # a copy already (its timestamps were set)
                 assign_base_offset(batch, offset)
@@ -488,6 +488,8 @@ class SegmentedLog:
 
     @property
     def has_unflushed_closed_segment(self) -> bool:
+        if len(self.segments) == 1:  # asked after every append: the usual answer without a bisect
+            return False
         return self._segment_index_for(self._recovery_point) < len(self.segments) - 1
 
     def begin_flush(self) -> FlushPlan:

@@ -246,7 +246,7 @@ class LogSegment:
         except OSError as exc:
             os.ftruncate(fd, self._size)  # never leave a torn batch before the next append
             raise KafkaError(ErrorCode.kafka_storage_error, f"{self.log_path}: {exc}") from exc
-        self._on_batch(header._replace(position=self._size))
+        self._on_batch(header.at(header.base_offset, self._size))
 
     def _on_batch(self, header: BatchHeader) -> None:
         """Account for a batch now in the file at header.position (append and recovery)."""
