@@ -207,12 +207,9 @@ def encode_response(
 ) -> EncodedFrame:
     """The whole frame: size, response header (v0 or v1 as the schema says), then the body."""
     if api_key == produce_codec.API_KEY and api_version in produce_codec.VERSIONS:
-        frame = EncodedFrame()
-        frame.write(_I32.pack(correlation_id))
-        if api_version >= produce_codec.FLEXIBLE_FROM:
-            frame.write(b"\x00")  # no tagged fields in the response header
-        if produce_codec.write_produce_response(frame, api_version, response):
-            return frame.finish()
+        produced = produce_codec.encode_produce_response(api_version, correlation_id, response)
+        if produced is not None:
+            return EncodedFrame.of(*produced)
     if old_versions.is_old_entity(response):
         frame = EncodedFrame()
         frame.write(_I32.pack(correlation_id))

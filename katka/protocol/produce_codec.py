@@ -10,7 +10,7 @@ accept/refuse decision for requests at every version, with hypothesis.
 
 A response that carries anything the hand writer does not (the v10+ tagged fields
 current_leader and node_endpoints set to non-defaults: katka's Produce never sets them)
-goes to kio's writer instead: `write_produce_response` returns False and writes nothing.
+goes to kio's writer instead: `encode_produce_response` returns None.
 """
 
 from __future__ import annotations
@@ -117,14 +117,21 @@ def _tagged_fields(data: bytes, position: int, size: int) -> int:
 # --- response: the writer -------------------------------------------------------------------
 
 
-def write_produce_response(out: Any, version: int, response: Any) -> bool:
-    """Write the body of `response` (a kio ProduceResponse of `version`) to `out` as kio would;
-    False, having written nothing, when it holds a field only kio's writer writes."""
+def encode_produce_response(
+    version: int, correlation_id: int, response: Any
+) -> tuple[list[bytes | bytearray | memoryview], int] | None:
+    """The frame of `response` (a kio ProduceResponse of `version`) as kio's writer and the
+    response header make it: ([size prefix and payload], payload size), for
+    codec.EncodedFrame.of; None when it holds a field only kio's writer writes."""
     if version >= 10 and not _default_tags(response):
-        return False
-    parts: list[bytes] = []
-    append = parts.append
+        return None
     flexible = version >= FLEXIBLE_FROM
+    # The size prefix (filled in by EncodedFrame.finish), the correlation id, and from v9
+    # the response header's empty tagged fields.
+    parts: list[bytes] = [b"\0\0\0\0", _I32.pack(correlation_id)]
+    if flexible:
+        parts.append(b"\x00")
+    append = parts.append
     partition_struct = _PARTITION_V5 if version >= 5 else _PARTITION_V3
     topics = response.responses
     append(_count(len(topics), flexible))
@@ -159,8 +166,9 @@ def write_produce_response(out: Any, version: int, response: Any) -> bool:
     append(_I32.pack(round(response.throttle_time.total_seconds() * 1000)))
     if flexible:
         append(b"\x00")
-    out.write(b"".join(parts))
-    return True
+    frame = bytearray().join(parts)
+    chunks: list[bytes | bytearray | memoryview] = [frame]
+    return chunks, len(frame) - 4
 
 
 _NO_LEADER = (-1, -1)
