@@ -27,10 +27,8 @@ import logging
 import socket
 from collections.abc import Sequence
 from http import HTTPStatus
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from katka.admin import metrics, offset_reset
 from katka.admin.http import (
     JSON_TYPE,
     MAX_HEAD_BYTES,
@@ -142,6 +140,8 @@ def _post(
         status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
         message = f"send the body as {JSON_TYPE}"
         return encode_response(status, error_body(status, message), allow=allow)
+    from katka.admin import offset_reset  # the one action: loaded when first asked
+
     name, arguments = action
     try:
         document = source.action(name, *arguments, body)
@@ -156,10 +156,15 @@ def _post(
 
 @functools.cache
 def _console_page() -> bytes:
+    from importlib import resources
+
     return (resources.files("katka.admin") / "console" / "index.html").read_bytes()
 
 
 def _metrics(source: ViewSource, head_only: bool) -> bytes:
+    # prometheus_client (~20 ms of every broker's start) loads at the first scrape.
+    from katka.admin import metrics
+
     try:
         payload = metrics.exposition(source)
     except Exception:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from katka.admin import offset_reset, share_views, views
+from katka.admin import share_views, views
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -75,4 +75,6 @@ class BrokerSource:
         assert name == "reset_offsets", name
         group_id, body = arguments
         assert isinstance(group_id, str) and isinstance(body, bytes)
+        from katka.admin import offset_reset
+
         return offset_reset.reset_offsets(self.node, group_id, body)

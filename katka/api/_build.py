@@ -19,7 +19,7 @@ from kio.index import load_payload_module
 from kio.static.constants import EntityType
 
 from katka.api.context import RequestContext
-from katka.protocol import old_versions
+from katka.protocol.old_version_keys import OLD_VERSION_KEYS
 
 T = TypeVar("T")
 
@@ -33,7 +33,9 @@ ZERO = datetime.timedelta(0)
 
 @cache
 def _response_module(api_key: int, api_version: int) -> Any:
-    if (api_key, api_version) in old_versions.OLD_VERSIONS:
+    if (api_key, api_version) in OLD_VERSION_KEYS:
+        from katka.protocol import old_versions
+
         return old_versions.entities(api_key, api_version, True)
     return load_payload_module(api_key, api_version, EntityType.response)
 
@@ -68,7 +70,9 @@ def _field_names_in_any_version(cls: Any) -> frozenset[str] | None:
         same = getattr(module, cls.__name__, None)
         if same is not None:
             names.update(same.__dataclass_fields__)
-    for api_key, api_version in old_versions.OLD_VERSIONS:
+    from katka.protocol import old_versions
+
+    for api_key, api_version in OLD_VERSION_KEYS:
         if api_key == cls.__api_key__:
             old = old_versions.entities(api_key, api_version, entity == "response")
             same = getattr(old, cls.__name__, None)

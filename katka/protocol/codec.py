@@ -17,11 +17,11 @@ from kio.schema.index import api_key_map
 from kio.serial import entity_reader, entity_writer
 from kio.static.protocol import Entity
 
-from katka.protocol import old_versions, produce_codec
+from katka.protocol import produce_codec
 from katka.protocol.bounds import BoundsError, check_bounds, read_unsigned_varint
 from katka.protocol.fetch_response import FIRST_VERSION as FIRST_FAST_FETCH_VERSION
 from katka.protocol.fetch_response import encode_fetch_response
-from katka.protocol.message_schema import SchemaError
+from katka.protocol.old_version_keys import OLD_VERSION_KEYS, is_old_entity
 
 API_VERSIONS_KEY = 18
 FETCH_KEY = 1
@@ -56,7 +56,7 @@ def read_fixed_header(frame: bytes) -> FixedHeader:
 
 
 def has_schema(api_key: int, api_version: int) -> bool:
-    if (api_key, api_version) in old_versions.OLD_VERSIONS:
+    if (api_key, api_version) in OLD_VERSION_KEYS:
         return True
     try:
         load_request_schema(api_key, api_version)
@@ -67,7 +67,9 @@ def has_schema(api_key: int, api_version: int) -> bool:
 
 def request_schema(api_key: int, api_version: int) -> Any:
     """The request entity class: kio's, or old_versions.py's for versions kio lacks."""
-    if (api_key, api_version) in old_versions.OLD_VERSIONS:
+    if (api_key, api_version) in OLD_VERSION_KEYS:
+        from katka.protocol import old_versions
+
         return old_versions.request_class(api_key, api_version)
     return load_request_schema(api_key, api_version)
 
@@ -103,7 +105,7 @@ def _skip_tagged_fields(frame: bytes, position: int) -> int:
 def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Entity]:
     """Decode the header and body of a request whose api key and version have a schema (kio's,
     or old_versions.py's for versions kio does not generate)."""
-    old = (fixed.api_key, fixed.api_version) in old_versions.OLD_VERSIONS
+    old = (fixed.api_key, fixed.api_version) in OLD_VERSION_KEYS
     if old:
         flexible_header = False
     else:
@@ -124,6 +126,9 @@ def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Ent
         position = _skip_tagged_fields(frame, position)
     header = RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id, client_id)
     if old:
+        from katka.protocol import old_versions
+        from katka.protocol.message_schema import SchemaError
+
         try:
             return header, old_versions.decode_request_body(
                 fixed.api_key, fixed.api_version, frame, position
@@ -210,7 +215,9 @@ def encode_response(
         produced = produce_codec.encode_produce_response(api_version, correlation_id, response)
         if produced is not None:
             return EncodedFrame.of(*produced)
-    if old_versions.is_old_entity(response):
+    if is_old_entity(response):
+        from katka.protocol import old_versions
+
         frame = EncodedFrame()
         frame.write(_I32.pack(correlation_id))
         frame.write(old_versions.encode_body(api_key, api_version, response))

@@ -135,10 +135,6 @@ def _to_values(entity: Any) -> dict[str, Any]:
     return values
 
 
-def is_old_entity(entity: Any) -> bool:
-    return hasattr(type(entity), "__katka_fields__")
-
-
 def encode_body(api_key: int, api_version: int, entity: Any, response: bool = True) -> bytes:
     old = OLD_VERSIONS[(api_key, api_version)]
     return encode(old.response if response else old.request, api_version, _to_values(entity))

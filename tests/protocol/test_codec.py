@@ -131,3 +131,10 @@ def test_an_old_version_request_with_a_null_struct_array_decodes_and_encodes() -
     request = old_versions.decode_request_body(35, 0, body, 0)
     assert request.topics is None
     assert old_versions.encode_body(35, 0, request, response=False) == body
+
+
+def test_the_table_of_old_versions_names_exactly_the_versions_old_versions_py_serves() -> None:
+    from katka.protocol import old_versions
+    from katka.protocol.old_version_keys import OLD_VERSION_KEYS
+
+    assert set(old_versions.OLD_VERSIONS) == OLD_VERSION_KEYS
