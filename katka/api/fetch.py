@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from katka.api._appends import PartitionWaiter, TopicPartition
 from katka.api._authorize import READ, TOPIC, authorized
 from katka.api._build import ZERO, make, millis, response_module
+from katka.api._fetch_memo import maybe_remember, remembered
 from katka.api._fetch_sessions import (
     FINAL_EPOCH,
     INITIAL_EPOCH,
@@ -94,10 +95,18 @@ def _by_name(request: Any, node: Node) -> Any:
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
-    if ctx.api_version >= FIRST_TOPIC_ID_VERSION:
-        request = _by_name(request, node)
     session_id = getattr(request, "session_id", 0)
     epoch = getattr(request, "session_epoch", FINAL_EPOCH)
+    if epoch == FINAL_EPOCH and session_id == 0:  # a full fetch outside any session
+        memo = remembered(ctx.session, request, node)
+        if memo is not None:  # an idle consumer's same fetch: nothing it reads has changed
+            return _full_fetch(ctx, memo.request, node, False, (memo.response, None))
+        decoded = request
+        if ctx.api_version >= FIRST_TOPIC_ID_VERSION:
+            request = _by_name(request, node)
+        return _full_fetch(ctx, request, node, False, remember=decoded)
+    if ctx.api_version >= FIRST_TOPIC_ID_VERSION:
+        request = _by_name(request, node)
     sessions = node.fetch_sessions
     if epoch in (INITIAL_EPOCH, FINAL_EPOCH):
         if session_id != 0:
@@ -128,8 +137,22 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
 # --- full fetches ---------------------------------------------------------------------
 
 
-def _full_fetch(ctx: RequestContext, request: Any, node: Node, create_session: bool) -> Any:
-    response, reader = _read(ctx, request, node)
+def _full_fetch(
+    ctx: RequestContext,
+    request: Any,
+    node: Node,
+    create_session: bool,
+    first: tuple[Any, _Reader | None] | None = None,
+    remember: Any = None,
+) -> Any:
+    """`first`: a remembered answer (its reader None: nothing read, nothing to count);
+    `remember`: the decoded request to remember this answer under (_fetch_memo.py)."""
+    if first is None:
+        response, reader = _read(ctx, request, node)
+        if remember is not None:
+            maybe_remember(ctx.session, remember, request, response, node)
+    else:
+        response, reader = first[0], first[1] or _Reader(ctx, request, node)
     max_wait_ms = millis(request.max_wait)
     if reader.has_error or reader.total_bytes >= request.min_bytes or max_wait_ms <= 0:
         reader.count_returned()

@@ -65,6 +65,8 @@ class Session:
         # The last small request's bytes (less its correlation id), client id and decoded body:
         # an idle consumer sends the same Fetch again and again (server/dispatch.py).
         self.last_request: tuple[bytes, str, Any] | None = None
+        # The last full Fetch answer that read nothing, while it holds (api/_fetch_memo.py).
+        self.remembered_fetch: Any = None
         # Run when the connection closes, once each (a share session opened on the connection
         # closes with it, as Kafka's share session cache does on a disconnect).
         self.on_close: dict[object, Callable[[], None]] = {}
