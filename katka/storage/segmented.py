@@ -187,7 +187,14 @@ class SegmentedLog:
     @property
     def producer_state(self) -> ProducerStateManager:
         if self._producer_state is None:
-            self._producer_state = self._load_producer_state()
+            if self.log_end_offset == 0:
+                # Never written to: no producer has state here, and no snapshot can hold any
+                # (one taken before a crash truncated the log names an offset past its end and
+                # is ignored). The first append to each of 10,000 new partitions would
+                # otherwise look for a snapshot and read an index to replay nothing.
+                self._producer_state = ProducerStateManager()
+            else:
+                self._producer_state = self._load_producer_state()
         return self._producer_state
 
     # --- PartitionLog --------------------------------------------------------------------------
