@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from kio.schema.api_versions.v0.response import ApiVersion as ApiVersionV0
-from kio.schema.api_versions.v0.response import ApiVersionsResponse as ApiVersionsResponseV0
 from kio.schema.errors import ErrorCode
 from kio.static.primitive import i16
 
@@ -282,6 +280,9 @@ class Dispatcher:
         return reply.finish()
 
     def _unsupported_api_versions(self, correlation_id: int) -> EncodedFrame:
+        from kio.schema.api_versions.v0.response import ApiVersion as ApiVersionV0
+        from kio.schema.api_versions.v0.response import ApiVersionsResponse as ApiVersionsResponseV0
+
         response = ApiVersionsResponseV0(
             error_code=ErrorCode.unsupported_version,
             api_keys=tuple(
