@@ -73,8 +73,13 @@ class AppendNotifier:
                 waiter.on_change(partition)
 
     def watch(self, waiter: PartitionWaiter, partitions: Iterable[TopicPartition]) -> None:
+        waiters = self._waiters
         for partition in partitions:
-            self._waiters.setdefault(partition, set()).add(waiter)
+            watching = waiters.get(partition)
+            if watching is None:
+                waiters[partition] = {waiter}
+            else:
+                watching.add(waiter)
 
     def unwatch(self, waiter: PartitionWaiter, partitions: Iterable[TopicPartition]) -> None:
         for partition in partitions:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from katka.api._appends import PartitionWaiter, TopicPartition
@@ -224,13 +224,20 @@ async def _long_poll(
         for fetch_topic in request.topics
         for fetch_partition in fetch_topic.partitions
     }
-    ready = {
-        (_topic_name(node, topic), partition.partition_index): len(partition.records)
-        for topic in first[0].responses
-        for partition in topic.partitions
-    }
-    with node.appends.parked(wanted) as waiter:
+
+    def ready() -> dict[TopicPartition, int]:
+        return {
+            (_topic_name(node, topic), partition.partition_index): len(partition.records)
+            for topic in first[0].responses
+            for partition in topic.partitions
+        }
+
+    waiter = PartitionWaiter()
+    node.appends.watch(waiter, wanted)
+    try:
         changed = await _wait_for_min_bytes(request, node, waiter, max_wait_ms, wanted, ready)
+    finally:
+        node.appends.unwatch(waiter, wanted)
     response, reader = _read(ctx, request, node) if changed else first
     reader.count_returned()
     return response
@@ -242,17 +249,21 @@ async def _wait_for_min_bytes(
     waiter: PartitionWaiter,
     max_wait_ms: int,
     wanted: dict[TopicPartition, Any],
-    ready: dict[TopicPartition, int],
+    first_ready: Callable[[], dict[TopicPartition, int]],
 ) -> set[TopicPartition]:
     """Wait until the partitions ready hold min_bytes, one fails, or the time is up; returns
-    the partitions that changed meanwhile."""
+    the partitions that changed meanwhile. `first_ready`: what each partition had ready when
+    the fetch parked (asked for only once one changes: an idle poll never needs it)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_wait_ms / 1000
     seen: set[TopicPartition] = set()
+    ready: dict[TopicPartition, int] = {}
     while (remaining := deadline - loop.time()) > 0:
         changed = await waiter.changed(remaining)
         if not changed:
             break
+        if not seen:
+            ready = first_ready()
         seen |= changed
         try:
             for partition in changed:
@@ -313,9 +324,13 @@ async def _incremental_long_poll(
 ) -> Any:
     """Park on the session's own waiter (registered on all its partitions for its life), so
     parking costs nothing per partition; then read what was read before plus what changed."""
-    ready = {partition: result.record_bytes for partition, result in first.results.items()}
     changed = await _wait_for_min_bytes(
-        request, node, session.waiter, max_wait_ms, session.partitions, ready
+        request,
+        node,
+        session.waiter,
+        max_wait_ms,
+        session.partitions,
+        lambda: {partition: result.record_bytes for partition, result in first.results.items()},
     )
     reader = _Reader(ctx, request, node)
     answers = reader.read_partitions(
