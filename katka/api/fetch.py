@@ -235,10 +235,12 @@ async def _long_poll(
     waiter = PartitionWaiter()
     node.appends.watch(waiter, wanted)
     try:
-        changed = await _wait_for_min_bytes(request, node, waiter, max_wait_ms, wanted, ready)
+        changed, reads = await _wait_for_min_bytes(
+            request, node, waiter, max_wait_ms, wanted, ready
+        )
     finally:
         node.appends.unwatch(waiter, wanted)
-    response, reader = _read(ctx, request, node) if changed else first
+    response, reader = _read(ctx, request, node, reads) if changed else first
     reader.count_returned()
     return response
 
@@ -250,10 +252,13 @@ async def _wait_for_min_bytes(
     max_wait_ms: int,
     wanted: dict[TopicPartition, Any],
     first_ready: Callable[[], dict[TopicPartition, int]],
-) -> set[TopicPartition]:
+) -> tuple[set[TopicPartition], dict[TopicPartition, bytes | memoryview]]:
     """Wait until the partitions ready hold min_bytes, one fails, or the time is up; returns
-    the partitions that changed meanwhile. `first_ready`: what each partition had ready when
-    the fetch parked (asked for only once one changes: an idle poll never needs it)."""
+    the partitions that changed meanwhile, and what the last look read from them when it
+    ended the wait (the caller answers in the same loop turn, so those reads still stand
+    and need not be read again: see _Reader.prefetched). `first_ready`: what each partition
+    had ready when the fetch parked (asked for only once one changes: an idle poll never
+    needs it)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_wait_ms / 1000
     seen: set[TopicPartition] = set()
@@ -265,31 +270,35 @@ async def _wait_for_min_bytes(
         if not seen:
             ready = first_ready()
         seen |= changed
+        reads: dict[TopicPartition, bytes | memoryview] = {}
         try:
             for partition in changed:
                 if partition in wanted:
-                    ready[partition] = _ready_bytes(request, node, partition, wanted[partition])
+                    records = _ready_records(request, node, partition, wanted[partition])
+                    reads[partition] = records
+                    ready[partition] = len(records)
         except KafkaError:
-            break  # the partition failed (deleted, out of range): the full read says how
+            return seen, reads  # the partition failed (deleted, out of range): the read says how
         if sum(ready.values()) >= request.min_bytes:
-            break
-    return seen
+            return seen, reads
+    return seen, {}
 
 
-def _ready_bytes(request: Any, node: Node, partition: tuple[str, int], fetch_partition: Any) -> int:
-    """What one partition would return now (raises KafkaError when it would fail)."""
+def _ready_records(
+    request: Any, node: Node, partition: tuple[str, int], fetch_partition: Any
+) -> bytes | memoryview:
+    """What one partition would return now as the response's first partition with records
+    (raises KafkaError when it would fail)."""
     partition_log = node.topics.get_log(*partition)
     if getattr(request, "isolation_level", 0) == READ_COMMITTED:
         max_offset = partition_log.last_stable_offset
     else:
         max_offset = partition_log.high_watermark
-    return len(
-        partition_log.read(
-            fetch_partition.fetch_offset,
-            fetch_partition.partition_max_bytes,
-            max_offset,
-            min_one_batch=True,
-        )
+    return partition_log.read(
+        fetch_partition.fetch_offset,
+        fetch_partition.partition_max_bytes,
+        max_offset,
+        min_one_batch=True,
     )
 
 
@@ -324,7 +333,7 @@ async def _incremental_long_poll(
 ) -> Any:
     """Park on the session's own waiter (registered on all its partitions for its life), so
     parking costs nothing per partition; then read what was read before plus what changed."""
-    changed = await _wait_for_min_bytes(
+    changed, reads = await _wait_for_min_bytes(
         request,
         node,
         session.waiter,
@@ -332,7 +341,7 @@ async def _incremental_long_poll(
         session.partitions,
         lambda: {partition: result.record_bytes for partition, result in first.results.items()},
     )
-    reader = _Reader(ctx, request, node)
+    reader = _Reader(ctx, request, node, reads)
     answers = reader.read_partitions(
         session.candidates({*candidates, *changed}), session.partitions
     )
@@ -368,11 +377,16 @@ def _session_response(
 # --- reading partitions ------------------------------------------------------------------------
 
 
-def _read(ctx: RequestContext, request: Any, node: Node) -> tuple[Any, _Reader]:
+def _read(
+    ctx: RequestContext,
+    request: Any,
+    node: Node,
+    prefetched: dict[TopicPartition, bytes | memoryview] | None = None,
+) -> tuple[Any, _Reader]:
     """The full response as of now, and its reader (the record bytes in it, whether a
     partition failed)."""
     m = response_module(ctx)
-    reader = _Reader(ctx, request, node)
+    reader = _Reader(ctx, request, node, prefetched)
     topics = answer_partitions(
         request.topics,
         lambda fetch_topic: fetch_topic.partitions,
@@ -401,8 +415,17 @@ class _Reader:
     """One pass over partitions under the request's byte limits (KIP-74), remembering what
     each partition returned."""
 
-    def __init__(self, ctx: RequestContext, request: Any, node: Node) -> None:
+    def __init__(
+        self,
+        ctx: RequestContext,
+        request: Any,
+        node: Node,
+        prefetched: dict[TopicPartition, bytes | memoryview] | None = None,
+    ) -> None:
         self.m = response_module(ctx)
+        # Partitions a woken long poll read in this same loop turn, as the first partition
+        # with records reads them (min_one_batch, the partition's own byte limit).
+        self.prefetched = prefetched or {}
         self.ctx = ctx
         self.node = node
         max_bytes_of_response = getattr(request, "max_bytes", 0)  # v3+
@@ -457,7 +480,14 @@ class _Reader:
             )
         records: bytes | memoryview = b""
         max_bytes = min(fetch_partition.partition_max_bytes, self.remaining_bytes)
-        if max_bytes > 0 or self.total_bytes == 0:
+        prefetched = self.prefetched.get((topic, fetch_partition.partition))
+        if (
+            prefetched is not None
+            and self.total_bytes == 0
+            and max_bytes == fetch_partition.partition_max_bytes
+        ):
+            records = prefetched  # read as this read would, in the same loop turn
+        elif max_bytes > 0 or self.total_bytes == 0:
             records = partition_log.read(
                 fetch_offset, max_bytes, max_offset, min_one_batch=self.total_bytes == 0
             )

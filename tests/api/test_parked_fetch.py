@@ -51,13 +51,15 @@ def wakeups(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
 def rereads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """Every partition a parked fetch re-read after a wake-up."""
     seen: list[tuple[str, int]] = []
-    ready_bytes = fetch._ready_bytes
+    ready_records = fetch._ready_records
 
-    def spy(request: Any, node: Any, partition: tuple[str, int], fetch_partition: Any) -> int:
+    def spy(
+        request: Any, node: Any, partition: tuple[str, int], fetch_partition: Any
+    ) -> bytes | memoryview:
         seen.append(partition)
-        return ready_bytes(request, node, partition, fetch_partition)
+        return ready_records(request, node, partition, fetch_partition)
 
-    monkeypatch.setattr(fetch, "_ready_bytes", spy)
+    monkeypatch.setattr(fetch, "_ready_records", spy)
     return seen
 
 
@@ -168,6 +170,27 @@ def test_a_woken_fetch_rereads_only_the_partitions_that_changed(
         ("orders", 1): [b"x" * 10],
         ("orders", 2): [b"already there"],
     }
+
+
+def test_a_woken_fetch_answers_with_what_its_wake_up_read_without_reading_it_again(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.node.topics.create_topic("orders", 1, {})
+    task = park(api, {("orders", 0): 0})
+    log_class = type(api.node.topics.get_log("orders", 0))
+    reads: list[int] = []
+    read = log_class.read
+
+    def counting(self: Any, fetch_offset: int, *args: Any, **kwargs: Any) -> Any:
+        reads.append(fetch_offset)
+        return read(self, fetch_offset, *args, **kwargs)
+
+    monkeypatch.setattr(log_class, "read", counting)
+    produce_to(api, 3, "orders", 0, batch(b"new"))
+    settle(api)
+    assert task.done()
+    assert records_of(task.result()) == {("orders", 0): [b"new"]}
+    assert reads == [0]  # the wake-up's read is the answer's
 
 
 def test_a_read_committed_fetch_answers_when_the_commit_moves_the_last_stable_offset(
