@@ -38,7 +38,6 @@ VERSIONS = range(0, 12)
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     m = response_module(ctx)
-    acks = request.acks
     now_ms = node.clock.now_ms()
     appended: list[PartitionLog] = []
 
@@ -56,20 +55,18 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
             index=partition_data.index,
             error_code=error,
             base_offset=base_offset,
-            log_append_time=datetime_ms(log_append_time_ms),
+            log_append_time=None if log_append_time_ms < 0 else datetime_ms(log_append_time_ms),
             log_start_offset=log_start_offset,
             record_errors=record_errors,
             error_message=message,
         )
 
+    # What refuses every partition alike is decided once, not per partition.
+    refusal = _request_refusal(ctx, request, node)
+
     def answer(topic_data: Any, partition_data: Any) -> Any:
-        if acks not in (-1, 0, 1):
-            raise KafkaError(ErrorCode.invalid_required_acks, "acks must be -1, 0 or 1")
-        transactional_id = getattr(request, "transactional_id", None)
-        if transactional_id and not authorized(
-            ctx, node, WRITE, TRANSACTIONAL_ID, transactional_id
-        ):
-            raise KafkaError(ErrorCode.transactional_id_authorization_failed)
+        if refusal is not None:
+            raise KafkaError(*refusal)
         if not authorized(ctx, node, WRITE, TOPIC, topic_data.name):
             raise KafkaError(ErrorCode.topic_authorization_failed, "Topic authorization failed.")
         partition_log = node.topics.get_log_for_produce(topic_data.name, partition_data.index)
@@ -124,6 +121,17 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
     if not expects_response(request):
         return response  # nobody waits for it: no fsync wait either
     return node.durability.reply_when_durable(appended, response)
+
+
+def _request_refusal(ctx: RequestContext, request: Any, node: Node) -> tuple[ErrorCode, str] | None:
+    """The error every partition of the request gets (bad acks, a transactional id the
+    principal may not write with), or None."""
+    if request.acks not in (-1, 0, 1):
+        return ErrorCode.invalid_required_acks, "acks must be -1, 0 or 1"
+    transactional_id = getattr(request, "transactional_id", None)
+    if transactional_id and not authorized(ctx, node, WRITE, TRANSACTIONAL_ID, transactional_id):
+        return ErrorCode.transactional_id_authorization_failed, ""
+    return None
 
 
 def expects_response(request: Any) -> bool:

@@ -166,22 +166,22 @@ def validate_produce_records(
                     ErrorCode.unsupported_for_message_format, "magic v0/v1 is not supported"
                 )
             raise KafkaError(ErrorCode.corrupt_message, f"unknown magic {header.magic}")
-        if header.batch_length < HEADER_SIZE - LOG_OVERHEAD or header.size > remaining:
+        size = header.batch_length + LOG_OVERHEAD
+        if header.batch_length < HEADER_SIZE - LOG_OVERHEAD or size > remaining:
             raise KafkaError(ErrorCode.corrupt_message, "batch length does not match the data")
-        if header.size > max_message_bytes:
+        if size > max_message_bytes:
             raise KafkaError(
                 ErrorCode.message_too_large,
-                f"batch of {header.size} bytes exceeds max.message.bytes {max_message_bytes}",
+                f"batch of {size} bytes exceeds max.message.bytes {max_message_bytes}",
             )
-        batch = view[position : position + header.size]
-        if not crc_is_valid(batch, header):
+        if crc32c(view[position + CRC_START : position + size]) != header.crc:
             raise KafkaError(ErrorCode.corrupt_message, "record batch CRC mismatch")
         if header.record_count <= 0 or header.last_offset_delta != header.record_count - 1:
             raise KafkaError(
                 ErrorCode.invalid_record,
                 "record count does not match the last offset delta",
             )
-        if header.is_control:
+        if header.attributes & CONTROL_FLAG:
             raise KafkaError(ErrorCode.invalid_record, "producers may not send control batches")
         if header.producer_id >= 0 and header.base_sequence < 0:
             raise KafkaError(
@@ -190,7 +190,7 @@ def validate_produce_records(
                 f"producerId {header.producer_id}",
             )
         headers.append(header)
-        position += header.size
+        position += size
     return headers
 
 

@@ -123,7 +123,8 @@ def encode_produce_response(
     """The frame of `response` (a kio ProduceResponse of `version`) as kio's writer and the
     response header make it: ([size prefix and payload], payload size), for
     codec.EncodedFrame.of; None when it holds a field only kio's writer writes."""
-    if version >= 10 and not _default_tags(response):
+    tagged = version >= 10
+    if tagged and response.node_endpoints:
         return None
     flexible = version >= FLEXIBLE_FROM
     # The size prefix (filled in by EncodedFrame.finish), the correlation id, and from v9
@@ -132,7 +133,6 @@ def encode_produce_response(
     if flexible:
         parts.append(b"\x00")
     append = parts.append
-    partition_struct = _PARTITION_V5 if version >= 5 else _PARTITION_V3
     topics = response.responses
     append(_count(len(topics), flexible))
     for topic in topics:
@@ -140,16 +140,22 @@ def encode_produce_response(
         partitions = topic.partition_responses
         append(_count(len(partitions), flexible))
         for partition in partitions:
+            if tagged:
+                leader = partition.current_leader
+                if leader.leader_id != -1 or leader.leader_epoch != -1:
+                    return None
             append_time = partition.log_append_time
-            fields: list[int] = [
-                partition.index,
-                partition.error_code.value,
-                partition.base_offset,
-                -1 if append_time is None else round(append_time.timestamp() * 1000),
-            ]
+            append_ms = -1 if append_time is None else round(append_time.timestamp() * 1000)
+            code = partition.error_code.value
             if version >= 5:
-                fields.append(partition.log_start_offset)
-            append(partition_struct.pack(*fields))
+                start = partition.log_start_offset
+                append(
+                    _PARTITION_V5.pack(
+                        partition.index, code, partition.base_offset, append_ms, start
+                    )
+                )
+            else:
+                append(_PARTITION_V3.pack(partition.index, code, partition.base_offset, append_ms))
             if version >= 8:
                 errors = partition.record_errors
                 append(_count(len(errors), flexible))
@@ -169,20 +175,6 @@ def encode_produce_response(
     frame = bytearray().join(parts)
     chunks: list[bytes | bytearray | memoryview] = [frame]
     return chunks, len(frame) - 4
-
-
-_NO_LEADER = (-1, -1)
-
-
-def _default_tags(response: Any) -> bool:
-    if response.node_endpoints:
-        return False
-    for topic in response.responses:
-        for partition in topic.partition_responses:
-            leader = partition.current_leader
-            if (leader.leader_id, leader.leader_epoch) != _NO_LEADER:
-                return False
-    return True
 
 
 def _unsigned_varint(value: int) -> bytes:

@@ -105,6 +105,19 @@ def test_a_response_with_a_current_leader_is_left_to_kio(version: int) -> None:
     assert encoded == kio_response_frame(version, 5, response)[4:]
 
 
+@pytest.mark.parametrize("version", [10, 11])
+def test_a_response_with_node_endpoints_is_left_to_kio(version: int) -> None:
+    m = load_payload_module(0, version, EntityType.response)
+    response = m.ProduceResponse(
+        responses=(),
+        throttle_time=datetime.timedelta(0),
+        node_endpoints=(m.NodeEndpoint(node_id=1, host="h", port=9092, rack=None),),
+    )
+    assert encode_produce_response(version, 5, response) is None
+    encoded = encode_response(0, version, 5, response).payload()
+    assert encoded == kio_response_frame(version, 5, response)[4:]
+
+
 @st.composite
 def produce_request_bodies(draw: st.DrawFn, version: int) -> bytes:
     m = load_payload_module(0, version, EntityType.request)
