@@ -146,7 +146,7 @@ def encode_produce_response(
                     return None
             append_time = partition.log_append_time
             append_ms = -1 if append_time is None else round(append_time.timestamp() * 1000)
-            code = partition.error_code.value
+            code = partition.error_code  # an IntEnum: struct packs it (Enum.value is slow)
             if version >= 5:
                 start = partition.log_start_offset
                 append(
