@@ -21,9 +21,13 @@ from katka.protocol import produce_codec
 from katka.protocol.bounds import BoundsError, check_bounds, read_unsigned_varint
 from katka.protocol.fetch_response import FIRST_VERSION as FIRST_FAST_FETCH_VERSION
 from katka.protocol.fetch_response import encode_fetch_response
+from katka.protocol.metadata_response import FIRST_VERSION as FIRST_FAST_METADATA
+from katka.protocol.metadata_response import LAST_VERSION as LAST_FAST_METADATA
+from katka.protocol.metadata_response import encode_metadata_response
 from katka.protocol.old_version_keys import OLD_VERSION_KEYS, is_old_entity
 
 API_VERSIONS_KEY = 18
+METADATA_KEY = 3
 FETCH_KEY = 1
 _FIXED_HEADER = struct.Struct(">hhi")
 _I16 = struct.Struct(">h")
@@ -211,6 +215,8 @@ def encode_response(
     api_key: int, api_version: int, correlation_id: int, response: Entity
 ) -> EncodedFrame:
     """The whole frame: size, response header (v0 or v1 as the schema says), then the body."""
+    if api_key == METADATA_KEY and FIRST_FAST_METADATA <= api_version <= LAST_FAST_METADATA:
+        return EncodedFrame.of(*encode_metadata_response(api_version, correlation_id, response))
     if api_key == produce_codec.API_KEY and api_version in produce_codec.VERSIONS:
         produced = produce_codec.encode_produce_response(api_version, correlation_id, response)
         if produced is not None:
