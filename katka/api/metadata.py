@@ -12,6 +12,7 @@ authorizer they are every operation the resource type supports, as Kafka reports
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from katka.api._authorize import CLUSTER, CREATE, DESCRIBE, TOPIC, authorized, enabled
@@ -87,19 +88,7 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
                 )
             )
             continue
-        partitions = tuple(
-            make(
-                m.MetadataResponsePartition,
-                error_code=ErrorCode.none,
-                partition_index=p,
-                leader_id=node.node_id,
-                leader_epoch=LEADER_EPOCH,
-                replica_nodes=(node.node_id,),
-                isr_nodes=(node.node_id,),
-                offline_replicas=(),
-            )
-            for p in range(info.partitions)
-        )
+        partitions = _led_partitions(m.MetadataResponsePartition, info.partitions, node.node_id)
         results.append(
             make(
                 m.MetadataResponseTopic,
@@ -135,4 +124,24 @@ def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
         else authorized_operations(
             CLUSTER_OPERATIONS, getattr(request, "include_cluster_authorized_operations", False)
         ),
+    )
+
+
+@lru_cache(maxsize=16)
+def _led_partitions(cls: Any, count: int, node_id: int) -> tuple[Any, ...]:
+    """Partitions 0..count-1, all led by this node: the same entities for every topic of that
+    many partitions (they are immutable), built once rather than for every Metadata request
+    (10,000 of them for a wide topic, every time a client refreshes its metadata)."""
+    return tuple(
+        make(
+            cls,
+            error_code=ErrorCode.none,
+            partition_index=p,
+            leader_id=node_id,
+            leader_epoch=LEADER_EPOCH,
+            replica_nodes=(node_id,),
+            isr_nodes=(node_id,),
+            offline_replicas=(),
+        )
+        for p in range(count)
     )
