@@ -5,7 +5,6 @@ machine, may ask for the same one at once."""
 from __future__ import annotations
 
 import fcntl
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +12,9 @@ from pathlib import Path
 
 @contextmanager
 def cache_lock(name: str) -> Iterator[None]:
-    """Hold an exclusive lock named `name` (a file in the temporary directory) while inside."""
-    path = Path(tempfile.gettempdir()) / f"katka-tests-{name}.lock"
+    """Hold an exclusive lock named `name` (a file in /tmp, whatever TMPDIR the suite chose, so
+    that every checkout and run takes the same one) while inside."""
+    path = Path("/tmp") / f"katka-tests-{name}.lock"
     with path.open("a") as file:
         fcntl.flock(file, fcntl.LOCK_EX)
         try:

@@ -155,7 +155,7 @@ def retention_checks(server: BrokerProcess) -> int:
 def test_batches_without_a_max_timestamp_are_answered_and_survive_retention(
     start_katka: Callable[..., BrokerProcess],
 ) -> None:
-    server = start_katka(["-o", "log.retention.check.interval.ms=2000", "--log-level", "DEBUG"])
+    server = start_katka(["-o", "log.retention.check.interval.ms=200", "--log-level", "DEBUG"])
     topic = unique("sarama")
     # One batch per segment, so retention looks at closed segments.
     create_topic(server.bootstrap, topic, 1, {"segment.bytes": "100"})
