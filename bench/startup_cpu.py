@@ -109,7 +109,7 @@ def main(argv: list[str]) -> None:
     print(f"load {load:.2f} -> {os.getloadavg()[0]:.2f}, {repeats} samples each")
     print(
         "| process | CPU to the first answer: median | min | wall to it: median | min "
-        "| CPU 1.5 s after exec: median | min |"
+        "| all CPU 1.5 s after the answer: median | min |"
     )
     print("|---|---|---|---|---|---|---|")
     for name, samples in floors.items():
