@@ -26,9 +26,11 @@ def main() -> None:
             return
         except ServeUsageError:
             pass  # nothing was opened: the click command says what is wrong, as for any command
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # as katka.cli.main.run() ends a command
             print("katka: interrupted", file=sys.stderr)
             sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(0)
     from katka.cli.main import main as run_command
 
     run_command()
