@@ -42,14 +42,42 @@ from tests.kafka.reference import KafkaReference, kafka_broker_fixture  # noqa: 
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(REPO / ".hypothesis"))
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def uses_a_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        definitions and definitions[-1].scope == "module"
+        for definitions in (info.name2fixturedefs.get(name) for name in info.names_closure)
+    )
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Under pytest-xdist (--dist loadgroup) the tests of one JVM or ZooKeeper judge share a
-    worker, so that the session starts one Kafka (one Burrow) instead of one per worker."""
+    worker, so that the session starts one Kafka (one Burrow) instead of one per worker; so do
+    the tests of a module with a module-scoped fixture (a broker, certificates, a built log),
+    which is otherwise built again on every worker that runs one of them. Marked as each item
+    is collected: xdist reads the groups in its own pytest_collection_modifyitems."""
+    for judge in ("kafka", "burrow"):
+        if item.get_closest_marker(judge) is not None:
+            item.add_marker(pytest.mark.xdist_group(judge))
+    if item.get_closest_marker("xdist_group") is None and uses_a_module_fixture(item):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """What xdist's loadgroup does, where it cannot: xdist 3.8 names a test's group by setting
+    `item._nodeid` to "<nodeid>@<group>", which pytest 9.2 no longer reads (the id is `_id`),
+    so every group was silently spread over the workers."""
+    if not hasattr(config, "workerinput") or not config.getvalue("loadgroup"):
+        return  # not an xdist worker of a loadgroup run
     for item in items:
-        for judge in ("kafka", "burrow"):
-            if item.get_closest_marker(judge) is not None:
-                item.add_marker(pytest.mark.xdist_group(judge))
+        mark = item.get_closest_marker("xdist_group")
+        node_id = getattr(item, "_id", None)
+        if mark is None or node_id is None or "@" in item.nodeid.rpartition("]")[2]:
+            continue
+        item._id = type(node_id).parse(f"{item.nodeid}@{mark.args[0]}")
 
 
 @pytest.fixture(scope="session")
