@@ -17,6 +17,7 @@ from kafka.admin import ConfigResource as KafkaConfigResource
 from kafka.admin import ConfigResourceType, KafkaAdminClient
 
 from katka.reliability.process import BrokerProcess, free_port
+from tests.cli.conftest import run_katka
 
 DATA = Path(__file__).parent / "data"
 
@@ -90,12 +91,22 @@ def test_properties_file_and_overrides_set_broker_configs(
 def test_a_bad_setting_stops_the_start_with_one_line(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
-    place = not any(arg.startswith(("listeners=", "log.dirs=")) for arg in args)
-    broker = BrokerProcess(tmp_path / "data", extra_args=args, place=place)
+    # In-process (katka.cli.main.run, what `katka` calls); the next test refuses as a subprocess.
+    if not any(arg.startswith(("listeners=", "log.dirs=")) for arg in args):
+        args = ["--listen", f"127.0.0.1:{free_port()}", "--data-dir", str(tmp_path), *args]
+    refused = run_katka("serve", *args)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith(message), refused.stderr
+
+
+def test_a_bad_setting_stops_the_start_of_the_process_with_one_line(tmp_path: Path) -> None:
+    broker = BrokerProcess(tmp_path / "data", extra_args=["-o", "num.partitions=-5"])
     code, output = broker.start_refused(), broker.output
     assert code == 2
     assert len(output) == 1, output
-    assert output[0].startswith(message), output
+    assert output[0].startswith("katka: error: Invalid value -5 for configuration num.partitions")
 
 
 def kafka4_server_properties(tmp_path: Path, port: int, controller_port: int) -> Path:
