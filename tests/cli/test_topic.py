@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
 from katka.cli.main import cli
-from katka.reliability.process import free_port
+from katka.reliability.process import BrokerProcess, free_port
 from tests.cli.conftest import CliBroker, Run, run_katka, run_katka_process
 from tests.conditions import wait_until
 
@@ -221,21 +225,33 @@ def test_a_typo_of_a_partition_count_is_refused_by_the_broker_and_reported(
 
 @pytest.mark.slow  # 3,000 partition directories: 7-18 s of disk work here
 def test_a_create_that_outlasts_the_timeout_reports_what_the_broker_did(
-    katka: Run, unique: Callable[[str], str], cli_broker: CliBroker
+    unique: Callable[[str], str],
 ) -> None:
-    name = unique("slow")
-    # 3,000 partitions take this machine seconds to create; 2 s leaves a loaded machine time to
-    # connect and send the request (a client that gives up before sending it creates nothing).
-    late = katka("topic", "create", name, "--partitions", "3000", "--timeout", "2")
-    assert late.returncode == 1
-    assert "timed out after 2 s" in late.stderr
-    assert (
-        "the broker has not created it (it may still be creating its partitions" in late.stderr
-        or "the broker created it with 3000 partitions" in late.stderr
-    ), late.stderr
+    # A broker of its own with its data on disk: the suite's temporary directory is in memory
+    # (tests/conftest.py), where 3,000 partitions are created within the timeout.
+    data_dir = Path(tempfile.mkdtemp(prefix="katka-on-disk-", dir="/var/tmp"))
+    broker = BrokerProcess(data_dir)
+    broker.start(30)
+
+    def katka(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return run_katka(*args, "--bootstrap-server", broker.bootstrap, **kwargs)  # type: ignore[arg-type]
+
     try:
-        wait_until(lambda: name in katka("topic", "list").stdout, 240, interval=1)
-    except AssertionError:
-        raise AssertionError(f"the creation did not end:\n{cli_broker.log_tail()}") from None
-    # 3,000 partitions take a loaded machine longer to delete than the default 10 s
-    katka("topic", "delete", name, "--timeout", "120", check=True)
+        name = unique("slow")
+        # 3,000 partitions take this machine seconds to create; 2 s leaves a loaded machine
+        # time to connect and send the request (a client that gives up before sending it
+        # creates nothing).
+        late = katka("topic", "create", name, "--partitions", "3000", "--timeout", "2")
+        assert late.returncode == 1
+        assert "timed out after 2 s" in late.stderr
+        assert (
+            "the broker has not created it (it may still be creating its partitions" in late.stderr
+            or "the broker created it with 3000 partitions" in late.stderr
+        ), late.stderr
+        try:
+            wait_until(lambda: name in katka("topic", "list").stdout, 240, interval=1)
+        except AssertionError:
+            raise AssertionError(f"the creation did not end:\n{broker.log_tail()}") from None
+    finally:
+        broker.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
