@@ -27,8 +27,19 @@ if sys.dont_write_bytecode and not os.environ.get("PYTHONPYCACHEPREFIX"):
 # and brokers fsync often, which on this machine's disk costs a third of their wall time, and
 # no test can tell an fsync on disk from one in memory (a SIGKILL keeps the page cache either
 # way; fsync faults are injected).
+# A small /dev/shm (a container's 64 MiB) would fail the tests that write a lot: disk then.
 SHM = Path("/dev/shm")
-if "TMPDIR" not in os.environ and SHM.is_dir() and os.access(SHM, os.W_OK | os.X_OK):
+SHM_NEEDED_BYTES = 4 << 30
+
+
+def _shm_usable() -> bool:
+    if not (SHM.is_dir() and os.access(SHM, os.W_OK | os.X_OK)):
+        return False
+    stat = os.statvfs(SHM)
+    return stat.f_bavail * stat.f_frsize >= SHM_NEEDED_BYTES
+
+
+if "TMPDIR" not in os.environ and _shm_usable():
     os.environ["TMPDIR"] = str(SHM)
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
