@@ -75,14 +75,22 @@ def produce_responses(draw: st.DrawFn, version: int) -> Any:
     return m.ProduceResponse(responses=topics, throttle_time=throttle)
 
 
+# A few examples per version in the default run, many in the slow run (.ci/run runs both).
+EXAMPLES = [pytest.param(8, id="few"), pytest.param(120, id="many", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("examples", EXAMPLES)
 @pytest.mark.parametrize("version", VERSIONS)
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_a_produce_response_encodes_as_kio_encodes_it(version: int, data: st.DataObject) -> None:
-    response = data.draw(produce_responses(version))
-    correlation_id = data.draw(I32)
-    fast = encode_response(0, version, correlation_id, response).payload()
-    assert fast == kio_response_frame(version, correlation_id, response)[4:]
+def test_a_produce_response_encodes_as_kio_encodes_it(version: int, examples: int) -> None:
+    @settings(max_examples=examples, deadline=None)
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        response = data.draw(produce_responses(version))
+        correlation_id = data.draw(I32)
+        fast = encode_response(0, version, correlation_id, response).payload()
+        assert fast == kio_response_frame(version, correlation_id, response)[4:]
+
+    check()
 
 
 @pytest.mark.parametrize("version", [10, 11])
@@ -150,22 +158,27 @@ def refused(check: Any, data: bytes) -> bool:
     return False
 
 
+@pytest.mark.parametrize("examples", EXAMPLES)
 @pytest.mark.parametrize("version", VERSIONS)
-@settings(max_examples=80, deadline=None)
-@given(data=st.data())
 def test_the_produce_bounds_walk_refuses_what_the_generic_walk_refuses(
-    version: int, data: st.DataObject
+    version: int, examples: int
 ) -> None:
     """Whole requests pass both walks; truncated and corrupted ones fail both or neither."""
-    body = data.draw(produce_request_bodies(version))
     schema = load_request_schema(0, version)
-    assert not refused(lambda d: check_produce_bounds(d, 0, version), body)
-    cut = data.draw(st.integers(0, len(body)))
-    spliced = data.draw(st.binary(max_size=6))
-    at = data.draw(st.integers(0, len(body)))
-    for mutated in (body[:cut], body[:at] + spliced + body[at + len(spliced) :]):
-        generic = refused(lambda d: check_bounds(schema, d, 0), mutated)
-        assert refused(lambda d: check_produce_bounds(d, 0, version), mutated) == generic
+
+    @settings(max_examples=examples, deadline=None)
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        body = data.draw(produce_request_bodies(version))
+        assert not refused(lambda d: check_produce_bounds(d, 0, version), body)
+        cut = data.draw(st.integers(0, len(body)))
+        spliced = data.draw(st.binary(max_size=6))
+        at = data.draw(st.integers(0, len(body)))
+        for mutated in (body[:cut], body[:at] + spliced + body[at + len(spliced) :]):
+            generic = refused(lambda d: check_bounds(schema, d, 0), mutated)
+            assert refused(lambda d: check_produce_bounds(d, 0, version), mutated) == generic
+
+    check()
 
 
 def test_the_codec_covers_exactly_the_versions_kio_generates() -> None:
