@@ -16,6 +16,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from katka.protocol.varint import encode_unsigned_varint
+
 FIRST_VERSION = 4
 FIRST_FLEXIBLE_VERSION = 12
 FIRST_TOPIC_ID_VERSION = 13
@@ -30,17 +32,6 @@ _ABORTED = struct.Struct(">qq")
 _PARTITION_V4 = struct.Struct(">ihqq")  # index, error code, high watermark, last stable offset
 _PARTITION_V5 = struct.Struct(">ihqqq")  # ... and log start offset
 _PARTITION_TAGS = ("diverging_epoch", "current_leader", "snapshot_id")
-
-
-def _uvarint(value: int) -> bytes:
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 class _Unusual(Exception):
@@ -78,16 +69,18 @@ def _encode(
     size = 0  # of the chunks before `out`
     partition_struct = _PARTITION_V5 if version >= 5 else _PARTITION_V4
     topics = response.responses
-    out += _uvarint(len(topics) + 1) if flexible else _I32.pack(len(topics))
+    out += encode_unsigned_varint(len(topics) + 1) if flexible else _I32.pack(len(topics))
     for topic in topics:
         if version >= FIRST_TOPIC_ID_VERSION:
             out += _ZERO_UUID if topic.topic_id is None else topic.topic_id.bytes
         else:
             name = topic.topic.encode()
-            out += _uvarint(len(name) + 1) if flexible else _I16.pack(len(name))
+            out += encode_unsigned_varint(len(name) + 1) if flexible else _I16.pack(len(name))
             out += name
         partitions = topic.partitions
-        out += _uvarint(len(partitions) + 1) if flexible else _I32.pack(len(partitions))
+        out += (
+            encode_unsigned_varint(len(partitions) + 1) if flexible else _I32.pack(len(partitions))
+        )
         for partition in partitions:
             if flexible:
                 for name, default in zip(_PARTITION_TAGS, defaults, strict=True):
@@ -113,7 +106,11 @@ def _encode(
             if aborted is None:
                 out += b"\x00" if flexible else b"\xff\xff\xff\xff"
             else:
-                out += _uvarint(len(aborted) + 1) if flexible else _I32.pack(len(aborted))
+                out += (
+                    encode_unsigned_varint(len(aborted) + 1)
+                    if flexible
+                    else _I32.pack(len(aborted))
+                )
                 for transaction in aborted:
                     out += _ABORTED.pack(transaction.producer_id, transaction.first_offset)
                     if flexible:
@@ -125,7 +122,7 @@ def _encode(
                 out += b"\x00" if flexible else b"\xff\xff\xff\xff"
             else:
                 length = len(records)
-                out += _uvarint(length + 1) if flexible else _I32.pack(length)
+                out += encode_unsigned_varint(length + 1) if flexible else _I32.pack(length)
                 if length >= LARGE_CHUNK_BYTES:
                     size += len(out)
                     chunks.append(records)

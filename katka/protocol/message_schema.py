@@ -21,6 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from katka.protocol.varint import encode_unsigned_varint
+
 _I8 = struct.Struct(">b")
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -128,19 +130,10 @@ class Message:
 # --- writing ------------------------------------------------------------------------------
 
 
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _write_length(out: bytearray, length: int, flexible: bool, wide: bool) -> None:
     """A length prefix: compact uvarint(n+1) when flexible, else int16 (strings) or int32."""
     if flexible:
-        out += _uvarint(length + 1)
+        out += encode_unsigned_varint(length + 1)
     elif wide:
         out += _I32.pack(length)
     else:
@@ -182,7 +175,7 @@ def _write_value(
         if f.nullable_in(version):
             # A presence marker: uvarint 0/1 in flexible versions, int8 -1/1 before.
             present = value is not None
-            out += _uvarint(int(present)) if flex else _I8.pack(1 if present else -1)
+            out += encode_unsigned_varint(int(present)) if flex else _I8.pack(1 if present else -1)
             if not present:
                 return
         elif value is None:
@@ -226,9 +219,9 @@ def _write_struct(
             continue
         _write_value(out, f, f.type, value, version, flex)
     if flex:
-        out += _uvarint(len(tagged))
+        out += encode_unsigned_varint(len(tagged))
         for tag, body in sorted(tagged):
-            out += _uvarint(tag) + _uvarint(len(body)) + body
+            out += encode_unsigned_varint(tag) + encode_unsigned_varint(len(body)) + body
 
 
 # --- flat structs -------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from katka.protocol.varint import encode_unsigned_varint
+
 FIRST_VERSION = 9
 LAST_VERSION = 13
 
@@ -31,7 +33,7 @@ def encode_metadata_response(
     append = parts.append
     append(_I32.pack(round(response.throttle_time.total_seconds() * 1000)))
     brokers = response.brokers
-    append(_uvarint(len(brokers) + 1))
+    append(encode_unsigned_varint(len(brokers) + 1))
     for broker in brokers:
         append(_I32.pack(broker.node_id))
         append(_string(broker.host))
@@ -41,7 +43,7 @@ def encode_metadata_response(
     append(_string(response.cluster_id))
     append(_I32.pack(response.controller_id))
     topics = response.topics
-    append(_uvarint(len(topics) + 1))
+    append(encode_unsigned_varint(len(topics) + 1))
     for topic in topics:
         append(topic.error_code.to_bytes(2, "big", signed=True))
         append(_string(topic.name))
@@ -50,7 +52,7 @@ def encode_metadata_response(
             append(_ZERO_UUID if topic_id is None else topic_id.bytes)
         append(b"\x01" if topic.is_internal else b"\x00")
         partitions = topic.partitions
-        append(_uvarint(len(partitions) + 1))
+        append(encode_unsigned_varint(len(partitions) + 1))
         for partition in partitions:
             append(
                 _PARTITION.pack(
@@ -80,22 +82,11 @@ def _brokers(ids: tuple[int, ...]) -> bytes:
     """A compact array of broker ids."""
     if len(ids) == 1:  # every partition of a single node
         return b"\x02" + _I32.pack(ids[0])
-    return _uvarint(len(ids) + 1) + struct.pack(f">{len(ids)}i", *ids)
-
-
-def _uvarint(value: int) -> bytes:
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    return encode_unsigned_varint(len(ids) + 1) + struct.pack(f">{len(ids)}i", *ids)
 
 
 def _string(value: str | None) -> bytes:
     if value is None:
         return b"\x00"
     encoded = value.encode()
-    return _uvarint(len(encoded) + 1) + encoded
+    return encode_unsigned_varint(len(encoded) + 1) + encoded

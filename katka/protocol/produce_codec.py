@@ -19,6 +19,7 @@ import struct
 from typing import Any
 
 from katka.protocol.bounds import BoundsError, read_unsigned_varint
+from katka.protocol.varint import encode_unsigned_varint
 
 API_KEY = 0
 VERSIONS = range(3, 12)
@@ -177,19 +178,8 @@ def encode_produce_response(
     return chunks, len(frame) - 4
 
 
-def _unsigned_varint(value: int) -> bytes:
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _count(count: int, flexible: bool) -> bytes:
-    return _unsigned_varint(count + 1) if flexible else _I32.pack(count)
+    return encode_unsigned_varint(count + 1) if flexible else _I32.pack(count)
 
 
 def _string(value: str | None, flexible: bool) -> bytes:
@@ -197,5 +187,5 @@ def _string(value: str | None, flexible: bool) -> bytes:
         return b"\x00" if flexible else b"\xff\xff"
     encoded = value.encode()
     if flexible:
-        return _unsigned_varint(len(encoded) + 1) + encoded
+        return encode_unsigned_varint(len(encoded) + 1) + encoded
     return _I16.pack(len(encoded)) + encoded

@@ -19,6 +19,7 @@ import struct
 import subprocess
 from pathlib import Path
 
+from katka.protocol.varint import encode_unsigned_varint
 from katka.reliability.fuzz_cases import Case, frame, request_header
 
 PLAIN_USER, PLAIN_PASSWORD = "fuzz", "fuzz-secret"
@@ -69,19 +70,10 @@ def handshake(version: int, mechanism: bytes, correlation: int) -> bytes:
 
 def authenticate(version: int, token: bytes, correlation: int) -> bytes:
     if version >= 2:  # flexible: compact bytes and empty tagged fields
-        body = _uvarint(len(token) + 1) + token + b"\x00"
+        body = encode_unsigned_varint(len(token) + 1) + token + b"\x00"
         return frame(request_header(SASL_AUTHENTICATE, version, correlation, True) + body)
     body = struct.pack(">i", len(token)) + token
     return frame(request_header(SASL_AUTHENTICATE, version, correlation, False) + body)
-
-
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def plain_token(rng: random.Random) -> bytes:
