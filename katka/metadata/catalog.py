@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from katka.errors import ErrorCode, KafkaError
+from katka.storage.disk import faults
 
 CATALOG_FILE = "katka-catalog.json"
 MAX_TOPIC_NAME_LENGTH = 249
@@ -152,10 +153,10 @@ def write_atomically(path: Path, data: bytes) -> None:
     with open(temporary, "wb") as file:
         file.write(data)
         file.flush()
-        os.fsync(file.fileno())
+        faults.fsync(file.fileno(), str(temporary))
     os.replace(temporary, path)
     directory = os.open(path.parent, os.O_RDONLY)
     try:
-        os.fsync(directory)
+        faults.fsync(directory, str(path.parent))
     finally:
         os.close(directory)

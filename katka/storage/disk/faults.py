@@ -8,10 +8,10 @@ error paths a real full filesystem does: the append is refused with KAFKA_STORAG
 go on, and appends succeed again once the file is gone. Unset (the default), the hook costs a
 global lookup per write.
 
-Every fsync of the disk engine goes through `fsync(fd, path)`: `KATKA_FAULT_SLOW_FSYNC_MS=<ms>`
-makes each one that much slower (a slow disk widens the window in which the loop appends and
-rolls while a group-commit round is under way), and `set_fsync_hook(hook)` lets a test run
-code, or wait, inside an fsync.
+Every fsync of the disk engine, and of the metadata catalog's atomic replace, goes through
+`fsync(fd, path)`: `KATKA_FAULT_SLOW_FSYNC_MS=<ms>` makes each one that much slower (a slow disk
+widens the window in which the loop appends and rolls while a group-commit round is under way),
+and `set_fsync_hook(hook)` lets a test run code, or wait, inside an fsync.
 """
 
 from __future__ import annotations
