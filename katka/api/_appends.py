@@ -15,8 +15,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 TopicPartition = tuple[str, int]
+
+
+class Waiter(Protocol):
+    """Anything parked on partitions: a PartitionWaiter, or a connection's idle poll
+    (server/idle_fetch.py)."""
+
+    def on_change(self, partition: TopicPartition) -> None: ...
 
 
 class PartitionWaiter:
@@ -64,7 +72,7 @@ class AppendNotifier:
     """An index from partition to the fetches parked on it."""
 
     def __init__(self) -> None:
-        self._waiters: dict[TopicPartition, set[PartitionWaiter]] = {}
+        self._waiters: dict[TopicPartition, set[Waiter]] = {}
 
     def notify(self, partitions: Iterable[TopicPartition]) -> None:
         """Wake the fetches parked on `partitions` (and only those)."""
@@ -72,7 +80,7 @@ class AppendNotifier:
             for waiter in tuple(self._waiters.get(partition, ())):
                 waiter.on_change(partition)
 
-    def watch(self, waiter: PartitionWaiter, partitions: Iterable[TopicPartition]) -> None:
+    def watch(self, waiter: Waiter, partitions: Iterable[TopicPartition]) -> None:
         waiters = self._waiters
         for partition in partitions:
             watching = waiters.get(partition)
@@ -81,7 +89,7 @@ class AppendNotifier:
             else:
                 watching.add(waiter)
 
-    def unwatch(self, waiter: PartitionWaiter, partitions: Iterable[TopicPartition]) -> None:
+    def unwatch(self, waiter: Waiter, partitions: Iterable[TopicPartition]) -> None:
         for partition in partitions:
             waiters = self._waiters.get(partition)
             if waiters is not None:

@@ -11,6 +11,9 @@ read is what an expired idle long poll spent most of its handler time on (issue 
 
 Never remembered under an authorizer (ACLs may change between two polls) or for a response
 with records or an error.
+
+The connection may park such a fetch without dispatching it at all (server/idle_fetch.py):
+the remembered response's bytes are then kept too, to answer every expired poll with them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class RememberedFetch:
     response: Any
     partitions: tuple[tuple[str, int], ...]
     states: tuple[tuple[PartitionLog, int, int, int], ...]
+    # The encoded response but for its correlation id: the bytes before it and after it.
+    encoded: tuple[bytes, bytes] | None = None
 
     def still_holds(self, node: Node) -> bool:
         logs = node.topics

@@ -94,17 +94,21 @@ def _by_name(request: Any, node: Node) -> Any:
     )
 
 
-def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
+def handle(ctx: RequestContext, request: Any, node: Node, max_wait_ms: int | None = None) -> Any:
+    """`max_wait_ms`: the wait left to a full fetch parked by the connection and woken
+    (server/idle_fetch.py); None: the request's own."""
     session_id = getattr(request, "session_id", 0)
     epoch = getattr(request, "session_epoch", FINAL_EPOCH)
     if epoch == FINAL_EPOCH and session_id == 0:  # a full fetch outside any session
         memo = remembered(ctx.session, request, node)
         if memo is not None:  # an idle consumer's same fetch: nothing it reads has changed
-            return _full_fetch(ctx, memo.request, node, False, (memo.response, None))
+            return _full_fetch(
+                ctx, memo.request, node, False, (memo.response, None), max_wait_ms=max_wait_ms
+            )
         decoded = request
         if ctx.api_version >= FIRST_TOPIC_ID_VERSION:
             request = _by_name(request, node)
-        return _full_fetch(ctx, request, node, False, remember=decoded)
+        return _full_fetch(ctx, request, node, False, remember=decoded, max_wait_ms=max_wait_ms)
     if ctx.api_version >= FIRST_TOPIC_ID_VERSION:
         request = _by_name(request, node)
     sessions = node.fetch_sessions
@@ -144,6 +148,7 @@ def _full_fetch(
     create_session: bool,
     first: tuple[Any, _Reader | None] | None = None,
     remember: Any = None,
+    max_wait_ms: int | None = None,
 ) -> Any:
     """`first`: a remembered answer (its reader None: nothing read, nothing to count);
     `remember`: the decoded request to remember this answer under (_fetch_memo.py)."""
@@ -153,7 +158,8 @@ def _full_fetch(
             maybe_remember(ctx.session, remember, request, response, node)
     else:
         response, reader = first[0], first[1] or _Reader(ctx, request, node)
-    max_wait_ms = millis(request.max_wait)
+    if max_wait_ms is None:
+        max_wait_ms = millis(request.max_wait)
     if reader.has_error or reader.total_bytes >= request.min_bytes or max_wait_ms <= 0:
         reader.count_returned()
         return _maybe_create_session(request, node, response) if create_session else response

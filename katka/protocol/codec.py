@@ -200,6 +200,15 @@ class EncodedFrame:
         frame._current = bytearray()
         return frame.finish()
 
+    @classmethod
+    def whole(cls, frame: bytes) -> EncodedFrame:
+        """A frame already whole, its size prefix included (a remembered answer)."""
+        encoded = cls.__new__(cls)
+        encoded.chunks = [frame]
+        encoded.size = len(frame) - 4
+        encoded._current = bytearray()
+        return encoded
+
     def finish(self) -> EncodedFrame:
         _I32.pack_into(self.chunks[0], 0, self.size)
         if not self.chunks[-1]:

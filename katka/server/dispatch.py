@@ -37,6 +37,7 @@ from katka.protocol.codec import (
 )
 from katka.security.sasl import AuthenticationFailed
 from katka.security.session import SASL_HANDSHAKE_KEY, SaslState, Session
+from katka.server.idle_fetch import IdleFetches
 from katka.server.throttling import Throttling, with_throttle_time
 from katka.stats import ApiStats
 
@@ -122,9 +123,14 @@ class Dispatcher:
         self.api_names = {key: api_name(h.module_name) for key, h in registry.items()}
         # Set once a first response is encoded: a starting broker loads the rest after it.
         self.answered = asyncio.Event()
+        self.idle_fetches = IdleFetches(node, self.throttling, self.handle)
 
     def dispatch(self, frame: bytes, client_host: str, session: Session | None = None) -> Reply:
         session = session or Session(client_host=client_host)
+        if session.remembered_fetch is not None:  # an idle consumer's same Fetch, maybe
+            parked = self.idle_fetches.park(frame, session)
+            if parked is not None:
+                return parked
         if session.raw_tokens and session.state is SaslState.AUTHENTICATE:
             return self._raw_sasl_token(frame, session)
         try:
@@ -163,25 +169,38 @@ class Dispatcher:
                 "(katka serves it under an authorizer only to principals with ALTER on the cluster)"
             )
         session.client_id = context.client_id
+        return self.handle(fixed.api_key, context, request, len(frame))
+
+    def handle(
+        self,
+        api_key: int,
+        context: RequestContext,
+        request: Any,
+        request_bytes: int,
+        **options: Any,
+    ) -> Reply:
+        """The reply to a decoded request (`options`: for the handler, as idle_fetch.py's wait
+        left to a woken poll)."""
+        handler = self.registry[api_key]
         started = time.perf_counter()
-        stats = self.node.stats.api(fixed.api_key)
+        stats = self.node.stats.api(api_key)
         stats.requests += 1
         try:
-            response = (handler.handle or handler.load())(context, request, self.node)
+            response = (handler.handle or handler.load())(context, request, self.node, **options)
         except Exception:
             stats.errors += 1
             raise
         handling_s = time.perf_counter() - started
         if handler.expects_response is not None and not handler.expects_response(request):
-            self.throttling.throttle_ms(context, len(frame), 0, handling_s)  # muted only
+            self.throttling.throttle_ms(context, request_bytes, 0, handling_s)  # muted only
             stats.latency.observe(handling_s)
             return None
         if _is_awaitable(response):
             # A parked reply (long poll, rebalance, fsync): the connection keeps its place.
             return asyncio.ensure_future(
-                self._complete(context, response, len(frame), handling_s, started)
+                self._complete(context, response, request_bytes, handling_s, started)
             )
-        return self._encode(context, response, len(frame), handling_s, started)
+        return self._encode(context, response, request_bytes, handling_s, started)
 
     def _decode(self, frame: bytes, fixed: FixedHeader, session: Session) -> tuple[str, Any]:
         """The client id and body of the request. A consumer long-polling an idle partition
