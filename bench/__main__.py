@@ -67,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     cost.add_argument("--rate", type=int, default=3000, help="records/s")
     cost.add_argument("--seconds", type=float, default=5.0)
-    cost.add_argument("--cases", default="one,wide", help="comma-separated: one,one5,wide")
+    cost.add_argument(
+        "--cases",
+        default="one,wide",
+        help="comma-separated: one,one5,wide,one5-batched,wide-batched",
+    )
     cost.add_argument("--profile", type=Path, default=None, help="py-spy each case into DIR")
 
     args = parser.parse_args(argv)

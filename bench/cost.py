@@ -15,7 +15,13 @@ read from /proc around each step.
   rate reached, and the broker's resident memory per open connection.
 - **partitions**: one librdkafka producer spreading 2,000 records/s over P partitions (1 and
   10,000) of one topic. Reported: broker CPU per record, and resident memory per partition
-  (what creating the topic added).
+  (what creating the topic added). librdkafka sends one partition per Produce request, so at
+  10,000 partitions every record is a request of its own.
+- **partitions, batched**: the same rate and linger.ms over P partitions from a producer that
+  batches as the Java client does (bench/batching_producer.py: every partition's open batch in
+  one request), after one record to every partition. Reported: broker CPU per record, the rate
+  reached, Produce requests/s and partitions per request, the client's own CPU per record,
+  resident memory per partition, and the broker CPU of each partition's first append.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench import cost_workers, procs
+from bench import batching_producer, cost_workers, procs
 from bench.brokers import RunningBroker, start_broker
 from bench.settings import Settings
 from bench.workloads import create_topic
@@ -224,10 +230,66 @@ def _many_partitions(broker: RunningBroker, settings: Settings, partitions: int)
         "workload": "cost-many-partitions",
         "variant": str(partitions),
         "partitions": partitions,
+        "client": "librdkafka (one partition per request)",
         "records": produced["sent"],
         "records_per_s": round(produced["sent"] / seconds, 1),
+        "produce_requests_per_s": round(produced["produce_requests"] / seconds, 1),
         "cpu_us_per_record": round(cpu / sent * 1e6, 1),
         "rss_kib_per_partition": round((rss_written - rss_before) / partitions / 1024, 2),
+    }
+
+
+def batched_partitions(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
+    """As many_partitions, with every partition's open batch in one Produce request."""
+    return _on_fresh_brokers(broker, settings, settings.cost_many_partitions, _batched)
+
+
+def _batched(broker: RunningBroker, settings: Settings, partitions: int) -> dict[str, Any]:
+    topic = f"cost-batched-{partitions}"
+    create_topic(broker, "cost-warm-up", 1)
+    time.sleep(SETTLE_S)
+    rss_before = broker.rss_bytes()
+    procs.run(cost_workers.create_wide_topic, broker.bootstrap, topic, partitions, timeout=1200)
+    warmed, go = procs.CTX.Event(), procs.CTX.Event()
+    cpu_warm = broker.cpu_seconds()
+    process, results = procs.start(
+        batching_producer.batching_producer,
+        "127.0.0.1",
+        broker.port,
+        topic,
+        partitions,
+        settings.cost_connection_rate,
+        settings.cost_seconds,
+        settings.linger_ms,
+        warmed,
+        go,
+    )
+    if not warmed.wait(600):
+        process.kill()
+        raise procs.WorkerFailed(f"the first record to each of {partitions} partitions failed")
+    cpu_before, began = broker.cpu_seconds(), time.monotonic()
+    rss_written = broker.rss_bytes()
+    go.set()
+    result = procs.collect(process, results, timeout=settings.cost_seconds + 180)
+    cpu, seconds = broker.cpu_seconds() - cpu_before, time.monotonic() - began
+    acknowledged = max(result["acknowledged"], 1)
+    return {
+        "workload": "cost-many-partitions-batched",
+        "variant": str(partitions),
+        "partitions": partitions,
+        "client": "Java client's batching (bench/batching_producer.py)",
+        "linger_ms": settings.linger_ms,
+        "records": result["acknowledged"],
+        "sent": result["sent"],
+        "records_per_s": round(result["acknowledged"] / seconds, 1),
+        "produce_requests_per_s": round(result["produce_requests"] / seconds, 1),
+        "partitions_per_request": result["partitions_per_request"],
+        "cpu_us_per_record": round(cpu / acknowledged * 1e6, 1),
+        "client_cpu_us_per_record": round(result["client_cpu_s"] / acknowledged * 1e6, 1),
+        "rss_kib_per_partition": round((rss_written - rss_before) / partitions / 1024, 2),
+        "first_append_cpu_us_per_partition": round(
+            (cpu_before - cpu_warm) / max(result["warm_up_acknowledged"], 1) * 1e6, 1
+        ),
     }
 
 

@@ -92,14 +92,49 @@ def section(results: Results) -> list[str]:
     return lines + growth
 
 
+Column = tuple[str, str, str]  # field, header, format ("us", "int", "1f" or "2f")
+
+CONNECTIONS_COLUMNS: list[Column] = [
+    ("cpu_us_per_record", "CPU/record", "us"),
+    ("records_per_s", "records/s", "int"),
+    ("rss_kib_per_connection", "KiB each", "1f"),
+]
+PARTITIONS_COLUMNS: list[Column] = [
+    ("cpu_us_per_record", "CPU/record", "us"),
+    ("records_per_s", "records/s", "int"),
+    ("produce_requests_per_s", "requests/s", "int"),
+    ("rss_kib_per_partition", "KiB each", "1f"),
+]
+BATCHED_COLUMNS: list[Column] = [
+    ("cpu_us_per_record", "CPU/record", "us"),
+    ("records_per_s", "records/s", "int"),
+    ("produce_requests_per_s", "requests/s", "int"),
+    ("partitions_per_request", "partitions/request", "1f"),
+    ("client_cpu_us_per_record", "client CPU/record", "us"),
+    ("rss_kib_per_partition", "KiB each", "1f"),
+    ("first_append_cpu_us_per_partition", "first append", "us"),
+]
+
+
+def _cell(line: dict[str, Any], key: str, kind: str) -> str:
+    value = line.get(key)
+    if value is None:
+        return "—"
+    if kind == "us":
+        return _figure(value)
+    if kind == "int":
+        return f"{value:,.0f}"
+    return f"{value:,.{kind}}"
+
+
 def _growth_tables(results: Results) -> list[str]:
     """Producer connections and partitions: CPU per record and memory per unit."""
     lines: list[str] = []
-    for workload, unit, memory, intro in (
+    for workload, unit, columns, intro in (
         (
             "cost-connections",
             "connections",
-            "rss_kib_per_connection",
+            CONNECTIONS_COLUMNS,
             "N producer connections sharing 2,000 one-record Produce requests/s (acks=1): "
             "broker CPU per record, the rate reached, and resident memory per open connection "
             "(RSS with the connections open and idle, minus before, over N).",
@@ -107,10 +142,22 @@ def _growth_tables(results: Results) -> list[str]:
         (
             "cost-many-partitions",
             "partitions",
-            "rss_kib_per_partition",
-            "One librdkafka producer spreading 2,000 records/s (100 B) over P partitions of "
-            "one topic: broker CPU per record, and resident memory per partition (what creating "
-            "the topic added to RSS, over P).",
+            PARTITIONS_COLUMNS,
+            "One librdkafka producer spreading 2,000 records/s (100 B, linger.ms=5) over P "
+            "partitions of one topic: broker CPU per record, Produce requests/s (librdkafka's "
+            "statistics), and resident memory per partition (what creating the topic and "
+            "writing to it added to RSS, over P). librdkafka sends **one partition per Produce "
+            "request**: at 10,000 partitions every record is a request of its own.",
+        ),
+        (
+            "cost-many-partitions-batched",
+            "partitions",
+            BATCHED_COLUMNS,
+            "The same rate and linger.ms from a producer that batches as the Java client does "
+            "(bench/batching_producer.py: when the oldest open batch has lingered, one Produce "
+            "request takes every partition's open batch), after one record to every partition "
+            "(*first append*: broker CPU per partition for it, not in the other figures). "
+            "*client CPU*: the producer process's own.",
         ),
     ):
         rows = _rows(results, workload)
@@ -121,19 +168,16 @@ def _growth_tables(results: Results) -> list[str]:
             intro,
             "",
             f"| {unit} | "
-            + " | ".join(f"{b} CPU/record | {b} records/s | {b} KiB each" for b in present)
+            + " | ".join(f"{b} {header}" for b in present for _, header, _ in columns)
             + " |",
-            "|---" * (1 + 3 * len(present)) + "|",
+            "|---" * (1 + len(columns) * len(present)) + "|",
         ]
         for count in sorted({int(v) for r in rows.values() for v in r}):
-            cells = []
-            for broker in present:
-                line = rows[broker].get(str(count), {})
-                cells += [
-                    _figure(line.get("cpu_us_per_record")),
-                    "—" if "records_per_s" not in line else f"{line['records_per_s']:,.0f}",
-                    "—" if memory not in line else f"{line[memory]:,.1f}",
-                ]
+            cells = [
+                _cell(rows[broker].get(str(count), {}), key, kind)
+                for broker in present
+                for key, _, kind in columns
+            ]
             lines.append(f"| {count:,} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
@@ -171,23 +215,26 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
                 f"{_figure(b)} vs {_figure(a)}",
             )
         )
-    for workload, unit in (
-        ("cost-connections", "connections"),
-        ("cost-many-partitions", "partitions"),
-    ):
-        rows = _rows(results, workload).get("katka", {})
-        if len(rows) > 1:
-            one, most = min(rows, key=int), max(rows, key=int)
-            a = rows[one]["cpu_us_per_record"]
-            b = rows[most]["cpu_us_per_record"]
-            out.append(
-                (
-                    f"CPU per record, {int(most):,} {unit} ≤ 1.5x {int(one):,}",
-                    verdict(b <= 1.5 * a),
-                    f"{_figure(b)} vs {_figure(a)} ({rows[most]['records_per_s']:,.0f} vs "
-                    f"{rows[one]['records_per_s']:,.0f} records/s)",
-                )
+    connections = _rows(results, "cost-connections").get("katka", {})
+    if len(connections) > 1:
+        one, most = min(connections, key=int), max(connections, key=int)
+        a, b = connections[one], connections[most]
+        out.append(
+            (
+                f"CPU per record, {int(most):,} connections ≤ 1.5x {int(one):,}",
+                verdict(b["cpu_us_per_record"] <= 1.5 * a["cpu_us_per_record"]),
+                f"{_figure(b['cpu_us_per_record'])} vs {_figure(a['cpu_us_per_record'])} "
+                f"({b['records_per_s']:,.0f} vs {a['records_per_s']:,.0f} records/s)",
             )
+        )
+    for workload, how in (
+        ("cost-many-partitions", "librdkafka: one partition per request"),
+        ("cost-many-partitions-batched", "Java client's batching: all partitions per request"),
+    ):
+        out += _partitions_target(results, workload, how, verdict)
+    memory = _memory_reported(results)
+    if memory:
+        out.append(("memory per idle connection and per partition reported", "met", memory))
     startup = results.value("katka", "startup", "empty", "seconds")
     if startup is not None:
         out.append(
@@ -198,6 +245,68 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
             )
         )
     return out
+
+
+def _partitions_target(
+    results: Results, workload: str, how: str, verdict: Any
+) -> list[tuple[str, str, str]]:
+    """Throughput and CPU per record at the most partitions within 1.5x of one partition."""
+    rows = _rows(results, workload).get("katka", {})
+    if len(rows) < 2:
+        return []
+    one, most = min(rows, key=int), max(rows, key=int)
+    a, b = rows[one], rows[most]
+    ok = (
+        b["cpu_us_per_record"] <= 1.5 * a["cpu_us_per_record"]
+        and b["records_per_s"] * 1.5 >= a["records_per_s"]
+    )
+    figures = (
+        f"{_figure(b['cpu_us_per_record'])} vs {_figure(a['cpu_us_per_record'])} "
+        f"({b['records_per_s']:,.0f} vs {a['records_per_s']:,.0f} records/s"
+    )
+    if "produce_requests_per_s" in b and "produce_requests_per_s" in a:
+        figures += (
+            f"; {b['produce_requests_per_s']:,.0f} vs {a['produce_requests_per_s']:,.0f} requests/s"
+        )
+    tansu = _rows(results, workload).get("tansu", {})
+    if str(most) in tansu and str(one) in tansu:
+        figures += (
+            f"; Tansu {_figure(tansu[most]['cpu_us_per_record'])} vs "
+            f"{_figure(tansu[one]['cpu_us_per_record'])}"
+        )
+    return [
+        (
+            f"throughput and CPU per record, {int(most):,} partitions within 1.5x of "
+            f"{int(one):,} ({how})",
+            verdict(ok),
+            figures + ")",
+        )
+    ]
+
+
+def _memory_reported(results: Results) -> str:
+    """katka's (and its peers') resident memory per idle connection and per partition at the
+    largest count measured, or '' when neither was."""
+    parts = []
+    for workload, field, unit in (
+        ("cost-connections", "rss_kib_per_connection", "connection"),
+        ("cost-many-partitions-batched", "rss_kib_per_partition", "partition"),
+        ("cost-many-partitions", "rss_kib_per_partition", "partition"),
+    ):
+        rows = _rows(results, workload)
+        if "katka" not in rows or any(unit in part for part in parts):
+            continue
+        most = max(rows["katka"], key=int)
+        peers = ", ".join(
+            f"{b} {rows[b][most][field]:,.1f}"
+            for b in PEERS
+            if b != "katka" and most in rows.get(b, {}) and field in rows[b][most]
+        )
+        parts.append(
+            f"{rows['katka'][most][field]:,.1f} KiB per {unit} at {int(most):,}"
+            + (f" ({peers})" if peers else "")
+        )
+    return "; ".join(parts)
 
 
 def chart(results: Results, out: Path) -> list[str]:

@@ -214,6 +214,7 @@ def run(settings: Settings, brokers: list[str], wanted: set[str], out_dir: Path)
                     cost.partitions_per_consumer,
                     cost.producer_connections,
                     cost.many_partitions,
+                    cost.batched_partitions,
                 ):
                     for record in guarded(spec, "cost", step, broker, settings):
                         output.emit({**tag(spec), **record})
