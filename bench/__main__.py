@@ -74,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     cost.add_argument("--profile", type=Path, default=None, help="py-spy each case into DIR")
 
+    dispatch_cost = commands.add_parser(
+        "dispatch-cost", help="in-process CPU of a small Produce and the Fetch it wakes"
+    )
+    dispatch_cost.add_argument("--requests", type=int, default=20_000)
+    dispatch_cost.add_argument("--profile", type=Path, default=None, help="cProfile stats file")
+
     args = parser.parse_args(argv)
     if args.command == "run":
         from bench import report as report_module
@@ -124,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
 
         cases = [c.strip() for c in args.cases.split(",") if c.strip()]
         produce_cost.run(args.rate, args.seconds, cases, args.profile)
+        return 0
+    if args.command == "dispatch-cost":
+        from bench import dispatch_cost as dispatch_cost_module
+
+        dispatch_cost_module.run(args.requests, args.profile)
         return 0
     return 2
 
