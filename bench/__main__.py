@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     dispatch_cost = commands.add_parser(
         "dispatch-cost", help="in-process CPU of a small Produce and the Fetch it wakes"
     )
-    dispatch_cost.add_argument("--requests", type=int, default=20_000)
+    dispatch_cost.add_argument("--requests", type=int, default=4000, help="per round")
+    dispatch_cost.add_argument("--rounds", type=int, default=5)
     dispatch_cost.add_argument("--profile", type=Path, default=None, help="cProfile stats file")
 
     args = parser.parse_args(argv)
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dispatch-cost":
         from bench import dispatch_cost as dispatch_cost_module
 
-        dispatch_cost_module.run(args.requests, args.profile)
+        dispatch_cost_module.run(args.requests, args.profile, args.rounds)
         return 0
     return 2
 

@@ -1,10 +1,11 @@
 """The Python part of a small Produce request and of the Fetch it wakes, in-process: no sockets,
 no client, a disk log (issue 17's latency row without the kernel's and the scheduler's share).
 
-    python -m bench dispatch-cost [--requests 20000] [--profile FILE]
+    python -m bench dispatch-cost [--requests 4000] [--rounds 5] [--profile FILE]
 
 A Broker over a fresh data directory and its Dispatcher, as `katka serve` builds them. Two
-rows, each CPU (time.process_time) per request over `--requests` requests after a warm-up:
+rows, each CPU (time.process_time) per request over `--requests` requests after a warm-up,
+`--rounds` times alternating (the fastest and the median round are reported):
 
 - produce: Dispatcher.dispatch of one-record Produce v9 frames (acks=1, 100-byte value, a new
            batch each time), the reply frame encoded;
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +31,9 @@ TOPIC = "dispatch-cost"
 VALUE = b"v" * 100
 
 
-async def _rows(requests: int, data_dir: Path, profiler: cProfile.Profile | None) -> dict[str, Any]:
+async def _rows(
+    requests: int, rounds: int, data_dir: Path, profiler: cProfile.Profile | None
+) -> dict[str, Any]:
     from katka.broker import Broker
     from katka.config import BrokerConfig
     from katka.node import Endpoint
@@ -43,7 +47,7 @@ async def _rows(requests: int, data_dir: Path, profiler: cProfile.Profile | None
 
     # Frames without their size prefix, as the connection hands them to dispatch; the
     # batches are built beforehand (the client's work, not the broker's).
-    produces = [produce_frame(TOPIC, VALUE, i)[4:] for i in range(2 * requests + 200)]
+    produces = [produce_frame(TOPIC, VALUE, i)[4:] for i in range(2 * rounds * requests + 200)]
 
     def produce_row(count: int, start: int) -> float:
         began = time.process_time()
@@ -70,21 +74,36 @@ async def _rows(requests: int, data_dir: Path, profiler: cProfile.Profile | None
     await woken_row(100, 100, 100)
     if profiler is not None:
         profiler.enable()
-    produce_s = produce_row(requests, 200)
-    woken_s = await woken_row(requests, 200 + requests, 200 + requests)
+    produce_s, woken_s = [], []
+    start = 200
+    for _ in range(rounds):  # alternating, so a busy moment of the machine hits both rows
+        produce_s.append(produce_row(requests, start))
+        start += requests
+        woken_s.append(await woken_row(requests, start, start))
+        start += requests
     if profiler is not None:
         profiler.disable()
     return {
         "requests": requests,
-        "produce_us_per_request": round(produce_s / requests * 1e6, 1),
-        "woken_us_per_record": round(woken_s / requests * 1e6, 1),
+        "rounds": rounds,
+        "produce_us_per_request": _us(produce_s, requests),
+        "woken_us_per_record": _us(woken_s, requests),
     }
 
 
-def run(requests: int, profile: Path | None) -> None:
+def _us(seconds: list[float], requests: int) -> dict[str, float]:
+    """The fastest and the median round, µs per request (the fastest is the least disturbed
+    by other work on the machine)."""
+    return {
+        "min": round(min(seconds) / requests * 1e6, 1),
+        "median": round(statistics.median(seconds) / requests * 1e6, 1),
+    }
+
+
+def run(requests: int, profile: Path | None, rounds: int = 5) -> None:
     profiler = cProfile.Profile() if profile else None
     with tempfile.TemporaryDirectory(prefix="katka-dispatch-cost-") as data_dir:
-        row = asyncio.run(_rows(requests, Path(data_dir), profiler))
+        row = asyncio.run(_rows(requests, rounds, Path(data_dir), profiler))
     print(row)
     if profiler is not None and profile is not None:
         profiler.dump_stats(profile)
