@@ -14,20 +14,23 @@ message set into one v2 batch first, on that path only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from katka.api._authorize import TOPIC, TRANSACTIONAL_ID, WRITE, authorized
-from katka.api._build import ZERO, datetime_ms, make, response_module
-from katka.api._partitions import answer_partitions
+from katka.api._build import ZERO, _response_module, datetime_ms, make, response_module
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
-from katka.protocol import message_sets
+from katka.protocol import message_sets, produce_codec
 from katka.protocol.batches import (
+    TRANSACTIONAL_FLAG,
     RecordValidationError,
     validate_produce_records,
     validate_produce_request,
 )
-from katka.storage.base import PartitionLog
+from katka.protocol.produce_codec import PartitionProduced, Produced, TopicProduced
+from katka.storage.base import AppendInfo, PartitionLog
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -37,90 +40,122 @@ VERSIONS = range(0, 12)
 
 
 def handle(ctx: RequestContext, request: Any, node: Node) -> Any:
-    m = response_module(ctx)
+    version = ctx.api_version
+    if version in produce_codec.VERSIONS:
+        m: Any = None
+        make_partition: Callable[..., Any] = PartitionProduced
+        make_topic: Callable[[str, tuple[Any, ...]], Any] = TopicProduced
+    else:  # v0-2: old_versions.py's entities, through make()
+        m = response_module(ctx)
+        make_partition = partial(_old_partition, m)
+        make_topic = partial(_old_topic, m)
     now_ms = node.clock.now_ms()
     appended: list[PartitionLog] = []
-
-    def partition(
-        partition_data: Any,
-        error: ErrorCode,
-        message: str | None = None,
-        base_offset: int = -1,
-        log_append_time_ms: int = -1,
-        log_start_offset: int = -1,
-        record_errors: tuple[Any, ...] = (),
-    ) -> Any:
-        return make(
-            m.PartitionProduceResponse,
-            index=partition_data.index,
-            error_code=error,
-            base_offset=base_offset,
-            log_append_time=None if log_append_time_ms < 0 else datetime_ms(log_append_time_ms),
-            log_start_offset=log_start_offset,
-            record_errors=record_errors,
-            error_message=message,
-        )
-
     # What refuses every partition alike is decided once, not per partition.
     refusal = _request_refusal(ctx, request, node)
-
-    def answer(topic_data: Any, partition_data: Any) -> Any:
-        if refusal is not None:
-            raise KafkaError(*refusal)
-        if not authorized(ctx, node, WRITE, TOPIC, topic_data.name):
-            raise KafkaError(ErrorCode.topic_authorization_failed, "Topic authorization failed.")
-        partition_log = node.topics.get_log_for_produce(topic_data.name, partition_data.index)
-        records = partition_data.records
-        if records is None:
-            raise KafkaError(ErrorCode.invalid_record, "null record set")
-        if ctx.api_version < 3:
-            records = message_sets.up_convert(records)
-        headers = validate_produce_records(records, partition_log.config.max_message_bytes)
-        validate_produce_request(headers, ctx.api_version)
-        for header in headers:
-            if header.is_transactional:
-                node.transactions.coordinator.validate_transactional_write(
-                    header.producer_id,
-                    header.producer_epoch,
-                    (topic_data.name, partition_data.index),
+    topics = []
+    # Every requested partition is answered exactly once, a KafkaError or OSError becoming
+    # its error (api/_partitions.answer_partitions' rule, inlined: a request per record).
+    for topic_data in request.topic_data:
+        name = topic_data.name
+        partitions = []
+        for partition_data in topic_data.partition_data:
+            index = partition_data.index
+            try:
+                if refusal is not None:
+                    raise KafkaError(*refusal)
+                partition_log, info = _append(ctx, node, name, partition_data, version, now_ms)
+            except RecordValidationError as error:
+                answer = make_partition(
+                    index,
+                    error.code,
+                    error_message=error.message,
+                    record_errors=_record_errors(version, error),
                 )
-        try:
-            info = partition_log.append(records, headers, now_ms)
-        except RecordValidationError as error:
-            return partition(
-                partition_data, error.code, error.message, record_errors=_record_errors(m, error)
-            )
-        appended.append(partition_log)
-        if not info.duplicate:
-            node.stats.produced(
-                topic_data.name,
-                partition_data.index,
-                len(records),
-                info.last_offset - info.base_offset + 1,
-            )
-        return partition(
-            partition_data,
-            ErrorCode.none,
-            base_offset=info.base_offset,
-            log_append_time_ms=info.log_append_time_ms,
-            log_start_offset=info.log_start_offset,
-        )
-
-    topics = answer_partitions(
-        request.topic_data,
-        lambda topic_data: topic_data.partition_data,
-        answer,
-        lambda _topic, partition_data, error, message: partition(partition_data, error, message),
-        lambda topic_data, partitions: make(
-            m.TopicProduceResponse, name=topic_data.name, partition_responses=partitions
-        ),
-    )
+            except KafkaError as error:
+                answer = make_partition(index, error.code, error_message=error.message)
+            except OSError as error:
+                message = f"storage error: {error.strerror or error}"
+                answer = make_partition(index, ErrorCode.kafka_storage_error, error_message=message)
+            else:
+                appended.append(partition_log)
+                answer = make_partition(
+                    index,
+                    ErrorCode.none,
+                    info.base_offset,
+                    info.log_append_time_ms,
+                    info.log_start_offset,
+                )
+            partitions.append(answer)
+        topics.append(make_topic(name, tuple(partitions)))
     if appended:
-        node.appends.notify((log.topic, log.partition) for log in appended)
-    response = make(m.ProduceResponse, responses=topics, throttle_time=ZERO)
-    if not expects_response(request):
+        node.appends.notify([(log.topic, log.partition) for log in appended])
+    if m is None:
+        response: Any = Produced(tuple(topics))
+    else:
+        response = make(m.ProduceResponse, responses=tuple(topics), throttle_time=ZERO)
+    if request.acks == 0:
         return response  # nobody waits for it: no fsync wait either
     return node.durability.reply_when_durable(appended, response)
+
+
+def _append(
+    ctx: RequestContext,
+    node: Node,
+    topic: str,
+    partition_data: Any,
+    version: int,
+    now_ms: int,
+) -> tuple[PartitionLog, AppendInfo]:
+    """Validate one partition's batches and append them (raises KafkaError: the partition's
+    answer)."""
+    if not authorized(ctx, node, WRITE, TOPIC, topic):
+        raise KafkaError(ErrorCode.topic_authorization_failed, "Topic authorization failed.")
+    partition_log = node.topics.get_log_for_produce(topic, partition_data.index)
+    records = partition_data.records
+    if records is None:
+        raise KafkaError(ErrorCode.invalid_record, "null record set")
+    if version < 3:
+        records = message_sets.up_convert(records)
+    headers = validate_produce_records(records, partition_log.config.max_message_bytes)
+    validate_produce_request(headers, version)
+    for header in headers:
+        if header.attributes & TRANSACTIONAL_FLAG:
+            node.transactions.coordinator.validate_transactional_write(
+                header.producer_id, header.producer_epoch, (topic, partition_data.index)
+            )
+    info = partition_log.append(records, headers, now_ms)
+    if not info.duplicate:
+        node.stats.produced(
+            topic, partition_data.index, len(records), info.last_offset - info.base_offset + 1
+        )
+    return partition_log, info
+
+
+def _old_partition(
+    m: Any,
+    index: int,
+    error: ErrorCode,
+    base_offset: int = -1,
+    log_append_time_ms: int = -1,
+    log_start_offset: int = -1,
+    record_errors: tuple[Any, ...] = (),
+    error_message: str | None = None,
+) -> Any:
+    return make(
+        m.PartitionProduceResponse,
+        index=index,
+        error_code=error,
+        base_offset=base_offset,
+        log_append_time=datetime_ms(log_append_time_ms),
+        log_start_offset=log_start_offset,
+        record_errors=record_errors,
+        error_message=error_message,
+    )
+
+
+def _old_topic(m: Any, name: str, partitions: tuple[Any, ...]) -> Any:
+    return make(m.TopicProduceResponse, name=name, partition_responses=partitions)
 
 
 def _request_refusal(ctx: RequestContext, request: Any, node: Node) -> tuple[ErrorCode, str] | None:
@@ -139,9 +174,10 @@ def expects_response(request: Any) -> bool:
     return bool(request.acks != 0)
 
 
-def _record_errors(m: Any, error: RecordValidationError) -> tuple[Any, ...]:
-    if not hasattr(m, "BatchIndexAndErrorMessage"):  # Produce v3-7 have no record_errors
+def _record_errors(version: int, error: RecordValidationError) -> tuple[Any, ...]:
+    if version < 8:  # Produce v3-7 have no record_errors
         return ()
+    m = _response_module(API_KEY, version)
     return tuple(
         m.BatchIndexAndErrorMessage(batch_index=e.batch_index, batch_index_error_message=e.message)
         for e in error.record_errors

@@ -11,12 +11,19 @@ accept/refuse decision for requests at every version, with hypothesis.
 A response that carries anything the hand writer does not (the v10+ tagged fields
 current_leader and node_endpoints set to non-defaults: katka's Produce never sets them)
 goes to kio's writer instead: `encode_produce_response` returns None.
+
+The handler answers v3-11 with `Produced`, `TopicProduced` and `PartitionProduced` below
+rather than kio's entities (three frozen dataclasses built field by field through `make`,
+and a datetime for the append time: a tenth of a one-record request's Python). They carry
+kio's field names, so tests and throttling read them alike; the writer takes both.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import struct
-from typing import Any
+from typing import Any, NamedTuple
 
 from katka.protocol.bounds import BoundsError, read_unsigned_varint
 from katka.protocol.varint import encode_unsigned_varint
@@ -29,6 +36,43 @@ _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _PARTITION_V3 = struct.Struct(">ihqq")  # index, error_code, base_offset, log_append_time
 _PARTITION_V5 = struct.Struct(">ihqqq")  # ... log_start_offset
+
+
+# --- response: what the handler builds -------------------------------------------------------
+
+
+class PartitionProduced(NamedTuple):
+    """kio's PartitionProduceResponse (v3-11) with the append time in ms (-1: none)."""
+
+    index: int  # type: ignore[assignment]  # kio's name; shadows tuple.index (unused)
+    error_code: int
+    base_offset: int = -1
+    log_append_time_ms: int = -1
+    log_start_offset: int = -1
+    record_errors: tuple[Any, ...] = ()  # kio's BatchIndexAndErrorMessage (v8+)
+    error_message: str | None = None
+
+    @property
+    def log_append_time(self) -> datetime.datetime | None:
+        if self.log_append_time_ms < 0:
+            return None
+        return datetime.datetime.fromtimestamp(self.log_append_time_ms / 1000, tz=datetime.UTC)
+
+
+class TopicProduced(NamedTuple):
+    """kio's TopicProduceResponse."""
+
+    name: str
+    partition_responses: tuple[PartitionProduced, ...]
+
+
+@dataclasses.dataclass(slots=True)
+class Produced:
+    """kio's ProduceResponse; a dataclass, so a throttled reply replaces throttle_time."""
+
+    responses: tuple[TopicProduced, ...]
+    throttle_time: datetime.timedelta = datetime.timedelta(0)
+    node_endpoints: tuple[Any, ...] = ()
 
 
 # --- request: the bounds walk (bounds.py's, specialised) ----------------------------------------
@@ -141,12 +185,15 @@ def encode_produce_response(
         partitions = topic.partition_responses
         append(_count(len(partitions), flexible))
         for partition in partitions:
-            if tagged:
-                leader = partition.current_leader
-                if leader.leader_id != -1 or leader.leader_epoch != -1:
-                    return None
-            append_time = partition.log_append_time
-            append_ms = -1 if append_time is None else round(append_time.timestamp() * 1000)
+            if type(partition) is PartitionProduced:
+                append_ms = partition.log_append_time_ms
+            else:
+                if tagged:
+                    leader = partition.current_leader
+                    if leader.leader_id != -1 or leader.leader_epoch != -1:
+                        return None
+                append_time = partition.log_append_time
+                append_ms = -1 if append_time is None else round(append_time.timestamp() * 1000)
             code = partition.error_code  # an IntEnum: struct packs it (Enum.value is slow)
             if version >= 5:
                 start = partition.log_start_offset
@@ -170,7 +217,8 @@ def encode_produce_response(
                 append(b"\x00")
         if flexible:
             append(b"\x00")
-    append(_I32.pack(round(response.throttle_time.total_seconds() * 1000)))
+    throttle = response.throttle_time
+    append(_I32.pack(round(throttle.total_seconds() * 1000) if throttle else 0))
     if flexible:
         append(b"\x00")
     frame = bytearray().join(parts)

@@ -16,7 +16,14 @@ from kio.static.constants import EntityType
 
 from katka.protocol.bounds import BoundsError, check_bounds
 from katka.protocol.codec import encode_response
-from katka.protocol.produce_codec import VERSIONS, check_produce_bounds, encode_produce_response
+from katka.protocol.produce_codec import (
+    VERSIONS,
+    PartitionProduced,
+    Produced,
+    TopicProduced,
+    check_produce_bounds,
+    encode_produce_response,
+)
 
 NAMES = st.text(alphabet="abcé.-_0", max_size=12)
 MESSAGES = st.none() | st.text(max_size=20)
@@ -88,6 +95,53 @@ def test_a_produce_response_encodes_as_kio_encodes_it(version: int, examples: in
         response = data.draw(produce_responses(version))
         correlation_id = data.draw(I32)
         fast = encode_response(0, version, correlation_id, response).payload()
+        assert fast == kio_response_frame(version, correlation_id, response)[4:]
+
+    check()
+
+
+def handler_built(response: Any) -> Produced:
+    """The response as the handler builds it (produce_codec's types), from kio's."""
+    return Produced(
+        tuple(
+            TopicProduced(
+                topic.name,
+                tuple(
+                    PartitionProduced(
+                        p.index,
+                        p.error_code,
+                        p.base_offset,
+                        -1
+                        if p.log_append_time is None
+                        else round(p.log_append_time.timestamp() * 1000),
+                        getattr(p, "log_start_offset", -1),
+                        getattr(p, "record_errors", ()),
+                        getattr(p, "error_message", None),
+                    )
+                    for p in topic.partition_responses
+                ),
+            )
+            for topic in response.responses
+        ),
+        response.throttle_time,
+    )
+
+
+@pytest.mark.parametrize("examples", EXAMPLES)
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_handlers_response_types_encode_as_kios_entities(version: int, examples: int) -> None:
+    @settings(max_examples=examples, deadline=None)
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        response = data.draw(produce_responses(version))
+        light = handler_built(response)
+        for topic, kio_topic in zip(light.responses, response.responses, strict=True):
+            for partition, kio_partition in zip(
+                topic.partition_responses, kio_topic.partition_responses, strict=True
+            ):
+                assert partition.log_append_time == kio_partition.log_append_time
+        correlation_id = data.draw(I32)
+        fast = encode_response(0, version, correlation_id, light).payload()
         assert fast == kio_response_frame(version, correlation_id, response)[4:]
 
     check()
