@@ -37,6 +37,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from katka.protocol.batches import (
+    CONTROL_FLAG,
+    NO_PRODUCER_ID,
     NO_TIMESTAMP,
     BatchHeader,
     TimestampRules,
@@ -234,17 +236,25 @@ class SegmentedLog:
             for h in headers
         ]
         producer_state = self.producer_state
-        duplicate = producer_state.validate_append([header for _, header in batches])
-        if duplicate is not None:
-            return AppendInfo(
-                duplicate.base_offset,
-                duplicate.last_offset,
-                duplicate.timestamp_ms if rules.log_append_time else NO_TIMESTAMP,
-                self._log_start_offset,
-                duplicate=True,
-            )
-        base_offset = self.log_end_offset
-        offset = base_offset
+        # Producer state is kept for idempotent, transactional and control batches; a plain
+        # producer's batch (no producer id) neither checks nor changes it.
+        stateful = [
+            header
+            for _, header in batches
+            if header.producer_id != NO_PRODUCER_ID or header.attributes & CONTROL_FLAG
+        ]
+        if stateful:
+            duplicate = producer_state.validate_append(stateful)
+            if duplicate is not None:
+                return AppendInfo(
+                    duplicate.base_offset,
+                    duplicate.last_offset,
+                    duplicate.timestamp_ms if rules.log_append_time else NO_TIMESTAMP,
+                    self._log_start_offset,
+                    duplicate=True,
+                )
+        active = self.segments[-1]
+        base_offset = offset = active.next_offset
         for batch, header in batches:
             stored = header.at(offset, 0)
             parts: tuple[bytes | bytearray | memoryview, ...]
@@ -253,13 +263,17 @@ class SegmentedLog:
                 parts = (batch,)
             else:  # the base offset sits outside the CRC: write a new one before the rest
                 parts = (_BASE_OFFSET.pack(offset), batch[8:])
-            marker = None
-            if header.is_control:  # written by the broker itself (append_marker), never a client
-                marker = read_marker(batch)
-            self._maybe_roll_for(stored, now_ms)
-            self._opened_at(now_ms)
-            self.active_segment.append(parts, stored)
-            producer_state.on_append(stored, offset, stored.max_timestamp, marker)
+            if active.size_bytes:
+                self._maybe_roll_for(stored, now_ms)
+                active = self.segments[-1]
+            if self._active_since_ms is None:
+                self._opened_at(now_ms)
+            active.append(parts, stored)
+            if stateful:
+                marker = None
+                if header.attributes & CONTROL_FLAG:  # the broker's own (append_marker)
+                    marker = read_marker(batch)
+                producer_state.on_append(stored, offset, stored.max_timestamp, marker)
             offset = stored.next_offset
         return AppendInfo(
             base_offset,
