@@ -3,7 +3,7 @@ no client, a disk log (issue 17's latency row without the kernel's and the sched
 
     python -m bench dispatch-cost [--requests 4000] [--rounds 5] [--profile FILE]
 
-A Broker over a fresh data directory and its Dispatcher, as `katka serve` builds them. Two
+A Broker over a fresh data directory and its Dispatcher on uvloop, as `katka serve` builds them. Two
 rows, each CPU (time.process_time) per request over `--requests` requests after a warm-up,
 `--rounds` times alternating (the fastest and the median round are reported):
 
@@ -34,11 +34,13 @@ VALUE = b"v" * 100
 async def _rows(
     requests: int, rounds: int, data_dir: Path, profiler: cProfile.Profile | None
 ) -> dict[str, Any]:
+    from katka.api import _build
     from katka.broker import Broker
     from katka.config import BrokerConfig
     from katka.node import Endpoint
     from katka.server.dispatch import Dispatcher
 
+    _build.check_field_names = False  # as `katka serve` runs (cli/serving.py)
     broker = Broker(BrokerConfig({}), data_dir, Endpoint("127.0.0.1", 9092))
     broker.open()
     broker.start_coordinator()
@@ -103,7 +105,10 @@ def _us(seconds: list[float], requests: int) -> dict[str, float]:
 def run(requests: int, profile: Path | None, rounds: int = 5) -> None:
     profiler = cProfile.Profile() if profile else None
     with tempfile.TemporaryDirectory(prefix="katka-dispatch-cost-") as data_dir:
-        row = asyncio.run(_rows(requests, rounds, Path(data_dir), profiler))
+        from katka.server.run import new_event_loop
+
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:  # uvloop, as serve's
+            row = runner.run(_rows(requests, rounds, Path(data_dir), profiler))
     print(row)
     if profiler is not None and profile is not None:
         profiler.dump_stats(profile)

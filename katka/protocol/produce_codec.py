@@ -174,16 +174,22 @@ def encode_produce_response(
     flexible = version >= FLEXIBLE_FROM
     # The size prefix (filled in by EncodedFrame.finish), the correlation id, and from v9
     # the response header's empty tagged fields.
-    parts: list[bytes] = [b"\0\0\0\0", _I32.pack(correlation_id)]
+    out = bytearray(8)
+    _I32.pack_into(out, 4, correlation_id)
     if flexible:
-        parts.append(b"\x00")
-    append = parts.append
+        out.append(0)
+    # What ends a partition with no record errors and no message (v8+), and the tagged
+    # fields that end an entity (v9+): the usual answer, written at once.
+    quiet_end = (
+        (b"\x01\x00\x00" if flexible else b"\x00\x00\x00\x00\xff\xff") if version >= 8 else b""
+    )
+    tags = b"\x00" if flexible else b""
     topics = response.responses
-    append(_count(len(topics), flexible))
+    out += _count(len(topics), flexible)
     for topic in topics:
-        append(_string(topic.name, flexible))
+        out += _string(topic.name, flexible)
         partitions = topic.partition_responses
-        append(_count(len(partitions), flexible))
+        out += _count(len(partitions), flexible)
         for partition in partitions:
             if type(partition) is PartitionProduced:
                 append_ms = partition.log_append_time_ms
@@ -197,33 +203,30 @@ def encode_produce_response(
             code = partition.error_code  # an IntEnum: struct packs it (Enum.value is slow)
             if version >= 5:
                 start = partition.log_start_offset
-                append(
-                    _PARTITION_V5.pack(
-                        partition.index, code, partition.base_offset, append_ms, start
-                    )
+                out += _PARTITION_V5.pack(
+                    partition.index, code, partition.base_offset, append_ms, start
                 )
             else:
-                append(_PARTITION_V3.pack(partition.index, code, partition.base_offset, append_ms))
+                out += _PARTITION_V3.pack(partition.index, code, partition.base_offset, append_ms)
             if version >= 8:
                 errors = partition.record_errors
-                append(_count(len(errors), flexible))
+                message = partition.error_message
+                if not errors and message is None:
+                    out += quiet_end
+                    continue
+                out += _count(len(errors), flexible)
                 for error in errors:
-                    append(_I32.pack(error.batch_index))
-                    append(_string(error.batch_index_error_message, flexible))
-                    if flexible:
-                        append(b"\x00")
-                append(_string(partition.error_message, flexible))
-            if flexible:
-                append(b"\x00")
-        if flexible:
-            append(b"\x00")
+                    out += _I32.pack(error.batch_index)
+                    out += _string(error.batch_index_error_message, flexible)
+                    out += tags
+                out += _string(message, flexible)
+            out += tags
+        out += tags
     throttle = response.throttle_time
-    append(_I32.pack(round(throttle.total_seconds() * 1000) if throttle else 0))
-    if flexible:
-        append(b"\x00")
-    frame = bytearray().join(parts)
-    chunks: list[bytes | bytearray | memoryview] = [frame]
-    return chunks, len(frame) - 4
+    out += _I32.pack(round(throttle.total_seconds() * 1000) if throttle else 0)
+    out += tags
+    chunks: list[bytes | bytearray | memoryview] = [out]
+    return chunks, len(out) - 4
 
 
 def _count(count: int, flexible: bool) -> bytes:

@@ -96,6 +96,9 @@ class LogSegment:
         self._size = size
         # (offset, position) where the last read ended: batches only ever append after it.
         self._read_hint = (-1, 0)
+        # The last batch appended (or found by recovery), where it sits: a woken consumer
+        # reads the batch that woke it without walking headers to find it.
+        self._last_batch: BatchHeader | None = None
         # None until known: a closed segment learns it from the next segment (set by the log),
         # the active one from `load_active` or `recover`.
         self._next_offset = next_offset if next_offset is not None else base_offset
@@ -268,6 +271,7 @@ class LogSegment:
                 logger.warning("%s: index entry not written: %s", self.log_path, exc)
             self._bytes_since_last_index_entry = 0
         self._bytes_since_last_index_entry += header.size
+        self._last_batch = header
         self._size = header.position + header.size
         self._next_offset = header.next_offset
 
@@ -367,7 +371,9 @@ class LogSegment:
     def read(
         self, fetch_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
     ) -> tuple[bytes | memoryview, int]:
-        first = next(self.iter_headers(fetch_offset), None)
+        first = self._last_batch
+        if first is None or not first.base_offset <= fetch_offset <= first.last_offset:
+            first = next(self.iter_headers(fetch_offset), None)
         if first is None or first.base_offset >= max_offset:
             return b"", fetch_offset
         start = first.position
@@ -488,6 +494,7 @@ class LogSegment:
 
     def _reset_indexes(self) -> None:
         self._read_hint = (-1, 0)
+        self._last_batch = None
         self.offset_index.reset()
         self.time_index.reset()
         self.indexes_need_rebuild = False
