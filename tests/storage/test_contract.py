@@ -72,6 +72,26 @@ def test_reading_from_the_middle_of_a_batch_returns_that_whole_batch(
     assert offsets(log.read(8, BIG, 9, True)) == [6, 7, 8]
 
 
+def test_the_last_batch_is_read_whole_from_any_of_its_offsets_before_and_after_a_restart(
+    harness: EngineHarness,
+) -> None:
+    log = harness.open()
+    produce(log, 2)
+    produce(log, 3)  # offsets 2-4: the batch a woken consumer reads
+    for offset in (2, 3, 4):
+        assert offsets(log.read(offset, BIG, 5, True)) == [2, 3, 4]
+    assert offsets(log.read(2, BIG, 2, True)) == []  # max_offset still bounds it
+    assert offsets(log.read(1, BIG, 5, True)) == [0, 1, 2, 3, 4]
+    produce(log, 1)
+    assert offsets(log.read(4, BIG, 6, True)) == [2, 3, 4, 5]
+
+    for restart in (harness.restart, harness.crash):
+        restart()
+        log = harness.open()
+        assert offsets(log.read(5, BIG, 6, True)) == [5]
+        assert offsets(log.read(3, BIG, 6, True)) == [2, 3, 4, 5]
+
+
 def test_reading_at_the_log_end_offset_returns_no_bytes(harness: EngineHarness) -> None:
     log = harness.open()
     assert log.read(0, BIG, 0, True) == b""
