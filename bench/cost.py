@@ -44,6 +44,7 @@ CONNECTIONS_TOPIC = "cost-connections"
 SETTLE_S = 3.0
 IDLE_MAX_WAIT_MS = 500
 WIDE_MAX_WAIT_MS = 10
+FIRST_APPEND_MIN_PARTITIONS = 1_000
 
 
 def idle_consumers(broker: RunningBroker, settings: Settings) -> list[dict[str, Any]]:
@@ -287,9 +288,10 @@ def _batched(broker: RunningBroker, settings: Settings, partitions: int) -> dict
         "cpu_us_per_record": round(cpu / acknowledged * 1e6, 1),
         "client_cpu_us_per_record": round(result["client_cpu_s"] / acknowledged * 1e6, 1),
         "rss_kib_per_partition": round((rss_written - rss_before) / partitions / 1024, 2),
-        "first_append_cpu_us_per_partition": round(
-            (cpu_before - cpu_warm) / max(result["warm_up_acknowledged"], 1) * 1e6, 1
-        ),
+        # /proc counts CPU in 10 ms ticks: a figure per partition only for many of them.
+        "first_append_cpu_us_per_partition": None
+        if result["warm_up_acknowledged"] < FIRST_APPEND_MIN_PARTITIONS
+        else round((cpu_before - cpu_warm) / result["warm_up_acknowledged"] * 1e6, 1),
     }
 
 
