@@ -393,26 +393,34 @@ def _read(
     partition failed)."""
     m = response_module(ctx)
     reader = _Reader(ctx, request, node, prefetched)
-    topics = answer_partitions(
-        request.topics,
-        lambda fetch_topic: fetch_topic.partitions,
-        lambda fetch_topic, fetch_partition: reader.answer(fetch_topic.topic, fetch_partition),
-        lambda fetch_topic, fetch_partition, error, _message: reader.refuse(
-            fetch_topic.topic, fetch_partition, error
-        ),
-        lambda fetch_topic, partitions: make(
-            m.FetchableTopicResponse,
-            topic=fetch_topic.topic,
-            topic_id=getattr(fetch_topic, "topic_id", None),
-            partitions=partitions,
-        ),
-    )
+    # answer_partitions' rule (every partition answered once, its KafkaError or OSError its
+    # error), inlined: a woken long poll reads the whole response once more.
+    by_id = ctx.api_version >= FIRST_TOPIC_ID_VERSION
+    topics = []
+    for fetch_topic in request.topics:
+        name = fetch_topic.topic
+        partitions = []
+        for fetch_partition in fetch_topic.partitions:
+            try:
+                answer = reader.answer(name, fetch_partition)
+            except KafkaError as error:
+                answer = reader.refuse(name, fetch_partition, error.code)
+            except OSError:
+                answer = reader.refuse(name, fetch_partition, ErrorCode.kafka_storage_error)
+            partitions.append(answer)
+        if by_id:
+            topic = m.FetchableTopicResponse(
+                topic_id=fetch_topic.topic_id, partitions=tuple(partitions)
+            )
+        else:
+            topic = m.FetchableTopicResponse(topic=name, partitions=tuple(partitions))
+        topics.append(topic)
     response = make(
         m.FetchResponse,
         throttle_time=ZERO,
         error_code=ErrorCode.none,
         session_id=0,
-        responses=topics,
+        responses=tuple(topics),
     )
     return response, reader
 
