@@ -230,6 +230,10 @@ def encode_response(
         produced = produce_codec.encode_produce_response(api_version, correlation_id, response)
         if produced is not None:
             return EncodedFrame.of(*produced)
+    if api_key == FETCH_KEY and api_version >= FIRST_FAST_FETCH_VERSION:  # never an old version
+        fast = encode_fetch_response(api_version, correlation_id, response)
+        if fast is not None:
+            return EncodedFrame.of(*fast)
     if is_old_entity(response):
         from katka.protocol import old_versions
 
@@ -237,10 +241,6 @@ def encode_response(
         frame.write(_I32.pack(correlation_id))
         frame.write(old_versions.encode_body(api_key, api_version, response))
         return frame.finish()
-    if api_key == FETCH_KEY and api_version >= FIRST_FAST_FETCH_VERSION:
-        fast = encode_fetch_response(api_version, correlation_id, response)
-        if fast is not None:
-            return EncodedFrame.of(*fast)
     writer, flexible_header = _response_writer(api_key, api_version)
     frame = EncodedFrame()
     frame.write(_I32.pack(correlation_id))

@@ -211,7 +211,9 @@ class SegmentedLog:
 
     @property
     def high_watermark(self) -> int:
-        return self.log_end_offset  # single node: every appended record is committed
+        # Single node: every appended record is committed. (log_end_offset's body: asked
+        # several times by every Fetch.)
+        return self.segments[-1].next_offset
 
     @property
     def size_bytes(self) -> int:
@@ -320,9 +322,10 @@ class SegmentedLog:
 
     @property
     def last_stable_offset(self) -> int:
-        return self.producer_state.transactions.last_stable_offset(
-            self.high_watermark, self._log_start_offset
-        )
+        transactions = self.producer_state.transactions
+        if not transactions.ongoing:  # no open transaction: the high watermark
+            return self.segments[-1].next_offset
+        return transactions.last_stable_offset(self.high_watermark, self._log_start_offset)
 
     def aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTransaction]:
         return self.producer_state.transactions.aborted_between(fetch_offset, upper_bound)
