@@ -81,6 +81,8 @@ def test_the_last_batch_is_read_whole_from_any_of_its_offsets_before_and_after_a
     for offset in (2, 3, 4):
         assert offsets(log.read(offset, BIG, 5, True)) == [2, 3, 4]
     assert offsets(log.read(2, BIG, 2, True)) == []  # max_offset still bounds it
+    assert log.read(3, 10, 5, False) == b""  # and max_bytes, unless min_one_batch
+    assert offsets(log.read(3, 10, 5, True)) == [2, 3, 4]
     assert offsets(log.read(1, BIG, 5, True)) == [0, 1, 2, 3, 4]
     produce(log, 1)
     assert offsets(log.read(4, BIG, 6, True)) == [2, 3, 4, 5]
