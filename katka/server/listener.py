@@ -45,13 +45,14 @@ class Listener:
         # Shared by every listener: max.connections is broker-wide.
         self.connection_limits = connection_limits or ConnectionLimiter()
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[Connection, str] = {}  # admitted, with their client's host
 
     async def start(self, host: str, port: int) -> int:
         """Listen on host:port (0: an ephemeral port); returns the bound port."""
         context = self.security.ssl_context if self.security is not None else None
-        self._server = await asyncio.start_server(
-            self._on_connection,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._new_connection,
             host,
             port,
             reuse_address=True,
@@ -63,57 +64,55 @@ class Listener:
         return int(sockets[0].getsockname()[1]) if sockets else port
 
     async def stop(self) -> None:
+        """Accept no more; each connection writes what it owes (its parked replies, for up to
+        30 s) and closes."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        connections = list(self._connections)
+        for connection in connections:
+            connection.close()
+        await asyncio.gather(*(c.closed for c in connections), return_exceptions=True)
 
-    async def _on_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        peer = writer.get_extra_info("peername")
+    def _new_connection(self) -> Connection:
+        return Connection(
+            self.dispatcher,
+            max_frame_bytes=self.config.get_int("socket.request.max.bytes"),
+            max_queued_requests=self.config.get_int("queued.max.requests"),
+            max_buffered_bytes=self.config.get_int("katka.connection.max.buffered.bytes"),
+            admit=self._admit,
+            on_closed=self._closed,
+        )
+
+    def _admit(self, connection: Connection, transport: asyncio.BaseTransport) -> Session | None:
+        """The connection's session, or None when the limits or its certificate refuse it."""
+        peer = transport.get_extra_info("peername")
         host = str(peer[0]) if peer else "unknown"
         if not self.connection_limits.try_acquire(
             host,
             self.config.get_int("max.connections"),
             self.config.get_int("max.connections.per.ip"),
         ):
-            writer.transport.abort()
-            return
-        session = self._new_session(host, writer)
+            return None
+        session = self._new_session(host, transport)
         if session is None:
             self.connection_limits.release(host)
-            writer.transport.abort()
-            return
-        connection = Connection(
-            reader,
-            writer,
-            self.dispatcher,
-            max_frame_bytes=self.config.get_int("socket.request.max.bytes"),
-            max_queued_requests=self.config.get_int("queued.max.requests"),
-            max_buffered_bytes=self.config.get_int("katka.connection.max.buffered.bytes"),
-            session=session,
-        )
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            await connection.run()
-        except asyncio.CancelledError:
-            pass  # broker shutting down
-        finally:
-            self._connections.discard(task)
+            return None
+        self._connections[connection] = host
+        return session
+
+    def _closed(self, connection: Connection) -> None:
+        host = self._connections.pop(connection, None)
+        if host is not None:
             self.connection_limits.release(host)
 
-    def _new_session(self, host: str, writer: asyncio.StreamWriter) -> Session | None:
+    def _new_session(self, host: str, transport: asyncio.BaseTransport) -> Session | None:
         """The connection's starting security state (None: refuse it, as Kafka does when the
         certificate's subject matches no ssl.principal.mapping.rules)."""
         if self.security is None:
             return Session(client_host=host)
         spec: ListenerSpec = self.security.spec
         try:
-            principal = self.security.tls_principal(writer.get_extra_info("peercert"))
+            principal = self.security.tls_principal(transport.get_extra_info("peercert"))
         except ValueError as error:
             log.info("Failed authentication with %s (listener %s): %s", host, spec.name, error)
             return None
