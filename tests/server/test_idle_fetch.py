@@ -16,6 +16,7 @@ from kio.serial import entity_writer
 
 from katka.api import HANDLERS, produce
 from katka.api.context import RequestContext
+from katka.node import Node
 from katka.protocol.codec import EncodedFrame, request_schema
 from katka.quotas.store import entity_of
 from katka.security.session import Session
@@ -37,7 +38,7 @@ def harness() -> Iterator[ApiHarness]:
 
 
 def fetch_frame(
-    harness: ApiHarness,
+    node: Node,
     version: int,
     correlation_id: int,
     partition: int = 0,
@@ -47,7 +48,7 @@ def fetch_frame(
     session_epoch: int = -1,
 ) -> bytes:
     """A consumer's Fetch of one partition of "orders", as its client encodes it."""
-    info = harness.node.topics.catalog.get("orders")
+    info = node.topics.catalog.get("orders")
     assert info is not None
     request = build(
         request_schema(1, version),
@@ -135,15 +136,17 @@ def test_the_same_idle_fetch_is_parked_and_answered_as_the_full_path_answers_it(
     async def test() -> None:
         dispatcher = Dispatcher(lazy_registry(HANDLERS), harness.node)
         session = Session(client_host="127.0.0.1")
-        first = dispatcher.dispatch(fetch_frame(harness, version, 1, max_wait_ms=20), "h", session)
+        first = dispatcher.dispatch(
+            fetch_frame(harness.node, version, 1, max_wait_ms=20), "h", session
+        )
         assert not isinstance(first, IdlePoll)  # the first one is handled: nothing remembered
         await reply_of(first)
         requests = harness.node.stats.api(1).requests
-        poll = parked(dispatcher, session, fetch_frame(harness, version, 2, max_wait_ms=20))
+        poll = parked(dispatcher, session, fetch_frame(harness.node, version, 2, max_wait_ms=20))
         fast = await reply_of(poll)
         full = await reply_of(
             dispatcher.dispatch(
-                fetch_frame(harness, version, 2, max_wait_ms=20), "h", Session(client_host="h")
+                fetch_frame(harness.node, version, 2, max_wait_ms=20), "h", Session(client_host="h")
             )
         )
         assert fast == full
@@ -160,9 +163,9 @@ def test_the_same_fetch_that_does_not_wait_is_answered_at_once(harness: ApiHarne
         dispatcher = Dispatcher(lazy_registry(HANDLERS), harness.node)
         session = Session(client_host="127.0.0.1")
         first = await reply_of(
-            dispatcher.dispatch(fetch_frame(harness, 11, 1, max_wait_ms=0), "h", session)
+            dispatcher.dispatch(fetch_frame(harness.node, 11, 1, max_wait_ms=0), "h", session)
         )
-        again = dispatcher.dispatch(fetch_frame(harness, 11, 2, max_wait_ms=0), "h", session)
+        again = dispatcher.dispatch(fetch_frame(harness.node, 11, 2, max_wait_ms=0), "h", session)
         assert isinstance(again, EncodedFrame)
         assert again.payload()[4:] == first[4:]
         assert harness.node.appends.waiting_on(("orders", 0)) == 0
@@ -176,7 +179,7 @@ def test_a_record_on_the_polled_partition_wakes_the_parked_poll_at_once(
     async def test() -> None:
         dispatcher = Dispatcher(lazy_registry(HANDLERS), harness.node)
         session = Session(client_host="127.0.0.1")
-        frame = fetch_frame(harness, 11, 1, max_wait_ms=60_000)
+        frame = fetch_frame(harness.node, 11, 1, max_wait_ms=60_000)
         await remember(dispatcher, session, frame)
         poll = parked(dispatcher, session, frame)
         assert harness.node.appends.waiting_on(("orders", 0)) == 1
@@ -195,7 +198,7 @@ def test_a_record_on_another_partition_leaves_the_parked_poll_waiting(
     async def test() -> None:
         dispatcher = Dispatcher(lazy_registry(HANDLERS), harness.node)
         session = Session(client_host="127.0.0.1")
-        frame = fetch_frame(harness, 11, 1, max_wait_ms=60_000)
+        frame = fetch_frame(harness.node, 11, 1, max_wait_ms=60_000)
         await remember(dispatcher, session, frame)
         poll = parked(dispatcher, session, frame)
         await append(harness, 1)
@@ -222,7 +225,7 @@ def test_a_woken_poll_that_is_still_short_of_min_bytes_waits_only_what_is_left(
 
         monkeypatch.setattr(dispatcher.idle_fetches, "handle_request", recording)
         session = Session(client_host="127.0.0.1")
-        frame = fetch_frame(harness, 11, 1, max_wait_ms=400, min_bytes=1 << 20)
+        frame = fetch_frame(harness.node, 11, 1, max_wait_ms=400, min_bytes=1 << 20)
         await reply_of(dispatcher.dispatch(frame, "h", session))
         poll = parked(dispatcher, session, frame)
         await asyncio.sleep(0.1)
@@ -242,13 +245,15 @@ def test_a_changed_fetch_or_one_in_a_fetch_session_is_handled_not_parked(
         dispatcher = Dispatcher(lazy_registry(HANDLERS), harness.node)
         session = Session(client_host="127.0.0.1")
         await reply_of(
-            dispatcher.dispatch(fetch_frame(harness, 12, 1, max_wait_ms=10), "h", session)
+            dispatcher.dispatch(fetch_frame(harness.node, 12, 1, max_wait_ms=10), "h", session)
         )
-        changed = dispatcher.dispatch(fetch_frame(harness, 12, 2, 1, max_wait_ms=10), "h", session)
+        changed = dispatcher.dispatch(
+            fetch_frame(harness.node, 12, 2, 1, max_wait_ms=10), "h", session
+        )
         assert not isinstance(changed, IdlePoll)
         await reply_of(changed)
         for epoch in (0, 0):  # a session's full fetch: it must create a session each time
-            frame = fetch_frame(harness, 12, 3, max_wait_ms=10, session_epoch=epoch)
+            frame = fetch_frame(harness.node, 12, 3, max_wait_ms=10, session_epoch=epoch)
             reply = dispatcher.dispatch(frame, "h", session)
             assert not isinstance(reply, IdlePoll)
             await reply_of(reply)
@@ -261,10 +266,10 @@ def test_a_produce_between_two_polls_makes_the_next_one_read_again(harness: ApiH
         dispatcher = Dispatcher(lazy_registry(HANDLERS), harness.node)
         session = Session(client_host="127.0.0.1")
         await reply_of(
-            dispatcher.dispatch(fetch_frame(harness, 11, 1, max_wait_ms=10), "h", session)
+            dispatcher.dispatch(fetch_frame(harness.node, 11, 1, max_wait_ms=10), "h", session)
         )
         await append(harness, 0)
-        reply = dispatcher.dispatch(fetch_frame(harness, 11, 2, max_wait_ms=10), "h", session)
+        reply = dispatcher.dispatch(fetch_frame(harness.node, 11, 2, max_wait_ms=10), "h", session)
         assert not isinstance(reply, IdlePoll)
         assert b"a" in await reply_of(reply)
 
@@ -275,7 +280,7 @@ def test_a_closed_connection_drops_its_parked_poll(harness: ApiHarness) -> None:
     async def test() -> None:
         dispatcher = Dispatcher(lazy_registry(HANDLERS), harness.node)
         session = Session(client_host="127.0.0.1")
-        frame = fetch_frame(harness, 11, 1, max_wait_ms=60_000)
+        frame = fetch_frame(harness.node, 11, 1, max_wait_ms=60_000)
         await remember(dispatcher, session, frame)
         poll = parked(dispatcher, session, frame)
         poll.cancel()
@@ -296,7 +301,7 @@ def test_with_client_quotas_every_fetch_takes_the_full_path(harness: ApiHarness)
         dispatcher = Dispatcher(lazy_registry(HANDLERS), harness.node)
         session = Session(client_host="127.0.0.1")
         for correlation_id in (1, 2):
-            frame = fetch_frame(harness, 11, correlation_id, max_wait_ms=10)
+            frame = fetch_frame(harness.node, 11, correlation_id, max_wait_ms=10)
             reply = dispatcher.dispatch(frame, "h", session)
             assert not isinstance(reply, IdlePoll)
             await reply_of(reply)
