@@ -49,6 +49,7 @@ class TopicManager:
         # topics being created or deleted in slices: name -> partitions they will hold
         self._in_progress: dict[str, int] = {}
         self.on_topics_changed: list[Callable[[], None]] = []
+        self.on_log_configs_changed: list[Callable[[], None]] = []
         # admin requests' changes under way, whole even if their clients leave
         self._changing: set[asyncio.Task[Any]] = set()
 
@@ -314,6 +315,8 @@ class TopicManager:
                 partition_log = self._logs.get((info.name, partition))
                 if partition_log is not None:
                     partition_log.config = partition_config
+        for callback in self.on_log_configs_changed:
+            callback()
 
     def _changed(self) -> None:
         for callback in self.on_topics_changed:
