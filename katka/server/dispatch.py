@@ -177,14 +177,17 @@ class Dispatcher:
         context: RequestContext,
         request: Any,
         request_bytes: int,
+        counted: bool = False,
         **options: Any,
     ) -> Reply:
-        """The reply to a decoded request (`options`: for the handler, as idle_fetch.py's wait
-        left to a woken poll)."""
+        """The reply to a decoded request (`counted`: already counted in the API's requests,
+        as a parked idle poll is; `options`: for the handler, as idle_fetch.py's wait left to
+        a woken poll)."""
         handler = self.registry[api_key]
         started = time.perf_counter()
         stats = self.node.stats.api(api_key)
-        stats.requests += 1
+        if not counted:
+            stats.requests += 1
         try:
             response = (handler.handle or handler.load())(context, request, self.node, **options)
         except Exception:

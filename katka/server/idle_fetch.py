@@ -217,5 +217,5 @@ class IdleFetches:
         )
         left_ms = max(0, math.ceil((poll.deadline - poll.get_loop().time()) * 1000))
         return self.handle_request(
-            FETCH_KEY, context, poll.memo.decoded, len(poll.frame), max_wait_ms=left_ms
+            FETCH_KEY, context, poll.memo.decoded, len(poll.frame), True, max_wait_ms=left_ms
         )

@@ -183,8 +183,10 @@ def test_a_record_on_the_polled_partition_wakes_the_parked_poll_at_once(
         await remember(dispatcher, session, frame)
         poll = parked(dispatcher, session, frame)
         assert harness.node.appends.waiting_on(("orders", 0)) == 1
+        requests = harness.node.stats.api(1).requests
         await append(harness, 0)
         answer = await reply_of(poll)  # long before its 60 s: reply_of waits 10 s at most
+        assert harness.node.stats.api(1).requests == requests  # counted once, when parked
         assert b"a" in answer and struct.unpack_from(">i", answer)[0] == 1
         assert harness.node.appends.waiting_on(("orders", 0)) == 0
         assert len(dispatcher.idle_fetches.wheel) == 0
