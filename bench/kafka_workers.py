@@ -255,7 +255,7 @@ def latency_consumer(
             elif time.monotonic() - idle_since > 1.0:
                 break
     consumer.close()
-    queue.put({"samples_ns": samples.tobytes(), "slow": slow})
+    queue.put({"samples_ns": samples.tobytes(), "slow": slow, "cpu_s": _process_cpu_s()})
 
 
 def latency_producer(
@@ -313,8 +313,15 @@ def latency_producer(
             "failed": failed,
             "unflushed": remaining,
             "seconds": time.perf_counter() - began,
+            "cpu_s": _process_cpu_s(),
         }
     )
+
+
+def _process_cpu_s() -> float:
+    """The worker's CPU, every thread (librdkafka's included): a client that needs a core of
+    its own on a 2-core machine leaves the broker less."""
+    return time.process_time()
 
 
 # --- consumer-group members for the rebalance workload --------------------------------------

@@ -157,7 +157,7 @@ def latency_consumer(
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > 1.0:
                 break
-    queue.put({"samples_ns": samples.tobytes()})
+    queue.put({"samples_ns": samples.tobytes(), "cpu_s": time.process_time()})
 
 
 def latency_producer(
@@ -181,7 +181,15 @@ def latency_producer(
         pause = sent / rate - (time.perf_counter() - began)
         if pause > 0:
             time.sleep(pause)
-    queue.put({"sent": sent, "failed": 0, "unflushed": 0, "seconds": time.perf_counter() - began})
+    queue.put(
+        {
+            "sent": sent,
+            "failed": 0,
+            "unflushed": 0,
+            "seconds": time.perf_counter() - began,
+            "cpu_s": time.process_time(),
+        }
+    )
 
 
 def create_streams(port: int, topic: str, partitions: int) -> None:

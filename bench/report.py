@@ -155,6 +155,21 @@ def _rows(results: Results) -> list[Row]:
                     f"e2e latency at {rate:,}/s: {name}", "latency", f"{rate}/s", metric, False, _ms
                 )
             )
+        for metric, name in (
+            ("broker_cpu_s", "broker"),
+            ("producer_cpu_s", "producer"),
+            ("consumer_cpu_s", "consumer"),
+        ):
+            rows.append(
+                Row(
+                    f"e2e latency at {rate:,}/s: CPU s of the {name}",
+                    "latency",
+                    f"{rate}/s",
+                    metric,
+                    False,
+                    _num(2),
+                )
+            )
     for workload, title in (("produce", "produce"), ("consume-assign", "consume (assign)")):
         for size in ("100B", "1KiB"):
             rows.append(

@@ -264,6 +264,9 @@ def latency_at(broker: RunningBroker, settings: Settings, rate: int) -> list[dic
             "max_ms": round(ms[-1], 3) if ms else None,
             "mean_ms": round(sum(ms) / len(ms), 3) if ms else None,
             "broker_cpu_s": round(cpu, 3),
+            # The clients' own CPU (every thread): the three processes share the machine's cores.
+            "producer_cpu_s": round(sent.get("cpu_s", 0.0), 3),
+            "consumer_cpu_s": round(received.get("cpu_s", 0.0), 3),
             # Records slower than 50 ms: [index in arrival order, partition, offset, ms].
             "slow_records": [
                 [i, p, o, round(ns / 1e6, 1)] for i, p, o, ns in received.get("slow", [])
