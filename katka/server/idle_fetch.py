@@ -63,7 +63,11 @@ class TimerWheel:
 
     def _expire(self, tick: int) -> None:
         for poll in self._ticks.pop(tick, ()):
-            poll.expire()
+            try:
+                poll.expire()
+            except Exception as error:  # that poll's connection closes; the others are answered
+                if not poll.done():
+                    poll.set_exception(error)
 
     def __len__(self) -> int:
         """Polls waiting on the wheel (for tests)."""

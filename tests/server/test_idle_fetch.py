@@ -309,3 +309,32 @@ def test_with_client_quotas_every_fetch_takes_the_full_path(harness: ApiHarness)
             await reply_of(reply)
 
     run(harness, test)
+
+
+def test_a_poll_whose_answer_fails_leaves_the_others_of_its_tick_answered(
+    harness: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def test() -> None:
+        dispatcher = Dispatcher(lazy_registry(HANDLERS), harness.node)
+        frame = fetch_frame(harness.node, 11, 1, max_wait_ms=60_000)
+        polls = []
+        for _ in range(2):
+            session = Session(client_host="127.0.0.1")
+            await remember(dispatcher, session, frame)
+            polls.append(parked(dispatcher, session, frame))
+        failing, answered = polls
+        answer = dispatcher.idle_fetches.answer
+
+        def failing_once(memo: Any, frame: bytes) -> EncodedFrame:
+            if memo is failing.memo:
+                raise RuntimeError("cannot encode")
+            return answer(memo, frame)
+
+        monkeypatch.setattr(dispatcher.idle_fetches, "answer", failing_once)
+        wheel = dispatcher.idle_fetches.wheel
+        for tick in sorted({failing.tick, answered.tick}):
+            wheel._expire(tick)
+        assert isinstance(failing.exception(), RuntimeError)
+        assert struct.unpack_from(">i", (await reply_of(answered)))[0] == 1
+
+    run(harness, test)
