@@ -40,6 +40,8 @@ from katka.api._partitions import answer_partitions, by_topic
 from katka.api.context import RequestContext
 from katka.errors import ErrorCode, KafkaError
 from katka.protocol import message_sets
+from katka.protocol.fetch_response import FIRST_VERSION as FIRST_FAST_FETCH_VERSION
+from katka.protocol.fetch_response import Fetched, FetchedPartition, FetchedTopic
 
 if TYPE_CHECKING:
     from katka.node import Node
@@ -358,26 +360,17 @@ async def _incremental_long_poll(
 def _session_response(
     ctx: RequestContext, session: FetchSession, reader: _Reader, answers: dict[TopicPartition, Any]
 ) -> Any:
-    m = response_module(ctx)
     included = session.complete(reader.results)
+    by_id = ctx.api_version >= FIRST_TOPIC_ID_VERSION
     topics = by_topic(
         included,
         lambda partition: partition[0],
         lambda partition: answers[partition],
-        lambda topic, partitions: make(
-            m.FetchableTopicResponse,
-            topic=topic,
-            topic_id=_id_of(reader.node, topic),
-            partitions=partitions,
+        lambda topic, partitions: FetchedTopic(
+            topic, _id_of(reader.node, topic) if by_id else None, partitions
         ),
     )
-    return make(
-        m.FetchResponse,
-        throttle_time=ZERO,
-        error_code=ErrorCode.none,
-        session_id=session.id,
-        responses=topics,
-    )
+    return Fetched(topics, session_id=session.id)  # sessions are v7+: light types
 
 
 # --- reading partitions ------------------------------------------------------------------------
@@ -408,13 +401,17 @@ def _read(
             except OSError:
                 answer = reader.refuse(name, fetch_partition, ErrorCode.kafka_storage_error)
             partitions.append(answer)
-        if by_id:
+        if reader.light:
+            topic = FetchedTopic(name, fetch_topic.topic_id if by_id else None, tuple(partitions))
+        elif by_id:
             topic = m.FetchableTopicResponse(
                 topic_id=fetch_topic.topic_id, partitions=tuple(partitions)
             )
         else:
             topic = m.FetchableTopicResponse(topic=name, partitions=tuple(partitions))
         topics.append(topic)
+    if reader.light:
+        return Fetched(tuple(topics)), reader
     response = make(
         m.FetchResponse,
         throttle_time=ZERO,
@@ -445,6 +442,8 @@ class _Reader:
         max_bytes_of_response = getattr(request, "max_bytes", 0)  # v3+
         self.remaining_bytes = max_bytes_of_response if max_bytes_of_response > 0 else 2**31 - 1
         self.api_version = ctx.api_version
+        # v4+: the response in fetch_response's types (v0-3: old_versions' entities)
+        self.light = ctx.api_version >= FIRST_FAST_FETCH_VERSION
         self.read_committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
         self.total_bytes = 0
         self.has_error = False
@@ -547,6 +546,17 @@ class _Reader:
         aborted: tuple[Any, ...] | None = None,
         records: bytes | memoryview = b"",
     ) -> Any:
+        if self.light:
+            return FetchedPartition(
+                fetch_partition.partition,
+                error,
+                high_watermark,
+                last_stable_offset,
+                log_start_offset,
+                aborted,
+                -1,
+                records,
+            )
         return make(
             self.m.PartitionData,
             partition_index=fetch_partition.partition,

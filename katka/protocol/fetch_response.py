@@ -9,12 +9,20 @@ tests/protocol/test_fetch_response.py checks it byte for byte against kio at eve
 
 Records are kept by reference when large, so stored batches reach the socket uncopied
 (see codec.EncodedFrame).
+
+The handler answers v4-18 with `Fetched`, `FetchedTopic` and `FetchedPartition` below rather
+than kio's entities (a woken long poll builds a response twice: when it parks, when it wakes),
+with kio's field names, so sessions, tests and throttling read them alike; their tagged fields
+are always the defaults. The writer takes both.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import struct
-from typing import Any
+import uuid
+from typing import Any, NamedTuple
 
 from katka.protocol.varint import encode_unsigned_varint
 
@@ -32,6 +40,38 @@ _ABORTED = struct.Struct(">qq")
 _PARTITION_V4 = struct.Struct(">ihqq")  # index, error code, high watermark, last stable offset
 _PARTITION_V5 = struct.Struct(">ihqqq")  # ... and log start offset
 _PARTITION_TAGS = ("diverging_epoch", "current_leader", "snapshot_id")
+
+
+class FetchedPartition(NamedTuple):
+    """kio's PartitionData (v4-18), its tagged fields at their defaults."""
+
+    partition_index: int
+    error_code: int
+    high_watermark: int = -1
+    last_stable_offset: int = -1
+    log_start_offset: int = -1
+    aborted_transactions: tuple[Any, ...] | None = None  # kio's AbortedTransaction
+    preferred_read_replica: int = -1
+    records: bytes | memoryview | None = b""
+
+
+class FetchedTopic(NamedTuple):
+    """kio's FetchableTopicResponse: by name below v13, by id from v13."""
+
+    topic: str
+    topic_id: uuid.UUID | None
+    partitions: tuple[Any, ...]
+
+
+@dataclasses.dataclass(slots=True)
+class Fetched:
+    """kio's FetchResponse; a dataclass, so a session id or a throttle time is replaced in."""
+
+    responses: tuple[Any, ...]
+    error_code: int = 0
+    session_id: int = 0
+    throttle_time: datetime.timedelta = datetime.timedelta(0)
+    node_endpoints: tuple[Any, ...] = ()
 
 
 class _Unusual(Exception):
@@ -55,7 +95,6 @@ def _encode(
     flexible = version >= FIRST_FLEXIBLE_VERSION
     if version >= FIRST_NODE_ENDPOINTS_VERSION and response.node_endpoints:
         raise _Unusual
-    defaults = _tag_defaults(type(response)) if flexible else ()
     out = bytearray(8)
     _I32.pack_into(out, 4, correlation_id)
     if flexible:
@@ -82,7 +121,8 @@ def _encode(
             encode_unsigned_varint(len(partitions) + 1) if flexible else _I32.pack(len(partitions))
         )
         for partition in partitions:
-            if flexible:
+            if flexible and type(partition) is not FetchedPartition:
+                defaults = _tag_defaults(type(partition))
                 for name, default in zip(_PARTITION_TAGS, defaults, strict=True):
                     value = getattr(partition, name)
                     if value is not default and value != default:
@@ -146,14 +186,10 @@ def _encode(
 _DEFAULTS: dict[type, tuple[Any, ...]] = {}
 
 
-def _tag_defaults(response_type: type) -> tuple[Any, ...]:
-    """The default values of PartitionData's tagged fields in this version's module."""
-    found = _DEFAULTS.get(response_type)
+def _tag_defaults(partition_type: type) -> tuple[Any, ...]:
+    """The default values of a kio PartitionData's tagged fields."""
+    found = _DEFAULTS.get(partition_type)
     if found is None:
-        import dataclasses
-        import sys
-
-        module = sys.modules[response_type.__module__]
-        fields = {f.name: f for f in dataclasses.fields(module.PartitionData)}
-        found = _DEFAULTS[response_type] = tuple(fields[name].default for name in _PARTITION_TAGS)
+        fields = {f.name: f for f in dataclasses.fields(partition_type)}
+        found = _DEFAULTS[partition_type] = tuple(fields[name].default for name in _PARTITION_TAGS)
     return found

@@ -18,7 +18,13 @@ from kio.serial import entity_reader, entity_writer
 from kio.static.primitive import Records
 
 from katka.protocol.codec import encode_response
-from katka.protocol.fetch_response import LARGE_CHUNK_BYTES, encode_fetch_response
+from katka.protocol.fetch_response import (
+    LARGE_CHUNK_BYTES,
+    Fetched,
+    FetchedPartition,
+    FetchedTopic,
+    encode_fetch_response,
+)
 
 VERSIONS = range(4, 19)
 FLEXIBLE = 12
@@ -107,6 +113,60 @@ def check_against_kio(version: int, examples: int) -> None:
         assert b"".join(frame.chunks) == expected
 
     check()
+
+
+def handler_built(version: int, response: Any) -> Fetched:
+    """The response as the handler builds it (fetch_response's types), from kio's."""
+    return Fetched(
+        tuple(
+            FetchedTopic(
+                getattr(topic, "topic", "t"),
+                getattr(topic, "topic_id", None),
+                tuple(
+                    FetchedPartition(
+                        p.partition_index,
+                        p.error_code,
+                        p.high_watermark,
+                        p.last_stable_offset,
+                        getattr(p, "log_start_offset", -1),
+                        p.aborted_transactions,
+                        getattr(p, "preferred_read_replica", -1),
+                        p.records,
+                    )
+                    for p in topic.partitions
+                ),
+            )
+            for topic in response.responses
+        ),
+        getattr(response, "error_code", 0),
+        getattr(response, "session_id", 0),
+        response.throttle_time,
+    )
+
+
+def check_handler_types_against_kio(version: int, examples: int) -> None:
+    schema = module(version).FetchResponse
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(response=st.from_type(schema), correlation_id=st.integers(0, 2**31 - 1))
+    def check(response: Any, correlation_id: int) -> None:
+        response = with_default_tags(version, response)
+        expected = kio_bytes(version, correlation_id, response)
+        frame = encode_response(1, version, correlation_id, handler_built(version, response))
+        assert b"".join(frame.chunks) == expected
+
+    check()
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: f"v{v}")
+def test_the_handlers_response_types_are_written_as_kio_writes_its_entities(version: int) -> None:
+    check_handler_types_against_kio(version, examples=5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: f"v{v}")
+def test_many_responses_of_the_handlers_types_are_written_as_kio_writes_them(version: int) -> None:
+    check_handler_types_against_kio(version, examples=100)
 
 
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda v: f"v{v}")
