@@ -21,7 +21,7 @@ from katka.protocol.codec import EncodedFrame, request_schema
 from katka.quotas.store import entity_of
 from katka.security.session import Session
 from katka.server.dispatch import Dispatcher, lazy_registry
-from katka.server.idle_fetch import IdlePoll
+from katka.server.idle_fetch import IdlePoll, TimerWheel
 from tests.api.harness import ApiHarness, build
 from tests.api.test_log_apis import batch
 
@@ -338,3 +338,14 @@ def test_a_poll_whose_answer_fails_leaves_the_others_of_its_tick_answered(
         assert struct.unpack_from(">i", (await reply_of(answered)))[0] == 1
 
     run(harness, test)
+
+
+@pytest.mark.parametrize("max_wait_ms", [1, 10, 100, 500, 30_000])
+def test_the_timer_wheel_answers_a_poll_never_early_and_late_by_at_most_2_percent_or_1_ms(
+    harness: ApiHarness, max_wait_ms: int
+) -> None:
+    wheel = TimerWheel(harness.loop)
+    for start in (0.0, 12.3456, 1000.0009):
+        deadline = start + max_wait_ms / 1000
+        due_s = wheel.add(object(), deadline, max_wait_ms) / 1000  # type: ignore[arg-type]
+        assert deadline - 1e-9 <= due_s <= deadline + max(max_wait_ms / 50, 1) / 1000 + 1e-9
