@@ -123,6 +123,7 @@ class Dispatcher:
         self.api_names = {key: api_name(h.module_name) for key, h in registry.items()}
         # Set once a first response is encoded: a starting broker loads the rest after it.
         self.answered = asyncio.Event()
+        self._answered = False  # answered.is_set(), read per response without a call
         self.idle_fetches = IdleFetches(node, self.throttling, self.handle)
 
     def dispatch(self, frame: bytes, client_host: str, session: Session | None = None) -> Reply:
@@ -201,9 +202,9 @@ class Dispatcher:
         if _is_awaitable(response):
             # A parked reply (long poll, rebalance, fsync): the connection keeps its place.
             return asyncio.ensure_future(
-                self._complete(context, response, request_bytes, handling_s, started)
+                self._complete(context, response, request_bytes, handling_s, started, stats)
             )
-        return self._encode(context, response, request_bytes, handling_s, started)
+        return self._encode(context, response, request_bytes, handling_s, started, stats)
 
     def _decode(self, frame: bytes, fixed: FixedHeader, session: Session) -> tuple[str, Any]:
         """The client id and body of the request. A consumer long-polling an idle partition
@@ -233,16 +234,16 @@ class Dispatcher:
         request_bytes: int,
         handling_s: float,
         started: float,
+        stats: ApiStats,
     ) -> EncodedFrame:
         parked = time.perf_counter()
         try:
             response = await pending
         except Exception:
-            self.node.stats.api(context.api_key).errors += 1
+            stats.errors += 1
             raise
-        return self._encode(
-            context, response, request_bytes, handling_s, started, time.perf_counter() - parked
-        )
+        parked_s = time.perf_counter() - parked
+        return self._encode(context, response, request_bytes, handling_s, started, stats, parked_s)
 
     def _encode(
         self,
@@ -251,17 +252,20 @@ class Dispatcher:
         request_bytes: int,
         handling_s: float,
         started: float,
+        stats: ApiStats,
         parked_s: float = 0.0,
     ) -> EncodedFrame:
-        """The response's frame, with the throttle time its client's quotas give it."""
+        """The response's frame, with the throttle time its client's quotas give it;
+        `stats`: its API's, looked up once per request."""
         key, version, correlation_id = context.api_key, context.api_version, context.correlation_id
         encoded = encode_response(key, version, correlation_id, response)
         throttle_ms = self.throttling.throttle_ms(context, request_bytes, encoded.size, handling_s)
         if throttle_ms > 0:
             throttled = with_throttle_time(response, throttle_ms)
             encoded = encode_response(key, version, correlation_id, throttled)
-        _observe(self.node.stats.api(key), response, started)
-        if not self.answered.is_set():
+        _observe(stats, response, started)
+        if not self._answered:
+            self._answered = True
             self.answered.set()
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
