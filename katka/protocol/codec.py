@@ -19,6 +19,8 @@ from kio.static.protocol import Entity
 
 from katka.protocol import produce_codec
 from katka.protocol.bounds import BoundsError, check_bounds, read_unsigned_varint
+from katka.protocol.fetch_bounds import VERSIONS as FETCH_BOUNDS_VERSIONS
+from katka.protocol.fetch_bounds import check_fetch_bounds
 from katka.protocol.fetch_response import FIRST_VERSION as FIRST_FAST_FETCH_VERSION
 from katka.protocol.fetch_response import encode_fetch_response
 from katka.protocol.metadata_response import FIRST_VERSION as FIRST_FAST_METADATA
@@ -143,9 +145,12 @@ def decode_request(frame: bytes, fixed: FixedHeader) -> tuple[RequestHeader, Ent
             ) from None
     try:
         # Before kio: its native reader reserves an array's room from the claimed count, and a
-        # failed allocation aborts the process (see bounds.py). Produce's walk is by hand.
+        # failed allocation aborts the process (see bounds.py). Produce's and Fetch's walks are
+        # by hand.
         if fixed.api_key == produce_codec.API_KEY and fixed.api_version in produce_codec.VERSIONS:
             produce_codec.check_produce_bounds(frame, position, fixed.api_version)
+        elif fixed.api_key == FETCH_KEY and fixed.api_version in FETCH_BOUNDS_VERSIONS:
+            check_fetch_bounds(schema, frame, position, fixed.api_version)
         else:
             check_bounds(schema, frame, position)
     except BoundsError as error:
