@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="cost rows: partitions per consumer, e.g. 10,100 (default 10,100,1000)",
     )
+    run.add_argument(
+        "--many-partitions",
+        default=None,
+        help="cost rows: partition counts of the one-topic producer rows, e.g. 1,1000 "
+        "(default 1,10000; one Kafka node here takes minutes to create 10,000)",
+    )
     run.add_argument("--cost-seconds", type=float, default=None, help="cost rows: seconds per step")
     run.add_argument(
         "--out",
@@ -95,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.partitions_per_consumer is not None:
             widths = tuple(int(n) for n in args.partitions_per_consumer.split(",") if n.strip())
             settings = dataclasses.replace(settings, cost_partitions=widths)
+        if args.many_partitions is not None:
+            many = tuple(int(n) for n in args.many_partitions.split(",") if n.strip())
+            settings = dataclasses.replace(settings, cost_many_partitions=many)
         if args.cost_seconds is not None:
             settings = dataclasses.replace(settings, cost_seconds=args.cost_seconds)
         path = run_benchmark(
