@@ -123,7 +123,6 @@ class Dispatcher:
         self.api_names = {key: api_name(h.module_name) for key, h in registry.items()}
         # Set once a first response is encoded: a starting broker loads the rest after it.
         self.answered = asyncio.Event()
-        self._answered = False  # answered.is_set(), read per response without a call
         self.idle_fetches = IdleFetches(node, self.throttling, self.handle)
 
     def dispatch(self, frame: bytes, client_host: str, session: Session | None = None) -> Reply:
@@ -264,8 +263,7 @@ class Dispatcher:
             throttled = with_throttle_time(response, throttle_ms)
             encoded = encode_response(key, version, correlation_id, throttled)
         _observe(stats, response, started)
-        if not self._answered:
-            self._answered = True
+        if not self.answered.is_set():
             self.answered.set()
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
